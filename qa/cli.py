@@ -1,0 +1,260 @@
+"""The `qa` command: a thin layer over qa.engine, qa.training and qa.evaluation.
+
+Heavy libraries are imported inside the commands, so `--help` is instant and
+training runs on machines that have only torch and transformers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Sequence
+
+from qa.config import DEFAULT_INDEX_DIR, DEFAULT_SEEDS_DIR, Config
+from qa.errors import InputError, QAError
+
+
+def _engine_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--index-dir", type=Path, default=DEFAULT_INDEX_DIR, help="index directory (default: %(default)s)")
+    p.add_argument("--embedding-model", help="sentence-transformers model name or path (default: the packaged all-MiniLM-L6-v2)")
+    p.add_argument("--reader-model", help="question-answering model name or path (default: the shipped reader)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return Config().with_(
+        embedding_model=getattr(args, "embedding_model", None),
+        reader_model=getattr(args, "reader_model", None),
+        top_k=getattr(args, "top_k", None),
+        retrieval=getattr(args, "retrieval", None),
+        no_answer_threshold=getattr(args, "threshold", None),
+        device=getattr(args, "device", None),
+        approximate=True if getattr(args, "approximate", False) else None,
+    )
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, ensure_ascii=False))
+
+
+def cmd_index_build(args: argparse.Namespace) -> int:
+    from qa.engine import Engine
+
+    paths = args.paths or [DEFAULT_SEEDS_DIR]
+    engine = Engine.build(paths, args.index_dir, _config(args), progress=not args.quiet)
+    print(f"Built {args.index_dir}: {engine.stats().describe()}")
+    return 0
+
+
+def cmd_index_add(args: argparse.Namespace) -> int:
+    from qa.engine import Engine
+
+    engine = Engine.open(args.index_dir, _config(args), progress=not args.quiet)
+    report = engine.add(args.paths)
+    print(f"{report.describe()} Index now: {engine.stats().describe()}")
+    return 0
+
+
+def cmd_index_remove(args: argparse.Namespace) -> int:
+    from qa.engine import Engine
+
+    engine = Engine.open(args.index_dir, _config(args), progress=not args.quiet)
+    removed = engine.remove(args.ids)
+    print(f"Removed {removed} article(s). Index now: {engine.stats().describe()}")
+    return 0
+
+
+def cmd_index_info(args: argparse.Namespace) -> int:
+    from qa.engine import Engine
+
+    engine = Engine.open(args.index_dir, _config(args), progress=False)
+    stats = engine.stats()
+    if args.json:
+        _print_json({**asdict(stats), "articles": [asdict(a) for a in engine.articles()]})
+        return 0
+    print(stats.describe())
+    for a in engine.articles():
+        print(f"  {a.id}  {a.title}" + (f"  ({a.date})" if a.date else "") + (f"  [{a.source}]" if a.source else ""))
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from qa.engine import Engine
+
+    config = _config(args)
+    index_dir = Path(args.index_dir)
+    if not index_dir.exists() and index_dir == DEFAULT_INDEX_DIR or (index_dir / "manifest.json").exists() is False and index_dir == DEFAULT_INDEX_DIR:
+        if not DEFAULT_SEEDS_DIR.is_dir():
+            raise InputError(f"There is no index in {index_dir} and no {DEFAULT_SEEDS_DIR}/ folder to build one from; run `qa index build PATH`.")
+        print(f"No index in {index_dir}: building it from {DEFAULT_SEEDS_DIR}/ ...", file=sys.stderr)
+        engine = Engine.build([DEFAULT_SEEDS_DIR], index_dir, config, progress=not args.quiet)
+    else:
+        engine = Engine.open(index_dir, config, progress=not args.quiet)
+    result = engine.ask(args.question, top_k=args.top_k, retrieval=args.retrieval)
+    if args.json:
+        _print_json(result.to_dict())
+    else:
+        print(result.describe())
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ui.app import serve
+
+    serve(index_dir=args.index_dir, host=args.host, port=args.port, config=_config(args), max_upload_mb=args.max_upload_mb)
+    return 0
+
+
+def cmd_train_reader(args: argparse.Namespace) -> int:
+    from qa.training import TrainConfig, train_reader
+
+    if not Path(args.data).is_file():
+        raise InputError(f"Training file {args.data} does not exist; pass a SQuAD-format JSON file (plain or .gz).")
+    config = TrainConfig(
+        data=str(args.data), output=str(args.output), checkpoint_dir=str(args.checkpoint_dir),
+        base_model=args.base_model or "", epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size,
+        learning_rate=args.learning_rate, max_length=args.max_length, stride=args.stride, negatives=args.negatives,
+        seed=args.seed, device=args.device, save_every=args.save_every, max_minutes=args.max_minutes,
+        limit=args.limit, eval_file=str(args.eval_file) if args.eval_file else None, eval_limit=args.eval_limit,
+    )
+    result = train_reader(config, progress=not args.quiet)
+    state = "finished" if result.finished else "stopped at the time limit (run again to resume)"
+    print(f"Training {state} after {result.steps} steps ({result.examples_seen} examples, {result.seconds:.0f} s); reader written to {args.output}.")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from qa.squad import load_examples
+
+    if not Path(args.file).is_file():
+        raise InputError(f"{args.file} does not exist; pass a SQuAD-format JSON file (plain or .gz).")
+    config = _config(args)
+    if args.what == "reader":
+        from qa.evaluation import evaluate_reader
+        from qa.reading import Reader
+
+        try:
+            examples = load_examples(args.file, limit=args.limit)
+        except (ValueError, KeyError, OSError) as exc:
+            raise InputError(f"{args.file} could not be read as SQuAD-format JSON ({exc}).") from exc
+        reader = Reader(config.reader_model, device=config.device, max_length=config.reader_max_length,
+                        stride=config.reader_stride, max_answer_tokens=config.max_answer_tokens, batch_size=args.batch_size)
+        threshold = args.threshold if args.threshold is not None else (config.no_answer_threshold if any(e.is_impossible for e in examples) else None)
+        result = evaluate_reader(reader, examples, threshold=threshold, batch_size=args.batch_size, progress=not args.quiet)
+    else:
+        from qa.evaluation import evaluate_open
+
+        result = evaluate_open(args.file, config, limit=args.limit, progress=not args.quiet)
+    result["file"] = str(args.file)
+    if args.json:
+        _print_json(result)
+    else:
+        for key, value in result.items():
+            print(f"{key:>24}: {value:.2f}" if isinstance(value, float) else f"{key:>24}: {value}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qa", description="Extractive question answering over your own news articles, with citations.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    index = sub.add_parser("index", help="build or change the index", description="Build, update and inspect the article index.")
+    isub = index.add_subparsers(dest="index_command", required=True, metavar="ACTION")
+    p = isub.add_parser("build", help="build a new index from files or folders (replaces any existing one)",
+                        description="Build an index from .txt, .md, .html and .jsonl files or folders of them. The old index stays until the new one is complete.")
+    p.add_argument("paths", nargs="*", type=Path, help=f"files or folders (default: {DEFAULT_SEEDS_DIR}/)")
+    p.add_argument("--approximate", action="store_true", help="use an approximate (HNSW) vector index; by default chosen by size")
+    _engine_options(p)
+    p.set_defaults(func=cmd_index_build)
+    p = isub.add_parser("add", help="add or update articles", description="Add articles; an unchanged article is skipped, a changed one replaces its old passages.")
+    p.add_argument("paths", nargs="+", type=Path, help="files or folders")
+    _engine_options(p)
+    p.set_defaults(func=cmd_index_add)
+    p = isub.add_parser("remove", help="remove articles by id", description="Remove articles by id (see `qa index info`).")
+    p.add_argument("ids", nargs="+", help="article ids")
+    _engine_options(p)
+    p.set_defaults(func=cmd_index_remove)
+    p = isub.add_parser("info", help="show what the index holds", description="Show the index's model, counts and articles.")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    _engine_options(p)
+    p.set_defaults(func=cmd_index_info)
+
+    p = sub.add_parser("ask", help="answer a question from the articles", description="Answer a question with the sentence it came from. Builds the default index from seeds/ when there is none.")
+    p.add_argument("question")
+    p.add_argument("--top-k", type=int, default=None, help="passages to read (default 5)")
+    p.add_argument("--retrieval", choices=["hybrid", "dense", "bm25"], help="retrieval mode (default hybrid)")
+    p.add_argument("--threshold", type=float, help="answer score below which the engine says the articles don't say")
+    p.add_argument("--json", action="store_true", help="print the answer as JSON")
+    _engine_options(p)
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("serve", help="start the web page", description="Serve the Gradio page (loopback only by default).")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
+    p.add_argument("--port", type=int, default=7860, help="port (default %(default)s)")
+    p.add_argument("--max-upload-mb", type=float, default=20.0, help="largest accepted upload (default %(default)s MB)")
+    _engine_options(p)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("train-reader", help="fine-tune the extractive reader on SQuAD-format data",
+                       description="Fine-tune a reader; killed runs resume from --checkpoint-dir when started again with the same options.")
+    p.add_argument("--data", type=Path, required=True, help="SQuAD-format training file (.json or .json.gz)")
+    p.add_argument("--output", type=Path, default=Path("reader-out"), help="where the trained reader is written (default %(default)s)")
+    p.add_argument("--checkpoint-dir", type=Path, default=Path("checkpoints/reader"), help="resumable checkpoints (default %(default)s)")
+    p.add_argument("--base-model", help="starting model (default: the packaged all-MiniLM-L6-v2)")
+    p.add_argument("--epochs", type=float, default=3.0, help="epochs (default %(default)s)")
+    p.add_argument("--max-steps", type=int, help="stop after this many steps instead")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--learning-rate", type=float, default=1e-4)
+    p.add_argument("--max-length", type=int, default=256, help="window length in tokens (default %(default)s)")
+    p.add_argument("--stride", type=int, default=96, help="overlap between windows in tokens (default %(default)s)")
+    p.add_argument("--negatives", type=float, default=0.5, help="synthetic unanswerable examples per question (default %(default)s)")
+    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default %(default)s)")
+    p.add_argument("--save-every", type=int, default=500, help="checkpoint every N steps (default %(default)s)")
+    p.add_argument("--max-minutes", type=float, help="stop (resumably) after this many minutes")
+    p.add_argument("--limit", type=int, help="use only the first N training questions")
+    p.add_argument("--eval-file", type=Path, help="SQuAD file for the learning curve")
+    p.add_argument("--eval-limit", type=int, default=2000, help="questions of --eval-file per curve point (default %(default)s)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_train_reader)
+
+    p = sub.add_parser("eval", help="score the reader or the whole engine on SQuAD-format data",
+                       description="`qa eval reader FILE`: reader on gold paragraphs. `qa eval open FILE`: whole engine with all paragraphs as the corpus.")
+    p.add_argument("what", choices=["reader", "open"])
+    p.add_argument("file", type=Path)
+    p.add_argument("--limit", type=int, help="only the first N questions")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--threshold", type=float, help="no-answer threshold (default: the reader's tuned one, for SQuAD 2.0 files)")
+    p.add_argument("--top-k", type=int, help="passages read per question (open)")
+    p.add_argument("--retrieval", choices=["hybrid", "dense", "bm25"])
+    p.add_argument("--reader-model", help="question-answering model name or path (default: the shipped reader)")
+    p.add_argument("--embedding-model")
+    p.add_argument("--device", help="cpu or cuda")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_eval)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except QAError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the promise: one clear line, never a traceback
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

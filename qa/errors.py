@@ -1,0 +1,21 @@
+"""The errors a user can meet: each carries one sentence saying what is wrong and what to do."""
+
+from __future__ import annotations
+
+
+class QAError(Exception):
+    """A failure to show the user as one line; `exit_code` 2 means bad usage or input."""
+
+    exit_code = 1
+
+
+class InputError(QAError):
+    """The question, a file or an option is unusable."""
+
+    exit_code = 2
+
+
+class IndexUnusable(QAError):
+    """The index directory is missing, damaged, or was built differently."""
+
+    exit_code = 1

