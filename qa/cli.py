@@ -144,7 +144,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         reader = Reader(config.reader_model, device=config.device, max_length=config.reader_max_length,
                         stride=config.reader_stride, max_answer_tokens=config.max_answer_tokens, batch_size=args.batch_size)
         threshold = args.threshold if args.threshold is not None else (config.no_answer_threshold if any(e.is_impossible for e in examples) else None)
-        result = evaluate_reader(reader, examples, threshold=threshold, batch_size=args.batch_size, progress=not args.quiet)
+        result = evaluate_reader(reader, examples, threshold=threshold, batch_size=args.batch_size, progress=not args.quiet, abstain_on=args.abstain_on)
     else:
         from qa.evaluation import evaluate_open
 
@@ -229,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="only the first N questions")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--threshold", type=float, help="no-answer threshold (default: the reader's tuned one, for SQuAD 2.0 files)")
+    p.add_argument("--abstain-on", choices=["null", "span"], default="null", help="no-answer score: 1 - P(no answer) or the best span's probability (default %(default)s)")
     p.add_argument("--top-k", type=int, help="passages read per question (open)")
     p.add_argument("--retrieval", choices=["hybrid", "dense", "bm25"])
     p.add_argument("--reader-model", help="question-answering model name or path (default: the shipped reader)")

