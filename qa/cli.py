@@ -84,10 +84,11 @@ def cmd_index_info(args: argparse.Namespace) -> int:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from qa.engine import Engine
+    from qa.index import PassageIndex
 
     config = _config(args)
     index_dir = Path(args.index_dir)
-    if not index_dir.exists() and index_dir == DEFAULT_INDEX_DIR or (index_dir / "manifest.json").exists() is False and index_dir == DEFAULT_INDEX_DIR:
+    if index_dir == DEFAULT_INDEX_DIR and not PassageIndex.exists(index_dir):
         if not DEFAULT_SEEDS_DIR.is_dir():
             raise InputError(f"There is no index in {index_dir} and no {DEFAULT_SEEDS_DIR}/ folder to build one from; run `qa index build PATH`.")
         print(f"No index in {index_dir}: building it from {DEFAULT_SEEDS_DIR}/ ...", file=sys.stderr)

@@ -15,14 +15,14 @@ DEFAULT_SEEDS_DIR = Path("seeds")
 Retrieval = Literal["hybrid", "dense", "bm25"]
 
 
-def _shipped_threshold() -> float:
-    """The no-answer threshold the shipped reader was tuned to (SQuAD 2.0 dev)."""
+def _shipped_setting(key: str, default: Any) -> Any:
+    """A setting the shipped reader was tuned with (on SQuAD 2.0 dev), from its training card."""
     import json
 
     card = SHIPPED_READER / "training.json"
     if card.exists():
-        return float(json.loads(card.read_text()).get("no_answer_threshold", 0.3))
-    return 0.3
+        return json.loads(card.read_text()).get(key, default)
+    return default
 
 
 @dataclass
@@ -43,7 +43,11 @@ class Config:
     rrf_k: int = 60
     approximate: bool | None = None  # None: decide by collection size
     approximate_above: int = 50_000  # passages
-    no_answer_threshold: float = field(default_factory=_shipped_threshold)
+    # The engine says "the articles don't say" when its answerability score is below
+    # the threshold: 1 - P(no answer) of the most promising passage ("null") or
+    # the best answer's own score ("span").
+    no_answer_threshold: float = field(default_factory=lambda: float(_shipped_setting("no_answer_threshold", 0.3)))
+    abstain_on: Literal["null", "span"] = field(default_factory=lambda: _shipped_setting("abstain_on", "span"))
     max_answer_tokens: int = 30
     reader_max_length: int = 256
     reader_stride: int = 96

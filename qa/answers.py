@@ -1,0 +1,124 @@
+"""Spans → answers: merged across passages, each cited to its article and sentence."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from qa.articles import Article
+from qa.passages import sentence_at
+from qa.reading import Reading
+from qa.retrieval import Hit
+from qa.squad import normalize_answer
+
+
+@dataclass
+class Evidence:
+    """Where an answer was found; offsets are into the article's text."""
+
+    article_id: str
+    title: str
+    date: str | None
+    source: str | None
+    url: str | None
+    passage_id: str
+    passage: str
+    passage_start: int
+    start: int
+    end: int
+    sentence: str
+    sentence_start: int
+    sentence_end: int
+    score: float
+
+
+@dataclass
+class Answer:
+    """One answer with its best citation first in `evidence`; `score` is in [0, 1]."""
+
+    text: str
+    score: float
+    evidence: list[Evidence]
+
+    @property
+    def citation(self) -> Evidence:
+        return self.evidence[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.citation
+        return {
+            "text": self.text, "score": round(self.score, 4),
+            "article_id": c.article_id, "title": c.title, "date": c.date, "source": c.source, "url": c.url,
+            "passage_id": c.passage_id, "passage": c.passage, "passage_start": c.passage_start, "start": c.start, "end": c.end,
+            "sentence": c.sentence, "sentence_start": c.sentence_start, "sentence_end": c.sentence_end,
+            "evidence": [asdict(e) for e in self.evidence],
+        }
+
+
+@dataclass
+class Result:
+    """What `Engine.ask` returns: answers best first, or an honest "the articles don't say"."""
+
+    question: str
+    answered: bool
+    answers: list[Answer]
+    passages: list[Hit] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def best(self) -> Answer | None:
+        return self.answers[0] if self.answered and self.answers else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answered": self.answered,
+            "answer": self.best.to_dict() if self.best else None,
+            "candidates": [a.to_dict() for a in self.answers],
+            "passages": [{"passage_id": h.passage.id, "article_id": h.passage.article_id, "text": h.passage.text,
+                          "start": h.passage.start, "end": h.passage.end, "score": h.score} for h in self.passages],
+            "seconds": {k: round(v, 4) for k, v in self.seconds.items()},
+        }
+
+    def describe(self) -> str:
+        if not self.best:
+            lines = ["The articles don't say."]
+            if self.answers:
+                lines.append(f"(Best guess, below the confidence threshold: {self.answers[0].text!r}, {self.answers[0].score:.0%})")
+            return "\n".join(lines)
+        c = self.best.citation
+        where = ", ".join(x for x in (c.title, c.date, c.source) if x)
+        lines = [f"{self.best.text}  ({self.best.score:.0%} confident)", f"  \u201c{c.sentence}\u201d", f"  \u2014 {where} [{c.article_id}, chars {c.start}-{c.end}]"]
+        others = [a for a in self.answers[1:4]]
+        if others:
+            lines.append("Other candidates: " + "; ".join(f"{a.text} ({a.score:.0%}, {a.citation.title})" for a in others))
+        return "\n".join(lines)
+
+
+def merge(readings: list[Reading], hits: list[Hit], articles: dict[str, Article]) -> list[Answer]:
+    """Pool every passage's spans; spans with the same normalised text are one answer.
+
+    Independent passages agreeing make an answer more likely, so the merged
+    score is 1 - prod(1 - p) over its evidence (still in [0, 1]).
+    """
+    grouped: dict[str, list[Evidence]] = {}
+    for reading, hit in zip(readings, hits):
+        p = hit.passage
+        article = articles[p.article_id]
+        for span in reading.spans:
+            key = normalize_answer(span.text) or span.text.strip().lower()
+            s0, s1 = sentence_at(p.text, span.start, span.end)
+            evidence = Evidence(article.id, article.title, article.date, article.source, article.url, p.id, p.text,
+                                p.start, p.start + span.start, p.start + span.end, p.text[s0:s1], p.start + s0, p.start + s1, span.score)
+            group = grouped.setdefault(key, [])
+            if all(e.start != evidence.start or e.article_id != evidence.article_id for e in group):
+                group.append(evidence)
+    answers = []
+    for group in grouped.values():
+        group.sort(key=lambda e: e.score, reverse=True)
+        miss = 1.0
+        for e in group:
+            miss *= 1.0 - e.score
+        best = group[0]
+        answers.append(Answer(best.passage[best.start - best.passage_start : best.end - best.passage_start], 1.0 - miss, group))
+    return sorted(answers, key=lambda a: a.score, reverse=True)

@@ -1,0 +1,140 @@
+"""Files → articles: .txt, .md, .html and .jsonl, single files or whole folders."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterable
+
+from qa.errors import InputError
+
+SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl")
+
+
+@dataclass
+class Article:
+    """One news article. `id` is stable: the same file or record always gets the same id."""
+
+    id: str
+    title: str
+    text: str
+    date: str | None = None
+    source: str | None = None
+    url: str | None = None
+
+    @classmethod
+    def from_text(cls, text: str, title: str = "", id: str | None = None, date: str | None = None,
+                  source: str | None = None, url: str | None = None) -> "Article":
+        """An article from a string; without an id, one is derived from the url or the content."""
+        key = url or f"{title}\n{text}"
+        return cls(id or "a" + hashlib.sha1(key.encode()).hexdigest()[:12], title, text, date, source, url)
+
+    @property
+    def checksum(self) -> str:
+        """Changes whenever anything shown or searched changes."""
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "article"
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not UTF-8 text; convert it to UTF-8 and add it again.") from None
+    except OSError as exc:
+        raise InputError(f"{path} could not be read ({exc.strerror}).") from None
+
+
+def _title_and_body(text: str, fallback: str) -> tuple[str, str]:
+    """A leading Markdown heading or short first line is the title; otherwise the file name is."""
+    stripped = text.lstrip()
+    first, _, rest = stripped.partition("\n")
+    heading = re.match(r"#+\s+(.*)", first)
+    if heading:
+        return heading.group(1).strip(), rest.strip()
+    if rest.strip() and len(first) <= 150 and not re.search(r"[.!?:;,]$", first.strip()):
+        return first.strip(), rest.strip()
+    return fallback, text.strip()
+
+
+def read_text_file(path: Path, id: str | None = None) -> Article:
+    title, body = _title_and_body(_read_text(path), path.stem.replace("-", " ").replace("_", " ").strip().capitalize())
+    if not body:
+        raise InputError(f"{path} holds no text; add a file with the article's text.")
+    return Article(id or slug(path.stem), title, body)
+
+
+def read_html_file(path: Path, id: str | None = None) -> Article:
+    import trafilatura
+
+    html = _read_text(path)
+    text = trafilatura.extract(html, include_comments=False, include_tables=False, favor_precision=True)
+    if not text or not text.strip():
+        raise InputError(f"No article text could be found in {path}; save the page's text as .txt instead.")
+    meta = trafilatura.extract_metadata(html)
+    title = (meta.title if meta and meta.title else None) or path.stem.replace("-", " ").capitalize()
+    return Article(id or slug(path.stem), title, text.strip(), meta.date if meta else None,
+                   meta.sitename if meta else None, meta.url if meta else None)
+
+
+def read_jsonl_file(path: Path) -> list[Article]:
+    articles = []
+    for n, line in enumerate(_read_text(path).splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            raise InputError(f"{path}, line {n}, is not valid JSON; each line must be one JSON object.") from None
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str) or not record["text"].strip():
+            raise InputError(f"{path}, line {n}, has no 'text'; each line needs at least a non-empty \"text\" field.")
+        fields = {k: (str(record[k]) if record.get(k) is not None else None) for k in ("title", "date", "source", "url", "id")}
+        articles.append(Article.from_text(record["text"].strip(), title=fields["title"] or f"{path.stem} #{n}",
+                                          id=slug(fields["id"]) if fields["id"] else None, date=fields["date"],
+                                          source=fields["source"], url=fields["url"]))
+    if not articles:
+        raise InputError(f"{path} holds no articles; add one JSON object per line with a \"text\" field.")
+    return articles
+
+
+def read_file(path: Path) -> list[Article]:
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        return read_jsonl_file(path)
+    if suffix in (".html", ".htm"):
+        return [read_html_file(path)]
+    if suffix in (".txt", ".md", ".markdown"):
+        return [read_text_file(path)]
+    raise InputError(f"{path} is not a supported file; use .txt, .md, .html or .jsonl.")
+
+
+def load_articles(paths: Iterable[str | Path]) -> list[Article]:
+    """All articles under the given files and folders, in a stable order; ids are unique."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.startswith("."))
+            if not found:
+                raise InputError(f"{path} holds no .txt, .md, .html or .jsonl files; point to a folder of articles.")
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise InputError(f"{path} does not exist; check the path.")
+    articles: list[Article] = []
+    seen: dict[str, int] = {}
+    for file in files:
+        for article in read_file(file):
+            if article.id in seen:  # two files with the same name in different folders
+                seen[article.id] += 1
+                article.id = f"{article.id}-{seen[article.id]}"
+            seen.setdefault(article.id, 1)
+            articles.append(article)
+    return articles
