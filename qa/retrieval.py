@@ -63,13 +63,20 @@ class Retriever:
         return results
 
     def _fuse(self, dense: list[tuple[int, float]], sparse: list[tuple[int, float]]) -> list[tuple[int, float, int | None, int | None]]:
+        """Reciprocal rank fusion; equal fused ranks are broken by the scores relative to each side's best.
+
+        Ties are common (one side ranks A over B, the other B over A); the side
+        whose margin is larger is then the surer one.
+        """
         ranks: dict[int, list[int | None]] = {}
-        for r, (i, _) in enumerate(dense):
-            ranks.setdefault(i, [None, None])[0] = r
-        for r, (i, _) in enumerate(sparse):
-            ranks.setdefault(i, [None, None])[1] = r
+        relative: dict[int, float] = {}
+        for side, results in enumerate((dense, sparse)):
+            top = results[0][1] if results and results[0][1] > 0 else 1.0
+            for r, (i, score) in enumerate(results):
+                ranks.setdefault(i, [None, None])[side] = r
+                relative[i] = relative.get(i, 0.0) + score / top
         fused = [(i, sum(1.0 / (self.rrf_k + r + 1) for r in rs if r is not None), rs[0], rs[1]) for i, rs in ranks.items()]
-        return sorted(fused, key=lambda x: x[1], reverse=True)
+        return sorted(fused, key=lambda x: (round(x[1], 12), relative[x[0]]), reverse=True)
 
     def _allowed(self, filters: Filters) -> np.ndarray:
         ok = []

@@ -1,0 +1,80 @@
+"""Retrieval and reading end to end on the seed corpus, with the shipped reader."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qa.articles import Article
+from qa.engine import Engine
+from qa.errors import InputError
+from qa.retrieval import Filters
+
+from conftest import RUBIO_SENTENCE, SEED_QUESTION, snapshot
+
+
+def test_hybrid_retrieval_ranks_the_rubio_passage_first(engine: Engine):
+    hits = engine.search(SEED_QUESTION, retrieval="hybrid")
+    assert RUBIO_SENTENCE in hits[0].passage.text
+    assert hits[0].dense_rank is not None and hits[0].bm25_rank is not None
+
+
+def test_the_seed_question_is_answered_and_cited(engine: Engine):
+    result = engine.ask(SEED_QUESTION)
+    assert result.answered
+    best = result.best
+    assert "Marco Rubio" in best.text
+    assert 0.0 < best.score <= 1.0
+    c = best.citation
+    article = engine.index.articles[c.article_id][0]
+    assert article.text[c.start : c.end] == best.text
+    assert c.sentence == RUBIO_SENTENCE == article.text[c.sentence_start : c.sentence_end]
+    assert c.passage == article.text[c.passage_start : c.passage_start + len(c.passage)]
+    assert result.seconds["retrieval"] > 0 and result.seconds["reading"] > 0
+
+
+def test_answers_are_merged_across_passages(index_copy: Path):
+    engine = Engine.open(index_copy)
+    seed = engine.articles()[0]
+    engine.add_articles([Article.from_text(seed.text, title="The same story, syndicated", id="copy", source="Wire")])
+    result = engine.ask(SEED_QUESTION, top_k=6)
+    best = result.best
+    assert "Marco Rubio" in best.text
+    assert {e.article_id for e in best.evidence} == {"copy", seed.id}
+    assert best.score >= max(e.score for e in best.evidence)
+    assert len({a.text.lower() for a in result.answers}) == len(result.answers)
+
+
+def test_filters_restrict_the_articles_searched(index_copy: Path):
+    engine = Engine.open(index_copy)
+    engine.add_articles([Article.from_text("Marco Rubio visited Lisbon in 2019 to open a consulate.", title="Old visit",
+                                           id="old", date="2019-05-01", source="Archive")])
+    hits = engine.search("Where did Marco Rubio open a consulate?", filters=Filters(sources=["Archive"]))
+    assert [h.passage.article_id for h in hits] == ["old"]
+    hits = engine.search("Where did Marco Rubio open a consulate?", filters=Filters(date_to="2018-12-31"))
+    assert hits == []
+
+
+def test_a_question_the_articles_do_not_answer_gets_dont_know(engine: Engine):
+    result = engine.ask("What is the boiling point of liquid nitrogen?")
+    assert not result.answered
+    assert result.best is None and result.passages
+
+
+@pytest.mark.parametrize("question, message", [
+    ("", "empty"), ("   \n\t ", "empty"), ("x" * 20_000, "characters long"), ("?!? ...", "no words"),
+])
+def test_bad_questions_get_one_clear_sentence_and_change_nothing(seed_index: Path, engine: Engine, question, message):
+    before = snapshot(seed_index)
+    with pytest.raises(InputError, match=message) as info:
+        engine.ask(question)
+    assert "\n" not in str(info.value)
+    assert snapshot(seed_index) == before
+
+
+def test_removing_an_unknown_id_is_refused_and_changes_nothing(index_copy: Path):
+    before = snapshot(index_copy)
+    with pytest.raises(InputError, match="No article with id nope"):
+        Engine.open(index_copy).remove(["nope"])
+    assert snapshot(index_copy) == before
