@@ -74,7 +74,9 @@ def cmd_index_info(args: argparse.Namespace) -> int:
     engine = Engine.open(args.index_dir, _config(args), progress=False)
     stats = engine.stats()
     if args.json:
-        _print_json({**asdict(stats), "articles": [asdict(a) for a in engine.articles()]})
+        counts = engine.passage_counts()
+        _print_json({"stats": asdict(stats), "articles": [
+            {k: v for k, v in {**asdict(a), "passages": counts.get(a.id, 0)}.items() if k != "text"} for a in engine.articles()]})
         return 0
     print(stats.describe())
     for a in engine.articles():

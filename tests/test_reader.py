@@ -1,0 +1,120 @@
+"""Reader training (resumable) and SQuAD evaluation, on tiny real SQuAD files."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from qa.evaluation import best_threshold, evaluate_reader
+from qa.reading import Reader
+from qa.squad import load_examples, score
+from qa.training import TrainConfig, make_pairs, swap_question, train_reader
+
+from conftest import SEEDS, SQUAD
+
+ROOT_SQUAD = SQUAD / "train-v1.1.json.gz"
+
+
+def tiny_squad(path: Path, questions: int = 12) -> Path:
+    data = json.load(gzip.open(ROOT_SQUAD))
+    article = data["data"][0]
+    paragraphs, n = [], 0
+    for p in article["paragraphs"]:
+        qas = p["qas"][: max(0, questions - n)]
+        n += len(qas)
+        paragraphs.append({"context": p["context"], "qas": qas})
+        if n >= questions:
+            break
+    path.write_text(json.dumps({"version": "1.1", "data": [{"title": article["title"], "paragraphs": paragraphs}]}))
+    return path
+
+
+@pytest.mark.skipif(not ROOT_SQUAD.exists(), reason="SQuAD training data not present")
+def test_training_changes_the_weights_and_resumes(tmp_path: Path):
+    data = tiny_squad(tmp_path / "tiny.json")
+    config = TrainConfig(data=str(data), output=str(tmp_path / "out"), checkpoint_dir=str(tmp_path / "ck"), max_steps=2,
+                         batch_size=4, max_length=128, stride=48, device="cpu", save_every=1, learning_rate=1e-3)
+    result = train_reader(config, progress=False)
+    assert result.steps == 2 and result.finished
+    checkpoint = torch.load(tmp_path / "ck" / "checkpoint.pt", weights_only=False)
+    assert checkpoint["step"] == 2
+
+    from transformers import AutoModelForQuestionAnswering
+    from qa.training import default_base_model
+
+    base = AutoModelForQuestionAnswering.from_pretrained(default_base_model())
+    trained = AutoModelForQuestionAnswering.from_pretrained(tmp_path / "out")
+    w0 = base.bert.encoder.layer[0].attention.self.query.weight
+    w1 = trained.bert.encoder.layer[0].attention.self.query.weight.float()
+    assert not torch.allclose(w0, w1, atol=1e-4)
+    assert (tmp_path / "out" / "model.safetensors").stat().st_size < 50_000_000  # fp16
+
+    # Started again with a higher step limit, it goes on from step 2 rather than from scratch.
+    again = train_reader(TrainConfig(**{**config.__dict__, "max_steps": 3}), progress=False)
+    assert again.steps == 3
+    assert torch.load(tmp_path / "ck" / "checkpoint.pt", weights_only=False)["step"] == 3
+    assert again.seconds >= result.seconds  # the clock carries on too
+
+
+def test_unanswerable_pairs_are_made_from_squad_itself():
+    examples = load_examples(ROOT_SQUAD, limit=300)
+    pairs = make_pairs(examples, negatives=1.5, seed=1)
+    negatives = [p for p in pairs if p[2] < 0]
+    assert len(negatives) > 100
+    answers = {e.question: e.answers for e in examples}
+    for question, context, _, _ in negatives:
+        for a in answers.get(question, []):
+            assert a.lower() not in context.lower()  # the answer really is absent
+    for question, context, start, end in pairs:
+        if start >= 0:
+            assert any(context[start:end] == a for a in answers[question])
+
+
+def test_swapped_questions_ask_about_something_the_paragraph_lacks():
+    import random
+
+    q = swap_question("Who visited Paris in 1999?", "The mayor visited Paris in 1999 with her staff.", ["Berlin"], ["1887"], random.Random(0))
+    assert q in ("Who visited Berlin in 1999?", "Who visited Paris in 1887?")
+
+
+def test_official_squad_scores_of_hand_checked_answers():
+    assert score("the Marco Rubio.", ["Marco Rubio"]) == (1.0, 1.0)
+    em, f1 = score("US Secretary of State Marco Rubio", ["Marco Rubio"])
+    assert em == 0.0 and f1 == pytest.approx(0.5)  # 2 shared of 6 predicted, 2 of 2 gold
+    assert score("", []) == (1.0, 1.0) and score("Rubio", []) == (0.0, 0.0)
+
+
+def test_best_threshold_by_hand():
+    scores = np.array([0.1, 0.4, 0.8, 0.9])
+    f1 = np.array([0.0, 1.0, 1.0, 0.5])
+    impossible = np.array([True, False, False, False])
+    t, best = best_threshold(scores, f1, impossible)
+    assert 0.1 < t < 0.4 and best == pytest.approx((1 + 1 + 1 + 0.5) / 4)
+
+
+def test_reader_evaluation_on_a_hand_checked_file(tmp_path: Path):
+    text = (SEEDS / "trump-putin-budapest-summit.txt").read_text()
+    context = text.split("\n\n")[0]
+    data = {"version": "v2.0", "data": [{"title": "Seed", "paragraphs": [{"context": context, "qas": [
+        {"id": "q1", "question": "Who will lead the talks?", "answers": [{"text": "Marco Rubio", "answer_start": context.index("Marco Rubio")}]},
+        {"id": "q2", "question": "Which city will host the summit?", "answers": [{"text": "Budapest", "answer_start": context.index("Budapest")}]},
+        {"id": "q3", "question": "What is the boiling point of nitrogen?", "answers": [], "is_impossible": True},
+    ]}]}]}
+    path = tmp_path / "seed.json"
+    path.write_text(json.dumps(data))
+    examples = load_examples(path)
+    reader = Reader(Path(__file__).resolve().parent.parent / "qa" / "models" / "reader")
+    readings = reader.read_pairs([e.question for e in examples], [e.context for e in examples], top_n=1)
+    predictions = [r.best.text for r in readings]
+    assert "Marco Rubio" in predictions[0] and "Budapest" in predictions[1]
+    result = evaluate_reader(reader, examples, threshold=0.0, progress=False)
+    expected_f1 = [score(predictions[0], ["Marco Rubio"])[1], score(predictions[1], ["Budapest"])[1], 0.0]
+    assert result["count"] == 3
+    assert result["f1"] == pytest.approx(100 * sum(expected_f1) / 3)
+    assert result["has_ans_count"] == 2 and result["no_ans_count"] == 1
+    assert result["no_ans_accuracy"] == 0.0  # threshold 0 never abstains
