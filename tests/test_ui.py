@@ -1,0 +1,165 @@
+"""The web page in a real headless Chromium, and its /ask API through gradio_client."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from conftest import ROOT, SEED_QUESTION, snapshot
+
+CHROMIUM = os.environ.get("QA_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+SCREENSHOT = ROOT / "docs" / "screenshot.png"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, seed_index: Path) -> Iterator[tuple[str, Path]]:
+    index_dir = tmp_path_factory.mktemp("ui") / "index"
+    shutil.copytree(seed_index, index_dir)
+    port = free_port()
+    log = open(index_dir.parent / "serve.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "qa", "serve", "--port", str(port), "--index-dir", str(index_dir), "--max-upload-mb", "1"],
+                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 180
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None or time.time() > deadline:
+                proc.kill()
+                pytest.fail("qa serve did not start: " + (index_dir.parent / "serve.log").read_text()[-2000:])
+            time.sleep(0.5)
+    yield url, index_dir
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's chromium (apt-get install -y chromium)")
+    playwright = pytest.importorskip("playwright.sync_api", reason="Python playwright is not installed")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def open_page(browser, url: str):
+    page = browser.new_page(viewport={"width": 1200, "height": 1000})
+    page.goto(url, wait_until="networkidle")
+    return page
+
+
+def ask(page, question: str) -> None:
+    page.get_by_role("tab", name="Ask").click()
+    card = page.locator("#answer-card")
+    previous = card.get_attribute("data-answered-at") if card.count() else ""
+    page.locator("#question textarea").fill(question)
+    page.locator("#ask").click()
+    page.wait_for_function(
+        "prev => { const c = document.querySelector('#answer-card'); return c && c.dataset.answeredAt !== prev; }",
+        arg=previous or "", timeout=120_000)
+
+
+def test_seed_question_shows_rubio_highlighted_in_its_passage(server, browser):
+    url, _ = server
+    page = open_page(browser, url)
+    ask(page, SEED_QUESTION)
+    mark = page.locator("#answer mark")
+    assert "Marco Rubio" in mark.inner_text()
+    assert "will lead the talks" in page.locator("#answer .passage").inner_text()
+    assert "confident" in page.locator("#answer").inner_text()
+    assert page.locator("#timing").inner_text().startswith("Answered in")
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    page.close()
+
+
+def upload(page, files: list[Path]) -> str:
+    page.get_by_role("tab", name="Library").click()
+    page.locator("#upload input[type=file]").set_input_files([str(f) for f in files])
+    page.wait_for_timeout(500)
+    page.locator("#add").click()
+    message = page.locator("#library-message")
+    message.filter(has_text="Nothing was added").or_(message.filter(has_text="Added")).wait_for(timeout=120_000)
+    return message.inner_text()
+
+
+def test_upload_ask_remove_then_dont_know(server, browser, tmp_path: Path):
+    url, index_dir = server
+    article = tmp_path / "vigo lighthouse.txt"
+    article.write_text("Vigo lighthouse repainted\nThe lighthouse of Vigo was repainted blue last spring by the painter "
+                       "Maria Ortega, who worked on it for six weeks.\n")
+    page = open_page(browser, url)
+    assert "Added 1" in upload(page, [article])
+    assert "vigo-lighthouse" in page.locator("#articles").inner_text()
+
+    question = "Who repainted the lighthouse of Vigo?"
+    ask(page, question)
+    assert "Maria Ortega" in page.locator("#answer mark").inner_text()
+
+    page.get_by_role("tab", name="Library").click()
+    page.locator("#remove-choice input").click()
+    page.get_by_role("option", name="Vigo lighthouse repainted (vigo-lighthouse)").click()
+    page.locator("#remove").click()
+    page.locator("#library-message").filter(has_text="Removed 1").wait_for(timeout=60_000)
+
+    ask(page, question)
+    assert "The articles don't say." in page.locator("#answer").inner_text()
+    assert page.locator("#answer mark").count() == 0
+    page.close()
+
+
+def test_oversized_or_non_text_uploads_are_refused_and_change_nothing(server, browser, tmp_path: Path):
+    url, index_dir = server
+    before = snapshot(index_dir)
+    big = tmp_path / "huge.txt"
+    big.write_text("Big title\n" + "word " * 300_000)  # 1.5 MB, above the 1 MB limit this server runs with
+    image = tmp_path / "photo.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
+    binary = tmp_path / "binary.txt"
+    binary.write_bytes(bytes(range(256)) * 8)
+    for files, message in (([big], "larger than the 1 MB upload limit"), ([image], "not a supported file"), ([binary], "not UTF-8")):
+        page = open_page(browser, url)
+        assert message in upload(page, files)
+        assert "Traceback" not in page.content()
+        page.close()
+    assert snapshot(index_dir) == before
+
+
+def test_gradio_client_ask_and_twenty_concurrent_calls(server):
+    from gradio_client import Client
+
+    url, _ = server
+    client = Client(url, verbose=False)
+    result = client.predict(SEED_QUESTION, "hybrid", 5, api_name="/ask")
+    assert result["answered"] and "Marco Rubio" in result["answer"]["text"]
+
+    def call(_: int) -> dict:
+        return Client(url, verbose=False).predict(SEED_QUESTION, "hybrid", 5, api_name="/ask")
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(call, range(20)))
+    assert all(r["answered"] and "Marco Rubio" in r["answer"]["text"] for r in results)
+
+    with pytest.raises(Exception, match="empty"):
+        client.predict("   ", "hybrid", 5, api_name="/ask")
