@@ -39,12 +39,13 @@ class AddReport:
 class Engine:
     """An index directory plus the models that search and read it; models load on first use."""
 
-    def __init__(self, index_dir: Path, index: PassageIndex, config: Config, progress: bool = False) -> None:
+    def __init__(self, index_dir: Path, index: PassageIndex, config: Config, progress: bool = False,
+                 embedder: Embedder | None = None) -> None:
         self.index_dir = Path(index_dir)
         self.index = index
         self.config = config
         self.progress = progress
-        self.embedder = Embedder(config.embedding_model, config.device, config.batch_size)
+        self.embedder = embedder or Embedder(config.embedding_model, config.device, config.batch_size)
         self.retriever = Retriever(index, self.embedder, config.candidates, config.rrf_k)
         self._reader: Reader | None = None
 
@@ -55,10 +56,7 @@ class Engine:
         config = config or Config()
         embedder = Embedder(config.embedding_model, config.device, config.batch_size)
         index = PassageIndex(embedder.name, embedder.dimension, approximate)
-        engine = cls(Path(index_dir), index, config, progress)
-        engine.embedder = embedder
-        engine.retriever.embedder = embedder
-        return engine
+        return cls(Path(index_dir), index, config, progress, embedder)
 
     @classmethod
     def build(cls, paths: Iterable[str | Path], index_dir: str | Path, config: Config | None = None, progress: bool = False) -> "Engine":
@@ -94,7 +92,7 @@ class Engine:
         fresh = []
         for a in articles:
             known = self.index.articles.get(a.id)
-            if known and known[1] == a.checksum:
+            if known and known.checksum == a.checksum:
                 report.unchanged += 1
                 continue
             report.updated += bool(known)
@@ -120,7 +118,7 @@ class Engine:
 
     # ----- looking ----------------------------------------------------------
     def articles(self) -> list[Article]:
-        return [a for a, _ in self.index.articles.values()]
+        return list(self.index.articles.values())
 
     def passage_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -163,9 +161,8 @@ class Engine:
         if not hits:
             return [], 0.0
         readings = self.reader.read(question, [h.passage.text for h in hits])
-        articles = {a.id: a for a in self.articles()}
         answerable = max(1.0 - r.no_answer for r in readings)
-        return merge(readings, hits, articles), answerable
+        return merge(readings, hits, self.index.articles), answerable
 
     def ask(self, question: str, top_k: int | None = None, retrieval: Retrieval | None = None,
             filters: Filters | None = None) -> Result:

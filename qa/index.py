@@ -75,7 +75,7 @@ class PassageIndex:
         self.embedding_model = embedding_model
         self.dimension = dimension
         self.approximate = approximate
-        self.articles: dict[str, tuple[Article, str]] = {}  # id -> (article, checksum)
+        self.articles: dict[str, Article] = {}
         self.passages: list[Passage] = []
         self.vectors = np.zeros((0, dimension), dtype=np.float32)
         self.dense: Any = None
@@ -90,7 +90,7 @@ class PassageIndex:
         self.passages = [self.passages[i] for i in keep] + list(passages)
         self.vectors = np.concatenate([self.vectors[keep], vectors.astype(np.float32)]) if len(keep) or len(vectors) else self.vectors[:0]
         for a in articles:
-            self.articles[a.id] = (a, a.checksum)
+            self.articles[a.id] = a
         self._rebuild()
 
     def remove(self, ids: list[str]) -> int:
@@ -142,8 +142,8 @@ class PassageIndex:
             version = index_dir / f"v{number:06d}"
             version.mkdir()
             with open(version / "articles.jsonl", "w", encoding="utf-8") as f:
-                for article, checksum in self.articles.values():
-                    f.write(json.dumps({**asdict(article), "checksum": checksum}, ensure_ascii=False) + "\n")
+                for article in self.articles.values():
+                    f.write(json.dumps(asdict(article), ensure_ascii=False) + "\n")
             with open(version / "passages.jsonl", "w", encoding="utf-8") as f:
                 for p in self.passages:
                     f.write(json.dumps(asdict(p), ensure_ascii=False) + "\n")
@@ -202,11 +202,8 @@ class PassageIndex:
             index.embedding_model = manifest["embedding_model"]
             index.dimension = int(manifest["dimension"])
             index.approximate = bool(manifest.get("approximate"))
-            index.articles = {}
-            for line in (version / "articles.jsonl").read_text(encoding="utf-8").splitlines():
-                record = json.loads(line)
-                checksum = record.pop("checksum")
-                index.articles[record["id"]] = (Article(**record), checksum)
+            articles = [Article(**json.loads(line)) for line in (version / "articles.jsonl").read_text(encoding="utf-8").splitlines()]
+            index.articles = {a.id: a for a in articles}
             index.passages = [Passage(**json.loads(line)) for line in (version / "passages.jsonl").read_text(encoding="utf-8").splitlines()]
             index.vectors = np.load(version / "vectors.npy")
             index.dense = faiss.read_index(str(version / "dense.faiss"))

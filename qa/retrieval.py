@@ -81,7 +81,7 @@ class Retriever:
     def _allowed(self, filters: Filters) -> np.ndarray:
         ok = []
         for p in self.index.passages:
-            article = self.index.articles[p.article_id][0]
+            article = self.index.articles[p.article_id]
             good = (not filters.sources or (article.source or "") in filters.sources)
             good = good and (not filters.date_from or (article.date or "") >= filters.date_from)
             good = good and (not filters.date_to or ((article.date or "\uffff")[: len(filters.date_to)] <= filters.date_to))

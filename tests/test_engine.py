@@ -27,7 +27,7 @@ def test_the_seed_question_is_answered_and_cited(engine: Engine):
     assert "Marco Rubio" in best.text
     assert 0.0 < best.score <= 1.0
     c = best.citation
-    article = engine.index.articles[c.article_id][0]
+    article = engine.index.articles[c.article_id]
     assert article.text[c.start : c.end] == best.text
     assert c.sentence == RUBIO_SENTENCE == article.text[c.sentence_start : c.sentence_end]
     assert c.passage == article.text[c.passage_start : c.passage_start + len(c.passage)]

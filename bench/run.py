@@ -1,0 +1,171 @@
+"""Benchmarks, run on demand: indexing throughput, query latency, retrieval recall.
+
+    python bench/run.py [--squad-dir ../shared/data/squad] [--passages 10000] [--queries 50]
+
+Prints one table (and writes bench/results/latest.json). Timings on a shared
+2-core machine are noisy: compare the ratios measured within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from qa.articles import Article, load_articles  # noqa: E402
+from qa.config import Config  # noqa: E402
+from qa.engine import Engine  # noqa: E402
+from qa.passages import split_passages  # noqa: E402
+from qa.squad import load_examples, load_paragraphs, read_squad_json  # noqa: E402
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.array(values), q)) if values else float("nan")
+
+
+def squad_corpus(train_file: Path, passages: int, config: Config) -> tuple[list[Article], list[str]]:
+    """SQuAD training paragraphs as articles until about `passages` passages, and their questions."""
+    articles, questions, count = [], [], 0
+    for topic in read_squad_json(train_file)["data"]:
+        for paragraph in topic["paragraphs"]:
+            article = Article.from_text(paragraph["context"], title=topic["title"])
+            articles.append(article)
+            questions.extend(q["question"] for q in paragraph["qas"][:1])
+            count += len(split_passages(article, config.passage_words, config.overlap_sentences))
+            if count >= passages:
+                return articles, questions
+    return articles, questions
+
+
+def indexing(articles: list[Article], config: Config, workdir: Path, name: str) -> dict[str, float]:
+    """Build time of the whole index next to raw SentenceTransformer.encode on the same passages."""
+    engine = Engine.create(workdir / name, config)
+    texts = [p.text for a in articles for p in split_passages(a, config.passage_words, config.overlap_sentences)]
+    model = engine.embedder.model
+    model.encode(texts[:64], batch_size=config.batch_size)  # warm-up
+    t0 = time.perf_counter()
+    model.encode(texts, batch_size=config.batch_size, normalize_embeddings=True)
+    raw = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    engine.add_articles(articles)
+    built = time.perf_counter() - t0
+    return {"passages": len(texts), "raw_encode_per_s": len(texts) / raw, "index_per_s": len(texts) / built,
+            "overhead_pct": 100 * (built / raw - 1)}
+
+
+def latency(engine: Engine, questions: list[str]) -> dict[str, float]:
+    engine.ask(questions[0])  # load the reader
+    retrieval, reading, total = [], [], []
+    for q in questions:
+        r = engine.ask(q)
+        retrieval.append(r.seconds["retrieval"] * 1000)
+        reading.append(r.seconds["reading"] * 1000)
+        total.append(r.seconds["total"] * 1000)
+    return {"queries": len(questions),
+            "retrieval_ms_median": percentile(retrieval, 50), "retrieval_ms_p90": percentile(retrieval, 90),
+            "reading_ms_median": percentile(reading, 50), "reading_ms_p90": percentile(reading, 90),
+            "total_ms_median": percentile(total, 50), "total_ms_p90": percentile(total, 90)}
+
+
+def recall(dev_file: Path, config: Config, workdir: Path, ks: tuple[int, ...] = (1, 5, 20)) -> dict[str, dict[str, float]]:
+    """Recall@k of each retrieval mode on SQuAD dev, its paragraphs as the corpus."""
+    examples = [e for e in load_examples(dev_file) if not e.is_impossible]
+    articles = [Article.from_text(c, title=t) for t, c in load_paragraphs(dev_file)]
+    engine = Engine.create(workdir / "dev", config)
+    engine.add_articles(articles)
+    questions = [e.question for e in examples]
+    out = {}
+    for mode in ("dense", "bm25", "hybrid"):
+        t0 = time.perf_counter()
+        hits = engine.retriever.batch_search(questions, top_k=max(ks), mode=mode)
+        seconds = time.perf_counter() - t0
+        found = np.array([[any(a.lower() in h.passage.text.lower() for a in e.answers) for h in hs] + [False] * (max(ks) - len(hs))
+                          for e, hs in zip(examples, hits)])
+        out[mode] = {f"recall@{k}": float(found[:, :k].any(axis=1).mean()) for k in ks}
+        out[mode]["queries_per_s"] = len(questions) / seconds
+    out["_corpus"] = {"questions": len(questions), "paragraphs": len(articles), "passages": len(engine.index.passages)}
+    return out
+
+
+def approximate_recall(engine: Engine, questions: list[str], k: int = 20) -> float:
+    """How much of exact search's top-k an HNSW index over the same vectors finds."""
+    import faiss
+
+    hnsw = faiss.IndexHNSWFlat(engine.index.dimension, 32, faiss.METRIC_INNER_PRODUCT)
+    hnsw.hnsw.efSearch = 128
+    hnsw.add(engine.index.vectors)
+    queries = engine.embedder.encode(questions)
+    _, exact = engine.index.dense.search(queries, k)
+    _, approx = hnsw.search(queries, k)
+    return float(np.mean([len(set(a) & set(e)) / k for a, e in zip(approx, exact)]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--squad-dir", type=Path, default=ROOT.parent / "shared" / "data" / "squad")
+    parser.add_argument("--passages", type=int, default=10_000, help="size of the SQuAD latency corpus")
+    parser.add_argument("--queries", type=int, default=50, help="questions timed per corpus")
+    parser.add_argument("--skip-recall", action="store_true")
+    args = parser.parse_args()
+
+    import torch
+
+    config = Config()
+    results: dict[str, object] = {"torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count()}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        seed_articles = load_articles([ROOT / "seeds"])
+        results["seed_indexing"] = indexing(seed_articles, config, work, "seed")
+        seed = Engine.open(work / "seed", config)
+        from ui.app import EXAMPLES
+
+        results["seed_latency"] = latency(seed, (EXAMPLES * 20)[: args.queries])
+
+        articles, questions = squad_corpus(args.squad_dir / "train-v1.1.json.gz", args.passages, config)
+        results["squad_indexing"] = indexing(articles, config, work, "squad")
+        squad = Engine.open(work / "squad", config)
+        results["squad_latency"] = latency(squad, questions[: args.queries])
+        results["hnsw_recall@20_vs_exact"] = approximate_recall(squad, questions[:1000])
+        if not args.skip_recall:
+            results["recall"] = recall(args.squad_dir / "dev-v1.1.json.gz", config, work)
+
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(results, indent=2))
+    print_table(results)
+
+
+def print_table(r: dict) -> None:
+    rows = []
+    for corpus in ("seed", "squad"):
+        ix, lat = r[f"{corpus}_indexing"], r[f"{corpus}_latency"]
+        rows.append((f"{corpus}: indexing", f"{ix['passages']} passages: {ix['index_per_s']:.1f}/s indexed vs {ix['raw_encode_per_s']:.1f}/s raw encode "
+                                            f"(overhead {ix['overhead_pct']:+.1f}%)"))
+        rows.append((f"{corpus}: query latency", f"{lat['queries']} queries, ms median/p90: retrieval {lat['retrieval_ms_median']:.0f}/{lat['retrieval_ms_p90']:.0f}, "
+                                                 f"reading {lat['reading_ms_median']:.0f}/{lat['reading_ms_p90']:.0f}, total {lat['total_ms_median']:.0f}/{lat['total_ms_p90']:.0f}"))
+    rows.append(("squad: HNSW recall@20 vs exact", f"{r['hnsw_recall@20_vs_exact']:.3f}"))
+    if "recall" in r:
+        c = r["recall"]["_corpus"]
+        rows.append(("SQuAD v1.1 dev retrieval", f"{c['questions']} questions over {c['paragraphs']} paragraphs ({c['passages']} passages)"))
+        for mode in ("dense", "bm25", "hybrid"):
+            m = r["recall"][mode]
+            rows.append((f"  {mode}", f"recall@1 {m['recall@1']:.3f}  @5 {m['recall@5']:.3f}  @20 {m['recall@20']:.3f}  ({m['queries_per_s']:.0f} q/s)"))
+    width = max(len(a) for a, _ in rows)
+    print(f"| {'measure'.ljust(width)} | result |\n|{'-' * (width + 2)}|--------|")
+    for a, b in rows:
+        print(f"| {a.ljust(width)} | {b} |")
+
+
+if __name__ == "__main__":
+    main()
