@@ -22,6 +22,7 @@ def _engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index-dir", type=Path, default=DEFAULT_INDEX_DIR, help="index directory (default: %(default)s)")
     p.add_argument("--embedding-model", help="sentence-transformers model name or path (default: the packaged all-MiniLM-L6-v2)")
     p.add_argument("--reader-model", help="question-answering model name or path (default: the shipped reader)")
+    p.add_argument("--int8", action="store_true", help="quantize the reader to int8 on CPU (about 2.4x faster, about 3 F1 points less accurate)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -34,6 +35,7 @@ def _config(args: argparse.Namespace) -> Config:
         no_answer_threshold=getattr(args, "threshold", None),
         device=getattr(args, "device", None),
         approximate=True if getattr(args, "approximate", False) else None,
+        reader_int8=True if getattr(args, "int8", False) else None,
     )
 
 
@@ -145,7 +147,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         except (ValueError, KeyError, OSError) as exc:
             raise InputError(f"{args.file} could not be read as SQuAD-format JSON ({exc}).") from exc
         reader = Reader(config.reader_model, device=config.device, max_length=config.reader_max_length,
-                        stride=config.reader_stride, max_answer_tokens=config.max_answer_tokens, batch_size=args.batch_size)
+                        stride=config.reader_stride, max_answer_tokens=config.max_answer_tokens, batch_size=args.batch_size,
+                        int8=config.reader_int8)
         threshold = args.threshold if args.threshold is not None else (config.no_answer_threshold if any(e.is_impossible for e in examples) else None)
         result = evaluate_reader(reader, examples, threshold=threshold, batch_size=args.batch_size, progress=not args.quiet, abstain_on=args.abstain_on)
     else:
@@ -239,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--embedding-model")
     p.add_argument("--device", help="cpu or cuda")
     p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--int8", action="store_true", help="quantize the reader to int8 on CPU (faster, a little less accurate)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_eval)
     return parser

@@ -51,6 +51,9 @@ class Config:
     max_answer_tokens: int = 30
     reader_max_length: int = 256
     reader_stride: int = 96
+    # Dynamic int8 quantization of the reader on CPU: about 2.4x faster, but 3 F1
+    # points lower on SQuAD v1.1 dev (77.7 against 80.7), so off by default.
+    reader_int8: bool = False
     max_question_chars: int = 1000
     device: str = "cpu"
     batch_size: int = 64

@@ -134,7 +134,8 @@ class Engine:
     def reader(self) -> Reader:
         if self._reader is None:
             c = self.config
-            self._reader = Reader(c.reader_model, c.device, c.reader_max_length, c.reader_stride, c.max_answer_tokens)
+            self._reader = Reader(c.reader_model, c.device, c.reader_max_length, c.reader_stride, c.max_answer_tokens,
+                                  int8=c.reader_int8)
         return self._reader
 
     def check_question(self, question: str) -> str:

@@ -129,8 +129,10 @@ class Reader:
         stride: int = 96,
         max_answer_tokens: int = 30,
         batch_size: int = 32,
+        int8: bool = False,
     ) -> None:
         self.model_name = str(model)
+        self.int8 = int8
         self.device = device
         self.max_length = max_length
         self.stride = stride
@@ -162,6 +164,15 @@ class Reader:
                 "folder with a question-answering model nor a model reachable on the Hub."
             ) from exc
         model = model.float().to(device).eval()
+        if self.int8 and device == "cpu":
+            # Dynamic int8 on the linear layers: over twice as fast on a laptop CPU.
+            from torch.ao.quantization import quantize_dynamic
+            import torch
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # torch.ao.quantization announces its move to torchao
+                model = quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
         self._model, self.device = model, device
 
     @property

@@ -15,7 +15,6 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
-SQUAD = ROOT.parent / "shared" / "data" / "squad"
 SEED_QUESTION = "Who leads next week's talks?"
 RUBIO_SENTENCE = "US Secretary of State Marco Rubio will lead the talks."
 
