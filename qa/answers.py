@@ -89,7 +89,7 @@ class Result:
         c = self.best.citation
         where = ", ".join(x for x in (c.title, c.date, c.source) if x)
         lines = [f"{self.best.text}  ({self.best.score:.0%} confident)", f"  \u201c{c.sentence}\u201d", f"  \u2014 {where} [{c.article_id}, chars {c.start}-{c.end}]"]
-        others = [a for a in self.answers[1:4]]
+        others = self.answers[1:4]
         if others:
             lines.append("Other candidates: " + "; ".join(f"{a.text} ({a.score:.0%}, {a.citation.title})" for a in others))
         return "\n".join(lines)

@@ -170,7 +170,7 @@ class Engine:
         """Answer from the articles, or say honestly that they don't say."""
         question = self.check_question(question)
         t0 = time.perf_counter()
-        hits = self.search(question, top_k, retrieval, filters)
+        hits = self.retriever.search(question, top_k or self.config.top_k, retrieval or self.config.retrieval, filters)
         t1 = time.perf_counter()
         answers, answerable = self._read(question, hits)
         t2 = time.perf_counter()

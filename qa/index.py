@@ -135,10 +135,8 @@ class PassageIndex:
 
         index_dir.mkdir(parents=True, exist_ok=True)
         with _locked(index_dir):
-            current = _read_pointer(index_dir)
-            number = int(current[1:]) + 1 if current else 1
-            existing = [int(p.name[1:]) for p in index_dir.glob("v[0-9]*") if p.name[1:].isdigit()]
-            number = max([number, *[n + 1 for n in existing]])
+            # Past every folder, the live one and any a killed save left behind.
+            number = max((int(p.name[1:]) for p in index_dir.glob("v[0-9]*") if p.name[1:].isdigit()), default=0) + 1
             version = index_dir / f"v{number:06d}"
             version.mkdir()
             with open(version / "articles.jsonl", "w", encoding="utf-8") as f:
@@ -153,8 +151,7 @@ class PassageIndex:
                 self.bm25.save(str(version / "bm25"), show_progress=False)
             files = sorted(p for p in version.rglob("*") if p.is_file())
             manifest = {
-                "format_version": FORMAT_VERSION,
-                **{k: v for k, v in asdict(self.stats()).items() if k != "format_version"},
+                **asdict(self.stats()),
                 "approximate": self.approximate,
                 "checksums": {str(p.relative_to(version)): _sha256(p) for p in files},
             }

@@ -175,11 +175,6 @@ class Reader:
                 model = quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
         self._model, self.device = model, device
 
-    @property
-    def tokenizer(self) -> Any:
-        self._load()
-        return self._tokenizer
-
     def read(self, question: str, texts: Sequence[str], top_n: int = 3) -> list[Reading]:
         """Read every text for one question."""
         return self.read_pairs([question] * len(texts), texts, top_n=top_n)
