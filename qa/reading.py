@@ -11,14 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from qa.errors import QAError
-
-if TYPE_CHECKING:  # heavy imports stay lazy: the CLI's --help must be instant
-    import torch
 
 
 @dataclass
