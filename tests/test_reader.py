@@ -103,3 +103,27 @@ def test_reader_evaluation_on_a_hand_checked_file(tmp_path: Path):
     assert result["f1"] == pytest.approx(100 * sum(expected_f1) / 3)
     assert result["has_ans_count"] == 2 and result["no_ans_count"] == 1
     assert result["no_ans_accuracy"] == 0.0  # threshold 0 never abstains
+
+
+def test_open_evaluation_over_a_tiny_corpus(tmp_path: Path):
+    from qa.config import Config
+    from qa.evaluation import evaluate_open
+
+    result = evaluate_open(TINY, Config(), limit=12, index_dir=tmp_path / "index", progress=False)
+    assert result["count"] == 12 and result["paragraphs"] == 12
+    assert 0.0 <= result["recall@1"] <= result["recall@5"] <= result["recall@20"] == 1.0  # 12 paragraphs: top-20 holds all
+    assert 0.0 <= result["exact_match"] <= result["f1"] <= 100.0
+    assert result["f1"] > 30.0  # the shipped reader answers most of these first Beyoncé questions
+
+
+def test_eval_command_prints_the_official_keys():
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    proc = subprocess.run([sys.executable, "-m", "qa", "eval", "reader", str(TINY), "--limit", "5", "--json", "--quiet"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["count"] == 5 and {"exact_match", "f1"} <= set(out) and 0.0 <= out["f1"] <= 100.0
