@@ -148,9 +148,16 @@ class Engine:
             raise InputError("The question has no words in it; ask a question in words.")
         return question
 
+    def check_top_k(self, top_k: int | None) -> int:
+        if top_k is None:
+            return self.config.top_k
+        if not 1 <= top_k <= 100:
+            raise InputError(f"top-k must be between 1 and 100, not {top_k}.")
+        return top_k
+
     def search(self, question: str, top_k: int | None = None, retrieval: Retrieval | None = None,
                filters: Filters | None = None) -> list[Hit]:
-        return self.retriever.search(self.check_question(question), top_k or self.config.top_k,
+        return self.retriever.search(self.check_question(question), self.check_top_k(top_k),
                                      retrieval or self.config.retrieval, filters)
 
     def read(self, question: str, hits: list[Hit]) -> list[Answer]:
@@ -170,7 +177,7 @@ class Engine:
         """Answer from the articles, or say honestly that they don't say."""
         question = self.check_question(question)
         t0 = time.perf_counter()
-        hits = self.retriever.search(question, top_k or self.config.top_k, retrieval or self.config.retrieval, filters)
+        hits = self.retriever.search(question, self.check_top_k(top_k), retrieval or self.config.retrieval, filters)
         t1 = time.perf_counter()
         answers, answerable = self._read(question, hits)
         t2 = time.perf_counter()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -23,14 +24,19 @@ class Passage:
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """Character spans of the sentences in `text`, without surrounding whitespace."""
+    """Character spans of the sentences in `text`, without surrounding whitespace.
+
+    A line break always ends a sentence: news text has headings and
+    paragraphs without final punctuation.
+    """
     spans = []
-    for start, end in nupunkt.sent_spans(text):
-        piece = text[start:end]
-        lead = len(piece) - len(piece.lstrip())
-        trail = len(piece) - len(piece.rstrip())
-        if end - trail > start + lead:
-            spans.append((start + lead, end - trail))
+    for line in re.finditer(r"[^\n]+", text):
+        for start, end in nupunkt.sent_spans(line.group()):
+            piece = line.group()[start:end]
+            lead = len(piece) - len(piece.lstrip())
+            trail = len(piece) - len(piece.rstrip())
+            if end - trail > start + lead:
+                spans.append((line.start() + start + lead, line.start() + end - trail))
     return spans
 
 

@@ -62,6 +62,12 @@ def test_a_question_the_articles_do_not_answer_gets_dont_know(engine: Engine):
     assert result.best is None and result.passages
 
 
+def test_top_k_out_of_range_is_refused(engine: Engine):
+    for k in (0, -1, 101):
+        with pytest.raises(InputError, match="top-k must be between 1 and 100"):
+            engine.ask(SEED_QUESTION, top_k=k)
+
+
 @pytest.mark.parametrize("question, message", [
     ("", "empty"), ("   \n\t ", "empty"), ("x" * 20_000, "characters long"), ("?!? ...", "no words"),
 ])

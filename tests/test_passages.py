@@ -4,7 +4,7 @@ import pytest
 
 from qa.articles import Article, load_articles
 from qa.errors import InputError
-from qa.passages import sentence_at, split_passages
+from qa.passages import sentence_at, sentence_spans, split_passages
 
 from conftest import RUBIO_SENTENCE, SEEDS
 
@@ -34,6 +34,12 @@ def test_the_sentence_of_an_answer_is_found():
     start = article.text.index("Marco Rubio")
     s0, s1 = sentence_at(article.text, start, start + len("Marco Rubio"))
     assert article.text[s0:s1] == RUBIO_SENTENCE
+
+
+def test_a_heading_line_is_a_sentence_of_its_own():
+    text = "Alaska summit produced no results\nThe last meeting was two months ago. It was in August."
+    assert [text[s:e] for s, e in sentence_spans(text)] == [
+        "Alaska summit produced no results", "The last meeting was two months ago.", "It was in August."]
 
 
 def test_file_formats(tmp_path: Path):
