@@ -24,9 +24,9 @@ from qa.index import PassageIndex
 
 EXAMPLES = [
     "Who leads next week's talks?",
-    "Where will Trump and Putin meet?",
+    "In which city will Trump meet Putin?",
     "Who is Moscow's special envoy?",
-    "What does Zelensky want Trump to approve?",
+    "Who warned of nuclear retaliation?",
 ]
 
 CSS = """
