@@ -88,17 +88,8 @@ def cmd_index_info(args: argparse.Namespace) -> int:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from qa.engine import Engine
-    from qa.index import PassageIndex
 
-    config = _config(args)
-    index_dir = Path(args.index_dir)
-    if index_dir == DEFAULT_INDEX_DIR and not PassageIndex.exists(index_dir):
-        if not DEFAULT_SEEDS_DIR.is_dir():
-            raise InputError(f"There is no index in {index_dir} and no {DEFAULT_SEEDS_DIR}/ folder to build one from; run `qa index build PATH`.")
-        print(f"No index in {index_dir}: building it from {DEFAULT_SEEDS_DIR}/ ...", file=sys.stderr)
-        engine = Engine.build([DEFAULT_SEEDS_DIR], index_dir, config, progress=not args.quiet)
-    else:
-        engine = Engine.open(index_dir, config, progress=not args.quiet)
+    engine = Engine.open_or_seed(args.index_dir, _config(args), progress=not args.quiet)
     result = engine.ask(args.question, top_k=args.top_k, retrieval=args.retrieval)
     if args.json:
         _print_json(result.to_dict())

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import re
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Iterable, Sequence
 
 from qa.answers import Answer, Result, merge
 from qa.articles import Article, load_articles
-from qa.config import Config, Retrieval
+from qa.config import DEFAULT_INDEX_DIR, DEFAULT_SEEDS_DIR, Config, Retrieval
 from qa.embeddings import Embedder, canonical_name
 from qa.errors import IndexUnusable, InputError
 from qa.index import PassageIndex, Stats
@@ -81,6 +82,15 @@ class Engine:
                 f"The index in {index_dir} was built with the embedding model '{index.embedding_model}', not '{wanted}'; "
                 f"pass --embedding-model {index.embedding_model} or rebuild it with `qa index build`.")
         return cls(Path(index_dir), index, config, progress)
+
+    @classmethod
+    def open_or_seed(cls, index_dir: str | Path, config: Config | None = None, progress: bool = False) -> "Engine":
+        """Open an index; on a fresh checkout the default `index/` is first built from `seeds/`."""
+        index_dir = Path(index_dir)
+        if index_dir == DEFAULT_INDEX_DIR and not PassageIndex.exists(index_dir) and DEFAULT_SEEDS_DIR.is_dir():
+            print(f"No index in {index_dir}: building it from {DEFAULT_SEEDS_DIR}/ ...", file=sys.stderr)
+            return cls.build([DEFAULT_SEEDS_DIR], index_dir, config, progress)
+        return cls.open(index_dir, config, progress)
 
     # ----- changing ---------------------------------------------------------
     def add(self, paths: Iterable[str | Path]) -> AddReport:

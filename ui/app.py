@@ -17,7 +17,7 @@ from typing import Any
 import gradio as gr
 
 from qa.articles import SUFFIXES, slug
-from qa.config import DEFAULT_INDEX_DIR, DEFAULT_SEEDS_DIR, Config
+from qa.config import DEFAULT_INDEX_DIR, Config
 from qa.engine import Engine
 from qa.errors import QAError
 from qa.index import PassageIndex
@@ -47,11 +47,9 @@ class Library:
         self.config = config
         self.max_upload_bytes = int(max_upload_mb * 1024 * 1024)
         self.lock = threading.Lock()
-        if PassageIndex.exists(self.index_dir):
-            self.engine = Engine.open(self.index_dir, config)
-        elif self.index_dir == DEFAULT_INDEX_DIR and DEFAULT_SEEDS_DIR.is_dir():
-            self.engine = Engine.build([DEFAULT_SEEDS_DIR], self.index_dir, config)
-        else:
+        if PassageIndex.exists(self.index_dir) or self.index_dir == DEFAULT_INDEX_DIR:
+            self.engine = Engine.open_or_seed(self.index_dir, config)
+        else:  # a new library, filled from the page
             self.engine = Engine.create(self.index_dir, config)
 
     # ----- asking ------------------------------------------------------------
