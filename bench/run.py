@@ -26,6 +26,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from qa.articles import Article, load_articles  # noqa: E402
 from qa.config import Config  # noqa: E402
 from qa.engine import Engine  # noqa: E402
+from qa.evaluation import answer_hits  # noqa: E402
 from qa.passages import split_passages  # noqa: E402
 from qa.squad import load_examples, load_paragraphs, read_squad_json  # noqa: E402
 
@@ -90,8 +91,7 @@ def recall(dev_file: Path, config: Config, workdir: Path, ks: tuple[int, ...] = 
         t0 = time.perf_counter()
         hits = engine.retriever.batch_search(questions, top_k=max(ks), mode=mode)
         seconds = time.perf_counter() - t0
-        found = np.array([[any(a.lower() in h.passage.text.lower() for a in e.answers) for h in hs] + [False] * (max(ks) - len(hs))
-                          for e, hs in zip(examples, hits)])
+        found = np.array([answer_hits(hs, e.answers) + [False] * (max(ks) - len(hs)) for e, hs in zip(examples, hits)])
         out[mode] = {f"recall@{k}": float(found[:, :k].any(axis=1).mean()) for k in ks}
         out[mode]["queries_per_s"] = len(questions) / seconds
     out["_corpus"] = {"questions": len(questions), "paragraphs": len(articles), "passages": len(engine.index.passages)}

@@ -17,6 +17,7 @@ from qa.squad import SquadExample, load_examples, load_paragraphs, score
 
 if TYPE_CHECKING:
     from qa.config import Config
+    from qa.retrieval import Hit
 
 
 def _progress(total: int, desc: str, enabled: bool) -> Any:
@@ -103,6 +104,11 @@ def evaluate_reader(
     return result
 
 
+def answer_hits(hits: list["Hit"], answers: list[str]) -> list[bool]:
+    """For each retrieved passage, whether it contains a gold answer (the open-QA notion of a hit)."""
+    return [any(a.lower() in hit.passage.text.lower() for a in answers) for hit in hits]
+
+
 def evaluate_open(
     squad_file: str | Path,
     config: "Config",
@@ -127,12 +133,12 @@ def evaluate_open(
         engine.add_articles(articles)
         questions = [e.question for e in examples]
         depth = max(max(ks), config.top_k)
-        hits_per_question = engine.retriever.batch_search(questions, top_k=depth)
+        hits_per_question = engine.retriever.batch_search(questions, top_k=depth, mode=config.retrieval)
         recall = {k: 0 for k in ks}
         bar = _progress(len(examples), "answering", progress)
         ems, f1s = [], []
         for example, hits in zip(examples, hits_per_question):
-            found = [any(a.lower() in hit.passage.text.lower() for a in example.answers) for hit in hits]
+            found = answer_hits(hits, example.answers)
             for k in ks:
                 recall[k] += any(found[:k])
             answers = engine.read(example.question, hits[: config.top_k])
