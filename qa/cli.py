@@ -137,9 +137,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             examples = load_examples(args.file, limit=args.limit)
         except (ValueError, KeyError, OSError) as exc:
             raise InputError(f"{args.file} could not be read as SQuAD-format JSON ({exc}).") from exc
-        reader = Reader(config.reader_model, device=config.device, max_length=config.reader_max_length,
-                        stride=config.reader_stride, max_answer_tokens=config.max_answer_tokens, batch_size=args.batch_size,
-                        int8=config.reader_int8)
+        reader = Reader.from_config(config, batch_size=args.batch_size)
         threshold = args.threshold if args.threshold is not None else (config.no_answer_threshold if any(e.is_impossible for e in examples) else None)
         result = evaluate_reader(reader, examples, threshold=threshold, batch_size=args.batch_size, progress=not args.quiet, abstain_on=args.abstain_on)
     else:

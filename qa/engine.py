@@ -143,9 +143,7 @@ class Engine:
     @property
     def reader(self) -> Reader:
         if self._reader is None:
-            c = self.config
-            self._reader = Reader(c.reader_model, c.device, c.reader_max_length, c.reader_stride, c.max_answer_tokens,
-                                  int8=c.reader_int8)
+            self._reader = Reader.from_config(self.config)
         return self._reader
 
     def check_question(self, question: str) -> str:

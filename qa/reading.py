@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from qa.errors import QAError
+
+if TYPE_CHECKING:
+    from qa.config import Config
 
 
 @dataclass
@@ -137,6 +140,12 @@ class Reader:
         self.batch_size = batch_size
         self._model: Any = None
         self._tokenizer: Any = None
+
+    @classmethod
+    def from_config(cls, config: "Config", batch_size: int = 32) -> "Reader":
+        """The reader a Config describes (model, device, windows, answer length, int8)."""
+        return cls(config.reader_model, config.device, config.reader_max_length, config.reader_stride,
+                   config.max_answer_tokens, batch_size, int8=config.reader_int8)
 
     @classmethod
     def from_loaded(cls, model: Any, tokenizer: Any, **kwargs: Any) -> "Reader":
