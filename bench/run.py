@@ -2,8 +2,9 @@
 
     python bench/run.py [--squad-dir ../shared/data/squad] [--passages 10000] [--queries 50]
 
-Prints one table (and writes bench/results/latest.json). Timings on a shared
-2-core machine are noisy: compare the ratios measured within one run.
+Prints one table (and writes bench/results/latest.json). Reading is timed with
+the default int8 reader and again in fp32 (`reader_int8=False`). Timings on a
+shared 2-core machine are noisy: compare the ratios measured within one run.
 """
 
 from __future__ import annotations
@@ -131,11 +132,13 @@ def main() -> None:
         from ui.app import EXAMPLES
 
         results["seed_latency"] = latency(seed, (EXAMPLES * 20)[: args.queries])
+        results["seed_latency_fp32"] = latency(Engine.open(work / "seed", config.with_(reader_int8=False)), (EXAMPLES * 20)[: args.queries])
 
         articles, questions = squad_corpus(args.squad_dir / "train-v1.1.json.gz", args.passages, config)
         results["squad_indexing"] = indexing(articles, config, work, "squad")
         squad = Engine.open(work / "squad", config)
         results["squad_latency"] = latency(squad, questions[: args.queries])
+        results["squad_latency_fp32"] = latency(Engine.open(work / "squad", config.with_(reader_int8=False)), questions[: args.queries])
         results["hnsw_recall@20_vs_exact"] = approximate_recall(squad, questions[:1000])
         if not args.skip_recall:
             results["recall"] = recall(args.squad_dir / "dev-v1.1.json.gz", config, work)
@@ -154,6 +157,9 @@ def print_table(r: dict) -> None:
                                             f"(overhead {ix['overhead_pct']:+.1f}%)"))
         rows.append((f"{corpus}: query latency", f"{lat['queries']} queries, ms median/p90: retrieval {lat['retrieval_ms_median']:.0f}/{lat['retrieval_ms_p90']:.0f}, "
                                                  f"reading {lat['reading_ms_median']:.0f}/{lat['reading_ms_p90']:.0f}, total {lat['total_ms_median']:.0f}/{lat['total_ms_p90']:.0f}"))
+        fp32 = r[f"{corpus}_latency_fp32"]
+        rows.append((f"{corpus}: reading, int8 vs fp32", f"ms median {lat['reading_ms_median']:.0f} vs {fp32['reading_ms_median']:.0f} "
+                                                        f"(int8 {fp32['reading_ms_median'] / lat['reading_ms_median']:.1f}x faster)"))
     rows.append(("squad: HNSW recall@20 vs exact", f"{r['hnsw_recall@20_vs_exact']:.3f}"))
     if "recall" in r:
         c = r["recall"]["_corpus"]

@@ -22,7 +22,7 @@ from qa.embeddings import Embedder, canonical_name
 from qa.errors import IndexUnusable, InputError
 from qa.index import PassageIndex, Stats
 from qa.passages import split_passages
-from qa.reading import Reader
+from qa.reading import Reader, answerability
 from qa.retrieval import Filters, Hit, Retriever
 
 
@@ -173,12 +173,13 @@ class Engine:
         answers, _ = self._read(question, hits)
         return answers
 
-    def _read(self, question: str, hits: list[Hit]) -> tuple[list[Answer], float]:
+    def _read(self, question: str, hits: list[Hit]) -> tuple[list[Answer], dict[str, float]]:
+        """Merged answers, and each passage's P(no answer)."""
         if not hits:
-            return [], 0.0
+            return [], {}
         readings = self.reader.read(question, [h.passage.text for h in hits])
-        answerable = max(1.0 - r.no_answer for r in readings)
-        return merge(readings, hits, self.index.articles), answerable
+        no_answer = {h.passage.id: r.no_answer for h, r in zip(hits, readings)}
+        return merge(readings, hits, self.index.articles), no_answer
 
     def ask(self, question: str, top_k: int | None = None, retrieval: Retrieval | None = None,
             filters: Filters | None = None) -> Result:
@@ -187,8 +188,8 @@ class Engine:
         t0 = time.perf_counter()
         hits = self.retriever.search(question, self.check_top_k(top_k), retrieval or self.config.retrieval, filters)
         t1 = time.perf_counter()
-        answers, answerable = self._read(question, hits)
+        answers, no_answer = self._read(question, hits)
         t2 = time.perf_counter()
-        decisive = answerable if self.config.abstain_on == "null" else (answers[0].score if answers else 0.0)
-        answered = bool(answers) and decisive >= self.config.no_answer_threshold
+        answered = bool(answers) and answerability(
+            answers[0].score, no_answer[answers[0].citation.passage_id], self.config.abstain_on) >= self.config.no_answer_threshold
         return Result(question, answered, answers, hits, {"retrieval": t1 - t0, "reading": t2 - t1, "total": t2 - t0})

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qa.reading import Reader
+from qa.reading import AbstainRule, Reader, answerability
 from qa.squad import SquadExample, load_examples, load_paragraphs, score
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ def best_threshold(scores: np.ndarray, f1_if_answered: np.ndarray, impossible: n
     k = int(np.argmax(totals))
     sorted_scores = scores[order]
     if k == 0:
-        threshold = 0.0
+        threshold = float(sorted_scores[0]) - 1e-6 if len(scores) else 0.0
     elif k == len(scores):
         threshold = float(sorted_scores[-1]) + 1e-6
     else:
@@ -50,13 +50,13 @@ def evaluate_reader(
     threshold: float | None = None,
     batch_size: int = 64,
     progress: bool = True,
-    abstain_on: str = "null",
+    abstain_on: AbstainRule = "ratio",
 ) -> dict[str, Any]:
     """EM/F1 of the reader on each question's own paragraph.
 
-    With `threshold`, questions scoring below it get "no answer", the score being
-    1 - P(no answer) (`abstain_on="null"`) or the best span's probability
-    ("span"). SQuAD 2.0 files also get HasAns/NoAns scores and the best threshold.
+    With `threshold`, questions whose answerability (by `abstain_on`, see
+    `qa.reading.answerability`) is below it get "no answer". SQuAD 2.0 files also
+    get HasAns/NoAns scores and the best threshold.
     """
     texts, scores = [], []
     bar = _progress(len(examples), "reading", progress)
@@ -65,10 +65,7 @@ def evaluate_reader(
         for reading in reader.read_pairs([e.question for e in chunk], [e.context for e in chunk], top_n=1):
             best = reading.best
             texts.append(best.text if best else "")
-            if abstain_on == "null":
-                scores.append(1.0 - reading.no_answer if best else 0.0)
-            else:
-                scores.append(best.score if best else 0.0)
+            scores.append(answerability(best.score if best else 0.0, reading.no_answer, abstain_on))
         bar.update(len(chunk))
     bar.close()
     score_arr = np.array(scores)

@@ -9,9 +9,11 @@ the answer puts its mass on [CLS] instead of on a lucky span.
 
 from __future__ import annotations
 
+import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Sequence
 
 import numpy as np
 
@@ -42,6 +44,23 @@ class Reading:
     @property
     def best(self) -> Span | None:
         return self.spans[0] if self.spans else None
+
+
+AbstainRule = Literal["null", "span", "ratio"]
+
+
+def answerability(span_score: float, no_answer: float, rule: AbstainRule) -> float:
+    """How strongly a passage's reading supports answering; below the threshold the engine abstains.
+
+    "span": the answer's own probability; "null": 1 - P(no answer); "ratio": the
+    log-odds of the answer against "no answer" in its passage, the usual SQuAD 2.0
+    rule, which separates answerable from unanswerable best here (see the model card).
+    """
+    if rule == "span":
+        return span_score
+    if rule == "null":
+        return 1.0 - no_answer
+    return math.log(max(span_score, 1e-12)) - math.log(max(no_answer, 1e-12))
 
 
 def pick_device(device: str | None) -> str:
@@ -114,11 +133,17 @@ def decode_window(
     return spans, null
 
 
+def _numpy(logits: Any) -> np.ndarray:
+    """Logits from torch (any device or dtype) or from ONNX Runtime, as float32 numpy."""
+    return logits.float().cpu().numpy() if hasattr(logits, "cpu") else np.asarray(logits, dtype=np.float32)
+
+
 class Reader:
     """An extractive QA model: any Hub question-answering model name or local path.
 
     The model loads on first use; `read` batches all texts of a question into one
-    forward pass (per `batch_size` windows).
+    forward pass (per `batch_size` windows). With `int8` on a CPU the model runs
+    quantized on ONNX Runtime (see `qa.quantized`) instead of in torch.
     """
 
     def __init__(
@@ -163,23 +188,23 @@ class Reader:
         device = pick_device(self.device)
         try:
             self._tokenizer = AutoTokenizer.from_pretrained(self.model_name)
+            if self.int8 and device == "cpu":
+                from qa.quantized import Int8Reader
+
+                try:
+                    self._model, self.device = Int8Reader(self.model_name), device
+                    return
+                except (QAError, OSError):
+                    raise
+                except Exception as exc:  # an architecture the exporter cannot handle: read in fp32 instead
+                    print(f"warning: no int8 reader for '{self.model_name}' ({type(exc).__name__}: {exc}); reading in fp32.", file=sys.stderr)
             model = AutoModelForQuestionAnswering.from_pretrained(self.model_name)
         except OSError as exc:
             raise QAError(
                 f"Could not load the reader model '{self.model_name}': it is neither a local "
                 "folder with a question-answering model nor a model reachable on the Hub."
             ) from exc
-        model = model.float().to(device).eval()
-        if self.int8 and device == "cpu":
-            # Dynamic int8 on the linear layers: over twice as fast on a laptop CPU.
-            from torch.ao.quantization import quantize_dynamic
-            import torch
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # torch.ao.quantization announces its move to torchao
-                model = quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-        self._model, self.device = model, device
+        self._model, self.device = model.float().to(device).eval(), device
 
     def read(self, question: str, texts: Sequence[str], top_n: int = 3) -> list[Reading]:
         """Read every text for one question."""
@@ -197,8 +222,7 @@ class Reader:
             inputs = {k: torch.tensor(enc[k], device=self.device) for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc}
             with torch.inference_mode():
                 out = self._model(**inputs)
-            starts = out.start_logits.float().cpu().numpy()
-            ends = out.end_logits.float().cpu().numpy()
+            starts, ends = _numpy(out.start_logits), _numpy(out.end_logits)
             for w, pair in enumerate(enc["overflow_to_sample_mapping"]):
                 t = lo + pair
                 window_spans, null = decode_window(starts[w], ends[w], context_mask(enc, w), self.max_answer_tokens, top_n)

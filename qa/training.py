@@ -2,8 +2,11 @@
 
 Besides the answerable questions, the reader sees unanswerable ones made from
 the same data: the question beside its paragraph with the answer's sentence
-cut out, or beside another paragraph of the same article. In open retrieval
-most passages it reads do not hold the answer, so it must learn to say so.
+cut out, or beside another paragraph of the same article (in open retrieval
+most passages it reads do not hold the answer), and questions changed so that
+their own paragraph no longer answers them: a name or number swapped, a
+negation, an antonym. The last three imitate the commonest kinds of SQuAD 2.0's
+unanswerable questions (entity swap, antonym, negation: about half of them).
 """
 
 from __future__ import annotations
@@ -100,12 +103,61 @@ def swap_question(question: str, context: str, names: list[str], numbers: list[s
     return None
 
 
+_NEGATIVE = {"is": "isn't", "was": "wasn't", "are": "aren't", "were": "weren't", "did": "didn't", "does": "doesn't",
+             "do": "don't", "can": "can't", "could": "couldn't", "will": "won't", "would": "wouldn't", "has": "hasn't",
+             "have": "haven't", "had": "hadn't", "should": "shouldn't", "must": "mustn't"}
+_AUXILIARY = re.compile(r"\b(" + "|".join(_NEGATIVE) + r")\b", re.IGNORECASE)
+_NEGATED = re.compile(r"\b(not|never|no)\b|n't", re.IGNORECASE)
+
+
+def negate_question(question: str) -> str | None:
+    """The question with its first auxiliary verb negated ("Who wasn't ...", "What didn't she ..."), or None."""
+    if _NEGATED.search(question):
+        return None
+    match = _AUXILIARY.search(question)
+    if not match:
+        return None
+    negative = _NEGATIVE[match.group().lower()]
+    if match.group()[0].isupper():
+        negative = negative.capitalize()
+    return question[: match.start()] + negative + question[match.end() :]
+
+
+_OPPOSITES = [
+    ("first", "last"), ("earliest", "latest"), ("largest", "smallest"), ("biggest", "smallest"), ("highest", "lowest"),
+    ("most", "least"), ("more", "less"), ("longest", "shortest"), ("oldest", "newest"), ("older", "younger"),
+    ("before", "after"), ("increase", "decrease"), ("increased", "decreased"), ("above", "below"), ("north", "south"),
+    ("east", "west"), ("northern", "southern"), ("eastern", "western"), ("inside", "outside"), ("maximum", "minimum"),
+    ("best", "worst"), ("better", "worse"), ("won", "lost"), ("win", "lose"), ("start", "end"), ("started", "ended"),
+    ("began", "ended"), ("opened", "closed"), ("upper", "lower"), ("early", "late"), ("strongest", "weakest"),
+    ("major", "minor"), ("private", "public"), ("male", "female"), ("men", "women"), ("positive", "negative"),
+    ("internal", "external"), ("permanent", "temporary"), ("successful", "unsuccessful"), ("accepted", "rejected"),
+    ("legal", "illegal"), ("common", "rare"), ("majority", "minority"), ("ancient", "modern"), ("fastest", "slowest"),
+    ("warmest", "coldest"), ("hottest", "coldest"), ("nearest", "farthest"), ("primary", "secondary"),
+    ("supported", "opposed"), ("imports", "exports"), ("imported", "exported"), ("import", "export"), ("gained", "lost"),
+]
+_OPPOSITE = {a: b for a, b in _OPPOSITES} | {b: a for a, b in _OPPOSITES}
+_WORD = re.compile(r"[A-Za-z]+")
+
+
+def antonym_question(question: str, context: str) -> str | None:
+    """The question with one word turned into its opposite ("largest" to "smallest") that the context never uses."""
+    words = {w.lower() for w in _WORD.findall(context)}
+    for match in _WORD.finditer(question):
+        opposite = _OPPOSITE.get(match.group().lower())
+        if opposite and opposite not in words:
+            if match.group()[0].isupper():
+                opposite = opposite.capitalize()
+            return question[: match.start()] + opposite + question[match.end() :]
+    return None
+
+
 def make_pairs(examples: list[SquadExample], negatives: float, seed: int) -> list[tuple[str, str, int, int]]:
     """(question, context, answer_start, answer_end) pairs; start -1 means unanswerable.
 
-    `negatives` is split evenly between three kinds of unanswerable pair: the
+    `negatives` is split evenly between five kinds of unanswerable pair: the
     answer's sentence cut out, another paragraph of the article, and a question
-    with a swapped name or number.
+    with a swapped name or number, a negation or an antonym.
     """
     rng = random.Random(seed)
     by_title: dict[str, list[str]] = {}
@@ -115,7 +167,7 @@ def make_pairs(examples: list[SquadExample], negatives: float, seed: int) -> lis
             paragraphs.append(ex.context)
     names = {t: sorted({n for p in ps for n in _names(p)}) for t, ps in by_title.items()}
     numbers = {t: sorted({m.group() for p in ps for m in _NUMBER.finditer(p)}) for t, ps in by_title.items()}
-    share = negatives / 3
+    share = negatives / 5
     pairs: list[tuple[str, str, int, int]] = []
     for ex in examples:
         if ex.is_impossible:
@@ -139,6 +191,9 @@ def make_pairs(examples: list[SquadExample], negatives: float, seed: int) -> lis
             swapped = swap_question(ex.question, ex.context, names[ex.title], numbers[ex.title], rng)
             if swapped:
                 pairs.append((swapped, ex.context, -1, -1))
+        for changed in (negate_question(ex.question), antonym_question(ex.question, ex.context)):
+            if changed and rng.random() < share:
+                pairs.append((changed, ex.context, -1, -1))
     return pairs
 
 

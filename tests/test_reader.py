@@ -12,7 +12,7 @@ import torch
 from qa.evaluation import best_threshold, evaluate_reader
 from qa.reading import Reader
 from qa.squad import load_examples, score
-from qa.training import TrainConfig, make_pairs, swap_question, train_reader
+from qa.training import TrainConfig, antonym_question, make_pairs, negate_question, swap_question, train_reader
 
 from conftest import SEEDS
 
@@ -67,6 +67,17 @@ def test_swapped_questions_ask_about_something_the_paragraph_lacks():
     assert q in ("Who visited Berlin in 1999?", "Who visited Paris in 1887?")
 
 
+def test_negated_and_antonym_questions_stay_questions_the_paragraph_does_not_answer():
+    assert negate_question("What did Chopin play at the funeral?") == "What didn't Chopin play at the funeral?"
+    assert negate_question("Was the treaty signed?") == "Wasn't the treaty signed?"
+    assert negate_question("Who never won?") is None and negate_question("Who founded Rome?") is None
+    assert antonym_question("What is the largest city?", "Lagos is the largest city.") == "What is the smallest city?"
+    assert antonym_question("Which came First?", "It came first, not last.") is None  # the paragraph speaks of both
+    kinds = make_pairs(load_examples(TINY), negatives=5.0, seed=1)
+    asked = {q for q, _, _, _ in kinds}
+    assert any("n't" in q for q in asked) and any(" smallest " in q or " last " in q for q in asked)
+
+
 def test_official_squad_scores_of_hand_checked_answers():
     assert score("the Marco Rubio.", ["Marco Rubio"]) == (1.0, 1.0)
     em, f1 = score("US Secretary of State Marco Rubio", ["Marco Rubio"])
@@ -97,12 +108,12 @@ def test_reader_evaluation_on_a_hand_checked_file(tmp_path: Path):
     readings = reader.read_pairs([e.question for e in examples], [e.context for e in examples], top_n=1)
     predictions = [r.best.text for r in readings]
     assert "Marco Rubio" in predictions[0] and "Budapest" in predictions[1]
-    result = evaluate_reader(reader, examples, threshold=0.0, progress=False)
+    result = evaluate_reader(reader, examples, threshold=0.0, progress=False, abstain_on="span")
     expected_f1 = [score(predictions[0], ["Marco Rubio"])[1], score(predictions[1], ["Budapest"])[1], 0.0]
     assert result["count"] == 3
     assert result["f1"] == pytest.approx(100 * sum(expected_f1) / 3)
     assert result["has_ans_count"] == 2 and result["no_ans_count"] == 1
-    assert result["no_ans_accuracy"] == 0.0  # threshold 0 never abstains
+    assert result["no_ans_accuracy"] == 0.0  # a span probability is never below 0: no abstaining
 
 
 def test_open_evaluation_over_a_tiny_corpus(tmp_path: Path):
@@ -127,3 +138,20 @@ def test_eval_command_prints_the_official_keys():
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["count"] == 5 and {"exact_match", "f1"} <= set(out) and 0.0 <= out["f1"] <= 100.0
+
+
+def test_int8_reader_agrees_with_fp32_and_is_built_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path / "cache"))
+    model = Path(__file__).resolve().parent.parent / "qa" / "models" / "reader"
+    examples = load_examples(TINY)[:24]
+    questions, contexts = [e.question for e in examples], [e.context for e in examples]
+    fp32 = [r.best.text for r in Reader(model).read_pairs(questions, contexts, top_n=1)]
+    int8 = [r.best.text for r in Reader(model, int8=True).read_pairs(questions, contexts, top_n=1)]
+    agree = sum(score(a, [b])[1] for a, b in zip(int8, fp32)) / len(fp32)
+    assert agree > 0.8  # quantization moves a few span edges, not the answers
+    built = list((tmp_path / "cache").glob("reader-*-int8.onnx"))
+    assert len(built) == 1
+    stamp = built[0].stat().st_mtime_ns
+    seed = Reader(model, int8=True).read("Who leads next week's talks?", [(SEEDS / "trump-putin-budapest-summit.txt").read_text()[:1500]])
+    assert "Marco Rubio" in seed[0].best.text
+    assert built[0].stat().st_mtime_ns == stamp  # the second reader reused the cached graph
