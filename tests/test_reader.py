@@ -93,6 +93,17 @@ def test_best_threshold_by_hand():
     assert 0.1 < t < 0.4 and best == pytest.approx((1 + 1 + 1 + 0.5) / 4)
 
 
+def test_answerability_rules_by_hand():
+    import math
+
+    from qa.reading import answerability
+
+    assert answerability(0.5, 0.05, "span") == 0.5
+    assert answerability(0.5, 0.05, "null") == pytest.approx(0.95)
+    assert answerability(0.5, 0.05, "ratio") == pytest.approx(math.log(10))
+    assert answerability(0.0, 0.9, "ratio") < -20  # no span at all is as unanswerable as it gets, and finite
+
+
 def test_reader_evaluation_on_a_hand_checked_file(tmp_path: Path):
     text = (SEEDS / "trump-putin-budapest-summit.txt").read_text()
     context = text.split("\n\n")[0]
@@ -138,6 +149,9 @@ def test_eval_command_prints_the_official_keys():
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["count"] == 5 and {"exact_match", "f1"} <= set(out) and 0.0 <= out["f1"] <= 100.0
+    from qa.config import Config
+
+    assert out["abstain_on"] == Config().abstain_on  # scored with the rule the engine uses
 
 
 def test_int8_reader_agrees_with_fp32_and_is_built_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
