@@ -44,6 +44,26 @@ def best_threshold(scores: np.ndarray, f1_if_answered: np.ndarray, impossible: n
     return threshold, float(totals[k] / len(scores))
 
 
+def threshold_keeping(scores: np.ndarray, f1_if_answered: np.ndarray, impossible: np.ndarray, has_ans_f1: float) -> float:
+    """The highest threshold at which answerable questions still score `has_ans_f1` (0-1) F1.
+
+    Abstaining only ever costs answerable questions F1, so this is the threshold
+    that says "no answer" as often as that floor allows.
+    """
+    order = np.argsort(scores)
+    has = ~impossible[order]
+    # HasAns F1 when the k lowest-scored questions abstain, for k = 0..n.
+    kept = np.concatenate([np.cumsum((f1_if_answered[order] * has)[::-1])[::-1], [0.0]])
+    ok = np.flatnonzero(kept >= has_ans_f1 * max(1, has.sum()))
+    k = int(ok.max()) if ok.size else 0
+    sorted_scores = scores[order]
+    if k == 0:
+        return float(sorted_scores[0]) - 1e-6
+    if k == len(scores):
+        return float(sorted_scores[-1]) + 1e-6
+    return float((sorted_scores[k - 1] + sorted_scores[k]) / 2)
+
+
 def evaluate_reader(
     reader: Reader,
     examples: list[SquadExample],
@@ -51,12 +71,14 @@ def evaluate_reader(
     batch_size: int = 64,
     progress: bool = True,
     abstain_on: AbstainRule = "ratio",
+    has_ans_floor: float = 70.0,
 ) -> dict[str, Any]:
     """EM/F1 of the reader on each question's own paragraph.
 
     With `threshold`, questions whose answerability (by `abstain_on`, see
     `qa.reading.answerability`) is below it get "no answer". SQuAD 2.0 files also
-    get HasAns/NoAns scores and the best threshold.
+    get HasAns/NoAns scores, the best-F1 threshold and the highest threshold that
+    keeps HasAns F1 at `has_ans_floor` (the rule the shipped threshold follows).
     """
     texts, scores = [], []
     bar = _progress(len(examples), "reading", progress)
@@ -97,6 +119,14 @@ def evaluate_reader(
             best_f1=100 * f1_best,
             best_has_ans_f1=100 * float(np.where(best_abstain, 0.0, f1_answered)[has].mean()) if has.any() else 0.0,
             best_no_ans_accuracy=100 * float(best_abstain[impossible].mean()),
+        )
+        t_floor = threshold_keeping(score_arr, f1_answered, impossible, has_ans_floor / 100)
+        floor_abstain = score_arr < t_floor
+        result.update(
+            floor_has_ans_f1=has_ans_floor,
+            floor_threshold=t_floor,
+            floor_f1=100 * float(np.where(floor_abstain, impossible, f1_answered).mean()),
+            floor_no_ans_accuracy=100 * float(floor_abstain[impossible].mean()),
         )
     return result
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from qa.evaluation import best_threshold, evaluate_reader
+from qa.evaluation import best_threshold, evaluate_reader, threshold_keeping
 from qa.reading import Reader
 from qa.squad import load_examples, score
 from qa.training import TrainConfig, antonym_question, make_pairs, negate_question, swap_question, train_reader
@@ -91,6 +91,16 @@ def test_best_threshold_by_hand():
     impossible = np.array([True, False, False, False])
     t, best = best_threshold(scores, f1, impossible)
     assert 0.1 < t < 0.4 and best == pytest.approx((1 + 1 + 1 + 0.5) / 4)
+
+
+def test_threshold_keeping_a_has_ans_floor_by_hand():
+    scores = np.array([0.1, 0.2, 0.3, 0.6, 0.9])
+    f1 = np.array([0.0, 1.0, 0.0, 1.0, 1.0])
+    impossible = np.array([True, False, True, False, False])
+    # Answerable F1 stays 1.0 while only the unanswerable 0.1 abstains; abstaining 0.2 too drops it to 2/3.
+    assert 0.1 < threshold_keeping(scores, f1, impossible, 1.0) < 0.2
+    assert 0.3 < threshold_keeping(scores, f1, impossible, 0.6) < 0.6  # 0.2 and 0.3 may go: 2/3 >= 0.6
+    assert threshold_keeping(scores, f1, impossible, 0.0) > 0.9  # no floor: abstain on everything
 
 
 def test_answerability_rules_by_hand():
