@@ -34,14 +34,18 @@ def best_threshold(scores: np.ndarray, f1_if_answered: np.ndarray, impossible: n
     # Abstaining on the first k (lowest-scored) questions, for k = 0..n.
     totals = np.concatenate([[0.0], np.cumsum(null_f1)]) + np.concatenate([np.cumsum(ans_f1[::-1])[::-1], [0.0]])
     k = int(np.argmax(totals))
-    sorted_scores = scores[order]
+    return _threshold_below(scores[order], k), float(totals[k] / len(scores))
+
+
+def _threshold_below(sorted_scores: np.ndarray, k: int) -> float:
+    """A threshold under which exactly the k lowest of these sorted scores fall."""
+    if len(sorted_scores) == 0:
+        return 0.0
     if k == 0:
-        threshold = float(sorted_scores[0]) - 1e-6 if len(scores) else 0.0
-    elif k == len(scores):
-        threshold = float(sorted_scores[-1]) + 1e-6
-    else:
-        threshold = float((sorted_scores[k - 1] + sorted_scores[k]) / 2)
-    return threshold, float(totals[k] / len(scores))
+        return float(sorted_scores[0]) - 1e-6
+    if k == len(sorted_scores):
+        return float(sorted_scores[-1]) + 1e-6
+    return float((sorted_scores[k - 1] + sorted_scores[k]) / 2)
 
 
 def threshold_keeping(scores: np.ndarray, f1_if_answered: np.ndarray, impossible: np.ndarray, has_ans_f1: float) -> float:
@@ -55,13 +59,7 @@ def threshold_keeping(scores: np.ndarray, f1_if_answered: np.ndarray, impossible
     # HasAns F1 when the k lowest-scored questions abstain, for k = 0..n.
     kept = np.concatenate([np.cumsum((f1_if_answered[order] * has)[::-1])[::-1], [0.0]])
     ok = np.flatnonzero(kept >= has_ans_f1 * max(1, has.sum()))
-    k = int(ok.max()) if ok.size else 0
-    sorted_scores = scores[order]
-    if k == 0:
-        return float(sorted_scores[0]) - 1e-6
-    if k == len(scores):
-        return float(sorted_scores[-1]) + 1e-6
-    return float((sorted_scores[k - 1] + sorted_scores[k]) / 2)
+    return _threshold_below(scores[order], int(ok.max()) if ok.size else 0)
 
 
 def evaluate_reader(
