@@ -142,8 +142,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         except (ValueError, KeyError, OSError) as exc:
             raise InputError(f"{args.file} could not be read as SQuAD-format JSON ({exc}).") from exc
         reader = Reader.from_config(config, batch_size=args.batch_size)
-        threshold = args.threshold if args.threshold is not None else (config.no_answer_threshold if any(e.is_impossible for e in examples) else None)
-        result = evaluate_reader(reader, examples, threshold=threshold, batch_size=args.batch_size, progress=not args.quiet, abstain_on=args.abstain_on or config.abstain_on,
+        rule, threshold = config.with_(abstain_on=args.abstain_on).no_answer_rule()
+        if not any(e.is_impossible for e in examples):
+            threshold = None
+        result = evaluate_reader(reader, examples, threshold=threshold, batch_size=args.batch_size, progress=not args.quiet, abstain_on=rule,
                                  has_ans_floor=args.has_ans_floor)
     else:
         from qa.evaluation import evaluate_open
@@ -187,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question")
     p.add_argument("--top-k", type=int, default=None, help="passages to read (default 5)")
     p.add_argument("--retrieval", choices=["hybrid", "dense", "bm25"], help="retrieval mode (default hybrid)")
-    p.add_argument("--threshold", type=float, help="answer score below which the engine says the articles don't say")
+    p.add_argument("--threshold", type=float, help="answerability below which the engine says the articles don't say (default: the threshold the reader was tuned with, from its training.json)")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
     _engine_options(p)
     p.set_defaults(func=cmd_ask)
@@ -229,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="only the first N questions")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--threshold", type=float, help="no-answer threshold (default: the reader's tuned one, for SQuAD 2.0 files)")
-    p.add_argument("--abstain-on", choices=["null", "span", "ratio"], help="no-answer score: 1 - P(no answer), the best span's probability, or the log-odds of the span against no answer (default: the shipped reader's rule)")
+    p.add_argument("--abstain-on", choices=["null", "span", "ratio"], help="no-answer score: 1 - P(no answer), the best span's probability, or the log-odds of the span against no answer (default: the reader's own rule, from its training.json; else ratio)")
     p.add_argument("--has-ans-floor", type=float, default=70.0, help="SQuAD 2.0: also report the highest threshold keeping HasAns F1 at this level (default %(default)s)")
     p.add_argument("--top-k", type=int, help="passages read per question (open)")
     p.add_argument("--retrieval", choices=["hybrid", "dense", "bm25"])

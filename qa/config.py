@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -13,16 +13,23 @@ DEFAULT_INDEX_DIR = Path("index")
 DEFAULT_SEEDS_DIR = Path("seeds")
 
 Retrieval = Literal["hybrid", "dense", "bm25"]
+AbstainRule = Literal["null", "span", "ratio"]
+# For a reader with no training card (a Hub model, say): even odds, i.e. answer when
+# its span is more likely than "no answer" in that passage (ratio), or at probability 0.5.
+FALLBACK_RULE: AbstainRule = "ratio"
+FALLBACK_THRESHOLDS: dict[AbstainRule, float] = {"ratio": 0.0, "null": 0.5, "span": 0.5}
 
 
-def _shipped_setting(key: str, default: Any) -> Any:
-    """A setting the shipped reader was tuned with (on SQuAD 2.0 dev), from its training card."""
+def reader_card(reader_model: str) -> dict[str, Any]:
+    """The training card (training.json) beside a local reader, or {} if it has none or it is unreadable."""
     import json
 
-    card = SHIPPED_READER / "training.json"
-    if card.exists():
-        return json.loads(card.read_text()).get(key, default)
-    return default
+    card = Path(reader_model) / "training.json"
+    try:
+        data = json.loads(card.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 @dataclass
@@ -45,9 +52,9 @@ class Config:
     approximate_above: int = 50_000  # passages
     # The engine says "the articles don't say" when the best answer's answerability
     # (qa.reading.answerability: "span", "null" or "ratio", in its passage) is below
-    # the threshold. The shipped reader's rule and threshold come from SQuAD 2.0 dev.
-    no_answer_threshold: float = field(default_factory=lambda: float(_shipped_setting("no_answer_threshold", 0.3)))
-    abstain_on: Literal["null", "span", "ratio"] = field(default_factory=lambda: _shipped_setting("abstain_on", "ratio"))
+    # the threshold. None: the reader's own, tuned on SQuAD 2.0 dev (see no_answer_rule).
+    no_answer_threshold: float | None = None
+    abstain_on: AbstainRule | None = None
     max_answer_tokens: int = 30
     reader_max_length: int = 256
     reader_stride: int = 96
@@ -57,6 +64,23 @@ class Config:
     max_question_chars: int = 1000
     device: str = "cpu"
     batch_size: int = 64
+
+    def no_answer_rule(self) -> tuple[AbstainRule, float]:
+        """The rule and threshold for abstaining: those set here, else the ones the reader was tuned with.
+
+        A threshold only means something for the reader and rule it was tuned on, so a
+        reader brings its own from its training.json; readers without one get even odds.
+        """
+        card = reader_card(self.reader_model)
+        tuned_rule = card.get("abstain_on")
+        if tuned_rule not in FALLBACK_THRESHOLDS:
+            tuned_rule = FALLBACK_RULE
+        rule = self.abstain_on or tuned_rule
+        if self.no_answer_threshold is not None:
+            return rule, float(self.no_answer_threshold)
+        if rule == tuned_rule and "no_answer_threshold" in card:
+            return rule, float(card["no_answer_threshold"])
+        return rule, FALLBACK_THRESHOLDS[rule]
 
     def with_(self, **changes: Any) -> "Config":
         """A copy with some fields changed; None values are ignored (handy for CLI options)."""

@@ -49,6 +49,7 @@ class Engine:
         self.embedder = embedder or Embedder(config.embedding_model, config.device, config.batch_size)
         self.retriever = Retriever(index, self.embedder, config.candidates, config.rrf_k)
         self._reader: Reader | None = None
+        self.abstain_on, self.no_answer_threshold = config.no_answer_rule()
 
     # ----- opening ----------------------------------------------------------
     @classmethod
@@ -191,5 +192,5 @@ class Engine:
         answers, no_answer = self._read(question, hits)
         t2 = time.perf_counter()
         answered = bool(answers) and answerability(
-            answers[0].score, no_answer[answers[0].citation.passage_id], self.config.abstain_on) >= self.config.no_answer_threshold
+            answers[0].score, no_answer[answers[0].citation.passage_id], self.abstain_on) >= self.no_answer_threshold
         return Result(question, answered, answers, hits, {"retrieval": t1 - t0, "reading": t2 - t1, "total": t2 - t0})

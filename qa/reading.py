@@ -13,10 +13,11 @@ import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from qa.config import AbstainRule
 from qa.errors import QAError
 
 if TYPE_CHECKING:
@@ -44,9 +45,6 @@ class Reading:
     @property
     def best(self) -> Span | None:
         return self.spans[0] if self.spans else None
-
-
-AbstainRule = Literal["null", "span", "ratio"]
 
 
 def answerability(span_score: float, no_answer: float, rule: AbstainRule) -> float:

@@ -62,6 +62,20 @@ def test_a_question_the_articles_do_not_answer_gets_dont_know(engine: Engine):
     assert result.best is None and result.passages
 
 
+def test_the_engine_abstains_by_its_readers_own_threshold(seed_index: Path, tmp_path: Path):
+    import json
+    import shutil
+
+    from qa.config import SHIPPED_READER, Config
+
+    strict = tmp_path / "strict-reader"
+    shutil.copytree(SHIPPED_READER, strict)
+    card = json.loads((strict / "training.json").read_text())
+    (strict / "training.json").write_text(json.dumps({**card, "no_answer_threshold": 50.0}))  # log-odds no answer reaches
+    assert not Engine.open(seed_index, Config(reader_model=str(strict))).ask(SEED_QUESTION).answered
+    assert Engine.open(seed_index, Config(reader_model=str(strict), no_answer_threshold=0.0)).ask(SEED_QUESTION).answered
+
+
 def test_top_k_out_of_range_is_refused(engine: Engine):
     for k in (0, -1, 101):
         with pytest.raises(InputError, match="top-k must be between 1 and 100"):

@@ -161,7 +161,7 @@ def test_eval_command_prints_the_official_keys():
     assert out["count"] == 5 and {"exact_match", "f1"} <= set(out) and 0.0 <= out["f1"] <= 100.0
     from qa.config import Config
 
-    assert out["abstain_on"] == Config().abstain_on  # scored with the rule the engine uses
+    assert out["abstain_on"] == Config().no_answer_rule()[0]  # scored with the rule the engine uses
 
 
 def test_int8_reader_agrees_with_fp32_and_is_built_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -179,3 +179,19 @@ def test_int8_reader_agrees_with_fp32_and_is_built_once(tmp_path: Path, monkeypa
     seed = Reader(model, int8=True).read("Who leads next week's talks?", [(SEEDS / "trump-putin-budapest-summit.txt").read_text()[:1500]])
     assert "Marco Rubio" in seed[0].best.text
     assert built[0].stat().st_mtime_ns == stamp  # the second reader reused the cached graph
+
+
+def test_each_reader_brings_its_own_no_answer_rule(tmp_path: Path):
+    from qa.config import SHIPPED_READER, Config
+
+    shipped = json.loads((SHIPPED_READER / "training.json").read_text())
+    assert Config().no_answer_rule() == (shipped["abstain_on"], shipped["no_answer_threshold"])
+    tuned = tmp_path / "tuned"
+    tuned.mkdir()
+    (tuned / "training.json").write_text(json.dumps({"abstain_on": "null", "no_answer_threshold": 0.7}))
+    assert Config(reader_model=str(tuned)).no_answer_rule() == ("null", 0.7)
+    assert Config(reader_model=str(tuned), no_answer_threshold=0.2).no_answer_rule() == ("null", 0.2)
+    # A threshold tuned for one rule means nothing for another: even odds instead.
+    assert Config(reader_model=str(tuned), abstain_on="ratio").no_answer_rule() == ("ratio", 0.0)
+    assert Config(reader_model=str(tmp_path / "no-card")).no_answer_rule() == ("ratio", 0.0)
+    assert Config(reader_model="some-org/hub-reader", abstain_on="span").no_answer_rule() == ("span", 0.5)
