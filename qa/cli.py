@@ -133,6 +133,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if not Path(args.file).is_file():
         raise InputError(f"{args.file} does not exist; pass a SQuAD-format JSON file (plain or .gz).")
     config = _config(args)
+    if args.save_threshold and (args.what != "reader" or not Path(config.reader_model).is_dir()):
+        raise InputError("--save-threshold works with `qa eval reader` on a SQuAD 2.0 file, for a reader in a local folder.")
     if args.what == "reader":
         from qa.evaluation import evaluate_reader
         from qa.reading import Reader
@@ -144,6 +146,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         reader = Reader.from_config(config, batch_size=args.batch_size)
         rule, threshold = config.with_(abstain_on=args.abstain_on).no_answer_rule()
         if not any(e.is_impossible for e in examples):
+            if args.save_threshold:
+                raise InputError(f"{args.file} has no unanswerable questions, so --save-threshold has nothing to tune; use a SQuAD 2.0 file.")
             threshold = None
         result = evaluate_reader(reader, examples, threshold=threshold, batch_size=args.batch_size, progress=not args.quiet, abstain_on=rule,
                                  has_ans_floor=args.has_ans_floor)
@@ -152,6 +156,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
         result = evaluate_open(args.file, config, limit=args.limit, progress=not args.quiet)
     result["file"] = str(args.file)
+    if args.save_threshold:
+        from qa.evaluation import save_threshold
+
+        card = save_threshold(config.reader_model, result)
+        print(f"Saved no-answer threshold {result['floor_threshold']:.4f} ({result['abstain_on']}) to {card}.", file=sys.stderr)
     if args.json:
         _print_json(result)
     else:
@@ -233,6 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, help="no-answer threshold (default: the reader's tuned one, for SQuAD 2.0 files)")
     p.add_argument("--abstain-on", choices=["null", "span", "ratio"], help="no-answer score: 1 - P(no answer), the best span's probability, or the log-odds of the span against no answer (default: the reader's own rule, from its training.json; else ratio)")
     p.add_argument("--has-ans-floor", type=float, default=70.0, help="SQuAD 2.0: also report the highest threshold keeping HasAns F1 at this level (default %(default)s)")
+    p.add_argument("--save-threshold", action="store_true",
+                   help="SQuAD 2.0: store that HasAns-floor threshold (and the rule) in the reader's training.json, where the engine reads it")
     p.add_argument("--top-k", type=int, help="passages read per question (open)")
     p.add_argument("--retrieval", choices=["hybrid", "dense", "bm25"])
     p.add_argument("--reader-model", help="question-answering model name or path (default: the shipped reader)")

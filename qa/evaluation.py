@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qa.reading import AbstainRule, Reader, answerability
+from qa.config import AbstainRule, reader_card
+from qa.errors import InputError
+from qa.reading import Reader, answerability
 from qa.squad import SquadExample, load_examples, load_paragraphs, score
 
 if TYPE_CHECKING:
@@ -60,6 +62,38 @@ def threshold_keeping(scores: np.ndarray, f1_if_answered: np.ndarray, impossible
     kept = np.concatenate([np.cumsum((f1_if_answered[order] * has)[::-1])[::-1], [0.0]])
     ok = np.flatnonzero(kept >= has_ans_f1 * max(1, has.sum()))
     return _threshold_below(scores[order], int(ok.max()) if ok.size else 0)
+
+
+def save_threshold(reader_dir: str | Path, result: dict[str, Any]) -> Path:
+    """Write a SQuAD 2.0 result's HasAns-floor threshold into the reader's training card, so the engine uses it.
+
+    The card is replaced atomically; everything else in it is kept.
+    """
+    import json
+    import os
+
+    if "floor_threshold" not in result:
+        raise InputError("--save-threshold needs a file with unanswerable questions (SQuAD 2.0 format).")
+    folder = Path(reader_dir)
+    if not folder.is_dir():
+        raise InputError(f"--save-threshold needs a reader in a local folder; '{reader_dir}' is not one.")
+    card_path = folder / "training.json"
+    card = reader_card(str(folder))
+    if card_path.exists() and not card:
+        raise InputError(f"{card_path} is not a JSON object; fix or remove it, then run again.")
+    card.update(
+        abstain_on=result["abstain_on"],
+        no_answer_threshold=round(float(result["floor_threshold"]), 4),
+        no_answer_threshold_from=(
+            f"floor_threshold of `qa eval reader {result.get('file', '?')}` ({result['count']} questions, rule "
+            f"'{result['abstain_on']}'): the highest threshold keeping HasAns F1 at {result['floor_has_ans_f1']:g} "
+            f"(there NoAns accuracy {result['floor_no_ans_accuracy']:.1f}, F1 {result['floor_f1']:.1f})"
+        ),
+    )
+    tmp = card_path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, card_path)
+    return card_path
 
 
 def evaluate_reader(

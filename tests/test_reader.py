@@ -114,7 +114,8 @@ def test_answerability_rules_by_hand():
     assert answerability(0.0, 0.9, "ratio") < -20  # no span at all is as unanswerable as it gets, and finite
 
 
-def test_reader_evaluation_on_a_hand_checked_file(tmp_path: Path):
+def seed_squad2_file(folder: Path) -> Path:
+    """Three hand-checked SQuAD 2.0 questions on the seed article's first paragraph, one unanswerable."""
     text = (SEEDS / "trump-putin-budapest-summit.txt").read_text()
     context = text.split("\n\n")[0]
     data = {"version": "v2.0", "data": [{"title": "Seed", "paragraphs": [{"context": context, "qas": [
@@ -122,9 +123,13 @@ def test_reader_evaluation_on_a_hand_checked_file(tmp_path: Path):
         {"id": "q2", "question": "Which city will host the summit?", "answers": [{"text": "Budapest", "answer_start": context.index("Budapest")}]},
         {"id": "q3", "question": "What is the boiling point of nitrogen?", "answers": [], "is_impossible": True},
     ]}]}]}
-    path = tmp_path / "seed.json"
+    path = folder / "seed-v2.json"
     path.write_text(json.dumps(data))
-    examples = load_examples(path)
+    return path
+
+
+def test_reader_evaluation_on_a_hand_checked_file(tmp_path: Path):
+    examples = load_examples(seed_squad2_file(tmp_path))
     reader = Reader(Path(__file__).resolve().parent.parent / "qa" / "models" / "reader")
     readings = reader.read_pairs([e.question for e in examples], [e.context for e in examples], top_n=1)
     predictions = [r.best.text for r in readings]
@@ -195,3 +200,33 @@ def test_each_reader_brings_its_own_no_answer_rule(tmp_path: Path):
     assert Config(reader_model=str(tuned), abstain_on="ratio").no_answer_rule() == ("ratio", 0.0)
     assert Config(reader_model=str(tmp_path / "no-card")).no_answer_rule() == ("ratio", 0.0)
     assert Config(reader_model="some-org/hub-reader", abstain_on="span").no_answer_rule() == ("span", 0.5)
+
+
+def test_eval_saves_the_tuned_threshold_into_the_readers_card(tmp_path: Path):
+    import shutil
+    import subprocess
+    import sys
+
+    from qa.config import SHIPPED_READER, Config
+
+    from conftest import ROOT
+
+    reader = tmp_path / "reader"
+    shutil.copytree(SHIPPED_READER, reader)
+    before = json.loads((reader / "training.json").read_text())
+
+    def qa_eval(file: Path, *extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "qa", "eval", "reader", str(file), "--reader-model", str(reader),
+                               "--save-threshold", "--json", "--quiet", *extra], cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+    refused = qa_eval(TINY)  # SQuAD v1.1: nothing to tune, and the card stays as it was
+    assert refused.returncode != 0 and "no unanswerable questions" in refused.stderr and "Traceback" not in refused.stderr
+    assert json.loads((reader / "training.json").read_text()) == before
+
+    proc = qa_eval(seed_squad2_file(tmp_path), "--abstain-on", "null")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    card = json.loads((reader / "training.json").read_text())
+    assert card["no_answer_threshold"] == round(out["floor_threshold"], 4) and card["abstain_on"] == "null"
+    assert card["steps"] == before["steps"]  # the rest of the card is kept
+    assert Config(reader_model=str(reader)).no_answer_rule() == ("null", card["no_answer_threshold"])
