@@ -116,8 +116,9 @@ class Int8Reader:
                 export_int8(model_name, path)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
-        # Threads that spin between calls steal the CPU from everything else in a long-lived server.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # Worker threads spin briefly between operators instead of sleeping: about 10% faster
+        # reading on 2 cores (see the model card); the spin is bounded, so an idle server sleeps.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1")
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.inputs = [i.name for i in self.session.get_inputs()]
 
