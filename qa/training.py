@@ -84,21 +84,45 @@ def _names(text: str) -> list[str]:
     return [m.group() for m in _NAME.finditer(text) if m.start() > 0 and not re.search(r"[.!?\"\n]\s*$", text[max(0, m.start() - 3) : m.start()])]
 
 
-def swap_question(question: str, context: str, names: list[str], numbers: list[str], rng: random.Random) -> str | None:
-    """The question with one name or number swapped for one of the article's that the context never mentions.
+# Closed classes of words a question can be about: swapping one for another of its
+# class ("fourth" for "fifth", "Fridays" for "Thursdays") makes a question that looks
+# answerable but isn't, a common kind of SQuAD 2.0 unanswerable question.
+_CLASSES = [
+    ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "last"],
+    ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"],
+    ["mondays", "tuesdays", "wednesdays", "thursdays", "fridays", "saturdays", "sundays"],
+    ["january", "february", "march", "april", "june", "july", "august", "september", "october", "november", "december"],
+    ["spring", "summer", "autumn", "winter"],
+    ["two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "twelve", "twenty", "hundred", "thousand"],
+    ["million", "billion", "thousand", "hundred"],
+]
+_CLASS_OF = {w: c for c in _CLASSES for w in c}
+_CLASS_WORD = re.compile(r"\b(" + "|".join(sorted(_CLASS_OF, key=len, reverse=True)) + r")\b", re.IGNORECASE)
 
-    This imitates SQuAD 2.0's hardest unanswerable questions: on topic, with a
-    plausible-looking answer nearby, but asking about something else.
+
+def _same_case(word: str, like: str) -> str:
+    return word.capitalize() if like[:1].isupper() else word
+
+
+def swap_question(question: str, context: str, names: list[str], numbers: list[str], rng: random.Random) -> str | None:
+    """The question with one name, number or closed-class word swapped for one the context never mentions.
+
+    Names and numbers come from the rest of the article; ordinals, weekdays, months
+    and the like from their class. This imitates SQuAD 2.0's hardest unanswerable
+    questions: on topic, with a plausible-looking answer nearby, but asking about
+    something else.
     """
-    targets = [(m, names) for m in _NAME.finditer(question) if m.start() > 0] + [(m, numbers) for m in _NUMBER.finditer(question)]
+    targets = [(m, names) for m in _NAME.finditer(question) if m.start() > 0 and m.group().lower() not in _CLASS_OF]
+    targets += [(m, numbers) for m in _NUMBER.finditer(question)]
+    targets += [(m, _CLASS_OF[m.group().lower()]) for m in _CLASS_WORD.finditer(question)]
     rng.shuffle(targets)
     lowered = context.lower()
     for match, pool in targets:
         for _ in range(5):
             if not pool:
                 break
-            other = rng.choice(pool)
-            if other.lower() != match.group().lower() and other.lower() not in lowered:
+            other = _same_case(rng.choice(pool), match.group()) if pool in _CLASSES else rng.choice(pool)
+            if other.lower() != match.group().lower() and not re.search(rf"\b{re.escape(other.lower())}\b", lowered):
                 return question[: match.start()] + other + question[match.end() :]
     return None
 
@@ -110,17 +134,42 @@ _AUXILIARY = re.compile(r"\b(" + "|".join(_NEGATIVE) + r")\b", re.IGNORECASE)
 _NEGATED = re.compile(r"\b(not|never|no)\b|n't", re.IGNORECASE)
 
 
-def negate_question(question: str) -> str | None:
-    """The question with its first auxiliary verb negated ("Who wasn't ...", "What didn't she ..."), or None."""
+_PRONOUN = re.compile(r"(he|she|it|they|we|you|i)\b", re.IGNORECASE)
+_THE_NAME = re.compile(r"the\s+" + _NAME.pattern[2:])  # "the Broncos", "the Royal Navy"
+_WH_SUBJECT = re.compile(r"(who|what|which)\s+(is|was|are|were|can|could|will|would|should|has|have|had)\b", re.IGNORECASE)
+
+
+def negate_question(question: str, rng: random.Random | None = None) -> str | None:
+    """The question negated at its first auxiliary verb, or None.
+
+    Without `rng`, the contracted form ("Who wasn't ...", "What didn't she ...").
+    With it, sometimes the spelled-out form SQuAD 2.0's writers mostly used: "not"
+    after the subject ("What did Chopin not play") or after the verb when the
+    question word is the subject ("Who was not the first ..."), so that the reader
+    cannot learn "n't" alone as the sign of an unanswerable question.
+    """
     if _NEGATED.search(question):
         return None
     match = _AUXILIARY.search(question)
     if not match:
         return None
+    forms = []
     negative = _NEGATIVE[match.group().lower()]
     if match.group()[0].isupper():
         negative = negative.capitalize()
-    return question[: match.start()] + negative + question[match.end() :]
+    forms.append(question[: match.start()] + negative + question[match.end() :])
+    if rng is not None:
+        wh = _WH_SUBJECT.match(question)
+        rest = question[match.end() :].lstrip()
+        offset = len(question) - len(rest)
+        subject = _PRONOUN.match(rest) or _NAME.match(rest) or _THE_NAME.match(rest)
+        if wh and wh.end() == match.end():
+            forms.append(question[: match.end()] + " not" + question[match.end() :])
+        elif subject and subject.end() < len(rest) and rest[subject.end()] == " ":
+            cut = offset + subject.end()
+            forms.append(question[:cut] + " not" + question[cut:])
+        return rng.choice(forms)
+    return forms[0]
 
 
 _OPPOSITES = [
@@ -128,13 +177,23 @@ _OPPOSITES = [
     ("most", "least"), ("more", "less"), ("longest", "shortest"), ("oldest", "newest"), ("older", "younger"),
     ("before", "after"), ("increase", "decrease"), ("increased", "decreased"), ("above", "below"), ("north", "south"),
     ("east", "west"), ("northern", "southern"), ("eastern", "western"), ("inside", "outside"), ("maximum", "minimum"),
-    ("best", "worst"), ("better", "worse"), ("won", "lost"), ("win", "lose"), ("start", "end"), ("started", "ended"),
+    ("best", "worst"), ("better", "worse"), ("start", "end"), ("started", "ended"),
     ("began", "ended"), ("opened", "closed"), ("upper", "lower"), ("early", "late"), ("strongest", "weakest"),
     ("major", "minor"), ("private", "public"), ("male", "female"), ("men", "women"), ("positive", "negative"),
     ("internal", "external"), ("permanent", "temporary"), ("successful", "unsuccessful"), ("accepted", "rejected"),
     ("legal", "illegal"), ("common", "rare"), ("majority", "minority"), ("ancient", "modern"), ("fastest", "slowest"),
     ("warmest", "coldest"), ("hottest", "coldest"), ("nearest", "farthest"), ("primary", "secondary"),
-    ("supported", "opposed"), ("imports", "exports"), ("imported", "exported"), ("import", "export"), ("gained", "lost"),
+    ("supported", "opposed"), ("imports", "exports"), ("imported", "exported"), ("import", "export"),
+    ("increasing", "decreasing"), ("increases", "decreases"), ("rise", "fall"), ("rising", "falling"), ("rose", "fell"),
+    ("higher", "lower"), ("high", "low"), ("larger", "smaller"), ("large", "small"), ("fewer", "more"),
+    ("strong", "weak"), ("stronger", "weaker"), ("rich", "poor"), ("richer", "poorer"), ("success", "failure"),
+    ("include", "exclude"), ("included", "excluded"), ("allowed", "forbidden"),
+    ("inner", "outer"), ("cheaper", "costlier"), ("easier", "harder"), ("younger", "older"), ("youngest", "oldest"),
+    ("relevant", "irrelevant"), ("possible", "impossible"), ("known", "unknown"), ("able", "unable"),
+    ("likely", "unlikely"), ("popular", "unpopular"), ("official", "unofficial"), ("dependent", "independent"),
+    ("direct", "indirect"), ("formal", "informal"), ("visible", "invisible"), ("complete", "incomplete"),
+    ("correct", "incorrect"), ("agree", "disagree"), ("agreed", "disagreed"), ("approve", "disapprove"),
+    ("approved", "disapproved"), ("natural", "unnatural"), ("usual", "unusual"), ("effective", "ineffective"),
 ]
 _OPPOSITE = {a: b for a, b in _OPPOSITES} | {b: a for a, b in _OPPOSITES}
 _WORD = re.compile(r"[A-Za-z]+")
@@ -191,7 +250,7 @@ def make_pairs(examples: list[SquadExample], negatives: float, seed: int) -> lis
             swapped = swap_question(ex.question, ex.context, names[ex.title], numbers[ex.title], rng)
             if swapped:
                 pairs.append((swapped, ex.context, -1, -1))
-        for changed in (negate_question(ex.question), antonym_question(ex.question, ex.context)):
+        for changed in (negate_question(ex.question, rng), antonym_question(ex.question, ex.context)):
             if changed and rng.random() < share:
                 pairs.append((changed, ex.context, -1, -1))
     return pairs

@@ -68,9 +68,18 @@ def test_swapped_questions_ask_about_something_the_paragraph_lacks():
 
 
 def test_negated_and_antonym_questions_stay_questions_the_paragraph_does_not_answer():
+    import random
+
     assert negate_question("What did Chopin play at the funeral?") == "What didn't Chopin play at the funeral?"
     assert negate_question("Was the treaty signed?") == "Wasn't the treaty signed?"
     assert negate_question("Who never won?") is None and negate_question("Who founded Rome?") is None
+    spelled = {negate_question(q, random.Random(seed)) for seed in range(8) for q in (
+        "What did Chopin play at the funeral?", "How many did the Broncos win?", "Who was the fifth president?")}
+    assert {"What did Chopin not play at the funeral?", "How many did the Broncos not win?",
+            "Who was not the fifth president?", "What didn't Chopin play at the funeral?"} <= spelled
+    assert swap_question("Who was the fourth president?", "Hutchins, the fifth president, came in 1929.", [], [],
+                         random.Random(0)) not in (None, "Who was the fifth president?")
+    assert swap_question("Who sits on Fridays?", "It sits on Tuesdays.", [], [], random.Random(2)).endswith("days?")
     assert antonym_question("What is the largest city?", "Lagos is the largest city.") == "What is the smallest city?"
     assert antonym_question("Which came First?", "It came first, not last.") is None  # the paragraph speaks of both
     kinds = make_pairs(load_examples(TINY), negatives=5.0, seed=1)
