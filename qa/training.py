@@ -112,16 +112,16 @@ def swap_question(question: str, context: str, names: list[str], numbers: list[s
     questions: on topic, with a plausible-looking answer nearby, but asking about
     something else.
     """
-    targets = [(m, names) for m in _NAME.finditer(question) if m.start() > 0 and m.group().lower() not in _CLASS_OF]
-    targets += [(m, numbers) for m in _NUMBER.finditer(question)]
-    targets += [(m, _CLASS_OF[m.group().lower()]) for m in _CLASS_WORD.finditer(question)]
+    targets = [(m, names, False) for m in _NAME.finditer(question) if m.start() > 0 and m.group().lower() not in _CLASS_OF]
+    targets += [(m, numbers, False) for m in _NUMBER.finditer(question)]
+    targets += [(m, _CLASS_OF[m.group().lower()], True) for m in _CLASS_WORD.finditer(question)]
     rng.shuffle(targets)
     lowered = context.lower()
-    for match, pool in targets:
+    for match, pool, lowercase_pool in targets:
         for _ in range(5):
             if not pool:
                 break
-            other = _same_case(rng.choice(pool), match.group()) if pool in _CLASSES else rng.choice(pool)
+            other = _same_case(rng.choice(pool), match.group()) if lowercase_pool else rng.choice(pool)
             if other.lower() != match.group().lower() and not re.search(rf"\b{re.escape(other.lower())}\b", lowered):
                 return question[: match.start()] + other + question[match.end() :]
     return None
@@ -188,7 +188,7 @@ _OPPOSITES = [
     ("higher", "lower"), ("high", "low"), ("larger", "smaller"), ("large", "small"), ("fewer", "more"),
     ("strong", "weak"), ("stronger", "weaker"), ("rich", "poor"), ("richer", "poorer"), ("success", "failure"),
     ("include", "exclude"), ("included", "excluded"), ("allowed", "forbidden"),
-    ("inner", "outer"), ("cheaper", "costlier"), ("easier", "harder"), ("younger", "older"), ("youngest", "oldest"),
+    ("inner", "outer"), ("cheaper", "costlier"), ("easier", "harder"), ("youngest", "oldest"),
     ("relevant", "irrelevant"), ("possible", "impossible"), ("known", "unknown"), ("able", "unable"),
     ("likely", "unlikely"), ("popular", "unpopular"), ("official", "unofficial"), ("dependent", "independent"),
     ("direct", "indirect"), ("formal", "informal"), ("visible", "invisible"), ("complete", "incomplete"),
