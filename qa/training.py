@@ -323,6 +323,29 @@ def export_reader(model: Any, tokenizer: Any, output: Path, info: dict[str, Any]
     (output / "training.json").write_text(json.dumps(info, indent=2) + "\n")
 
 
+def average_readers(readers: list[Path], output: Path) -> None:
+    """Write the mean of `readers`' weights (a "model soup") to `output`, with the last one's config, tokenizer and card.
+
+    Consecutive short runs end at slightly different points of one valley; their
+    average can read a little better than either, at no cost when answering.
+    """
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    states = [load_file(str(Path(r) / "model.safetensors")) for r in readers]
+    if any(s.keys() != states[0].keys() for s in states):
+        raise ValueError("The readers have different layers; only runs of one architecture can be averaged.")
+    mean = {k: (sum(s[k].to(torch.float32) for s in states) / len(states)).to(states[0][k].dtype) for k in states[0]}
+    output.mkdir(parents=True, exist_ok=True)
+    save_file(mean, str(output / "model.safetensors"), metadata={"format": "pt"})
+    last = Path(readers[-1])
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json"):
+        (output / name).write_bytes((last / name).read_bytes())
+    card = json.loads((last / "training.json").read_text())
+    card["averaged_from"] = [str(r) for r in readers]
+    (output / "training.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
+
+
 def train_reader(config: TrainConfig, progress: bool = True) -> TrainResult:
     """Train (or resume) a reader; returns where it stopped. Safe to kill at any time."""
     import torch

@@ -12,7 +12,8 @@ import torch
 from qa.evaluation import best_threshold, evaluate_reader, threshold_keeping
 from qa.reading import Reader
 from qa.squad import load_examples, score
-from qa.training import TrainConfig, antonym_question, make_pairs, negate_question, swap_question, train_reader
+from qa.training import (TrainConfig, antonym_question, average_readers, make_pairs, negate_question, swap_question,
+                         train_reader)
 
 from conftest import SEEDS
 
@@ -239,3 +240,47 @@ def test_eval_saves_the_tuned_threshold_into_the_readers_card(tmp_path: Path):
     assert card["no_answer_threshold"] == round(out["floor_threshold"], 4) and card["abstain_on"] == "null"
     assert card["steps"] == before["steps"]  # the rest of the card is kept
     assert Config(reader_model=str(reader)).no_answer_rule() == ("null", card["no_answer_threshold"])
+
+
+def test_averaging_readers_takes_the_mean_of_their_weights(tmp_path: Path):
+    import shutil
+    import subprocess
+    import sys
+
+    from safetensors.torch import load_file, save_file
+
+    from qa.config import SHIPPED_READER
+
+    from conftest import ROOT
+
+    # A reader averaged with itself is itself, and still answers the seed question.
+    same = tmp_path / "same"
+    average_readers([SHIPPED_READER, SHIPPED_READER], same)
+    shipped = load_file(str(SHIPPED_READER / "model.safetensors"))
+    assert all(torch.equal(t, shipped[k]) for k, t in load_file(str(same / "model.safetensors")).items())
+    reading = Reader(str(same), device="cpu").read("Who leads next week's talks?", [(SEEDS / "trump-putin-budapest-summit.txt").read_text()])[0]
+    assert "Marco Rubio" in reading.best.text
+    assert json.loads((same / "training.json").read_text())["averaged_from"] == [str(SHIPPED_READER)] * 2
+
+    # With a copy whose weights are all zero, every weight is halved.
+    zero = tmp_path / "zero"
+    shutil.copytree(SHIPPED_READER, zero)
+    save_file({k: torch.zeros_like(t) for k, t in shipped.items()}, str(zero / "model.safetensors"), metadata={"format": "pt"})
+    half = tmp_path / "half"
+    proc = subprocess.run([sys.executable, "scripts/average_readers.py", str(SHIPPED_READER), str(zero), "--output", str(half)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    averaged = load_file(str(half / "model.safetensors"))
+    key = "bert.encoder.layer.0.attention.self.query.weight"
+    assert averaged[key].dtype == shipped[key].dtype
+    assert torch.allclose(averaged[key].float(), shipped[key].float() / 2, atol=1e-3)
+
+    # Readers of different architectures are refused in one sentence, and a folder that is not a reader too.
+    save_file({key: shipped[key]}, str(zero / "model.safetensors"), metadata={"format": "pt"})
+    refused = subprocess.run([sys.executable, "scripts/average_readers.py", str(SHIPPED_READER), str(zero), "--output", str(tmp_path / "x")],
+                             cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2 and "different layers" in refused.stderr and "Traceback" not in refused.stderr
+    assert not (tmp_path / "x" / "model.safetensors").exists()
+    missing = subprocess.run([sys.executable, "scripts/average_readers.py", str(SHIPPED_READER), str(tmp_path / "nope"), "--output", str(tmp_path / "y")],
+                             cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert missing.returncode == 2 and "not a reader folder" in missing.stderr
