@@ -323,6 +323,10 @@ def export_reader(model: Any, tokenizer: Any, output: Path, info: dict[str, Any]
     (output / "training.json").write_text(json.dumps(info, indent=2) + "\n")
 
 
+# What `export_reader` writes: a reader folder that `Reader(folder)` loads.
+READER_FILES = ("model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json", "training.json")
+
+
 def average_readers(readers: list[Path], output: Path) -> None:
     """Write the mean of `readers`' weights (a "model soup") to `output`, with the last one's config, tokenizer and card.
 
@@ -332,16 +336,22 @@ def average_readers(readers: list[Path], output: Path) -> None:
     import torch
     from safetensors.torch import load_file, save_file
 
-    states = [load_file(str(Path(r) / "model.safetensors")) for r in readers]
+    readers = [Path(r) for r in readers]
+    if len(readers) < 2:
+        raise ValueError("Name at least two readers to average.")
+    missing = [str(r) for r in readers if not all((r / name).is_file() for name in READER_FILES)]
+    if missing:
+        raise ValueError(f"{', '.join(missing)}: not a reader folder ({', '.join(READER_FILES)}); "
+                         "name folders that `qa train-reader --output` wrote.")
+    states = [load_file(str(r / "model.safetensors")) for r in readers]
     if any(s.keys() != states[0].keys() for s in states):
         raise ValueError("The readers have different layers; only runs of one architecture can be averaged.")
     mean = {k: (sum(s[k].to(torch.float32) for s in states) / len(states)).to(states[0][k].dtype) for k in states[0]}
     output.mkdir(parents=True, exist_ok=True)
     save_file(mean, str(output / "model.safetensors"), metadata={"format": "pt"})
-    last = Path(readers[-1])
-    for name in ("config.json", "tokenizer.json", "tokenizer_config.json"):
-        (output / name).write_bytes((last / name).read_bytes())
-    card = json.loads((last / "training.json").read_text())
+    for name in set(READER_FILES) - {"model.safetensors", "training.json"}:  # config and tokenizer
+        (output / name).write_bytes((readers[-1] / name).read_bytes())
+    card = json.loads((readers[-1] / "training.json").read_text())
     card["averaged_from"] = [str(r) for r in readers]
     (output / "training.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
 
