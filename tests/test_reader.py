@@ -262,25 +262,25 @@ def test_averaging_readers_takes_the_mean_of_their_weights(tmp_path: Path):
     assert "Marco Rubio" in reading.best.text
     assert json.loads((same / "training.json").read_text())["averaged_from"] == [str(SHIPPED_READER)] * 2
 
+    def average(*folders: Path, output: Path) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "scripts/average_readers.py", *map(str, folders), "--output", str(output)],
+                              cwd=ROOT, capture_output=True, text=True, timeout=300)
+
     # With a copy whose weights are all zero, every weight is halved.
     zero = tmp_path / "zero"
     shutil.copytree(SHIPPED_READER, zero)
     save_file({k: torch.zeros_like(t) for k, t in shipped.items()}, str(zero / "model.safetensors"), metadata={"format": "pt"})
-    half = tmp_path / "half"
-    proc = subprocess.run([sys.executable, "scripts/average_readers.py", str(SHIPPED_READER), str(zero), "--output", str(half)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    proc = average(SHIPPED_READER, zero, output=tmp_path / "half")
     assert proc.returncode == 0, proc.stderr
-    averaged = load_file(str(half / "model.safetensors"))
-    key = "bert.encoder.layer.0.attention.self.query.weight"
-    assert averaged[key].dtype == shipped[key].dtype
-    assert torch.allclose(averaged[key].float(), shipped[key].float() / 2, atol=1e-3)
+    averaged = load_file(str(tmp_path / "half" / "model.safetensors"))
+    assert averaged.keys() == shipped.keys()
+    assert all(averaged[k].dtype == t.dtype and torch.allclose(averaged[k].float(), t.float() / 2, atol=1e-3) for k, t in shipped.items())
 
     # Readers of different architectures are refused in one sentence, and a folder that is not a reader too.
+    key = "bert.encoder.layer.0.attention.self.query.weight"
     save_file({key: shipped[key]}, str(zero / "model.safetensors"), metadata={"format": "pt"})
-    refused = subprocess.run([sys.executable, "scripts/average_readers.py", str(SHIPPED_READER), str(zero), "--output", str(tmp_path / "x")],
-                             cwd=ROOT, capture_output=True, text=True, timeout=300)
+    refused = average(SHIPPED_READER, zero, output=tmp_path / "x")
     assert refused.returncode == 2 and "different layers" in refused.stderr and "Traceback" not in refused.stderr
     assert not (tmp_path / "x" / "model.safetensors").exists()
-    missing = subprocess.run([sys.executable, "scripts/average_readers.py", str(SHIPPED_READER), str(tmp_path / "nope"), "--output", str(tmp_path / "y")],
-                             cwd=ROOT, capture_output=True, text=True, timeout=300)
+    missing = average(SHIPPED_READER, tmp_path / "nope", output=tmp_path / "y")
     assert missing.returncode == 2 and "not a reader folder" in missing.stderr
