@@ -118,7 +118,7 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
         data=str(args.data), output=str(args.output), checkpoint_dir=str(args.checkpoint_dir),
         base_model=args.base_model or "", epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size,
         learning_rate=args.learning_rate, max_length=args.max_length, stride=args.stride, negatives=args.negatives,
-        seed=args.seed, device=args.device, save_every=args.save_every, max_minutes=args.max_minutes,
+        seed=args.seed, device=args.device, bf16=args.bf16, save_every=args.save_every, max_minutes=args.max_minutes,
         limit=args.limit, eval_file=str(args.eval_file) if args.eval_file else None, eval_limit=args.eval_limit,
     )
     result = train_reader(config, progress=not args.quiet)
@@ -225,6 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--negatives", type=float, default=0.5, help="synthetic unanswerable examples per question (default %(default)s)")
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default %(default)s)")
+    p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
+                   help="matrix products in bfloat16 (default: on a GPU only; on a CPU with AVX512-BF16 or AMX, "
+                        "--bf16 trains about 1.7x faster)")
     p.add_argument("--save-every", type=int, default=500, help="checkpoint every N steps (default %(default)s)")
     p.add_argument("--max-minutes", type=float, help="stop (resumably) after this many minutes")
     p.add_argument("--limit", type=int, help="use only the first N training questions")

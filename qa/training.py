@@ -48,6 +48,7 @@ class TrainConfig:
     negatives: float = 0.5  # synthetic unanswerable examples per question, on average
     seed: int = 13
     device: str = "auto"
+    bf16: bool | None = None  # matrix products in bfloat16; None: on a GPU only
     save_every: int = 500
     max_minutes: float | None = None
     limit: int | None = None
@@ -356,6 +357,15 @@ def average_readers(readers: list[Path], output: Path) -> None:
     (output / "training.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
 
 
+def use_bf16(asked: bool | None, device: str) -> bool:
+    """bfloat16 autocast: always on a GPU unless refused; on a CPU only when asked.
+
+    On CPUs with bfloat16 instructions (AVX512-BF16, AMX) it trains about 1.7x
+    faster than fp32 (see the model card); on others it is emulated and slower.
+    """
+    return device.startswith("cuda") if asked is None else asked
+
+
 def train_reader(config: TrainConfig, progress: bool = True) -> TrainResult:
     """Train (or resume) a reader; returns where it stopped. Safe to kill at any time."""
     import torch
@@ -423,7 +433,7 @@ def train_reader(config: TrainConfig, progress: bool = True) -> TrainResult:
             tqdm.write(f"step {step}: EM {scores['exact_match']:.1f} F1 {scores['f1']:.1f} on {len(eval_examples)} questions")
 
     model.train()
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else torch.autocast("cpu", enabled=False)
+    autocast = torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=use_bf16(config.bf16, device))
     started = time.monotonic() - seconds
     bar = tqdm(total=total, initial=step, desc="training reader", unit="step", disable=not progress)
     finished = True

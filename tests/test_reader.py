@@ -13,7 +13,7 @@ from qa.evaluation import best_threshold, evaluate_reader, threshold_keeping
 from qa.reading import Reader
 from qa.squad import load_examples, score
 from qa.training import (TrainConfig, antonym_question, average_readers, make_pairs, negate_question, swap_question,
-                         train_reader)
+                         train_reader, use_bf16)
 
 from conftest import SEEDS
 
@@ -43,6 +43,21 @@ def test_training_changes_the_weights_and_resumes(tmp_path: Path):
     assert again.steps == 3
     assert torch.load(tmp_path / "ck" / "checkpoint.pt", weights_only=False)["step"] == 3
     assert again.seconds >= result.seconds  # the clock carries on too
+
+
+def test_bf16_training_on_a_cpu_is_asked_for_and_really_computes_in_bfloat16(tmp_path: Path):
+    from safetensors.torch import load_file
+
+    assert not use_bf16(None, "cpu") and use_bf16(None, "cuda") and use_bf16(True, "cpu") and not use_bf16(False, "cuda:0")
+    weights = {}
+    for bf16 in (False, True):
+        config = TrainConfig(data=str(TINY), output=str(tmp_path / f"out-{bf16}"), checkpoint_dir=str(tmp_path / f"ck-{bf16}"),
+                             max_steps=1, batch_size=4, max_length=128, stride=48, device="cpu", bf16=bf16, learning_rate=1e-3)
+        assert train_reader(config, progress=False).steps == 1
+        assert json.loads((tmp_path / f"out-{bf16}" / "training.json").read_text())["config"]["bf16"] is bf16
+        weights[bf16] = load_file(tmp_path / f"out-{bf16}" / "model.safetensors")
+    # Same data, seed and step: only the precision of the products differs, and it shows in the weights.
+    assert any(not torch.equal(weights[False][k], weights[True][k]) for k in weights[False])
 
 
 def test_unanswerable_pairs_are_made_from_squad_itself():
