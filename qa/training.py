@@ -462,6 +462,7 @@ def train_reader(config: TrainConfig, progress: bool = True) -> TrainResult:
             fitted = step + int(0.85 * rate * (config.max_minutes * 60 - seconds))
             if fitted < total:
                 total = fitted
+                warmup = min(warmup, int(config.warmup * total))  # else the shortened run could end still warming up
                 bar.total = total
                 tqdm.write(f"time budget: training shortened to {total} steps")
         if step % eval_every == 0 or step == total:
