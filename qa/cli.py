@@ -114,10 +114,12 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
 
     if not Path(args.data).is_file():
         raise InputError(f"Training file {args.data} does not exist; pass a SQuAD-format JSON file (plain or .gz).")
+    if args.warmup < 0:
+        raise InputError("--warmup is a share of the steps and cannot be negative; pass for example 0.1.")
     config = TrainConfig(
         data=str(args.data), output=str(args.output), checkpoint_dir=str(args.checkpoint_dir),
         base_model=args.base_model or "", epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size,
-        learning_rate=args.learning_rate, max_length=args.max_length, stride=args.stride, negatives=args.negatives,
+        learning_rate=args.learning_rate, warmup=args.warmup, max_length=args.max_length, stride=args.stride, negatives=args.negatives,
         seed=args.seed, device=args.device, bf16=args.bf16, save_every=args.save_every, max_minutes=args.max_minutes,
         limit=args.limit, eval_file=str(args.eval_file) if args.eval_file else None, eval_limit=args.eval_limit,
     )
@@ -220,6 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-steps", type=int, help="stop after this many steps instead")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--learning-rate", type=float, default=1e-4)
+    p.add_argument("--warmup", type=float, default=0.1,
+                   help="share of the steps over which the learning rate rises before it decays linearly to zero (default %(default)s)")
     p.add_argument("--max-length", type=int, default=256, help="window length in tokens (default %(default)s)")
     p.add_argument("--stride", type=int, default=96, help="overlap between windows in tokens (default %(default)s)")
     p.add_argument("--negatives", type=float, default=0.5, help="synthetic unanswerable examples per question (default %(default)s)")

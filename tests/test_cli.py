@@ -110,3 +110,20 @@ def test_help_and_usage_errors():
         assert proc.returncode == 0 and "usage:" in proc.stdout, args
     assert qa("frobnicate").returncode == 2
     assert qa("ask").returncode == 2
+
+
+def test_train_reader_warmup_shapes_the_learning_rate(tmp_path: Path):
+    tiny = ROOT / "tests" / "data" / "squad-tiny.json"
+    common = ["train-reader", "--data", str(tiny), "--max-steps", "2", "--batch-size", "4", "--max-length", "128",
+              "--stride", "48", "--device", "cpu", "--learning-rate", "1e-3", "--quiet"]
+    proc = qa(*common, "--warmup", "2.5", "--output", str(tmp_path / "out"), "--checkpoint-dir", str(tmp_path / "ck"))
+    assert proc.returncode == 0, proc.stderr
+    import torch
+
+    state = torch.load(tmp_path / "ck" / "checkpoint.pt", weights_only=False)
+    # A warm-up of 2.5 x 2 = 5 steps: after 2 steps the rate has climbed to 3/5 of its peak.
+    assert state["config"]["warmup"] == 2.5
+    assert state["optimizer"]["param_groups"][0]["lr"] == pytest.approx(0.6e-3)
+    proc = qa(*common, "--warmup", "-1", "--output", str(tmp_path / "bad"), "--checkpoint-dir", str(tmp_path / "ck-bad"))
+    assert proc.returncode == 2 and "--warmup" in one_error_line(proc)
+    assert not (tmp_path / "bad").exists() and not (tmp_path / "ck-bad").exists()
