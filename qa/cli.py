@@ -231,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default %(default)s)")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
                    help="matrix products in bfloat16 (default: on a GPU only; on a CPU with AVX512-BF16 or AMX, "
-                        "--bf16 trains about 1.7x faster)")
+                        "--bf16 trains about 1.4x faster)")
     p.add_argument("--save-every", type=int, default=500, help="checkpoint every N steps (default %(default)s)")
     p.add_argument("--max-minutes", type=float, help="stop (resumably) after this many minutes")
     p.add_argument("--limit", type=int, help="use only the first N training questions")

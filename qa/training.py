@@ -360,7 +360,7 @@ def average_readers(readers: list[Path], output: Path) -> None:
 def use_bf16(asked: bool | None, device: str) -> bool:
     """bfloat16 autocast: always on a GPU unless refused; on a CPU only when asked.
 
-    On CPUs with bfloat16 instructions (AVX512-BF16, AMX) it trains about 1.7x
+    On CPUs with bfloat16 instructions (AVX512-BF16, AMX) it trains about 1.4x
     faster than fp32 (see the model card); on others it is emulated and slower.
     """
     return device.startswith("cuda") if asked is None else asked
