@@ -404,7 +404,7 @@ def train_reader(config: TrainConfig, progress: bool = True) -> TrainResult:
         optimizer, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup))
     )
 
-    step, seconds, curve = 0, 0.0, []
+    step, seconds, curve, fitted_to_time = 0, 0.0, [], False
     if ckpt_path.exists():
         state = torch.load(ckpt_path, map_location=device, weights_only=False)
         if state["config"]["data"] != config.data or state["config"]["seed"] != config.seed:
@@ -413,11 +413,14 @@ def train_reader(config: TrainConfig, progress: bool = True) -> TrainResult:
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
         step, seconds, curve = state["step"], state["seconds"], state["curve"]
+        if state.get("fitted_to_time"):  # keep the schedule the time budget gave this run before it was stopped
+            total, warmup, fitted_to_time = state["total"], state["warmup"], True
 
     def checkpoint() -> None:
         _save_atomic(
             {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
-             "step": step, "seconds": seconds, "curve": curve, "config": asdict(config)},
+             "step": step, "seconds": seconds, "curve": curve, "config": asdict(config),
+             "total": total, "warmup": warmup, "fitted_to_time": fitted_to_time},
             ckpt_path,
         )
 
@@ -456,12 +459,12 @@ def train_reader(config: TrainConfig, progress: bool = True) -> TrainResult:
         bar.set_postfix(loss=f"{loss.item():.3f}", ex_per_s=f"{step * config.batch_size / max(seconds, 1e-9):.0f}", refresh=False)
         if step == first_step + 100:
             loop_start = time.monotonic()  # the first steps are slow (warm-up); time the steady state
-        if config.max_minutes is not None and step == first_step + 400:
+        if config.max_minutes is not None and not fitted_to_time and step == first_step + 400:
             # Fit the schedule to the time budget, so the learning rate still decays to zero.
             rate = 300 / (time.monotonic() - loop_start)
             fitted = step + int(0.85 * rate * (config.max_minutes * 60 - seconds))
             if fitted < total:
-                total = fitted
+                total, fitted_to_time = fitted, True
                 warmup = min(warmup, int(config.warmup * total))  # else the shortened run could end still warming up
                 bar.total = total
                 tqdm.write(f"time budget: training shortened to {total} steps")

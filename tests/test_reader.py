@@ -45,6 +45,22 @@ def test_training_changes_the_weights_and_resumes(tmp_path: Path):
     assert again.seconds >= result.seconds  # the clock carries on too
 
 
+def test_a_run_the_time_budget_shortened_resumes_on_its_shortened_schedule(tmp_path: Path):
+    config = TrainConfig(data=str(TINY), output=str(tmp_path / "out"), checkpoint_dir=str(tmp_path / "ck"), max_steps=1,
+                         batch_size=4, max_length=128, stride=48, device="cpu", save_every=1, learning_rate=1e-3)
+    train_reader(config, progress=False)
+    # As if --max-minutes had fitted the run to 3 steps (2 of warm-up) before it was killed after step 1;
+    # the fitter itself only acts after 400 steps, too many for a test.
+    path = tmp_path / "ck" / "checkpoint.pt"
+    state = torch.load(path, weights_only=False)
+    torch.save({**state, "total": 3, "warmup": 2, "fitted_to_time": True}, path)
+    resumed = train_reader(TrainConfig(**{**config.__dict__, "max_steps": 50, "max_minutes": 60.0}), progress=False)
+    assert resumed.steps == 3 and resumed.finished
+    state = torch.load(path, weights_only=False)
+    assert state["total"] == 3 and state["fitted_to_time"]
+    assert state["optimizer"]["param_groups"][0]["lr"] == 0.0  # decayed to zero at the fitted end, not at step 50
+
+
 def test_bf16_training_on_a_cpu_is_asked_for_and_really_computes_in_bfloat16(tmp_path: Path):
     from safetensors.torch import load_file
 
