@@ -399,10 +399,13 @@ def train_reader(config: TrainConfig, progress: bool = True) -> TrainResult:
         [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=config.learning_rate,
     )
-    warmup = int(config.warmup * total)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup))
-    )
+
+    def lr_factor(s: int) -> float:
+        # Derived from `total` at each step, so a run the time budget shortens also warms up for less.
+        warmup = int(config.warmup * total)
+        return (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup))
+
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
 
     step, seconds, curve, fitted_to_time = 0, 0.0, [], False
     if ckpt_path.exists():
@@ -414,13 +417,13 @@ def train_reader(config: TrainConfig, progress: bool = True) -> TrainResult:
         schedule.load_state_dict(state["schedule"])
         step, seconds, curve = state["step"], state["seconds"], state["curve"]
         if state.get("fitted_to_time"):  # keep the schedule the time budget gave this run before it was stopped
-            total, warmup, fitted_to_time = state["total"], state["warmup"], True
+            total, fitted_to_time = state["total"], True
 
     def checkpoint() -> None:
         _save_atomic(
             {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
              "step": step, "seconds": seconds, "curve": curve, "config": asdict(config),
-             "total": total, "warmup": warmup, "fitted_to_time": fitted_to_time},
+             "total": total, "fitted_to_time": fitted_to_time},
             ckpt_path,
         )
 
@@ -465,7 +468,6 @@ def train_reader(config: TrainConfig, progress: bool = True) -> TrainResult:
             fitted = step + int(0.85 * rate * (config.max_minutes * 60 - seconds))
             if fitted < total:
                 total, fitted_to_time = fitted, True
-                warmup = min(warmup, int(config.warmup * total))  # else the shortened run could end still warming up
                 bar.total = total
                 tqdm.write(f"time budget: training shortened to {total} steps")
         if step % eval_every == 0 or step == total:

@@ -49,11 +49,11 @@ def test_a_run_the_time_budget_shortened_resumes_on_its_shortened_schedule(tmp_p
     config = TrainConfig(data=str(TINY), output=str(tmp_path / "out"), checkpoint_dir=str(tmp_path / "ck"), max_steps=1,
                          batch_size=4, max_length=128, stride=48, device="cpu", save_every=1, learning_rate=1e-3)
     train_reader(config, progress=False)
-    # As if --max-minutes had fitted the run to 3 steps (2 of warm-up) before it was killed after step 1;
+    # As if --max-minutes had fitted the run to 3 steps before it was killed after step 1;
     # the fitter itself only acts after 400 steps, too many for a test.
     path = tmp_path / "ck" / "checkpoint.pt"
     state = torch.load(path, weights_only=False)
-    torch.save({**state, "total": 3, "warmup": 2, "fitted_to_time": True}, path)
+    torch.save({**state, "total": 3, "fitted_to_time": True}, path)
     resumed = train_reader(TrainConfig(**{**config.__dict__, "max_steps": 50, "max_minutes": 60.0}), progress=False)
     assert resumed.steps == 3 and resumed.finished
     state = torch.load(path, weights_only=False)
