@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from dataclasses import asdict
@@ -16,6 +17,32 @@ from typing import Any, Sequence
 
 from qa.config import DEFAULT_INDEX_DIR, DEFAULT_SEEDS_DIR, Config
 from qa.errors import InputError, QAError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors as one line (and exit status 2), like every other error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
+def _number(kind: type, low: float | None = None, high: float | None = None, low_open: bool = False) -> Any:
+    """An argparse type: a finite number of `kind` within [low, high] (or (low, high] with `low_open`)."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a{'n integer' if kind is int else ' number'}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, not {text!r}")
+        if low is not None and (value <= low if low_open else value < low):
+            raise argparse.ArgumentTypeError(f"must be {'above' if low_open else 'at least'} {low:g}, not {text}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high:g}, not {text}")
+        return value
+
+    return parse
 
 
 INT8_HELP = ("read with the int8 reader on ONNX Runtime (the default on CPU); --no-int8 reads in fp32: "
@@ -51,7 +78,7 @@ def cmd_index_build(args: argparse.Namespace) -> int:
     from qa.engine import Engine
 
     paths = args.paths or [DEFAULT_SEEDS_DIR]
-    engine = Engine.build(paths, args.index_dir, _config(args), progress=not args.quiet)
+    engine = Engine.build(paths, args.index_dir, _config(args), progress=not args.quiet, force=args.force)
     print(f"Built {args.index_dir}: {engine.stats().describe()}")
     return 0
 
@@ -114,8 +141,6 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
 
     if not Path(args.data).is_file():
         raise InputError(f"Training file {args.data} does not exist; pass a SQuAD-format JSON file (plain or .gz).")
-    if args.warmup < 0:
-        raise InputError("--warmup is a share of the steps and cannot be negative; pass for example 0.1.")
     config = TrainConfig(
         data=str(args.data), output=str(args.output), checkpoint_dir=str(args.checkpoint_dir),
         base_model=args.base_model or "", epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size,
@@ -172,7 +197,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="qa", description="Extractive question answering over your own news articles, with citations.")
+    parser = _Parser(prog="qa", description="Extractive question answering over your own news articles, with citations.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     index = sub.add_parser("index", help="build or change the index", description="Build, update and inspect the article index.")
@@ -181,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Build an index from .txt, .md, .html and .jsonl files or folders of them. The old index stays until the new one is complete.")
     p.add_argument("paths", nargs="*", type=Path, help=f"files or folders (default: {DEFAULT_SEEDS_DIR}/)")
     p.add_argument("--approximate", action="store_true", help="use an approximate (HNSW) vector index; by default chosen by size")
+    p.add_argument("--force", action="store_true",
+                   help="build even when --index-dir is a folder that already holds other files (they are never touched)")
     _engine_options(p)
     p.set_defaults(func=cmd_index_build)
     p = isub.add_parser("add", help="add or update articles", description="Add articles; an unchanged article is skipped, a changed one replaces its old passages.")
@@ -198,17 +225,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ask", help="answer a question from the articles", description="Answer a question with the sentence it came from. Builds the default index from seeds/ when there is none.")
     p.add_argument("question")
-    p.add_argument("--top-k", type=int, default=None, help="passages to read (default 5)")
+    p.add_argument("--top-k", type=_number(int, 1, 100), default=None, help="passages to read, 1 to 100 (default 5)")
     p.add_argument("--retrieval", choices=["hybrid", "dense", "bm25"], help="retrieval mode (default hybrid)")
-    p.add_argument("--threshold", type=float, help="answerability below which the engine says the articles don't say (default: the threshold the reader was tuned with, from its training.json)")
+    p.add_argument("--threshold", type=_number(float), help="answerability below which the engine says the articles don't say (default: the threshold the reader was tuned with, from its training.json)")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
     _engine_options(p)
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("serve", help="start the web page", description="Serve the Gradio page (loopback only by default).")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
-    p.add_argument("--port", type=int, default=7860, help="port (default %(default)s)")
-    p.add_argument("--max-upload-mb", type=float, default=20.0, help="largest accepted upload (default %(default)s MB)")
+    p.add_argument("--port", type=_number(int, 1, 65535), default=7860, help="port, 1 to 65535 (default %(default)s)")
+    p.add_argument("--max-upload-mb", type=_number(float, 0, 10_000, low_open=True), default=20.0,
+                   help="largest accepted upload, above 0 and at most 10000 (default %(default)s MB)")
     _engine_options(p)
     p.set_defaults(func=cmd_serve)
 
@@ -218,25 +246,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", type=Path, default=Path("reader-out"), help="where the trained reader is written (default %(default)s)")
     p.add_argument("--checkpoint-dir", type=Path, default=Path("checkpoints/reader"), help="resumable checkpoints (default %(default)s)")
     p.add_argument("--base-model", help="starting model (default: the packaged all-MiniLM-L6-v2)")
-    p.add_argument("--epochs", type=float, default=3.0, help="epochs (default %(default)s)")
-    p.add_argument("--max-steps", type=int, help="stop after this many steps instead")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--learning-rate", type=float, default=1e-4)
-    p.add_argument("--warmup", type=float, default=0.1,
+    p.add_argument("--epochs", type=_number(float, 0, low_open=True), default=3.0, help="epochs (default %(default)s)")
+    p.add_argument("--max-steps", type=_number(int, 1), help="stop after this many steps instead")
+    p.add_argument("--batch-size", type=_number(int, 1), default=32)
+    p.add_argument("--learning-rate", type=_number(float, 0, low_open=True), default=1e-4)
+    p.add_argument("--warmup", type=_number(float, 0), default=0.1,
                    help="share of the steps over which the learning rate rises before it decays linearly to zero (default %(default)s)")
-    p.add_argument("--max-length", type=int, default=256, help="window length in tokens (default %(default)s)")
-    p.add_argument("--stride", type=int, default=96, help="overlap between windows in tokens (default %(default)s)")
-    p.add_argument("--negatives", type=float, default=0.5, help="synthetic unanswerable examples per question (default %(default)s)")
-    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--max-length", type=_number(int, 32, 4096), default=256, help="window length in tokens (default %(default)s)")
+    p.add_argument("--stride", type=_number(int, 0), default=96, help="overlap between windows in tokens (default %(default)s)")
+    p.add_argument("--negatives", type=_number(float, 0), default=0.5, help="synthetic unanswerable examples per question (default %(default)s)")
+    p.add_argument("--seed", type=_number(int), default=13)
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default %(default)s)")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
                    help="matrix products in bfloat16 (default: on a GPU only; on a CPU with AVX512-BF16 or AMX, "
                         "--bf16 trains about 1.4x faster)")
-    p.add_argument("--save-every", type=int, default=500, help="checkpoint every N steps (default %(default)s)")
-    p.add_argument("--max-minutes", type=float, help="stop (resumably) after this many minutes")
-    p.add_argument("--limit", type=int, help="use only the first N training questions")
+    p.add_argument("--save-every", type=_number(int, 1), default=500, help="checkpoint every N steps (default %(default)s)")
+    p.add_argument("--max-minutes", type=_number(float, 0, low_open=True), help="stop (resumably) after this many minutes")
+    p.add_argument("--limit", type=_number(int, 1), help="use only the first N training questions")
     p.add_argument("--eval-file", type=Path, help="SQuAD file for the learning curve")
-    p.add_argument("--eval-limit", type=int, default=2000, help="questions of --eval-file per curve point (default %(default)s)")
+    p.add_argument("--eval-limit", type=_number(int, 1), default=2000, help="questions of --eval-file per curve point (default %(default)s)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_train_reader)
 
@@ -244,19 +272,19 @@ def build_parser() -> argparse.ArgumentParser:
                        description="`qa eval reader FILE`: reader on gold paragraphs. `qa eval open FILE`: whole engine with all paragraphs as the corpus.")
     p.add_argument("what", choices=["reader", "open"])
     p.add_argument("file", type=Path)
-    p.add_argument("--limit", type=int, help="only the first N questions")
+    p.add_argument("--limit", type=_number(int, 1), help="only the first N questions")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--threshold", type=float, help="no-answer threshold (default: the reader's tuned one, for SQuAD 2.0 files)")
+    p.add_argument("--threshold", type=_number(float), help="no-answer threshold (default: the reader's tuned one, for SQuAD 2.0 files)")
     p.add_argument("--abstain-on", choices=["null", "span", "ratio"], help="no-answer score: 1 - P(no answer), the best span's probability, or the log-odds of the span against no answer (default: the reader's own rule, from its training.json; else ratio)")
-    p.add_argument("--has-ans-floor", type=float, default=70.0, help="SQuAD 2.0: also report the highest threshold keeping HasAns F1 at this level (default %(default)s)")
+    p.add_argument("--has-ans-floor", type=_number(float, 0, 100), default=70.0, help="SQuAD 2.0: also report the highest threshold keeping HasAns F1 at this level (default %(default)s)")
     p.add_argument("--save-threshold", action="store_true",
                    help="SQuAD 2.0: store that HasAns-floor threshold (and the rule) in the reader's training.json, where the engine reads it")
-    p.add_argument("--top-k", type=int, help="passages read per question (open)")
+    p.add_argument("--top-k", type=_number(int, 1, 100), help="passages read per question (open)")
     p.add_argument("--retrieval", choices=["hybrid", "dense", "bm25"])
     p.add_argument("--reader-model", help="question-answering model name or path (default: the shipped reader)")
     p.add_argument("--embedding-model")
     p.add_argument("--device", help="cpu or cuda")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=_number(int, 1), default=64)
     p.add_argument("--int8", action=argparse.BooleanOptionalAction, help=INT8_HELP)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_eval)

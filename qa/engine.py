@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 import time
@@ -19,7 +20,7 @@ from qa.answers import Answer, Result, merge
 from qa.articles import Article, load_articles
 from qa.config import DEFAULT_INDEX_DIR, DEFAULT_SEEDS_DIR, Config, Retrieval
 from qa.embeddings import Embedder, canonical_name
-from qa.errors import IndexUnusable, InputError
+from qa.errors import IndexUnusable, InputError, SaveFailed
 from qa.index import PassageIndex, Stats
 from qa.passages import split_passages
 from qa.reading import Reader, answerability
@@ -50,25 +51,37 @@ class Engine:
         self.retriever = Retriever(index, self.embedder, config.candidates, config.rrf_k)
         self._reader: Reader | None = None
         self.abstain_on, self.no_answer_threshold = config.no_answer_rule()
+        if not math.isfinite(self.no_answer_threshold):
+            raise InputError(f"The no-answer threshold must be a finite number, not {self.no_answer_threshold}.")
 
     # ----- opening ----------------------------------------------------------
     @classmethod
-    def create(cls, index_dir: str | Path, config: Config | None = None, progress: bool = False, approximate: bool = False) -> "Engine":
-        """An empty engine that will save into `index_dir` (nothing is written until articles are added)."""
+    def create(cls, index_dir: str | Path, config: Config | None = None, progress: bool = False, approximate: bool = False,
+               force: bool = False) -> "Engine":
+        """An empty engine that will save into `index_dir` (nothing is written until articles are added).
+
+        A folder that holds other things than an index is refused unless `force` is set.
+        """
         config = config or Config()
+        PassageIndex.check_new_home(Path(index_dir), force)
         embedder = Embedder(config.embedding_model, config.device, config.batch_size)
         index = PassageIndex(embedder.name, embedder.dimension, approximate)
         return cls(Path(index_dir), index, config, progress, embedder)
 
     @classmethod
-    def build(cls, paths: Iterable[str | Path], index_dir: str | Path, config: Config | None = None, progress: bool = False) -> "Engine":
-        """A new index from files and folders; it replaces any index in `index_dir` only once complete."""
+    def build(cls, paths: Iterable[str | Path], index_dir: str | Path, config: Config | None = None, progress: bool = False,
+              force: bool = False) -> "Engine":
+        """A new index from files and folders; it replaces any index in `index_dir` only once complete.
+
+        A folder that holds other things than an index is refused unless `force` is set.
+        """
         config = config or Config()
+        PassageIndex.check_new_home(Path(index_dir), force)
         articles = load_articles(paths)
         approximate = config.approximate
         if approximate is None:
             approximate = sum(max(1, len(a.text.split()) // config.passage_words) for a in articles) > config.approximate_above
-        engine = cls.create(index_dir, config, progress, approximate)
+        engine = cls.create(index_dir, config, progress, approximate, force=True)
         engine.add_articles(articles)
         return engine
 
@@ -114,7 +127,7 @@ class Engine:
         passages = [p for a in fresh for p in split_passages(a, self.config.passage_words, self.config.overlap_sentences)]
         vectors = self.embedder.encode([p.text for p in passages], progress=self.progress)
         self.index.replace(fresh, passages, vectors)
-        self.index.save(self.index_dir)
+        self._save()
         report.passages = len(passages)
         return report
 
@@ -124,8 +137,20 @@ class Engine:
         if unknown:
             raise InputError(f"No article with id {', '.join(unknown)} in the index; see `qa index info` for the ids.")
         removed = self.index.remove(ids)
-        self.index.save(self.index_dir)
+        self._save()
         return removed
+
+    def _save(self) -> None:
+        """Save the changed index; if that fails, go back to what is on disk, so memory and disk agree."""
+        try:
+            self.index.save(self.index_dir)
+        except SaveFailed:
+            if PassageIndex.exists(self.index_dir):
+                self.index = PassageIndex.load(self.index_dir)
+            else:
+                self.index = PassageIndex(self.index.embedding_model, self.index.dimension, self.index.approximate)
+            self.retriever.index = self.index
+            raise
 
     # ----- looking ----------------------------------------------------------
     def articles(self) -> list[Article]:

@@ -19,3 +19,9 @@ class IndexUnusable(QAError):
     """The index directory is missing, damaged, or was built differently."""
 
     exit_code = 1
+
+
+class SaveFailed(QAError):
+    """Writing the index failed (disk full, read-only, permissions); the previous index is still live."""
+
+    exit_code = 1

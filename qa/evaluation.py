@@ -14,6 +14,7 @@ import numpy as np
 
 from qa.config import AbstainRule, reader_card
 from qa.errors import InputError
+from qa.files import write_atomic
 from qa.reading import Reader, answerability
 from qa.squad import SquadExample, load_examples, load_paragraphs, score
 
@@ -70,7 +71,6 @@ def save_threshold(reader_dir: str | Path, result: dict[str, Any]) -> Path:
     The card is replaced atomically; everything else in it is kept.
     """
     import json
-    import os
 
     if "floor_threshold" not in result:
         raise InputError("--save-threshold needs a file with unanswerable questions (SQuAD 2.0 format).")
@@ -90,9 +90,7 @@ def save_threshold(reader_dir: str | Path, result: dict[str, Any]) -> Path:
             f"(there NoAns accuracy {result['floor_no_ans_accuracy']:.1f}, F1 {result['floor_f1']:.1f})"
         ),
     )
-    tmp = card_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, card_path)
+    write_atomic(card_path, json.dumps(card, indent=2, ensure_ascii=False) + "\n")
     return card_path
 
 

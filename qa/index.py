@@ -3,6 +3,7 @@
 Layout of an index directory:
 
     CURRENT            name of the live version folder (replaced atomically)
+    versions.json      the version folders this index wrote, each live, retired or being written
     v000003/
         manifest.json  format, embedding model, counts, checksums of the files below
         articles.jsonl one article per line, with its checksum
@@ -11,32 +12,38 @@ Layout of an index directory:
         dense.faiss    the FAISS index over vectors.npy
         bm25/          the bm25s index over the same passages, same order
 
-A save writes a new version folder completely, then replaces CURRENT, then
-deletes older versions: a crash at any point leaves the previous version live.
+A save names its new version folder in versions.json, writes it completely,
+then replaces CURRENT: a crash or a failed write at any point leaves the previous
+version live. The version that was live is kept until the next save (a reader may
+be opening it); older ones, and folders a killed save left half-written, are then
+deleted. Only folders that versions.json names are ever deleted: anything else a
+user keeps in the folder is never touched.
 The dense and BM25 sides are always rebuilt together from the same passage
 list, so they cannot drift apart.
 """
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
+import errno
 import json
-import os
+import logging
 import shutil
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
 from qa.articles import Article
-from qa.errors import IndexUnusable
+from qa.errors import IndexUnusable, InputError, SaveFailed
+from qa.files import fsync, locked, sha256_file, write_atomic
 from qa.passages import Passage
 
 FORMAT_VERSION = 1
 POINTER = "CURRENT"
+CATALOG = "versions.json"  # the version folders this index wrote: the only folders it ever deletes
+OWN_FILES = {POINTER, CATALOG, ".lock"}  # what the index keeps beside its version folders
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -51,14 +58,6 @@ class Stats:
     def describe(self) -> str:
         return (f"{self.articles} article(s), {self.passages} passage(s), {self.index_type} vectors "
                 f"of {self.embedding_model} ({self.dimension}-d)")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def bm25_tokens(texts: list[str]) -> list[list[str]]:
@@ -130,14 +129,35 @@ class PassageIndex:
                      "approximate (HNSW)" if self.approximate else "exact (flat)")
 
     def save(self, index_dir: Path) -> None:
-        """Write a complete new version, then switch CURRENT to it atomically."""
+        """Write a complete new version, switch CURRENT to it atomically, then tidy up.
+
+        Only folders named in the index's own catalog are ever deleted. The version
+        that was live until now is kept until the next save, so that a reader who has
+        just read CURRENT can still open it. A failed save removes what it wrote and
+        raises SaveFailed; the previous version stays live.
+        """
+        try:
+            index_dir.mkdir(parents=True, exist_ok=True)
+            with locked(index_dir):
+                self._save_locked(index_dir)
+        except SaveFailed:
+            raise
+        except (OSError, RuntimeError) as exc:  # the lock or the folder itself could not be made
+            raise SaveFailed(_save_failure(index_dir, exc)) from None
+
+    def _save_locked(self, index_dir: Path) -> None:
         import faiss
 
-        index_dir.mkdir(parents=True, exist_ok=True)
-        with _locked(index_dir):
-            # Past every folder, the live one and any a killed save left behind.
-            number = max((int(p.name[1:]) for p in index_dir.glob("v[0-9]*") if p.name[1:].isdigit()), default=0) + 1
-            version = index_dir / f"v{number:06d}"
+        catalog = _read_catalog(index_dir)
+        previous = _read_pointer(index_dir)
+        number = max((int(name[1:]) for name in catalog), default=0) + 1
+        while (index_dir / f"v{number:06d}").exists():  # never write into a folder we did not make
+            number += 1
+        name = f"v{number:06d}"
+        version = index_dir / name
+        catalog[name] = "writing"  # named before it exists, so a killed save's debris is known to be ours
+        _write_catalog(index_dir, catalog)
+        try:
             version.mkdir()
             with open(version / "articles.jsonl", "w", encoding="utf-8") as f:
                 for article in self.articles.values():
@@ -153,33 +173,81 @@ class PassageIndex:
             manifest = {
                 **asdict(self.stats()),
                 "approximate": self.approximate,
-                "checksums": {str(p.relative_to(version)): _sha256(p) for p in files},
+                "checksums": {str(p.relative_to(version)): sha256_file(p) for p in files},
             }
             (version / "manifest.json").write_text(json.dumps(manifest, indent=2))
-            for p in [*files, version / "manifest.json"]:
-                _fsync(p)
-            tmp = index_dir / (POINTER + ".tmp")
-            tmp.write_text(version.name)
-            _fsync(tmp)
-            os.replace(tmp, index_dir / POINTER)
-            _fsync(index_dir)
-            for old in index_dir.glob("v[0-9]*"):
-                if old.name != version.name:
-                    shutil.rmtree(old, ignore_errors=True)
+            for p in [*files, version / "manifest.json", version]:
+                fsync(p)
+            write_atomic(index_dir / POINTER, name)
+        except (OSError, RuntimeError) as exc:  # RuntimeError: FAISS's own write errors
+            reason = _save_failure(index_dir, exc)
+            shutil.rmtree(version, ignore_errors=True)
+            del catalog[name]
+            try:
+                _write_catalog(index_dir, catalog)
+            except OSError:
+                pass  # still listed as "writing": the next save removes it
+            raise SaveFailed(reason) from None
+        # Committed. Retire the old live version (kept for readers until the next save) and
+        # remove what earlier saves retired or left half-written.
+        catalog[name] = "live"
+        for old, state in list(catalog.items()):
+            if old == name:
+                continue
+            if old == previous:
+                catalog[old] = "retired"
+            else:
+                shutil.rmtree(index_dir / old, ignore_errors=True)
+                del catalog[old]
+        try:
+            _write_catalog(index_dir, catalog)
+        except OSError as exc:  # the new version is live; only the tidying will wait for the next save
+            logger.warning("Could not update %s after saving (%s); the next save will tidy up.", CATALOG, exc)
 
     @classmethod
     def exists(cls, index_dir: Path) -> bool:
         return (index_dir / POINTER).is_file()
 
     @classmethod
+    def check_new_home(cls, index_dir: Path, force: bool = False) -> None:
+        """Refuse to build into a folder that holds other things than an index, unless forced.
+
+        An index never deletes what it did not write, but mixing it into, say, a
+        Documents folder is almost always a mistaken --index-dir.
+        """
+        if not index_dir.exists():
+            return
+        if not index_dir.is_dir():
+            raise InputError(f"{index_dir} is a file, not a folder; pass a folder for --index-dir.")
+        if force or cls.exists(index_dir) or (index_dir / CATALOG).is_file():
+            return
+        others = sorted(p.name for p in index_dir.iterdir() if p.name not in OWN_FILES)
+        if others:
+            shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+            raise InputError(f"{index_dir} is not an index and already holds other files ({shown}); pass an empty "
+                             f"or new folder such as {index_dir / 'qa-index'}, or add --force to put the index beside them.")
+
+    @classmethod
     def load(cls, index_dir: Path) -> "PassageIndex":
+        """Open the live version; a load that races a save (CURRENT moved on) tries again."""
+        if not index_dir.is_dir():
+            raise IndexUnusable(f"There is no index in {index_dir}; build one with `qa index build --index-dir {index_dir} PATH...`.")
+        for attempt in range(3):
+            current = _read_pointer(index_dir)
+            try:
+                return cls._load_version(index_dir, current)
+            except IndexUnusable:
+                if attempt == 2 or _read_pointer(index_dir) == current:
+                    raise
+                logger.info("The index in %s changed while it was being opened; opening it again.", index_dir)
+        raise AssertionError("unreachable")
+
+    @classmethod
+    def _load_version(cls, index_dir: Path, current: str | None) -> "PassageIndex":
         import bm25s
         import faiss
 
         rebuild = f"rebuild it with `qa index build --index-dir {index_dir} PATH...`"
-        if not index_dir.is_dir():
-            raise IndexUnusable(f"There is no index in {index_dir}; build one with `qa index build --index-dir {index_dir} PATH...`.")
-        current = _read_pointer(index_dir)
         if not current:
             raise IndexUnusable(f"{index_dir} is not an index (no {POINTER} file); {rebuild}.")
         version = index_dir / current
@@ -192,7 +260,7 @@ class PassageIndex:
                                 f"this program reads version {FORMAT_VERSION}; {rebuild}.")
         for name, digest in manifest.get("checksums", {}).items():
             path = version / name
-            if not path.is_file() or _sha256(path) != digest:
+            if not path.is_file() or sha256_file(path) != digest:
                 raise IndexUnusable(f"The index in {index_dir} is damaged ({name} is missing or changed); {rebuild}.")
         try:
             index = cls.__new__(cls)
@@ -212,28 +280,51 @@ class PassageIndex:
         return index
 
 
+def _read_catalog(index_dir: Path) -> dict[str, str]:
+    """The version folders this index wrote, by name: "live", "retired" or "writing".
+
+    An index written before catalogs existed has none; its live version is then
+    the one folder known to be ours (other folders are left alone).
+    """
+    try:
+        versions = json.loads((index_dir / CATALOG).read_text(encoding="utf-8"))["versions"]
+        if isinstance(versions, dict) and all(_is_version_name(k) for k in versions):
+            return {str(k): str(v) for k, v in versions.items()}
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    live = _read_pointer(index_dir)
+    return {live: "live"} if live else {}
+
+
+def _write_catalog(index_dir: Path, catalog: dict[str, str]) -> None:
+    write_atomic(index_dir / CATALOG, json.dumps({"versions": catalog}, indent=2) + "\n")
+
+
+def _save_failure(index_dir: Path, exc: BaseException) -> str:
+    """One line for a failed save: what went wrong in words, and what to do."""
+    errno_ = getattr(exc, "errno", None)
+    try:
+        full = shutil.disk_usage(index_dir if index_dir.exists() else index_dir.parent).free < (1 << 20)
+    except OSError:
+        full = False
+    if errno_ in (errno.ENOSPC, errno.EDQUOT) or full:
+        what, fix = "the disk is full", "free some space"
+    elif errno_ == errno.EROFS:
+        what, fix = "the file system is read-only", "save to a writable folder"
+    elif errno_ in (errno.EACCES, errno.EPERM):
+        what, fix = "permission denied", "make the folder writable for you"
+    else:
+        what, fix = f"a file could not be written ({getattr(exc, 'strerror', None) or type(exc).__name__})", "check the disk"
+    return f"Could not save the index in {index_dir}: {what}. The previous index is unchanged; {fix} and try again."
+
+
+def _is_version_name(name: str) -> bool:
+    return name.startswith("v") and name[1:].isdigit()
+
+
 def _read_pointer(index_dir: Path) -> str | None:
     try:
         name = (index_dir / POINTER).read_text().strip()
     except OSError:
         return None
-    return name if name.startswith("v") and name[1:].isdigit() else None
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-@contextmanager
-def _locked(index_dir: Path) -> Iterator[None]:
-    """One writer at a time (the web page and a script may both save)."""
-    with open(index_dir / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    return name if _is_version_name(name) else None

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from qa.files import replacing
 from qa.passages import sentence_spans
 from qa.reading import Reader, encode_windows, pick_device
 from qa.squad import SquadExample, load_examples
@@ -308,9 +309,8 @@ def _batch(features: dict[str, Any], rows: np.ndarray, device: str) -> dict[str,
 def _save_atomic(obj: Any, path: Path) -> None:
     import torch
 
-    tmp = path.with_suffix(".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with replacing(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def export_reader(model: Any, tokenizer: Any, output: Path, info: dict[str, Any]) -> None:

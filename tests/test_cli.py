@@ -127,3 +127,25 @@ def test_train_reader_warmup_shapes_the_learning_rate(tmp_path: Path):
     proc = qa(*common, "--warmup", "-1", "--output", str(tmp_path / "bad"), "--checkpoint-dir", str(tmp_path / "ck-bad"))
     assert proc.returncode == 2 and "--warmup" in one_error_line(proc)
     assert not (tmp_path / "bad").exists() and not (tmp_path / "ck-bad").exists()
+
+
+@pytest.mark.parametrize("args", [
+    ["ask", "Who?", "--threshold", "nan"], ["ask", "Who?", "--threshold", "inf"], ["ask", "Who?", "--top-k", "0"],
+    ["ask", "Who?", "--top-k", "five"], ["serve", "--port", "70000"], ["serve", "--max-upload-mb", "0"],
+    ["serve", "--max-upload-mb", "nan"], ["eval", "open", "x.json", "--limit", "-3"],
+])
+def test_bad_numeric_options_exit_2_with_one_line(args: list[str], tmp_path: Path):
+    proc = qa(*args, "--index-dir", str(tmp_path / "index"))
+    assert proc.returncode == 2
+    assert args[-2] in one_error_line(proc)
+    assert proc.stdout == "" and len(proc.stderr.splitlines()) == 1
+    assert not (tmp_path / "index").exists()
+
+
+def test_a_non_finite_threshold_is_refused_by_the_api(seed_index: Path):
+    from qa.config import Config
+    from qa.engine import Engine
+    from qa.errors import InputError
+
+    with pytest.raises(InputError, match="finite"):
+        Engine.open(seed_index, Config(no_answer_threshold=float("nan")))

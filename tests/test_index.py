@@ -93,39 +93,6 @@ def test_another_format_version_is_refused(index_copy: Path):
         Engine.open(index_copy)
 
 
-KILL_MID_SAVE = """
-import os, signal, sys
-import numpy as np
-import qa.index
-from qa.articles import Article
-from qa.engine import Engine
-
-real_save = np.save
-def dying_save(path, array):
-    real_save(path, array)          # the new version folder is half written...
-    os.kill(os.getpid(), signal.SIGKILL)  # ...when the process is killed
-qa.index.np.save = dying_save
-engine = Engine.open(sys.argv[1])
-engine.add_articles([Article.from_text("A new article that must never appear.", title="Ghost", id="ghost")])
-"""
-
-
-def test_a_save_killed_halfway_leaves_the_old_index_usable(index_copy: Path):
-    before = snapshot(index_copy)
-    proc = subprocess.run([sys.executable, "-c", KILL_MID_SAVE, str(index_copy)], cwd=ROOT, capture_output=True, text=True)
-    assert proc.returncode == -9, proc.stderr
-    assert len(list(index_copy.glob("v*"))) == 2, "the killed save should have left a partial version folder"
-    engine = Engine.open(index_copy)
-    assert "ghost" not in engine.index.articles
-    assert {k: v for k, v in snapshot(index_copy).items() if k in before} == before
-    hits = engine.search(SEED_QUESTION, top_k=1)
-    assert "Marco Rubio" in hits[0].passage.text
-    # The next save clears the debris.
-    engine.add_articles(EXTRA[:1])
-    assert len(list(index_copy.glob("v*"))) == 1
-    assert_in_step(Engine.open(index_copy).index)
-
-
 def test_approximate_index_agrees_with_exact_on_the_seed(tmp_path: Path):
     approx = Engine.build([SEEDS], tmp_path / "hnsw", Config(approximate=True))
     assert "HNSW" in approx.stats().index_type

@@ -1,0 +1,66 @@
+"""The file chores every stage shares: atomic replacement, fsync, hashing, one writer at a time.
+
+Each lives here once, so that a fix to how a file is made durable reaches every
+place that writes one.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+
+def fsync(path: Path) -> None:
+    """Make a file's (or a folder's entries') current content durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def replacing(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; once written, it atomically becomes `path`.
+
+    A reader sees the old file or the new one, never half of either; if the
+    writing fails, the temporary file is removed and `path` is untouched.
+    """
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        yield tmp
+        fsync(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync(path.parent)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace a text file atomically (see `replacing`)."""
+    with replacing(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextmanager
+def locked(folder: Path, name: str = ".lock") -> Iterator[None]:
+    """Hold an exclusive lock on `folder/name` (the page and a script may both write)."""
+    with open(folder / name, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
