@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from qa.articles import Article
 from qa.passages import sentence_at
-from qa.reading import Reading
+from qa.config import AbstainRule
+from qa.reading import Reading, answerability
 from qa.retrieval import Hit
 from qa.squad import normalize_answer
 
@@ -29,16 +30,26 @@ class Evidence:
     sentence: str
     sentence_start: int
     sentence_end: int
-    score: float
+    score: float  # P(this answer) in this passage, its overlapping forms pooled
+    no_answer: float  # P(this passage holds no answer)
+    answerability: float  # the two compared by the no-answer rule (qa.reading.answerability)
 
 
 @dataclass
 class Answer:
-    """One answer with its best citation first in `evidence`; `score` is in [0, 1]."""
+    """One answer with its best citation first in `evidence`.
+
+    `answerability` is what the no-answer rule compares with the threshold: the
+    best evidence's, i.e. one passage's, exactly as the threshold was tuned.
+    `score` is the confidence shown, in [0, 1]: the reader's calibrated P(right)
+    for that answerability where its card has a calibration, else the passages'
+    pooled probability 1 - prod(1 - p).
+    """
 
     text: str
     score: float
     evidence: list[Evidence]
+    answerability: float = 0.0
 
     @property
     def citation(self) -> Evidence:
@@ -47,7 +58,7 @@ class Answer:
     def to_dict(self) -> dict[str, Any]:
         c = self.citation
         return {
-            "text": self.text, "score": round(self.score, 4),
+            "text": self.text, "score": round(self.score, 4), "answerability": round(self.answerability, 4),
             "article_id": c.article_id, "title": c.title, "date": c.date, "source": c.source, "url": c.url,
             "passage_id": c.passage_id, "passage": c.passage, "passage_start": c.passage_start, "start": c.start, "end": c.end,
             "sentence": c.sentence, "sentence_start": c.sentence_start, "sentence_end": c.sentence_end,
@@ -64,6 +75,7 @@ class Result:
     answers: list[Answer]
     passages: list[Hit] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    confident: bool = True  # False: answered only because the best guess was asked for (always_answer)
 
     @property
     def best(self) -> Answer | None:
@@ -73,6 +85,7 @@ class Result:
         return {
             "question": self.question,
             "answered": self.answered,
+            "confident": self.confident,
             "answer": self.best.to_dict() if self.best else None,
             "candidates": [a.to_dict() for a in self.answers],
             "passages": [{"passage_id": h.passage.id, "article_id": h.passage.article_id, "text": h.passage.text,
@@ -84,22 +97,36 @@ class Result:
         if not self.best:
             lines = ["The articles don't say."]
             if self.answers:
-                lines.append(f"(Best guess, below the confidence threshold: {self.answers[0].text!r}, {self.answers[0].score:.0%})")
+                lines.append(f"(Best guess, below the confidence threshold: {self.answers[0].text!r}, {self.answers[0].score:.0%};"
+                             " --always-answer shows it)")
+            if self.passages:
+                lines.append("Closest passages:")
+                lines += [f"  {n}. {_clip(h.passage.text)} [{h.passage.article_id}]" for n, h in enumerate(self.passages[:3], 1)]
             return "\n".join(lines)
         c = self.best.citation
         where = ", ".join(x for x in (c.title, c.date, c.source) if x)
-        lines = [f"{self.best.text}  ({self.best.score:.0%} confident)", f"  \u201c{c.sentence}\u201d", f"  \u2014 {where} [{c.article_id}, chars {c.start}-{c.end}]"]
+        sure = "confident" if self.confident else "confident: a best guess below the threshold"
+        lines = [f"{self.best.text}  ({self.best.score:.0%} {sure})", f"  \u201c{c.sentence}\u201d",
+                 f"  \u2014 {where} [{c.article_id}, chars {c.start}-{c.end}]"]
         others = self.answers[1:4]
         if others:
             lines.append("Other candidates: " + "; ".join(f"{a.text} ({a.score:.0%}, {a.citation.title})" for a in others))
         return "\n".join(lines)
 
 
-def merge(readings: list[Reading], hits: list[Hit], articles: dict[str, Article]) -> list[Answer]:
-    """Pool every passage's spans; spans with the same normalised text are one answer.
+def _clip(text: str, width: int = 100) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1].rsplit(" ", 1)[0] + " \u2026"
 
-    Independent passages agreeing make an answer more likely, so the merged
-    score is 1 - prod(1 - p) over its evidence (still in [0, 1]).
+
+def merge(readings: list[Reading], hits: list[Hit], articles: dict[str, Article], rule: AbstainRule = "ratio",
+          confidence: Callable[[float], float] | None = None) -> list[Answer]:
+    """Pool every passage's answers; answers with the same normalised text are one answer.
+
+    An answer's answerability is its best evidence's (see `Answer`), and answers
+    are ranked by it, so the first is the one the no-answer rule judges.
+    `confidence` maps answerability to the score shown; without it the score is
+    1 - prod(1 - p) over the evidence (independent passages agreeing).
     """
     grouped: dict[str, list[Evidence]] = {}
     for reading, hit in zip(readings, hits):
@@ -109,16 +136,22 @@ def merge(readings: list[Reading], hits: list[Hit], articles: dict[str, Article]
             key = normalize_answer(span.text) or span.text.strip().lower()
             s0, s1 = sentence_at(p.text, span.start, span.end)
             evidence = Evidence(article.id, article.title, article.date, article.source, article.url, p.id, p.text,
-                                p.start, p.start + span.start, p.start + span.end, p.text[s0:s1], p.start + s0, p.start + s1, span.score)
+                                p.start, p.start + span.start, p.start + span.end, p.text[s0:s1], p.start + s0, p.start + s1,
+                                span.score, reading.no_answer, answerability(span.score, reading.no_answer, rule))
             group = grouped.setdefault(key, [])
             if all(e.start != evidence.start or e.article_id != evidence.article_id for e in group):
                 group.append(evidence)
     answers = []
     for group in grouped.values():
-        group.sort(key=lambda e: e.score, reverse=True)
-        miss = 1.0
-        for e in group:
-            miss *= 1.0 - e.score
+        group.sort(key=lambda e: e.answerability, reverse=True)
         best = group[0]
-        answers.append(Answer(best.passage[best.start - best.passage_start : best.end - best.passage_start], 1.0 - miss, group))
-    return sorted(answers, key=lambda a: a.score, reverse=True)
+        if confidence is not None:
+            score = confidence(best.answerability)
+        else:
+            miss = 1.0
+            for e in group:
+                miss *= 1.0 - e.score
+            score = 1.0 - miss
+        text = best.passage[best.start - best.passage_start : best.end - best.passage_start]
+        answers.append(Answer(text, score, group, best.answerability))
+    return sorted(answers, key=lambda a: (a.answerability, a.score), reverse=True)

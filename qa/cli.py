@@ -121,7 +121,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from qa.engine import Engine
 
     engine = Engine.open_or_seed(args.index_dir, _config(args), progress=not args.quiet)
-    result = engine.ask(args.question, top_k=args.top_k, retrieval=args.retrieval)
+    result = engine.ask(args.question, top_k=args.top_k, retrieval=args.retrieval, always_answer=args.always_answer)
     if args.json:
         _print_json(result.to_dict())
     else:
@@ -155,13 +155,17 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from qa.squad import load_examples
+    from qa.squad import load_examples, realistic_mix
 
     if not Path(args.file).is_file():
         raise InputError(f"{args.file} does not exist; pass a SQuAD-format JSON file (plain or .gz).")
     config = _config(args)
-    if args.save_threshold and (args.what != "reader" or not Path(config.reader_model).is_dir()):
+    calibration = None
+    local_reader = Path(config.reader_model).is_dir()
+    if args.save_threshold and (args.what != "reader" or not local_reader):
         raise InputError("--save-threshold works with `qa eval reader` on a SQuAD 2.0 file, for a reader in a local folder.")
+    if args.save_calibration and (args.what != "reader" or not args.mix or not local_reader):
+        raise InputError("--save-calibration works with `qa eval reader FILE --mix realistic`, for a reader in a local folder.")
     if args.what == "reader":
         from qa.evaluation import evaluate_reader
         from qa.reading import Reader
@@ -170,29 +174,58 @@ def cmd_eval(args: argparse.Namespace) -> int:
             examples = load_examples(args.file, limit=args.limit)
         except (ValueError, KeyError, OSError) as exc:
             raise InputError(f"{args.file} could not be read as SQuAD-format JSON ({exc}).") from exc
+        if args.sample and args.sample < len(examples):
+            import random
+
+            examples = sorted(random.Random(args.seed).sample(examples, args.sample), key=examples.index)
+        kinds = None
+        if args.mix:
+            examples, kinds = realistic_mix(examples, seed=args.seed)
         reader = Reader.from_config(config, batch_size=args.batch_size)
         rule, threshold = config.with_(abstain_on=args.abstain_on).no_answer_rule()
+        calibration = config.with_(abstain_on=args.abstain_on).calibration()
         if not any(e.is_impossible for e in examples):
             if args.save_threshold:
                 raise InputError(f"{args.file} has no unanswerable questions, so --save-threshold has nothing to tune; use a SQuAD 2.0 file.")
             threshold = None
         result = evaluate_reader(reader, examples, threshold=threshold, batch_size=args.batch_size, progress=not args.quiet, abstain_on=rule,
-                                 has_ans_floor=args.has_ans_floor)
+                                 has_ans_floor=args.has_ans_floor, kinds=kinds, calibration=calibration)
+        if args.mix:
+            result["mix"] = args.mix
     else:
         from qa.evaluation import evaluate_open
 
-        result = evaluate_open(args.file, config, limit=args.limit, progress=not args.quiet)
+        result = evaluate_open(args.file, config, limit=args.limit, progress=not args.quiet, orphan=args.orphan, seed=args.seed)
     result["file"] = str(args.file)
+    scores, right = result.pop("scores", []), result.pop("right", [])
     if args.save_threshold:
         from qa.evaluation import save_threshold
 
         card = save_threshold(config.reader_model, result)
         print(f"Saved no-answer threshold {result['floor_threshold']:.4f} ({result['abstain_on']}) to {card}.", file=sys.stderr)
+    if args.save_calibration:
+        from qa.calibration import expected_calibration_error, fit_calibration
+        from qa.evaluation import save_calibration
+
+        calibration = fit_calibration(scores, right, fitted_on=f"{args.file} --mix {args.mix} ({len(scores)} pairs)")
+        result["expected_calibration_error_in_sample"] = expected_calibration_error([calibration(x) for x in scores], right)
+        card = save_calibration(config.reader_model, result, calibration)
+        print(f"Saved no-answer threshold {result['best_threshold']:.4f} ({result['abstain_on']}) and a confidence "
+              f"calibration to {card}.", file=sys.stderr)
+    if args.diagram:
+        if calibration is None or not scores:
+            raise InputError("--diagram needs `qa eval reader` and a reader with a calibration (see --save-calibration).")
+        from qa.calibration import reliability_diagram
+
+        title = f"{Path(args.file).name}" + (f", --mix {args.mix}" if args.mix else "")
+        reliability_diagram([calibration(x) for x in scores], right, args.diagram, title)
+        print(f"Wrote the reliability diagram to {args.diagram}.", file=sys.stderr)
     if args.json:
         _print_json(result)
     else:
         for key, value in result.items():
-            print(f"{key:>24}: {value:.2f}" if isinstance(value, float) else f"{key:>24}: {value}")
+            if key != "reliability":
+                print(f"{key:>36}: {value:.2f}" if isinstance(value, float) else f"{key:>36}: {value}")
     return 0
 
 
@@ -228,6 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=_number(int, 1, 100), default=None, help="passages to read, 1 to 100 (default 5)")
     p.add_argument("--retrieval", choices=["hybrid", "dense", "bm25"], help="retrieval mode (default hybrid)")
     p.add_argument("--threshold", type=_number(float), help="answerability below which the engine says the articles don't say (default: the threshold the reader was tuned with, from its training.json)")
+    p.add_argument("--always-answer", action="store_true",
+                   help="give the best guess even when it is below the threshold (marked as such)")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
     _engine_options(p)
     p.set_defaults(func=cmd_ask)
@@ -279,6 +314,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--has-ans-floor", type=_number(float, 0, 100), default=70.0, help="SQuAD 2.0: also report the highest threshold keeping HasAns F1 at this level (default %(default)s)")
     p.add_argument("--save-threshold", action="store_true",
                    help="SQuAD 2.0: store that HasAns-floor threshold (and the rule) in the reader's training.json, where the engine reads it")
+    p.add_argument("--mix", choices=["realistic"],
+                   help="reader: pair each answerable question with one truly unanswerable twin, the same question beside a "
+                        "paragraph of another article or another paragraph of its own article without the answer")
+    p.add_argument("--sample", type=_number(int, 1), help="reader: a random sample of N questions from the whole file")
+    p.add_argument("--seed", type=_number(int), default=13, help="for --sample, --mix and --orphan (default %(default)s)")
+    p.add_argument("--save-calibration", action="store_true",
+                   help="with --mix: fit the confidence calibration and store it, with the best-F1 threshold, in the reader's "
+                        "training.json (fit on the training file, report on dev)")
+    p.add_argument("--diagram", type=Path, help="reader: write a reliability diagram (PNG) of the calibrated confidence")
+    p.add_argument("--orphan", type=_number(float, 0, 1), default=0.0,
+                   help="open: the share of articles removed from the corpus, so that their questions have no answer to find")
     p.add_argument("--top-k", type=_number(int, 1, 100), help="passages read per question (open)")
     p.add_argument("--retrieval", choices=["hybrid", "dense", "bm25"])
     p.add_argument("--reader-model", help="question-answering model name or path (default: the shipped reader)")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from qa.calibration import Calibration
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 SHIPPED_READER = PACKAGE_DIR / "models" / "reader"
@@ -81,6 +84,15 @@ class Config:
         if rule == tuned_rule and "no_answer_threshold" in card:
             return rule, float(card["no_answer_threshold"])
         return rule, FALLBACK_THRESHOLDS[rule]
+
+    def calibration(self) -> "Calibration | None":
+        """The reader's fitted confidence calibration, if its card has one for the rule in use."""
+        from qa.calibration import Calibration
+
+        card = reader_card(self.reader_model)
+        if "calibration" not in card or self.no_answer_rule()[0] != card.get("abstain_on"):
+            return None
+        return Calibration.from_dict(card["calibration"])
 
     def with_(self, **changes: Any) -> "Config":
         """A copy with some fields changed; None values are ignored (handy for CLI options)."""

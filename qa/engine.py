@@ -23,7 +23,7 @@ from qa.embeddings import Embedder, canonical_name
 from qa.errors import IndexUnusable, InputError, SaveFailed
 from qa.index import PassageIndex, Stats
 from qa.passages import split_passages
-from qa.reading import Reader, answerability
+from qa.reading import Reader
 from qa.retrieval import Filters, Hit, Retriever
 
 
@@ -51,6 +51,7 @@ class Engine:
         self.retriever = Retriever(index, self.embedder, config.candidates, config.rrf_k)
         self._reader: Reader | None = None
         self.abstain_on, self.no_answer_threshold = config.no_answer_rule()
+        self.calibration = config.calibration()
         if not math.isfinite(self.no_answer_threshold):
             raise InputError(f"The no-answer threshold must be a finite number, not {self.no_answer_threshold}.")
 
@@ -196,26 +197,28 @@ class Engine:
 
     def read(self, question: str, hits: list[Hit]) -> list[Answer]:
         """Candidate answers from these passages, best first, with no no-answer decision."""
-        answers, _ = self._read(question, hits)
-        return answers
-
-    def _read(self, question: str, hits: list[Hit]) -> tuple[list[Answer], dict[str, float]]:
-        """Merged answers, and each passage's P(no answer)."""
         if not hits:
-            return [], {}
+            return []
         readings = self.reader.read(question, [h.passage.text for h in hits])
-        no_answer = {h.passage.id: r.no_answer for h, r in zip(hits, readings)}
-        return merge(readings, hits, self.index.articles), no_answer
+        return merge(readings, hits, self.index.articles, self.abstain_on, self.calibration)
+
+    def decide(self, answers: list[Answer]) -> bool:
+        """Whether the best answer is answerable enough to give (the one no-answer rule)."""
+        return bool(answers) and answers[0].answerability >= self.no_answer_threshold
 
     def ask(self, question: str, top_k: int | None = None, retrieval: Retrieval | None = None,
-            filters: Filters | None = None) -> Result:
-        """Answer from the articles, or say honestly that they don't say."""
+            filters: Filters | None = None, always_answer: bool = False) -> Result:
+        """Answer from the articles, or say honestly that they don't say.
+
+        With `always_answer`, the best guess is given even below the threshold;
+        `Result.confident` still says whether it passed.
+        """
         question = self.check_question(question)
         t0 = time.perf_counter()
         hits = self.retriever.search(question, self.check_top_k(top_k), retrieval or self.config.retrieval, filters)
         t1 = time.perf_counter()
-        answers, no_answer = self._read(question, hits)
+        answers = self.read(question, hits)
         t2 = time.perf_counter()
-        answered = bool(answers) and answerability(
-            answers[0].score, no_answer[answers[0].citation.passage_id], self.abstain_on) >= self.no_answer_threshold
-        return Result(question, answered, answers, hits, {"retrieval": t1 - t0, "reading": t2 - t1, "total": t2 - t0})
+        confident = self.decide(answers)
+        return Result(question, confident or (always_answer and bool(answers)), answers, hits,
+                      {"retrieval": t1 - t0, "reading": t2 - t1, "total": t2 - t0}, confident)

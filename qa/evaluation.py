@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from qa.calibration import Calibration, expected_calibration_error, reliability
 from qa.config import AbstainRule, reader_card
 from qa.errors import InputError
 from qa.files import write_atomic
@@ -66,30 +67,45 @@ def threshold_keeping(scores: np.ndarray, f1_if_answered: np.ndarray, impossible
 
 
 def save_threshold(reader_dir: str | Path, result: dict[str, Any]) -> Path:
-    """Write a SQuAD 2.0 result's HasAns-floor threshold into the reader's training card, so the engine uses it.
+    """Write a SQuAD 2.0 result's HasAns-floor threshold into the reader's training card (the old rule).
 
     The card is replaced atomically; everything else in it is kept.
     """
-    import json
-
     if "floor_threshold" not in result:
         raise InputError("--save-threshold needs a file with unanswerable questions (SQuAD 2.0 format).")
+    return _update_card(reader_dir, "--save-threshold", result["abstain_on"], result["floor_threshold"], (
+        f"floor_threshold of `qa eval reader {result.get('file', '?')}` ({result['count']} questions, rule "
+        f"'{result['abstain_on']}'): the highest threshold keeping HasAns F1 at {result['floor_has_ans_f1']:g} "
+        f"(there NoAns accuracy {result['floor_no_ans_accuracy']:.1f}, F1 {result['floor_f1']:.1f})"))
+
+
+def save_calibration(reader_dir: str | Path, result: dict[str, Any], calibration: Calibration) -> Path:
+    """Write a realistic-mix result's best-F1 threshold and a calibration into the reader's card.
+
+    The card is replaced atomically; everything else in it is kept.
+    """
+    if "best_threshold" not in result:
+        raise InputError("--save-calibration needs unanswerable pairs: pass --mix realistic.")
+    return _update_card(reader_dir, "--save-calibration", result["abstain_on"], result["best_threshold"], (
+        f"best_threshold of `qa eval reader {result.get('file', '?')} --mix realistic` ({result['count']} pairs, "
+        f"rule '{result['abstain_on']}'): the threshold with the best F1 there "
+        f"(F1 {result['best_f1']:.1f}, HasAns F1 {result['best_has_ans_f1']:.1f}, NoAns {result['best_no_ans_accuracy']:.1f})"),
+        calibration=calibration.to_dict())
+
+
+def _update_card(reader_dir: str | Path, option: str, rule: str, threshold: float, why: str, **more: Any) -> Path:
+    import json
+
     folder = Path(reader_dir)
     if not folder.is_dir():
-        raise InputError(f"--save-threshold needs a reader in a local folder; '{reader_dir}' is not one.")
+        raise InputError(f"{option} needs a reader in a local folder; '{reader_dir}' is not one.")
     card_path = folder / "training.json"
     card = reader_card(str(folder))
     if card_path.exists() and not card:
         raise InputError(f"{card_path} is not a JSON object; fix or remove it, then run again.")
-    card.update(
-        abstain_on=result["abstain_on"],
-        no_answer_threshold=round(float(result["floor_threshold"]), 4),
-        no_answer_threshold_from=(
-            f"floor_threshold of `qa eval reader {result.get('file', '?')}` ({result['count']} questions, rule "
-            f"'{result['abstain_on']}'): the highest threshold keeping HasAns F1 at {result['floor_has_ans_f1']:g} "
-            f"(there NoAns accuracy {result['floor_no_ans_accuracy']:.1f}, F1 {result['floor_f1']:.1f})"
-        ),
-    )
+    if card.get("abstain_on") != rule:
+        card.pop("calibration", None)  # a calibration maps one rule's scores; it means nothing for another
+    card.update(abstain_on=rule, no_answer_threshold=round(float(threshold), 4), no_answer_threshold_from=why, **more)
     write_atomic(card_path, json.dumps(card, indent=2, ensure_ascii=False) + "\n")
     return card_path
 
@@ -102,13 +118,24 @@ def evaluate_reader(
     progress: bool = True,
     abstain_on: AbstainRule = "ratio",
     has_ans_floor: float = 70.0,
+    kinds: list[str] | None = None,
+    calibration: Calibration | None = None,
 ) -> dict[str, Any]:
-    """EM/F1 of the reader on each question's own paragraph.
+    """EM/F1 of the reader on each question's own paragraph (or its unanswerable twin).
 
     With `threshold`, questions whose answerability (by `abstain_on`, see
-    `qa.reading.answerability`) is below it get "no answer". SQuAD 2.0 files also
-    get HasAns/NoAns scores, the best-F1 threshold and the highest threshold that
-    keeps HasAns F1 at `has_ans_floor` (the rule the shipped threshold follows).
+    `qa.reading.answerability`) is below it get "no answer". Files with unanswerable
+    questions also get HasAns/NoAns scores, the best-F1 threshold and the highest
+    threshold that keeps HasAns F1 at `has_ans_floor`.
+
+    With `kinds` (a realistic mix, see `qa.squad.realistic_mix`) NoAns is also
+    reported per kind of twin, with `f1_half_KIND`: the F1 of answerable questions
+    and twins of that kind alone, half and half.
+
+    With `calibration`, the confidence of every best answer is scored against
+    whether it was right (F1 of at least 0.5 with a gold answer; any answer to an
+    unanswerable pair is wrong): expected calibration error and reliability bins.
+    `scores` and `right` come back too, for fitting a calibration or drawing it.
     """
     texts, scores = [], []
     bar = _progress(len(examples), "reading", progress)
@@ -125,6 +152,7 @@ def evaluate_reader(
     answered = [score(t, e.answers) for t, e in zip(texts, examples)]
     f1_answered = np.array([f for _, f in answered])
     em_answered = np.array([m for m, _ in answered])
+    right = (f1_answered >= 0.5) & ~impossible
     abstain = score_arr < threshold if threshold is not None else np.zeros(len(examples), dtype=bool)
     em = np.where(abstain, impossible, em_answered)
     f1 = np.where(abstain, impossible, f1_answered)
@@ -132,6 +160,7 @@ def evaluate_reader(
         "count": len(examples),
         "exact_match": 100 * float(em.mean()) if len(examples) else 0.0,
         "f1": 100 * float(f1.mean()) if len(examples) else 0.0,
+        "answered_rate": 100 * float((~abstain).mean()) if len(examples) else 0.0,
         "threshold": threshold,
         "abstain_on": abstain_on,
     }
@@ -143,8 +172,18 @@ def evaluate_reader(
             has_ans_count=int(has.sum()),
             has_ans_exact_match=100 * float(em[has].mean()) if has.any() else 0.0,
             has_ans_f1=100 * float(f1[has].mean()) if has.any() else 0.0,
+            has_ans_f1_always_answering=100 * float(f1_answered[has].mean()) if has.any() else 0.0,
             no_ans_count=int(impossible.sum()),
             no_ans_accuracy=100 * float(abstain[impossible].mean()),
+        )
+        for kind in sorted(set(kinds or [])):
+            twins = np.array([k == kind for k in kinds or []]) & impossible
+            if twins.any():
+                no_ans = float(abstain[twins].mean())
+                result[f"no_ans_accuracy_{kind.replace('-', '_')}"] = 100 * no_ans
+                # F1 of a half-and-half mix of answerable questions and twins of this kind alone.
+                result[f"f1_half_{kind.replace('-', '_')}"] = 50 * (float(f1[has].mean()) + no_ans)
+        result.update(
             best_threshold=t_best,
             best_f1=100 * f1_best,
             best_has_ans_f1=100 * float(np.where(best_abstain, 0.0, f1_answered)[has].mean()) if has.any() else 0.0,
@@ -158,6 +197,11 @@ def evaluate_reader(
             floor_f1=100 * float(np.where(floor_abstain, impossible, f1_answered).mean()),
             floor_no_ans_accuracy=100 * float(floor_abstain[impossible].mean()),
         )
+    if calibration is not None and len(examples):
+        confidence = [calibration(x) for x in scores]
+        result["expected_calibration_error"] = expected_calibration_error(confidence, right)
+        result["reliability"] = reliability(confidence, right)
+    result["scores"], result["right"] = scores, [bool(r) for r in right]
     return result
 
 
@@ -173,18 +217,30 @@ def evaluate_open(
     ks: tuple[int, ...] = (1, 5, 20),
     index_dir: str | Path | None = None,
     progress: bool = True,
+    orphan: float = 0.0,
+    seed: int = 13,
 ) -> dict[str, Any]:
-    """The whole engine over all of the file's paragraphs: retrieval recall@k and final EM/F1.
+    """The whole engine over all of the file's paragraphs: retrieval recall@k, EM/F1, and abstention.
 
     Each paragraph becomes one article, so a retrieval hit is a passage that
-    contains a gold answer. The index is built in `index_dir` (a temporary
+    contains a gold answer. With `orphan`, that share of the file's articles
+    (every paragraph of each) is left out of the corpus, so their questions have
+    no answer to find: the engine should say so. EM/F1 are reported always
+    answering (`exact_match`, `f1`, over the questions whose article is there) and
+    with the engine's no-answer rule (`*_abstaining`; an abstention is right only
+    for an orphaned question). The index is built in `index_dir` (a temporary
     folder when None).
     """
+    import random
+
     from qa.articles import Article
     from qa.engine import Engine
 
     examples = [e for e in load_examples(squad_file, limit=limit) if not e.is_impossible]
-    articles = [Article.from_text(context, title=title) for title, context in load_paragraphs(squad_file)]
+    paragraphs = load_paragraphs(squad_file)
+    titles = list(dict.fromkeys(title for title, _ in paragraphs))
+    orphaned = set(random.Random(seed).sample(titles, round(orphan * len(titles))))
+    articles = [Article.from_text(context, title=title) for title, context in paragraphs if title not in orphaned]
     with tempfile.TemporaryDirectory() as tmp:
         engine = Engine.create(Path(index_dir or tmp), config, progress=progress)
         engine.add_articles(articles)
@@ -193,25 +249,42 @@ def evaluate_open(
         hits_per_question = engine.retriever.batch_search(questions, top_k=depth, mode=config.retrieval)
         recall = {k: 0 for k in ks}
         bar = _progress(len(examples), "answering", progress)
-        ems, f1s = [], []
+        rows = []  # (orphaned, em, f1, answered)
+        shown = []  # (confidence of the best answer, whether it was right)
         for example, hits in zip(examples, hits_per_question):
             found = answer_hits(hits, example.answers)
             for k in ks:
-                recall[k] += any(found[:k])
+                recall[k] += example.title not in orphaned and any(found[:k])
             answers = engine.read(example.question, hits[: config.top_k])
-            prediction = answers[0].text if answers else ""
-            em, f1 = score(prediction, example.answers)
-            ems.append(em)
-            f1s.append(f1)
+            em, f1 = score(answers[0].text if answers else "", example.answers)
+            rows.append((example.title in orphaned, em, f1, engine.decide(answers)))
+            shown.append((answers[0].score if answers else 0.0, f1 >= 0.5 and example.title not in orphaned))
             bar.update(1)
         bar.close()
-    n = max(1, len(examples))
-    return {
+    present = [r for r in rows if not r[0]]
+    lost = [r for r in rows if r[0]]
+    n = max(1, len(present))
+    result: dict[str, Any] = {
         "count": len(examples),
         "paragraphs": len(articles),
-        "exact_match": 100 * sum(ems) / n,
-        "f1": 100 * sum(f1s) / n,
+        "exact_match": 100 * sum(r[1] for r in present) / n,
+        "f1": 100 * sum(r[2] for r in present) / n,
+        "exact_match_abstaining": 100 * sum(r[1] * r[3] for r in present) / n,
+        "f1_abstaining": 100 * sum(r[2] * r[3] for r in present) / n,
+        "answered_rate": 100 * sum(r[3] for r in present) / n,
         **{f"recall@{k}": recall[k] / n for k in ks},
         "retrieval": config.retrieval,
         "top_k": config.top_k,
+        "threshold": engine.no_answer_threshold,
     }
+    if engine.calibration is not None and shown:
+        result["expected_calibration_error"] = expected_calibration_error([c for c, _ in shown], [r for _, r in shown])
+    if orphan:
+        result.update(
+            orphan=orphan,
+            orphaned_articles=len(orphaned),
+            orphaned_questions=len(lost),
+            orphaned_abstained=100 * sum(not r[3] for r in lost) / max(1, len(lost)),
+            exact_match_abstaining_all=100 * sum(r[1] * r[3] if not r[0] else (not r[3]) for r in rows) / max(1, len(rows)),
+        )
+    return result

@@ -31,8 +31,9 @@ class Span:
     text: str
     start: int  # character offsets into that text
     end: int
-    score: float  # P(this span is the answer), in [0, 1]
+    score: float  # P(this answer, in any of its overlapping forms), in [0, 1]
     text_index: int
+    peak: float = 0.0  # P of its likeliest single span: what answers are ranked by (see pool_overlapping)
 
 
 @dataclass
@@ -131,6 +132,43 @@ def decode_window(
     return spans, null
 
 
+POOL_FROM = 20  # spans decoded per window before overlapping ones are pooled into answers
+SHORT_FORM = 0.8  # how likely, against the likeliest, a shorter form must be to be shown (see pool_overlapping)
+
+
+def pool_overlapping(spans: Sequence[tuple[int, int, float]]) -> list[tuple[int, int, float, float]]:
+    """One (start, end, probability, peak) per answer from a window's (start, end, probability) spans.
+
+    Offsets are characters, ends exclusive; peak is the probability of the answer's
+    likeliest span.
+
+    Overlapping spans ("US Secretary of State Marco Rubio", "Marco Rubio") are one
+    answer told more or less fully. They are exclusive outcomes of one softmax, so the
+    answer's probability is their sum. It is shown as the shortest span inside its
+    likeliest one that is at least SHORT_FORM times as likely (the short form the
+    longer one wraps); answers are ordered by their likeliest span. Measured on the
+    10,570 SQuAD v1.1 dev questions (int8, always answering), EM / F1 by SHORT_FORM:
+    1.0 (the likeliest span, as before pooling) 71.1 / 80.6; 0.8 71.4 / 80.6;
+    0.7 71.5 / 80.5; 0.5 71.0 / 80.0.
+    """
+    groups: list[list[tuple[int, int, float]]] = []
+    for span in sorted(spans, key=lambda x: x[2], reverse=True):
+        for group in groups:
+            s0, e0, _ = group[0]  # an answer is anchored on its likeliest span
+            if span[0] < e0 and s0 < span[1]:
+                group.append(span)
+                break
+        else:
+            groups.append([span])
+    pooled: list[tuple[int, int, float, float]] = []
+    for group in groups:  # already in order of their likeliest spans
+        s0, e0, p0 = group[0]
+        inside = [m for m in group if m[2] >= SHORT_FORM * p0 and s0 <= m[0] and m[1] <= e0]
+        s, e, _ = min(inside, key=lambda m: (m[1] - m[0], -m[2]))
+        pooled.append((s, e, sum(p for _, _, p in group), p0))
+    return pooled
+
+
 def _numpy(logits: Any) -> np.ndarray:
     """Logits from torch (any device or dtype) or from ONNX Runtime, as float32 numpy."""
     return logits.float().cpu().numpy() if hasattr(logits, "cpu") else np.asarray(logits, dtype=np.float32)
@@ -223,21 +261,23 @@ class Reader:
             starts, ends = _numpy(out.start_logits), _numpy(out.end_logits)
             for w, pair in enumerate(enc["overflow_to_sample_mapping"]):
                 t = lo + pair
-                window_spans, null = decode_window(starts[w], ends[w], context_mask(enc, w), self.max_answer_tokens, top_n)
+                window_spans, null = decode_window(starts[w], ends[w], context_mask(enc, w), self.max_answer_tokens, POOL_FROM)
                 # A text has no answer only if none of its windows has one.
                 nulls[t] = min(nulls[t], null)
                 offsets = enc["offset_mapping"][w]
-                for s, e, p in window_spans:
-                    c0, c1 = offsets[s][0], offsets[e][1]
-                    spans[t].append(Span(texts[t][c0:c1], c0, c1, p, t))
+                in_chars = [(offsets[s][0], offsets[e][1], p) for s, e, p in window_spans]
+                # An answer never runs across a line break (from a heading into the next paragraph, say).
+                in_chars = [(c0, c1, p) for c0, c1, p in in_chars if "\n" not in texts[t][c0:c1]]
+                for c0, c1, p, peak in pool_overlapping(in_chars)[:top_n]:
+                    spans[t].append(Span(texts[t][c0:c1], c0, c1, p, t, peak))
         readings = []
         for t, cands in enumerate(spans):
-            best: dict[tuple[int, int], Span] = {}
-            for s in cands:  # windows overlap: keep each span once, at its best score
-                if s.text.strip() and ((s.start, s.end) not in best or best[(s.start, s.end)].score < s.score):
-                    best[(s.start, s.end)] = s
-            ranked = sorted(best.values(), key=lambda s: s.score, reverse=True)[:top_n]
-            readings.append(Reading(ranked, nulls[t]))
+            kept: list[Span] = []
+            for s in sorted(cands, key=lambda s: s.peak, reverse=True):
+                # Windows overlap: an answer found in two of them is kept once, at its better score.
+                if s.text.strip() and not any(s.start < k.end and k.start < s.end for k in kept):
+                    kept.append(s)
+            readings.append(Reading(kept[:top_n], nulls[t]))
         return readings
 
 

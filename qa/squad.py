@@ -10,9 +10,10 @@ from __future__ import annotations
 import collections
 import gzip
 import json
+import random
 import re
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 
@@ -72,6 +73,44 @@ def load_paragraphs(path: str | Path) -> list[tuple[str, str]]:
         for article in read_squad_json(path)["data"]
         for paragraph in article["paragraphs"]
     ]
+
+
+def realistic_mix(examples: list[SquadExample], seed: int = 13) -> tuple[list[SquadExample], list[str]]:
+    """Answerable questions, each paired with one truly unanswerable twin, and every pair's kind.
+
+    SQuAD 2.0's unanswerables were written to look answerable from their very
+    paragraph; a news reader mostly meets the plain case instead: a question beside
+    a passage that simply does not hold the answer. So each answerable question
+    ("answerable", its own paragraph) gets a twin: the same question beside a
+    paragraph of another article ("other-article") or, for every second question,
+    beside another paragraph of its own article that contains none of its answers
+    ("same-article": the harder case, common in news, where many articles tell one
+    story; another article's paragraph when there is none). Half the pairs are
+    answerable, as the threshold is fitted on. Unanswerable questions in the input are dropped.
+    """
+    rng = random.Random(seed)
+    by_title: dict[str, list[str]] = {}
+    for e in examples:
+        paragraphs = by_title.setdefault(e.title, [])
+        if not paragraphs or paragraphs[-1] != e.context:
+            paragraphs.append(e.context)
+    titles = list(by_title)
+    mixed: list[SquadExample] = []
+    kinds: list[str] = []
+    for n, e in enumerate(e for e in examples if not e.is_impossible):
+        mixed.append(e)
+        kinds.append("answerable")
+        lacking = [c for c in by_title[e.title] if c != e.context and not any(a.lower() in c.lower() for a in e.answers)]
+        others = [t for t in titles if t != e.title]
+        if n % 2 and lacking:
+            context, kind = rng.choice(lacking), "same-article"
+        elif others:
+            context, kind = rng.choice(by_title[rng.choice(others)]), "other-article"
+        else:
+            continue
+        mixed.append(replace(e, id=f"{e.id}/{kind}", context=context, answers=[], answer_starts=[]))
+        kinds.append(kind)
+    return mixed, kinds
 
 
 def normalize_answer(text: str) -> str:

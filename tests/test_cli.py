@@ -39,10 +39,10 @@ def test_ask_json_schema(index_copy: Path):
     proc = qa("ask", SEED_QUESTION, "--json", "--top-k", "3", "--index-dir", str(index_copy))
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
-    assert set(out) == {"question", "answered", "answer", "candidates", "passages", "seconds"}
+    assert set(out) == {"question", "answered", "confident", "answer", "candidates", "passages", "seconds"}
     assert out["answered"] is True and len(out["passages"]) == 3
     answer = out["answer"]
-    for key in ("text", "score", "article_id", "title", "date", "source", "url", "passage", "passage_start", "start", "end",
+    for key in ("text", "score", "answerability", "article_id", "title", "date", "source", "url", "passage", "passage_start", "start", "end",
                 "sentence", "sentence_start", "sentence_end", "evidence"):
         assert key in answer, key
     assert "Marco Rubio" in answer["text"] and answer["sentence"] == RUBIO_SENTENCE
@@ -50,10 +50,16 @@ def test_ask_json_schema(index_copy: Path):
     assert set(out["seconds"]) == {"retrieval", "reading", "total"}
 
 
-def test_dont_know_is_exit_status_zero(index_copy: Path):
-    proc = qa("ask", "What is the boiling point of liquid nitrogen?", "--json", "--index-dir", str(index_copy))
+def test_dont_know_is_exit_status_zero_and_shows_the_closest_passages(index_copy: Path):
+    question = "What is the boiling point of liquid nitrogen?"
+    proc = qa("ask", question, "--json", "--index-dir", str(index_copy))
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["answered"] is False
+    proc = qa("ask", question, "--index-dir", str(index_copy))
+    assert proc.stdout.startswith("The articles don't say.") and "Closest passages:\n  1. " in proc.stdout
+    proc = qa("ask", question, "--always-answer", "--json", "--index-dir", str(index_copy))
+    out = json.loads(proc.stdout)
+    assert out["answered"] is True and out["confident"] is False and out["answer"]["text"]
 
 
 @pytest.mark.parametrize("question", ["", "x" * 20_000])

@@ -42,8 +42,26 @@ def test_answers_are_merged_across_passages(index_copy: Path):
     best = result.best
     assert "Marco Rubio" in best.text
     assert {e.article_id for e in best.evidence} == {"copy", seed.id}
-    assert best.score >= max(e.score for e in best.evidence)
+    assert best.answerability == max(e.answerability for e in best.evidence) == best.citation.answerability
     assert len({a.text.lower() for a in result.answers}) == len(result.answers)
+
+
+def test_the_seed_answer_is_one_answer_with_one_confidence(engine: Engine):
+    result = engine.ask(SEED_QUESTION)
+    assert "Marco Rubio" in result.best.text
+    assert result.best.score > 0.48  # what the longest form alone was shown with before pooling
+    forms = [a.text for a in result.answers if "Rubio" in a.text or "Secretary" in a.text]
+    assert forms == ["Marco Rubio"], forms  # no other form of it among the candidates
+    scores = [a.score for a in result.answers]
+    assert scores == sorted(scores, reverse=True)  # confidence follows the rank
+
+
+def test_always_answer_gives_the_best_guess_marked_as_such(engine: Engine):
+    question = "What is the boiling point of liquid nitrogen?"
+    assert not engine.ask(question).answered
+    guess = engine.ask(question, always_answer=True)
+    assert guess.answered and not guess.confident and guess.best is not None
+    assert engine.ask(SEED_QUESTION, always_answer=True).confident
 
 
 def test_filters_restrict_the_articles_searched(index_copy: Path):

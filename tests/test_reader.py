@@ -15,7 +15,7 @@ from qa.squad import load_examples, score
 from qa.training import (TrainConfig, antonym_question, average_readers, make_pairs, negate_question, swap_question,
                          train_reader, use_bf16)
 
-from conftest import SEEDS
+from conftest import SEED_QUESTION, SEEDS
 
 TINY = Path(__file__).resolve().parent / "data" / "squad-tiny.json"  # 56 SQuAD v1.1 train questions, CC BY-SA 4.0
 
@@ -315,3 +315,56 @@ def test_averaging_readers_takes_the_mean_of_their_weights(tmp_path: Path):
     assert not (tmp_path / "x" / "model.safetensors").exists()
     missing = average(SHIPPED_READER, tmp_path / "nope", output=tmp_path / "y")
     assert missing.returncode == 2 and "not a reader folder" in missing.stderr
+
+
+def test_realistic_mix_fits_a_calibration_the_engine_then_shows(tmp_path: Path, seed_index: Path):
+    """`qa eval reader --mix realistic --save-calibration` on a real file and reader, then the engine uses it."""
+    import shutil
+    import subprocess
+    import sys
+
+    from qa.calibration import Calibration
+    from qa.config import SHIPPED_READER, Config
+    from qa.engine import Engine
+
+    reader = tmp_path / "reader"
+    shutil.copytree(SHIPPED_READER, reader)
+    card = json.loads((reader / "training.json").read_text())
+    card.pop("calibration", None)
+    (reader / "training.json").write_text(json.dumps(card))
+    run = [sys.executable, "-m", "qa", "eval", "reader", str(TINY), "--mix", "realistic", "--reader-model", str(reader),
+           "--json", "--quiet"]
+    proc = subprocess.run([*run, "--save-calibration"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["has_ans_count"] == out["no_ans_count"] == 56  # one unanswerable twin each
+    assert out["no_ans_accuracy_other_article"] >= 90 and "no_ans_accuracy_same_article" in out
+    assert out["f1_half_other_article"] > 70
+    saved = json.loads((reader / "training.json").read_text())
+    assert saved["no_answer_threshold"] == round(out["best_threshold"], 4) and saved["abstain_on"] == "ratio"
+    calibration = Calibration.from_dict(saved["calibration"])
+    assert calibration is not None and calibration(100.0) > calibration(-100.0)
+
+    proc = subprocess.run([*run, "--diagram", str(tmp_path / "reliability.png")], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert 0 <= json.loads(proc.stdout)["expected_calibration_error"] <= 1
+    assert (tmp_path / "reliability.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    result = Engine.open(seed_index, Config(reader_model=str(reader))).ask(SEED_QUESTION)
+    assert result.best.score == pytest.approx(calibration(result.best.answerability))
+
+
+def test_open_evaluation_with_orphaned_articles_reports_abstention(tmp_path: Path):
+    """`qa eval open --orphan 0.5` on a real two-article file: one article leaves the corpus, its questions
+    have nothing to find, and the engine should say so for them."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "qa", "eval", "open", str(TINY), "--orphan", "0.5", "--json", "--quiet"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["orphaned_articles"] == 1 and out["paragraphs"] == 6
+    assert out["orphaned_questions"] in (36, 20) and out["count"] == 56
+    assert out["orphaned_abstained"] >= 50  # questions about the missing article are mostly refused
+    assert out["exact_match_abstaining"] <= out["exact_match"] and out["recall@20"] > 0.5

@@ -53,9 +53,10 @@ class Library:
             self.engine = Engine.create(self.index_dir, config)
 
     # ----- asking ------------------------------------------------------------
-    def ask(self, question: str, retrieval: str = "hybrid", top_k: int = 5) -> dict[str, Any]:
+    def ask(self, question: str, retrieval: str = "hybrid", top_k: int = 5, always_answer: bool = False) -> dict[str, Any]:
         with self.lock:
-            result = self.engine.ask(question, top_k=int(top_k), retrieval=retrieval)  # type: ignore[arg-type]
+            result = self.engine.ask(question, top_k=int(top_k), retrieval=retrieval,  # type: ignore[arg-type]
+                                     always_answer=bool(always_answer))
         return result.to_dict()
 
     # ----- the library -------------------------------------------------------
@@ -118,8 +119,9 @@ def render_answer(result: dict[str, Any]) -> tuple[str, str]:
         a0 = answer["start"] - answer["passage_start"]
         a1 = answer["end"] - answer["passage_start"]
         marked = f"{e(passage[:a0])}<mark>{e(passage[a0:a1])}</mark>{e(passage[a1:])}"
+        sure = "confident" if result.get("confident", True) else "confident — a best guess, below the confidence threshold"
         card = (f"<div class='answer-text'>{e(answer['text'])}</div>"
-                f"<p class='meta'>{answer['score']:.0%} confident · {where}</p>"
+                f"<p class='meta'>{answer['score']:.0%} {sure} · {where}</p>"
                 f"<div class='passage'>{marked}</div>{timing}")
     others = [c for c in result["candidates"] if not answer or c["text"] != answer["text"]][:5]
     listing = "".join(f"<li class='candidate'><b>{e(c['text'])}</b> <span class='meta'>{c['score']:.0%} · {e(c['title'])}"
@@ -130,9 +132,9 @@ def render_answer(result: dict[str, Any]) -> tuple[str, str]:
 
 
 def build_app(library: Library) -> gr.Blocks:
-    def ask_page(question: str, retrieval: str, top_k: float) -> tuple[str, str]:
+    def ask_page(question: str, retrieval: str, top_k: float, always_answer: bool) -> tuple[str, str]:
         try:
-            return render_answer(library.ask(question, retrieval, int(top_k)))
+            return render_answer(library.ask(question, retrieval, int(top_k), always_answer))
         except QAError as exc:
             return f"<div class='error' id='ask-error'>{html.escape(str(exc))}</div>", ""
 
@@ -163,6 +165,8 @@ def build_app(library: Library) -> gr.Blocks:
             with gr.Row():
                 retrieval = gr.Radio(["hybrid", "dense", "bm25"], value=library.config.retrieval, label="Retrieval")
                 top_k = gr.Slider(1, 20, value=library.config.top_k, step=1, label="Passages to read (top-k)")
+                always = gr.Checkbox(False, label="Always show the best guess", elem_id="always-answer",
+                                     info="even when the articles don't say it with enough confidence")
             gr.Examples(EXAMPLES, inputs=question)
             answer = gr.HTML(elem_id="answer")
             candidates = gr.HTML(elem_id="candidates")
@@ -176,16 +180,18 @@ def build_app(library: Library) -> gr.Blocks:
             remove_button = gr.Button("Remove", variant="stop", elem_id="remove")
             message = gr.Markdown(elem_id="library-message")
 
-        ask.click(ask_page, [question, retrieval, top_k], [answer, candidates], api_visibility="undocumented", concurrency_limit=4)
-        question.submit(ask_page, [question, retrieval, top_k], [answer, candidates], api_visibility="undocumented", concurrency_limit=4)
+        ask.click(ask_page, [question, retrieval, top_k, always], [answer, candidates], api_visibility="undocumented",
+                  concurrency_limit=4)
+        question.submit(ask_page, [question, retrieval, top_k, always], [answer, candidates], api_visibility="undocumented",
+                        concurrency_limit=4)
         add_button.click(add, [upload], [message, stats, table, chosen], api_visibility="undocumented")
         remove_button.click(remove, [chosen], [message, stats, table, chosen], api_visibility="undocumented")
         app.load(refresh, None, [stats, table, chosen], api_visibility="undocumented")
 
-        def api_ask(question: str, retrieval: str = "hybrid", top_k: int = 5) -> dict[str, Any]:
+        def api_ask(question: str, retrieval: str = "hybrid", top_k: int = 5, always_answer: bool = False) -> dict[str, Any]:
             """Answer a question from the indexed articles; returns the answer, its citation and the candidates."""
             try:
-                return library.ask(question, retrieval, top_k)
+                return library.ask(question, retrieval, top_k, always_answer)
             except QAError as exc:
                 raise gr.Error(str(exc)) from None
 

@@ -1,0 +1,55 @@
+"""Refresh docs/screenshot.png, the README's picture of the page answering the seed question.
+
+Run on demand (the tests never write into the repository):
+
+    .venv/bin/python scripts/screenshot.py [--output docs/screenshot.png]
+
+It builds the seed index in a temporary folder, serves the page in this process,
+asks the seed question in Debian's headless Chromium and saves the page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from qa.config import Config  # noqa: E402
+from qa.engine import Engine  # noqa: E402
+from ui.app import CSS, EXAMPLES, Library, build_app  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "screenshot.png")
+    parser.add_argument("--chromium", default="/usr/bin/chromium")
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp:
+        Engine.build([ROOT / "seeds"], Path(tmp) / "index")
+        app = build_app(Library(Path(tmp) / "index", Config(), max_upload_mb=20))
+        _, url, _ = app.launch(prevent_thread_lock=True, css=CSS, server_name="127.0.0.1", quiet=True)
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=args.chromium, args=["--headless", "--no-sandbox"])
+                page = browser.new_page(viewport={"width": 1200, "height": 1000})
+                page.goto(url, wait_until="networkidle")
+                page.locator("#question textarea").fill(EXAMPLES[0])
+                page.locator("#ask").click()
+                page.locator("#answer mark").wait_for(timeout=120_000)
+                args.output.parent.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(args.output), full_page=True)
+                browser.close()
+        finally:
+            app.close()
+    print(f"Wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
