@@ -126,7 +126,7 @@ def main() -> None:
     results: dict[str, object] = {"torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count()}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        seed_articles = load_articles([ROOT / "seeds"])
+        seed_articles = load_articles([ROOT / "qa" / "seeds"])
         results["seed_indexing"] = indexing(seed_articles, config, work, "seed")
         seed = Engine.open(work / "seed", config)
         from ui.app import EXAMPLES

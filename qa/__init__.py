@@ -1,7 +1,7 @@
 """Extractive question answering over your own news articles, with citations.
 
     from qa import Engine
-    engine = Engine.build(["seeds/"], "index")
+    engine = Engine.build(["my-articles/"], "index")
     result = engine.ask("Who leads next week's talks?")
 """
 

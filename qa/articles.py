@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable
 
@@ -96,7 +96,7 @@ def read_jsonl_file(path: Path) -> list[Article]:
             raise InputError(f"{path}, line {n}, has no 'text'; each line needs at least a non-empty \"text\" field.")
         fields = {k: (str(record[k]) if record.get(k) is not None else None) for k in ("title", "date", "source", "url", "id")}
         articles.append(Article.from_text(record["text"].strip(), title=fields["title"] or f"{path.stem} #{n}",
-                                          id=slug(fields["id"]) if fields["id"] else None, date=fields["date"],
+                                          id=slug(fields["id"]) if fields["id"] else fields["url"], date=fields["date"],
                                           source=fields["source"], url=fields["url"]))
     if not articles:
         raise InputError(f"{path} holds no articles; add one JSON object per line with a \"text\" field.")
@@ -114,27 +114,61 @@ def read_file(path: Path) -> list[Article]:
     raise InputError(f"{path} is not a supported file; use .txt, .md, .html or .jsonl.")
 
 
-def load_articles(paths: Iterable[str | Path]) -> list[Article]:
-    """All articles under the given files and folders, in a stable order; ids are unique."""
+@dataclass
+class Collected:
+    """What a set of files and folders held: the articles, and each file that failed or was passed over."""
+
+    articles: list[Article] = field(default_factory=list)
+    failed: list[tuple[Path, str]] = field(default_factory=list)  # (file, the one-line reason)
+    skipped: list[Path] = field(default_factory=list)  # files in folders that are not articles (.pdf, .docx, ...)
+
+
+def collect_articles(paths: Iterable[str | Path]) -> Collected:
+    """All articles under the given files and folders, in a stable order, ids unique.
+
+    A file that cannot be read is recorded with its reason and the others are still
+    read; a path that does not exist, or a folder with no article files, is a
+    mistake in the command itself and raises InputError at once.
+    """
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    collected = Collected()
     files: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.startswith("."))
-            if not found:
+            found = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+            articles = [p for p in found if p.suffix.lower() in SUFFIXES]
+            if not articles:
                 raise InputError(f"{path} holds no .txt, .md, .html or .jsonl files; point to a folder of articles.")
-            files.extend(found)
+            files.extend(articles)
+            collected.skipped.extend(p for p in found if p.suffix.lower() not in SUFFIXES)
         elif path.is_file():
             files.append(path)
         else:
             raise InputError(f"{path} does not exist; check the path.")
-    articles: list[Article] = []
     seen: dict[str, int] = {}
     for file in files:
-        for article in read_file(file):
+        try:
+            read = read_file(file)
+        except InputError as exc:
+            collected.failed.append((file, str(exc)))
+            continue
+        except (OSError, ValueError, RecursionError, MemoryError) as exc:  # what a strange file can do to a parser
+            collected.failed.append((file, f"{file} could not be read as an article ({type(exc).__name__})."))
+            continue
+        for article in read:
             if article.id in seen:  # two files with the same name in different folders
                 seen[article.id] += 1
                 article.id = f"{article.id}-{seen[article.id]}"
             seen.setdefault(article.id, 1)
-            articles.append(article)
-    return articles
+            collected.articles.append(article)
+    return collected
+
+
+def load_articles(paths: Iterable[str | Path]) -> list[Article]:
+    """All articles under the given files and folders, or InputError for the first file that fails."""
+    collected = collect_articles(paths)
+    if collected.failed:
+        raise InputError(collected.failed[0][1])
+    return collected.articles

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import os
 import sys
@@ -15,7 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Sequence
 
-from qa.config import DEFAULT_INDEX_DIR, DEFAULT_SEEDS_DIR, Config
+from qa.config import SEEDS_DIR, Config, default_index_dir
 from qa.errors import InputError, QAError
 
 
@@ -46,11 +47,13 @@ def _number(kind: type, low: float | None = None, high: float | None = None, low
 
 
 INT8_HELP = ("read with the int8 reader on ONNX Runtime (the default on CPU); --no-int8 reads in fp32: "
-             "about twice as slow, 0.4 F1 better on SQuAD v1.1 dev")
+             "about twice as slow, a little more accurate (the reader's model card has the figures)")
 
 
 def _engine_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--index-dir", type=Path, default=DEFAULT_INDEX_DIR, help="index directory (default: %(default)s)")
+    p.add_argument("--index-dir", type=Path, default=None,
+                   help="index directory (default: $QA_INDEX_DIR; else index/ in a checkout of this project; "
+                        "else index/ in your data folder, e.g. ~/.local/share/qa-news/index)")
     p.add_argument("--embedding-model", help="sentence-transformers model name or path (default: the packaged all-MiniLM-L6-v2)")
     p.add_argument("--reader-model", help="question-answering model name or path (default: the shipped reader)")
     p.add_argument("--int8", action=argparse.BooleanOptionalAction, help=INT8_HELP)
@@ -74,22 +77,33 @@ def _print_json(obj: Any) -> None:
     print(json.dumps(obj, indent=2, ensure_ascii=False))
 
 
+def _report_files(report: Any) -> int:
+    """One line per file that failed or was passed over; exit status 1 if any failed."""
+    for path in report.skipped:
+        print(f"skipped: {path} (not a .txt, .md, .html or .jsonl file)", file=sys.stderr)
+    for _, reason in report.failed:
+        print(f"failed: {reason}", file=sys.stderr)
+    return 1 if report.failed else 0
+
+
 def cmd_index_build(args: argparse.Namespace) -> int:
     from qa.engine import Engine
 
-    paths = args.paths or [DEFAULT_SEEDS_DIR]
-    engine = Engine.build(paths, args.index_dir, _config(args), progress=not args.quiet, force=args.force)
-    print(f"Built {args.index_dir}: {engine.stats().describe()}")
-    return 0
+    paths = args.paths or [SEEDS_DIR]
+    engine = Engine.build(paths, args.index_dir, _config(args), progress=not args.quiet, force=args.force, strict=args.strict)
+    status = _report_files(engine.report)
+    print(f"Built {args.index_dir}: {engine.stats().describe()}{engine.report.files_note()}")
+    return status
 
 
 def cmd_index_add(args: argparse.Namespace) -> int:
     from qa.engine import Engine
 
     engine = Engine.open(args.index_dir, _config(args), progress=not args.quiet)
-    report = engine.add(args.paths)
+    report = engine.add(args.paths, strict=args.strict)
+    status = _report_files(report)
     print(f"{report.describe()} Index now: {engine.stats().describe()}")
-    return 0
+    return status
 
 
 def cmd_index_remove(args: argparse.Namespace) -> int:
@@ -113,7 +127,8 @@ def cmd_index_info(args: argparse.Namespace) -> int:
         return 0
     print(stats.describe())
     for a in engine.articles():
-        print(f"  {a.id}  {a.title}" + (f"  ({a.date})" if a.date else "") + (f"  [{a.source}]" if a.source else ""))
+        print(f"  {a.id}  {a.title}" + (f"  ({a.date})" if a.date else "") + (f"  [{a.source}]" if a.source else "")
+              + (f"  <{a.url}>" if a.url and a.url != a.id else ""))
     return 0
 
 
@@ -132,7 +147,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from ui.app import serve
 
-    serve(index_dir=args.index_dir, host=args.host, port=args.port, config=_config(args), max_upload_mb=args.max_upload_mb)
+    serve(index_dir=args.index_dir, host=args.host, port=args.port, config=_config(args), max_upload_mb=args.max_upload_mb,
+          share=args.share)
     return 0
 
 
@@ -237,18 +253,23 @@ def build_parser() -> argparse.ArgumentParser:
     isub = index.add_subparsers(dest="index_command", required=True, metavar="ACTION")
     p = isub.add_parser("build", help="build a new index from files or folders (replaces any existing one)",
                         description="Build an index from .txt, .md, .html and .jsonl files or folders of them. The old index stays until the new one is complete.")
-    p.add_argument("paths", nargs="*", type=Path, help=f"files or folders (default: {DEFAULT_SEEDS_DIR}/)")
+    p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: the seed article shipped with qa)")
     p.add_argument("--approximate", action="store_true", help="use an approximate (HNSW) vector index; by default chosen by size")
     p.add_argument("--force", action="store_true",
                    help="build even when --index-dir is a folder that already holds other files (they are never touched)")
+    p.add_argument("--strict", action="store_true", help="all or nothing: stop, adding nothing, if any file cannot be read")
     _engine_options(p)
     p.set_defaults(func=cmd_index_build)
-    p = isub.add_parser("add", help="add or update articles", description="Add articles; an unchanged article is skipped, a changed one replaces its old passages.")
+    p = isub.add_parser("add", help="add or update articles",
+                        description="Add articles; an unchanged article is skipped, a changed one replaces its old passages. "
+                                    "A file that cannot be read is reported in one line and the rest is added (exit status 1).")
     p.add_argument("paths", nargs="+", type=Path, help="files or folders")
+    p.add_argument("--strict", action="store_true", help="all or nothing: stop, adding nothing, if any file cannot be read")
     _engine_options(p)
     p.set_defaults(func=cmd_index_add)
-    p = isub.add_parser("remove", help="remove articles by id", description="Remove articles by id (see `qa index info`).")
-    p.add_argument("ids", nargs="+", help="article ids")
+    p = isub.add_parser("remove", help="remove articles by id, url or title",
+                        description="Remove articles named by id, url or exact title (see `qa index info`).")
+    p.add_argument("ids", nargs="+", metavar="ID", help="article ids, urls or exact titles")
     _engine_options(p)
     p.set_defaults(func=cmd_index_remove)
     p = isub.add_parser("info", help="show what the index holds", description="Show the index's model, counts and articles.")
@@ -256,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     _engine_options(p)
     p.set_defaults(func=cmd_index_info)
 
-    p = sub.add_parser("ask", help="answer a question from the articles", description="Answer a question with the sentence it came from. Builds the default index from seeds/ when there is none.")
+    p = sub.add_parser("ask", help="answer a question from the articles", description="Answer a question with the sentence it came from. Builds the default index from the seed article when there is none.")
     p.add_argument("question")
     p.add_argument("--top-k", type=_number(int, 1, 100), default=None, help="passages to read, 1 to 100 (default 5)")
     p.add_argument("--retrieval", choices=["hybrid", "dense", "bm25"], help="retrieval mode (default hybrid)")
@@ -270,6 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="start the web page", description="Serve the Gradio page (loopback only by default).")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
     p.add_argument("--port", type=_number(int, 1, 65535), default=7860, help="port, 1 to 65535 (default %(default)s)")
+    p.add_argument("--share", action="store_true",
+                   help="also serve through a temporary public gradio.live link (needs the internet; anyone with it can ask)")
     p.add_argument("--max-upload-mb", type=_number(float, 0, 10_000, low_open=True), default=20.0,
                    help="largest accepted upload, above 0 and at most 10000 (default %(default)s MB)")
     _engine_options(p)
@@ -342,6 +365,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no weight-loading bars between a question and its answer
     args = build_parser().parse_args(argv)
+    if hasattr(args, "index_dir") and args.index_dir is None:
+        args.index_dir = default_index_dir()
+    logging.basicConfig(format="%(message)s", level=logging.WARNING)  # the library's notes, as plain lines on stderr
     try:
         return args.func(args)
     except QAError as exc:
@@ -350,6 +376,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `qa index info | head -1`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes stdout
+        return 0
     except Exception as exc:  # the promise: one clear line, never a traceback
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

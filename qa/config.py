@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -12,8 +13,7 @@ if TYPE_CHECKING:
 PACKAGE_DIR = Path(__file__).resolve().parent
 SHIPPED_READER = PACKAGE_DIR / "models" / "reader"
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"  # resolved to the packaged copy
-DEFAULT_INDEX_DIR = Path("index")
-DEFAULT_SEEDS_DIR = Path("seeds")
+SEEDS_DIR = PACKAGE_DIR / "seeds"  # the seed article, shipped inside the package
 
 Retrieval = Literal["hybrid", "dense", "bm25"]
 AbstainRule = Literal["null", "span", "ratio"]
@@ -21,6 +21,23 @@ AbstainRule = Literal["null", "span", "ratio"]
 # its span is more likely than "no answer" in that passage (ratio), or at probability 0.5.
 FALLBACK_RULE: AbstainRule = "ratio"
 FALLBACK_THRESHOLDS: dict[AbstainRule, float] = {"ratio": 0.0, "null": 0.5, "span": 0.5}
+
+
+def default_index_dir() -> Path:
+    """Where the index lives when no --index-dir is given, wherever `qa` is run from.
+
+    $QA_INDEX_DIR if set; else `index/` when run in a checkout of this project (where
+    it always was); else `index/` in the user's data folder (platformdirs: on Linux
+    ~/.local/share/qa-news/index).
+    """
+    if os.environ.get("QA_INDEX_DIR"):
+        return Path(os.environ["QA_INDEX_DIR"]).expanduser()
+    here = Path.cwd()
+    if (here / "pyproject.toml").is_file() and (here / "qa" / "engine.py").is_file():
+        return Path("index")
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("qa-news")) / "index"
 
 
 def reader_card(reader_model: str) -> dict[str, Any]:
@@ -61,8 +78,8 @@ class Config:
     max_answer_tokens: int = 30
     reader_max_length: int = 256
     reader_stride: int = 96
-    # On CPU, read with the reader quantized to int8 on ONNX Runtime: over twice as
-    # fast as fp32 for 0.4 F1 on SQuAD v1.1 dev (80.3 against 80.7).
+    # On CPU, read with the reader quantized to int8 on ONNX Runtime: about twice as
+    # fast as fp32 for a little accuracy (the reader's model card has the figures).
     reader_int8: bool = True
     max_question_chars: int = 1000
     device: str = "cpu"

@@ -1,6 +1,6 @@
 """The one Python API: build, update and ask. The CLI and the web page only call this.
 
-    engine = Engine.build(["seeds/"], "index")      # or Engine.open("index")
+    engine = Engine.build(["my-articles/"], "index")  # or Engine.open("index")
     engine.add(["more-articles/"]); engine.remove(["some-id"])
     result = engine.ask("Who leads next week's talks?")
     print(result.best.text, result.best.citation.sentence)
@@ -8,17 +8,17 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import re
-import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
 from qa.answers import Answer, Result, merge
-from qa.articles import Article, load_articles
-from qa.config import DEFAULT_INDEX_DIR, DEFAULT_SEEDS_DIR, Config, Retrieval
+from qa.articles import Article, Collected, collect_articles
+from qa.config import SEEDS_DIR, Config, Retrieval, default_index_dir
 from qa.embeddings import Embedder, canonical_name
 from qa.errors import IndexUnusable, InputError, SaveFailed
 from qa.index import PassageIndex, Stats
@@ -27,15 +27,38 @@ from qa.reading import Reader
 from qa.retrieval import Filters, Hit, Retriever
 
 
+logger = logging.getLogger(__name__)
+
+
 @dataclass
 class AddReport:
+    """What an add did, and each file it could not read (failed) or passed over (skipped: not an article type)."""
+
     added: int = 0
     updated: int = 0
     unchanged: int = 0
     passages: int = 0
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
 
     def describe(self) -> str:
-        return f"Added {self.added}, updated {self.updated}, unchanged {self.unchanged} article(s) ({self.passages} new passage(s))."
+        return (f"Added {self.added}, updated {self.updated}, unchanged {self.unchanged} article(s) "
+                f"({self.passages} new passage(s)).{self.files_note()}")
+
+    def files_note(self) -> str:
+        """" N file(s) failed, M skipped." when any did, else nothing."""
+        return f" {len(self.failed)} file(s) failed, {len(self.skipped)} skipped." if self.failed or self.skipped else ""
+
+
+def _collect(paths: Iterable[str | Path], strict: bool) -> Collected:
+    """The articles to add; with `strict`, any file that fails stops everything before anything is written."""
+    collected = collect_articles(paths)
+    if collected.failed and (strict or not collected.articles):
+        if len(collected.failed) == 1:
+            raise InputError(collected.failed[0][1])
+        raise InputError(f"{len(collected.failed)} files could not be read, the first: {collected.failed[0][1]}"
+                         + ("" if strict else " Nothing else was found to add."))
+    return collected
 
 
 class Engine:
@@ -50,6 +73,7 @@ class Engine:
         self.embedder = embedder or Embedder(config.embedding_model, config.device, config.batch_size)
         self.retriever = Retriever(index, self.embedder, config.candidates, config.rrf_k)
         self._reader: Reader | None = None
+        self.report: AddReport | None = None  # what the build that made this engine did
         self.abstain_on, self.no_answer_threshold = config.no_answer_rule()
         self.calibration = config.calibration()
         if not math.isfinite(self.no_answer_threshold):
@@ -71,19 +95,23 @@ class Engine:
 
     @classmethod
     def build(cls, paths: Iterable[str | Path], index_dir: str | Path, config: Config | None = None, progress: bool = False,
-              force: bool = False) -> "Engine":
+              force: bool = False, strict: bool = False) -> "Engine":
         """A new index from files and folders; it replaces any index in `index_dir` only once complete.
 
         A folder that holds other things than an index is refused unless `force` is set.
+        Files that cannot be read are left out and listed in `engine.report` (with
+        `strict`, any of them stops the build before anything is written).
         """
         config = config or Config()
         PassageIndex.check_new_home(Path(index_dir), force)
-        articles = load_articles(paths)
+        collected = _collect(paths, strict)
+        articles = collected.articles
         approximate = config.approximate
         if approximate is None:
             approximate = sum(max(1, len(a.text.split()) // config.passage_words) for a in articles) > config.approximate_above
         engine = cls.create(index_dir, config, progress, approximate, force=True)
-        engine.add_articles(articles)
+        engine.report = engine.add_articles(articles)
+        engine.report.failed, engine.report.skipped = collected.failed, collected.skipped
         return engine
 
     @classmethod
@@ -100,17 +128,24 @@ class Engine:
 
     @classmethod
     def open_or_seed(cls, index_dir: str | Path, config: Config | None = None, progress: bool = False) -> "Engine":
-        """Open an index; on a fresh checkout the default `index/` is first built from `seeds/`."""
+        """Open an index; the default one (see `qa.config.default_index_dir`) is first built from the seed article."""
         index_dir = Path(index_dir)
-        if index_dir == DEFAULT_INDEX_DIR and not PassageIndex.exists(index_dir) and DEFAULT_SEEDS_DIR.is_dir():
-            print(f"No index in {index_dir}: building it from {DEFAULT_SEEDS_DIR}/ ...", file=sys.stderr)
-            return cls.build([DEFAULT_SEEDS_DIR], index_dir, config, progress)
+        if index_dir == default_index_dir() and not PassageIndex.exists(index_dir):
+            logger.warning("No index in %s: building it from the seed article ...", index_dir)
+            return cls.build([SEEDS_DIR], index_dir, config, progress)
         return cls.open(index_dir, config, progress)
 
     # ----- changing ---------------------------------------------------------
-    def add(self, paths: Iterable[str | Path]) -> AddReport:
-        """Add articles from files or folders; unchanged ones are skipped, changed ones replaced."""
-        return self.add_articles(load_articles(paths))
+    def add(self, paths: Iterable[str | Path], strict: bool = False) -> AddReport:
+        """Add articles from files or folders; unchanged ones are skipped, changed ones replaced.
+
+        Files that cannot be read are left out and listed in the report (with
+        `strict`, any of them stops the add before anything is written).
+        """
+        collected = _collect(paths, strict)
+        report = self.add_articles(collected.articles)
+        report.failed, report.skipped = collected.failed, collected.skipped
+        return report
 
     def add_articles(self, articles: Sequence[Article]) -> AddReport:
         report = AddReport()
@@ -132,11 +167,27 @@ class Engine:
         report.passages = len(passages)
         return report
 
-    def remove(self, ids: Iterable[str]) -> int:
-        ids = list(ids)
-        unknown = [i for i in ids if i not in self.index.articles]
+    def resolve(self, key: str) -> list[str]:
+        """The ids of the articles `key` names: an id, else a url, else an exact title."""
+        if key in self.index.articles:
+            return [key]
+        for field_ in ("url", "title"):
+            found = [a.id for a in self.index.articles.values() if getattr(a, field_) == key]
+            if found:
+                return found
+        return []
+
+    def remove(self, keys: Iterable[str]) -> int:
+        """Remove articles named by id, url or exact title; nothing is removed if any name matches none."""
+        if isinstance(keys, str):
+            keys = [keys]
+        keys = list(keys)
+        found = {k: self.resolve(k) for k in keys}
+        unknown = [k for k, ids in found.items() if not ids]
         if unknown:
-            raise InputError(f"No article with id {', '.join(unknown)} in the index; see `qa index info` for the ids.")
+            raise InputError(f"No article with id, url or title {', '.join(unknown)} in the index; "
+                             "see `qa index info` for them.")
+        ids = list(dict.fromkeys(i for k in keys for i in found[k]))
         removed = self.index.remove(ids)
         self._save()
         return removed

@@ -25,3 +25,9 @@ class SaveFailed(QAError):
     """Writing the index failed (disk full, read-only, permissions); the previous index is still live."""
 
     exit_code = 1
+
+
+class NoIndex(IndexUnusable):
+    """There is no index where one was named: a wrong path, so bad input."""
+
+    exit_code = 2

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from qa.articles import Article
-from qa.errors import IndexUnusable, InputError, SaveFailed
+from qa.errors import IndexUnusable, InputError, NoIndex, SaveFailed
 from qa.files import fsync, locked, sha256_file, write_atomic
 from qa.passages import Passage
 
@@ -231,7 +231,7 @@ class PassageIndex:
     def load(cls, index_dir: Path) -> "PassageIndex":
         """Open the live version; a load that races a save (CURRENT moved on) tries again."""
         if not index_dir.is_dir():
-            raise IndexUnusable(f"There is no index in {index_dir}; build one with `qa index build --index-dir {index_dir} PATH...`.")
+            raise NoIndex(f"There is no index in {index_dir}; build one with `qa index build --index-dir {index_dir} PATH...`.")
         for attempt in range(3):
             current = _read_pointer(index_dir)
             try:
@@ -248,8 +248,11 @@ class PassageIndex:
         import faiss
 
         rebuild = f"rebuild it with `qa index build --index-dir {index_dir} PATH...`"
+        if not current and not (index_dir / CATALOG).exists():  # a wrong --index-dir, not a damaged index
+            raise NoIndex(f"{index_dir} is not an index (no {POINTER} file); build one with "
+                          f"`qa index build --index-dir {index_dir} PATH...`.")
         if not current:
-            raise IndexUnusable(f"{index_dir} is not an index (no {POINTER} file); {rebuild}.")
+            raise IndexUnusable(f"The index in {index_dir} has lost its {POINTER} file; {rebuild}.")
         version = index_dir / current
         try:
             manifest = json.loads((version / "manifest.json").read_text())

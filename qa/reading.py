@@ -132,6 +132,15 @@ def decode_window(
     return spans, null
 
 
+def within_lines(text: str, spans: Sequence[tuple[int, int, float]]) -> list[tuple[int, int, float]]:
+    """The (start, end, p) character spans that stay on one line of `text`.
+
+    An answer never runs across a line break: news text puts headings and
+    paragraphs on lines of their own, and a span from one into the next is not an answer.
+    """
+    return [(s, e, p) for s, e, p in spans if "\n" not in text[s:e]]
+
+
 POOL_FROM = 20  # spans decoded per window before overlapping ones are pooled into answers
 SHORT_FORM = 0.8  # how likely, against the likeliest, a shorter form must be to be shown (see pool_overlapping)
 
@@ -265,9 +274,7 @@ class Reader:
                 # A text has no answer only if none of its windows has one.
                 nulls[t] = min(nulls[t], null)
                 offsets = enc["offset_mapping"][w]
-                in_chars = [(offsets[s][0], offsets[e][1], p) for s, e, p in window_spans]
-                # An answer never runs across a line break (from a heading into the next paragraph, say).
-                in_chars = [(c0, c1, p) for c0, c1, p in in_chars if "\n" not in texts[t][c0:c1]]
+                in_chars = within_lines(texts[t], [(offsets[s][0], offsets[e][1], p) for s, e, p in window_spans])
                 for c0, c1, p, peak in pool_overlapping(in_chars)[:top_n]:
                     spans[t].append(Span(texts[t][c0:c1], c0, c1, p, t, peak))
         readings = []

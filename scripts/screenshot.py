@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa.config import Config  # noqa: E402
+from qa.config import SEEDS_DIR, Config  # noqa: E402
 from qa.engine import Engine  # noqa: E402
 from ui.app import CSS, EXAMPLES, Library, build_app  # noqa: E402
 
@@ -31,7 +31,7 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp:
-        Engine.build([ROOT / "seeds"], Path(tmp) / "index")
+        Engine.build([SEEDS_DIR], Path(tmp) / "index")
         app = build_app(Library(Path(tmp) / "index", Config(), max_upload_mb=20))
         _, url, _ = app.launch(prevent_thread_lock=True, css=CSS, server_name="127.0.0.1", quiet=True)
         try:

@@ -14,7 +14,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 ROOT = Path(__file__).resolve().parent.parent
-SEEDS = ROOT / "seeds"
+SEEDS = ROOT / "qa" / "seeds"
 SEED_QUESTION = "Who leads next week's talks?"
 RUBIO_SENTENCE = "US Secretary of State Marco Rubio will lead the talks."
 

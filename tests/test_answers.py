@@ -99,3 +99,13 @@ def test_the_realistic_mix_pairs_each_answerable_question_with_one_true_unanswer
         assert e.is_impossible and source.answers[0].lower() not in e.context.lower()
         assert e.context != source.context and e.id == f"{source.id}/{kind}"
         assert (e.context in {x.context for x in examples if x.title == source.title}) == (kind == "same-article")
+
+
+def test_answer_spans_never_cross_a_line_break():
+    from qa.reading import within_lines
+
+    text = "Season two\n\nThe show is green lit for a second season.\n\u201cAnd now, Bob returns\u201d"
+    heading, sentence = (0, 10), (12, 54)
+    crossing = (12, text.index("returns") + 7)  # from the sentence into the next paragraph
+    spans = [(*heading, 0.2), (*sentence, 0.3), (*crossing, 0.4), (0, 20, 0.1)]
+    assert within_lines(text, spans) == [(*heading, 0.2), (*sentence, 0.3)]

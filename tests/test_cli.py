@@ -14,8 +14,8 @@ import pytest
 from conftest import ROOT, RUBIO_SENTENCE, SEED_QUESTION, SEEDS, snapshot
 
 
-def qa(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def qa(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.run([sys.executable, "-m", "qa", *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=600)
 
 
@@ -26,13 +26,21 @@ def one_error_line(proc: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
-def test_fresh_checkout_builds_the_index_and_answers(tmp_path: Path):
-    shutil.copytree(SEEDS, tmp_path / "seeds")
-    proc = qa("ask", SEED_QUESTION, cwd=tmp_path)
+def test_the_first_ask_from_anywhere_builds_the_default_index_in_the_users_data_folder(tmp_path: Path):
+    elsewhere = tmp_path / "somewhere"
+    elsewhere.mkdir()
+    env = {"XDG_DATA_HOME": str(tmp_path / "data"), "QA_INDEX_DIR": ""}
+    proc = qa("ask", SEED_QUESTION, cwd=elsewhere, env=env)
     assert proc.returncode == 0, proc.stderr
     assert "Marco Rubio" in proc.stdout.splitlines()[0]
     assert RUBIO_SENTENCE in proc.stdout
-    assert (tmp_path / "index" / "CURRENT").is_file()
+    assert (tmp_path / "data" / "qa-news" / "index" / "CURRENT").is_file()
+    assert list(elsewhere.iterdir()) == []  # nothing written where it was run
+    proc = qa("ask", SEED_QUESTION, "--json", cwd=tmp_path, env=env)  # found again from another folder
+    assert proc.returncode == 0 and json.loads(proc.stdout)["answered"]
+
+    proc = qa("ask", SEED_QUESTION, cwd=elsewhere, env={"QA_INDEX_DIR": str(tmp_path / "mine")})
+    assert proc.returncode == 0 and (tmp_path / "mine" / "CURRENT").is_file()
 
 
 def test_ask_json_schema(index_copy: Path):
@@ -71,10 +79,14 @@ def test_bad_questions_exit_2_with_one_line(index_copy: Path, question: str):
     assert snapshot(index_copy) == before
 
 
-def test_missing_and_damaged_index_exit_1(tmp_path: Path, index_copy: Path):
+def test_a_missing_index_exits_2_and_a_damaged_one_1(tmp_path: Path, index_copy: Path):
     proc = qa("ask", SEED_QUESTION, "--index-dir", str(tmp_path / "nowhere"))
-    assert proc.returncode == 1 and "There is no index" in one_error_line(proc)
+    assert proc.returncode == 2 and "There is no index" in one_error_line(proc)
     assert not (tmp_path / "nowhere").exists()
+    proc = qa("index", "info", "--index-dir", str(tmp_path / "nowhere"))  # a wrong path is bad input
+    assert proc.returncode == 2 and "There is no index" in one_error_line(proc)
+    proc = qa("index", "info", "--index-dir", str(tmp_path))
+    assert proc.returncode == 2 and "is not an index" in one_error_line(proc)
 
     version = index_copy / (index_copy / "CURRENT").read_text()
     (version / "passages.jsonl").write_text("garbage\n")
@@ -107,7 +119,7 @@ def test_index_commands_round_trip(tmp_path: Path, index_copy: Path):
     assert {"harbour", "trump-putin-budapest-summit"} == {a["id"] for a in info["articles"]}
     assert qa("index", "remove", "harbour", "--index-dir", str(index_copy)).returncode == 0
     proc = qa("index", "remove", "harbour", "--index-dir", str(index_copy))
-    assert proc.returncode == 2 and "No article with id harbour" in one_error_line(proc)
+    assert proc.returncode == 2 and "No article with id, url or title harbour" in one_error_line(proc)
 
 
 def test_help_and_usage_errors():
@@ -155,3 +167,52 @@ def test_a_non_finite_threshold_is_refused_by_the_api(seed_index: Path):
 
     with pytest.raises(InputError, match="finite"):
         Engine.open(seed_index, Config(no_answer_threshold=float("nan")))
+
+
+def test_articles_are_removed_by_the_id_the_readme_promises_by_url_and_by_title(tmp_path: Path, index_copy: Path):
+    url = "https://news.example.org/2022/03/01/harbour-reopens"
+    records = [{"text": "The harbour in Kiel reopened on Monday after a storm.", "title": "Harbour reopens", "url": url},
+               {"text": "The bridge in Novi Sad reopened on Tuesday.", "title": "Bridge reopens", "url": url + "-bridge"},
+               {"text": "A ferry line to Oslo starts in May.", "title": "Ferry to Oslo", "id": "ferry"}]
+    feed = tmp_path / "news.jsonl"
+    feed.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    assert qa("index", "add", str(feed), "--index-dir", str(index_copy), "--quiet").returncode == 0
+    info = json.loads(qa("index", "info", "--json", "--index-dir", str(index_copy)).stdout)
+    assert {a["id"] for a in info["articles"]} >= {url, url + "-bridge", "ferry"}  # a record's id is its url
+    assert url in qa("index", "info", "--index-dir", str(index_copy)).stdout
+    for key in (url, "Bridge reopens", "ferry"):  # by url (= id), by exact title, by id
+        proc = qa("index", "remove", key, "--index-dir", str(index_copy), "--quiet")
+        assert proc.returncode == 0 and "Removed 1" in proc.stdout, proc.stderr
+    info = json.loads(qa("index", "info", "--json", "--index-dir", str(index_copy)).stdout)
+    assert [a["id"] for a in info["articles"]] == ["trump-putin-budapest-summit"]
+
+
+def test_piping_into_a_reader_that_stops_early_is_silent(index_copy: Path):
+    # `true` exits without reading, so qa's first write meets a closed pipe.
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(f"{sys.executable} -m qa index info --index-dir '{index_copy}' | true; echo \"status ${{PIPESTATUS[0]}}\"",
+                          shell=True, executable="/bin/bash", capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert proc.stdout.strip() == "status 0" and proc.stderr == "", proc.stderr
+
+
+def test_a_folder_add_keeps_what_it_can_read_and_reports_each_other_file(tmp_path: Path, index_copy: Path):
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "harbour.md").write_text("# Harbour reopens\n\nThe harbour in Kiel reopened on Monday after a storm.\n")
+    (folder / "latin1.txt").write_bytes("Caf\xe9 news\nThe caf\xe9 opened.".encode("latin-1"))
+    (folder / "broken.jsonl").write_text("[" * 100_000 + "\n")
+    (folder / "notes.pdf").write_bytes(b"%PDF-1.4")
+    before = snapshot(index_copy)
+    proc = qa("index", "add", str(folder), "--strict", "--index-dir", str(index_copy), "--quiet")
+    assert proc.returncode == 2 and "2 files could not be read" in one_error_line(proc)
+    assert snapshot(index_copy) == before  # all or nothing
+
+    proc = qa("index", "add", str(folder), "--index-dir", str(index_copy), "--quiet")
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.splitlines()
+    assert sum(l.startswith("failed: ") for l in lines) == 2 and any("latin1.txt is not UTF-8" in l for l in lines)
+    assert any(l.startswith("skipped: ") and "notes.pdf" in l for l in lines)
+    assert "Added 1" in proc.stdout and "2 file(s) failed, 1 skipped." in proc.stdout
+    info = json.loads(qa("index", "info", "--json", "--index-dir", str(index_copy)).stdout)
+    assert "harbour" in {a["id"] for a in info["articles"]}

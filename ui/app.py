@@ -17,7 +17,7 @@ from typing import Any
 import gradio as gr
 
 from qa.articles import SUFFIXES, slug
-from qa.config import DEFAULT_INDEX_DIR, Config
+from qa.config import Config, default_index_dir
 from qa.engine import Engine
 from qa.errors import QAError
 from qa.index import PassageIndex
@@ -47,7 +47,7 @@ class Library:
         self.config = config
         self.max_upload_bytes = int(max_upload_mb * 1024 * 1024)
         self.lock = threading.Lock()
-        if PassageIndex.exists(self.index_dir) or self.index_dir == DEFAULT_INDEX_DIR:
+        if PassageIndex.exists(self.index_dir) or self.index_dir == default_index_dir():
             self.engine = Engine.open_or_seed(self.index_dir, config)
         else:  # a new library, filled from the page
             self.engine = Engine.create(self.index_dir, config)
@@ -200,11 +200,12 @@ def build_app(library: Library) -> gr.Blocks:
     return app
 
 
-def serve(index_dir: Path = DEFAULT_INDEX_DIR, host: str = "127.0.0.1", port: int = 7860, config: Config | None = None,
-          max_upload_mb: float = 20.0) -> None:
-    library = Library(Path(index_dir), config or Config(), max_upload_mb)
+def serve(index_dir: Path | None = None, host: str = "127.0.0.1", port: int = 7860, config: Config | None = None,
+          max_upload_mb: float = 20.0, share: bool = False) -> None:
+    index_dir = Path(index_dir) if index_dir else default_index_dir()
+    library = Library(index_dir, config or Config(), max_upload_mb)
     library.ask(EXAMPLES[0])  # load the models before the first visitor waits for them
     app = build_app(library)
     print(f"Serving on http://{host}:{port} (index {index_dir}); Ctrl+C stops.", flush=True)
-    app.launch(server_name=host, server_port=port, share=False, css=CSS, show_error=False,
+    app.launch(server_name=host, server_port=port, share=share, quiet=not share, css=CSS, show_error=False,
                max_file_size=int(max_upload_mb * 4 * 1024 * 1024), footer_links=["api"])
