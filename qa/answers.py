@@ -76,6 +76,7 @@ class Result:
     passages: list[Hit] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     confident: bool = True  # False: answered only because the best guess was asked for (always_answer)
+    sources: dict[str, dict[str, str | None]] = field(default_factory=dict)  # article id -> title, date, source, url
 
     @property
     def best(self) -> Answer | None:
@@ -89,7 +90,8 @@ class Result:
             "answer": self.best.to_dict() if self.best else None,
             "candidates": [a.to_dict() for a in self.answers],
             "passages": [{"passage_id": h.passage.id, "article_id": h.passage.article_id, "text": h.passage.text,
-                          "start": h.passage.start, "end": h.passage.end, "score": h.score} for h in self.passages],
+                          "start": h.passage.start, "end": h.passage.end, "score": h.score, **self.sources.get(h.passage.article_id, {})}
+                         for h in self.passages],
             "seconds": {k: round(v, 4) for k, v in self.seconds.items()},
         }
 

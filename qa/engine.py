@@ -271,5 +271,7 @@ class Engine:
         answers = self.read(question, hits)
         t2 = time.perf_counter()
         confident = self.decide(answers)
+        sources = {a.id: {"title": a.title, "date": a.date, "source": a.source, "url": a.url}
+                   for a in (self.index.articles[h.passage.article_id] for h in hits)}
         return Result(question, confident or (always_answer and bool(answers)), answers, hits,
-                      {"retrieval": t1 - t0, "reading": t2 - t1, "total": t2 - t0}, confident)
+                      {"retrieval": t1 - t0, "reading": t2 - t1, "total": t2 - t0}, confident, sources)

@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from qa.config import SEEDS_DIR, Config  # noqa: E402
 from qa.engine import Engine  # noqa: E402
-from ui.app import CSS, EXAMPLES, Library, build_app  # noqa: E402
+from ui.app import SEED_EXAMPLES, Library, build_app, launch  # noqa: E402
 
 
 def main() -> int:
@@ -33,13 +33,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         Engine.build([SEEDS_DIR], Path(tmp) / "index")
         app = build_app(Library(Path(tmp) / "index", Config(), max_upload_mb=20))
-        _, url, _ = app.launch(prevent_thread_lock=True, css=CSS, server_name="127.0.0.1", quiet=True)
+        _, url, _ = launch(app, prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=args.chromium, args=["--headless", "--no-sandbox"])
                 page = browser.new_page(viewport={"width": 1200, "height": 1000})
                 page.goto(url, wait_until="networkidle")
-                page.locator("#question textarea").fill(EXAMPLES[0])
+                page.locator("#question textarea").fill(SEED_EXAMPLES[0])
                 page.locator("#ask").click()
                 page.locator("#answer mark").wait_for(timeout=120_000)
                 args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -109,24 +109,32 @@ def test_upload_ask_remove_then_dont_know(server, browser, tmp_path: Path):
     article = tmp_path / "vigo lighthouse.txt"
     article.write_text("Vigo lighthouse repainted\nThe lighthouse of Vigo was repainted blue last spring by the painter "
                        "Maria Ortega, who worked on it for six weeks.\n")
+    binary = tmp_path / "binary.txt"
+    binary.write_bytes(bytes(range(256)) * 8)
     page = open_page(browser, url)
-    assert "Added 1" in upload(page, [article])
-    assert "vigo-lighthouse" in page.locator("#articles").inner_text()
+    report = upload(page, [article, binary])  # one good file, one bad: the good one is added, each is reported
+    assert "Added 1" in report and "vigo lighthouse.txt: added" in report
+    assert "binary.txt: failed" in report and "not UTF-8" in report
+    table = page.locator("#articles").inner_text()
+    assert "vigo-lighthouse" in table and "new" in table  # the row just added is marked
 
     question = "Who repainted the lighthouse of Vigo?"
     ask(page, question)
     assert "Maria Ortega" in page.locator("#answer mark").inner_text()
+    assert "Vigo lighthouse repainted" in page.locator("#answer .meta").first.inner_text()  # title beside the answer
+    page.locator("#examples").filter(has_text=question).wait_for(timeout=30_000)  # asked questions become examples
 
     page.get_by_role("tab", name="Library").click()
     page.locator("#remove-choice input").click()
     page.get_by_role("option", name="Vigo lighthouse repainted (vigo-lighthouse)").click()
     page.locator("#remove").click()
-    page.locator("#library-message").filter(has_text="Removed 1").wait_for(timeout=60_000)
+    page.locator("#remove-message").filter(has_text="Removed 1").wait_for(timeout=60_000)
 
     ask(page, question)
     assert "The articles don't say." in page.locator("#answer").inner_text()
     assert page.locator("#answer mark").count() == 0
-    assert page.locator("#answer .closest li").count() >= 1  # the closest passages instead
+    assert page.locator("#answer .closest li").count() >= 1  # the closest passages instead, with their titles
+    assert "Trump putin budapest summit" in page.locator("#answer .closest").inner_text()
 
     page.locator("#always-answer input").check()  # the toggle: show the best guess anyway, marked as such
     ask(page, question)
@@ -169,3 +177,18 @@ def test_gradio_client_ask_and_twenty_concurrent_calls(server):
 
     with pytest.raises(Exception, match="empty"):
         client.predict("   ", "hybrid", 5, api_name="/ask")
+
+
+def test_the_screen_reader_hears_words_not_translation_keys(server, browser):
+    """Gradio announces each finished event in a live region; it must be words ("Complete"), not "common.complete"."""
+    url, _ = server
+    page = open_page(browser, url)
+    page.evaluate("""() => { window.heard = []; new MutationObserver(() => document.querySelectorAll('[aria-live]')
+        .forEach(e => window.heard.push(e.innerText))).observe(document.body, {subtree: true, childList: true, characterData: true}); }""")
+    for question in (SEED_QUESTION, "Who is Moscow's special envoy?"):
+        ask(page, question)
+    # The announcement of a finished event ("Complete", or the raw key when untranslated) comes a little later.
+    page.wait_for_function("() => window.heard.some(t => t.includes('omplete'))", timeout=30_000)
+    heard = {text.strip() for text in page.evaluate("() => window.heard") if text.strip()}
+    assert "Complete" in heard and not any("common." in text for text in heard), heard
+    page.close()

@@ -16,13 +16,14 @@ from typing import Any
 
 import gradio as gr
 
-from qa.articles import SUFFIXES, slug
+from qa.articles import SUFFIXES, Article, collect_articles, slug
 from qa.config import Config, default_index_dir
 from qa.engine import Engine
 from qa.errors import QAError
 from qa.index import PassageIndex
 
-EXAMPLES = [
+SEED_ID = "trump-putin-budapest-summit"
+SEED_EXAMPLES = [
     "Who leads next week's talks?",
     "In which city will Trump meet Putin?",
     "Who is Moscow's special envoy?",
@@ -47,22 +48,41 @@ class Library:
         self.config = config
         self.max_upload_bytes = int(max_upload_mb * 1024 * 1024)
         self.lock = threading.Lock()
+        self.recent: list[str] = []  # questions answered here lately, newest first: the page's examples
+        self.just_added: set[str] = set()  # ids the last upload added or changed, marked in the table
         if PassageIndex.exists(self.index_dir) or self.index_dir == default_index_dir():
             self.engine = Engine.open_or_seed(self.index_dir, config)
         else:  # a new library, filled from the page
             self.engine = Engine.create(self.index_dir, config)
 
     # ----- asking ------------------------------------------------------------
-    def ask(self, question: str, retrieval: str = "hybrid", top_k: int = 5, always_answer: bool = False) -> dict[str, Any]:
+    def ask(self, question: str, retrieval: str = "hybrid", top_k: int = 5, always_answer: bool = False,
+            remember: bool = True) -> dict[str, Any]:
+        """The answer as a dict; confident answers are remembered as examples for the page (`remember`)."""
         with self.lock:
             result = self.engine.ask(question, top_k=int(top_k), retrieval=retrieval,  # type: ignore[arg-type]
                                      always_answer=bool(always_answer))
+            if remember and result.confident and result.question not in self.recent:
+                self.recent.insert(0, result.question)
+                del self.recent[3:]
         return result.to_dict()
 
     # ----- the library -------------------------------------------------------
     def rows(self) -> list[list[Any]]:
+        """The library table, newest first; what the last upload added or changed is marked "new"."""
         counts = self.engine.passage_counts()
-        return [[a.title, a.date or "", a.source or "", counts.get(a.id, 0), a.id] for a in self.engine.articles()]
+        articles = sorted(self.engine.articles(), key=lambda a: a.date or "", reverse=True)
+        return [["new" if a.id in self.just_added else "", a.title, a.date or "", a.source or "", a.url or "",
+                 counts.get(a.id, 0), a.id] for a in articles]
+
+    def examples(self) -> list[str]:
+        """Questions to try: the latest asked here, the seed's if the seed article is in, else from recent titles."""
+        questions = list(self.recent)
+        if SEED_ID in self.engine.index.articles:
+            questions += SEED_EXAMPLES
+        newest = sorted(self.engine.articles(), key=lambda a: a.date or "", reverse=True)
+        questions += [f"What happened: {a.title}?" for a in newest[:4] if a.id != SEED_ID and a.title]
+        return list(dict.fromkeys(questions))[:6]
 
     def choices(self) -> list[tuple[str, str]]:
         return [(f"{a.title} ({a.id})", a.id) for a in self.engine.articles()]
@@ -71,27 +91,44 @@ class Library:
         return f"**Index:** {self.engine.stats().describe()} — `{self.index_dir}`"
 
     def add_uploads(self, files: list[str]) -> str:
+        """Add what can be read; one line per file: added, updated, unchanged or failed (and why)."""
         if not files:
             return "Choose one or more files to add first."
+        lines: list[str] = []
+        articles: list[Article] = []
         with tempfile.TemporaryDirectory() as tmp:
-            paths = []
             for n, upload in enumerate(files):
                 source = Path(upload)
                 suffix = source.suffix.lower()
                 if suffix not in SUFFIXES:
-                    return f"{source.name} is not a supported file; upload .txt, .md, .html or .jsonl files. Nothing was added."
+                    lines.append(f"- **{source.name}**: failed — not a supported file; upload .txt, .md, .html or .jsonl.")
+                    continue
                 if source.stat().st_size > self.max_upload_bytes:
-                    return (f"{source.name} is larger than the {self.max_upload_bytes // (1024 * 1024)} MB upload limit; "
-                            "split it into smaller files. Nothing was added.")
+                    lines.append(f"- **{source.name}**: failed — larger than the {self.max_upload_bytes // (1024 * 1024)} MB "
+                                 "upload limit; split it into smaller files.")
+                    continue
                 # The uploaded name only ever becomes a slug, never a path of its own.
                 target = Path(tmp) / f"{slug(source.stem)}{suffix}"
                 if target.exists():
                     target = Path(tmp) / f"{slug(source.stem)}-{n}{suffix}"
                 shutil.copyfile(source, target)
-                paths.append(target)
-            with self.lock:
-                report = self.engine.add(paths)
-        return report.describe()
+                collected = collect_articles([target])
+                if collected.failed:
+                    reason = collected.failed[0][1].replace(str(target), source.name)
+                    lines.append(f"- **{source.name}**: failed — {reason}")
+                    continue
+                known = self.engine.index.articles
+                states = ["unchanged" if a.id in known and known[a.id].checksum == a.checksum
+                          else "updated" if a.id in known else "added" for a in collected.articles]
+                counts = ", ".join(f"{states.count(x)} {x}" for x in ("added", "updated", "unchanged") if x in states)
+                lines.append(f"- **{source.name}**: " + (states[0] if len(states) == 1 else f"{len(states)} articles: {counts}"))
+                articles.extend(collected.articles)
+            if articles:
+                with self.lock:
+                    report = self.engine.add_articles(articles)
+                self.just_added = {a.id for a in articles}
+        summary = report.describe() if articles else "Nothing was added."
+        return "\n".join([summary, *lines])
 
     def remove(self, ids: list[str]) -> str:
         if not ids:
@@ -99,6 +136,16 @@ class Library:
         with self.lock:
             removed = self.engine.remove(ids)
         return f"Removed {removed} article(s)."
+
+
+def where(item: dict[str, Any]) -> str:
+    """Title · date · source, and a link to the article when it has a url (HTML)."""
+    e = html.escape
+    parts = [e(x) for x in (item.get("title"), item.get("date"), item.get("source")) if x]
+    url = item.get("url")
+    if url and url.startswith(("http://", "https://")):
+        parts.append(f"<a href='{e(url)}' target='_blank' rel='noopener noreferrer'>open the article</a>")
+    return " · ".join(parts)
 
 
 def render_answer(result: dict[str, Any]) -> tuple[str, str]:
@@ -109,23 +156,22 @@ def render_answer(result: dict[str, Any]) -> tuple[str, str]:
               f"(retrieval {seconds.get('retrieval', 0):.2f} s, reading {seconds.get('reading', 0):.2f} s)</p>")
     answer = result["answer"]
     if not answer:
-        closest = "".join(f"<li><p>{e(p['text'])}</p></li>" for p in result["passages"][:3])
+        closest = "".join(f"<li><p class='meta'>{where(p)}</p><p>{e(p['text'])}</p></li>" for p in result["passages"][:3])
         card = ("<div class='dont-know'>The articles don't say.</div>"
                 "<p class='meta'>No passage answers this with enough confidence."
                 + (" These came closest:</p><ol class='closest'>" + closest + "</ol>" if closest else "</p>") + timing)
     else:
-        where = " · ".join(e(x) for x in (answer["title"], answer["date"], answer["source"]) if x)
         passage = answer["passage"]
         a0 = answer["start"] - answer["passage_start"]
         a1 = answer["end"] - answer["passage_start"]
         marked = f"{e(passage[:a0])}<mark>{e(passage[a0:a1])}</mark>{e(passage[a1:])}"
         sure = "confident" if result.get("confident", True) else "confident — a best guess, below the confidence threshold"
         card = (f"<div class='answer-text'>{e(answer['text'])}</div>"
-                f"<p class='meta'>{answer['score']:.0%} {sure} · {where}</p>"
+                f"<p class='meta'>{answer['score']:.0%} {sure} · {where(answer)}</p>"
                 f"<div class='passage'>{marked}</div>{timing}")
     others = [c for c in result["candidates"] if not answer or c["text"] != answer["text"]][:5]
-    listing = "".join(f"<li class='candidate'><b>{e(c['text'])}</b> <span class='meta'>{c['score']:.0%} · {e(c['title'])}"
-                      f"{' · ' + e(c['source']) if c['source'] else ''}</span></li>" for c in others)
+    listing = "".join(f"<li class='candidate'><b>{e(c['text'])}</b> <span class='meta'>{c['score']:.0%} · {where(c)}</span></li>"
+                      for c in others)
     # data-answered-at lets a browser test tell a fresh answer from the previous one.
     stamp = time.time_ns()
     return f"<div id='answer-card' data-question='{e(result['question'])}' data-answered-at='{stamp}'>{card}</div>", (f"<h4>Other candidates</h4><ul>{listing}</ul>" if listing else "")
@@ -138,10 +184,13 @@ def build_app(library: Library) -> gr.Blocks:
         except QAError as exc:
             return f"<div class='error' id='ask-error'>{html.escape(str(exc))}</div>", ""
 
-    def refresh() -> tuple[str, list[list[Any]], Any]:
-        return library.stats(), library.rows(), gr.update(choices=library.choices(), value=[])
+    def refresh() -> tuple[str, list[list[Any]], Any, Any]:
+        return library.stats(), library.rows(), gr.update(choices=library.choices(), value=[]), examples_update()
 
-    def add(files: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple[str, str, list[list[Any]], Any]:
+    def examples_update() -> Any:
+        return gr.Dataset(samples=[[q] for q in library.examples()])
+
+    def add(files: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
         progress(0.1, desc="Reading and indexing the articles")
         try:
             message = library.add_uploads(files or [])
@@ -149,7 +198,7 @@ def build_app(library: Library) -> gr.Blocks:
             message = f"{exc} Nothing was added."
         return (message, *refresh())
 
-    def remove(ids: list[str] | None) -> tuple[str, str, list[list[Any]], Any]:
+    def remove(ids: list[str] | None) -> tuple[Any, ...]:
         try:
             message = library.remove(ids or [])
         except QAError as exc:
@@ -160,33 +209,38 @@ def build_app(library: Library) -> gr.Blocks:
         gr.Markdown("# News QA\nAsk your articles a question; every answer is shown in the sentence it came from.")
         with gr.Tab("Ask"):
             with gr.Row():
-                question = gr.Textbox(label="Question", placeholder=EXAMPLES[0], elem_id="question", scale=5, max_length=1000)
+                question = gr.Textbox(label="Question", placeholder=SEED_EXAMPLES[0], elem_id="question", scale=5, max_length=1000)
                 ask = gr.Button("Ask", variant="primary", elem_id="ask", scale=1)
             with gr.Row():
                 retrieval = gr.Radio(["hybrid", "dense", "bm25"], value=library.config.retrieval, label="Retrieval")
                 top_k = gr.Slider(1, 20, value=library.config.top_k, step=1, label="Passages to read (top-k)")
                 always = gr.Checkbox(False, label="Always show the best guess", elem_id="always-answer",
                                      info="even when the articles don't say it with enough confidence")
-            gr.Examples(EXAMPLES, inputs=question)
+            examples = gr.Dataset(components=[gr.Textbox(visible=False)], samples=[[q] for q in library.examples()],
+                                  label="Try", elem_id="examples")
             answer = gr.HTML(elem_id="answer")
             candidates = gr.HTML(elem_id="candidates")
         with gr.Tab("Library"):
             stats = gr.Markdown(library.stats(), elem_id="stats")
-            table = gr.Dataframe(library.rows(), headers=["title", "date", "source", "passages", "id"], interactive=False, elem_id="articles")
+            table = gr.Dataframe(library.rows(), headers=["", "title", "date", "source", "url", "passages", "id"],
+                                 interactive=False, elem_id="articles", show_search="search", wrap=True)
             upload = gr.File(label=f"Add articles (.txt, .md, .html, .jsonl; up to {library.max_upload_bytes // (1024 * 1024)} MB each)",
                              file_count="multiple", elem_id="upload")
             add_button = gr.Button("Add to the index", elem_id="add")
+            upload_message = gr.Markdown(elem_id="library-message")  # beside the upload box it reports on
             chosen = gr.Dropdown(library.choices(), multiselect=True, label="Articles to remove", elem_id="remove-choice")
             remove_button = gr.Button("Remove", variant="stop", elem_id="remove")
-            message = gr.Markdown(elem_id="library-message")
+            remove_message = gr.Markdown(elem_id="remove-message")
 
-        ask.click(ask_page, [question, retrieval, top_k, always], [answer, candidates], api_visibility="undocumented",
-                  concurrency_limit=4)
-        question.submit(ask_page, [question, retrieval, top_k, always], [answer, candidates], api_visibility="undocumented",
-                        concurrency_limit=4)
-        add_button.click(add, [upload], [message, stats, table, chosen], api_visibility="undocumented")
-        remove_button.click(remove, [chosen], [message, stats, table, chosen], api_visibility="undocumented")
-        app.load(refresh, None, [stats, table, chosen], api_visibility="undocumented")
+        shown = [stats, table, chosen, examples]
+        examples.click(lambda sample: sample[0], examples, question, api_visibility="undocumented")
+        for trigger in (ask.click, question.submit):
+            trigger(ask_page, [question, retrieval, top_k, always], [answer, candidates], api_visibility="undocumented",
+                    concurrency_limit=4).then(examples_update, None, examples, api_visibility="undocumented",
+                                              show_progress="hidden")
+        add_button.click(add, [upload], [upload_message, *shown], api_visibility="undocumented")
+        remove_button.click(remove, [chosen], [remove_message, *shown], api_visibility="undocumented")
+        app.load(refresh, None, shown, api_visibility="undocumented")
 
         def api_ask(question: str, retrieval: str = "hybrid", top_k: int = 5, always_answer: bool = False) -> dict[str, Any]:
             """Answer a question from the indexed articles; returns the answer, its citation and the candidates."""
@@ -204,8 +258,16 @@ def serve(index_dir: Path | None = None, host: str = "127.0.0.1", port: int = 78
           max_upload_mb: float = 20.0, share: bool = False) -> None:
     index_dir = Path(index_dir) if index_dir else default_index_dir()
     library = Library(index_dir, config or Config(), max_upload_mb)
-    library.ask(EXAMPLES[0])  # load the models before the first visitor waits for them
+    library.ask(SEED_EXAMPLES[0], remember=False)  # load the models before the first visitor waits for them
     app = build_app(library)
     print(f"Serving on http://{host}:{port} (index {index_dir}); Ctrl+C stops.", flush=True)
-    app.launch(server_name=host, server_port=port, share=share, quiet=not share, css=CSS, show_error=False,
-               max_file_size=int(max_upload_mb * 4 * 1024 * 1024), footer_links=["api"])
+    launch(app, server_name=host, server_port=port, share=share, quiet=not share,
+           max_file_size=int(max_upload_mb * 4 * 1024 * 1024))
+
+
+def launch(app: gr.Blocks, **options: Any) -> tuple[Any, str, Any]:
+    """Start the page with its style and text fixes; `qa serve` and scripts/screenshot.py both start it here."""
+    # Gradio 6.31's status tracker announces the untranslated key "common.complete" to screen readers
+    # after an event completes; its English dictionary lacks the key, so the page supplies it.
+    i18n = gr.I18n(en={"common.complete": "Complete"})
+    return app.launch(css=CSS, i18n=i18n, show_error=False, footer_links=["api"], **options)
