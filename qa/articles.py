@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -12,6 +13,7 @@ from typing import Iterable
 from qa.errors import InputError
 
 SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl")
+SYSTEM_FOLDERS = {Path(p) for p in ("/proc", "/sys", "/dev", "/run", "/boot", "/etc", "/usr", "/bin", "/lib", "/var")}
 
 
 @dataclass
@@ -38,13 +40,34 @@ class Article:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
 
 
+def clean_text(text: str, form: str = "NFC") -> str:
+    """Text as the models can take it: normalised (`form`), without lone surrogates, control or format characters.
+
+    Lone surrogates come from bytes decoded with surrogateescape or from JSON escapes;
+    the tokenizers refuse them. Line breaks and tabs are kept. Articles keep NFC, which
+    changes no visible character, so citations quote them faithfully.
+    """
+    if _has_surrogates(text):
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    text = unicodedata.normalize(form, text)  # type: ignore[arg-type]
+    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co"))
+
+
+def _has_surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "article"
 
 
 def _read_text(path: Path) -> str:
     try:
-        return path.read_bytes().decode("utf-8-sig")
+        return clean_text(path.read_bytes().decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise InputError(f"{path} is not UTF-8 text; convert it to UTF-8 and add it again.") from None
     except OSError as exc:
@@ -94,8 +117,9 @@ def read_jsonl_file(path: Path) -> list[Article]:
             raise InputError(f"{path}, line {n}, is not valid JSON; each line must be one JSON object.") from None
         if not isinstance(record, dict) or not isinstance(record.get("text"), str) or not record["text"].strip():
             raise InputError(f"{path}, line {n}, has no 'text'; each line needs at least a non-empty \"text\" field.")
-        fields = {k: (str(record[k]) if record.get(k) is not None else None) for k in ("title", "date", "source", "url", "id")}
-        articles.append(Article.from_text(record["text"].strip(), title=fields["title"] or f"{path.stem} #{n}",
+        fields = {k: (clean_text(str(record[k])) if record.get(k) is not None else None)
+                  for k in ("title", "date", "source", "url", "id")}
+        articles.append(Article.from_text(clean_text(record["text"]).strip(), title=fields["title"] or f"{path.stem} #{n}",
                                           id=slug(fields["id"]) if fields["id"] else fields["url"], date=fields["date"],
                                           source=fields["source"], url=fields["url"]))
     if not articles:
@@ -132,12 +156,22 @@ def collect_articles(paths: Iterable[str | Path]) -> Collected:
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
+    if not isinstance(paths, Iterable):
+        raise InputError(f"{paths!r} is not a list of files or folders; pass paths as strings or pathlib.Path objects.")
     collected = Collected()
     files: list[Path] = []
     for raw in paths:
+        if not isinstance(raw, (str, Path)):
+            raise InputError(f"{raw!r} is not a path; pass files or folders as strings or paths.")
         path = Path(raw)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+            if path.resolve() == Path(path.resolve().anchor) or path.resolve() in SYSTEM_FOLDERS:
+                raise InputError(f"{path} is a system folder, not a folder of articles; point to the folder that holds them.")
+            try:
+                found = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+            except OSError as exc:
+                raise InputError(f"{path} could not be read ({exc.strerror or type(exc).__name__}); "
+                                 "check its permissions.") from None
             articles = [p for p in found if p.suffix.lower() in SUFFIXES]
             if not articles:
                 raise InputError(f"{path} holds no .txt, .md, .html or .jsonl files; point to a folder of articles.")

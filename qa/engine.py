@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from qa.answers import Answer, Result, merge
-from qa.articles import Article, Collected, collect_articles
+from qa.articles import Article, Collected, clean_text, collect_articles
 from qa.config import SEEDS_DIR, Config, Retrieval, default_index_dir
 from qa.embeddings import Embedder, canonical_name
 from qa.errors import IndexUnusable, InputError, SaveFailed
@@ -225,26 +225,48 @@ class Engine:
         return self._reader
 
     def check_question(self, question: str) -> str:
-        question = " ".join(str(question).split())
+        """The question as the models will read it, or InputError in one line saying what is wrong with it.
+
+        Unicode is normalised (NFKC) and lone surrogates, control and format characters
+        are dropped; a question longer than the reader's question budget is refused
+        rather than cut, so that nobody gets an answer to half a question.
+        """
+        if not isinstance(question, str):
+            raise InputError(f"The question must be text, not {type(question).__name__}.")
+        question = " ".join(clean_text(question, "NFKC").split())
         if not question:
             raise InputError("The question is empty; ask something like \"Who leads next week's talks?\".")
         if len(question) > self.config.max_question_chars:
             raise InputError(f"The question is {len(question)} characters long; keep it under {self.config.max_question_chars}.")
         if not re.search(r"\w\w", question):
             raise InputError("The question has no words in it; ask a question in words.")
+        tokens = self.reader.question_tokens(question)
+        if tokens > self.reader.max_question_tokens:
+            raise InputError(f"The question is too long for the reader ({tokens} word pieces, at most "
+                             f"{self.reader.max_question_tokens}); ask it in fewer words.")
         return question
 
     def check_top_k(self, top_k: int | None) -> int:
         if top_k is None:
             return self.config.top_k
+        if isinstance(top_k, bool) or not isinstance(top_k, int):
+            raise InputError(f"top-k must be a whole number between 1 and 100, not {top_k!r}.")
         if not 1 <= top_k <= 100:
             raise InputError(f"top-k must be between 1 and 100, not {top_k}.")
         return top_k
 
+    def check_search(self, retrieval: Retrieval | None, filters: Filters | None) -> Retrieval:
+        retrieval = retrieval or self.config.retrieval
+        if retrieval not in ("hybrid", "dense", "bm25"):
+            raise InputError(f"The retrieval mode must be hybrid, dense or bm25, not {retrieval!r}.")
+        if filters is not None and not isinstance(filters, Filters):
+            raise InputError(f"filters must be a qa.retrieval.Filters, not {type(filters).__name__}.")
+        return retrieval
+
     def search(self, question: str, top_k: int | None = None, retrieval: Retrieval | None = None,
                filters: Filters | None = None) -> list[Hit]:
         return self.retriever.search(self.check_question(question), self.check_top_k(top_k),
-                                     retrieval or self.config.retrieval, filters)
+                                     self.check_search(retrieval, filters), filters)
 
     def read(self, question: str, hits: list[Hit]) -> list[Answer]:
         """Candidate answers from these passages, best first, with no no-answer decision."""
@@ -265,8 +287,9 @@ class Engine:
         `Result.confident` still says whether it passed.
         """
         question = self.check_question(question)
+        top_k, retrieval = self.check_top_k(top_k), self.check_search(retrieval, filters)
         t0 = time.perf_counter()
-        hits = self.retriever.search(question, self.check_top_k(top_k), retrieval or self.config.retrieval, filters)
+        hits = self.retriever.search(question, top_k, retrieval, filters)
         t1 = time.perf_counter()
         answers = self.read(question, hits)
         t2 = time.perf_counter()

@@ -225,14 +225,48 @@ class Reader:
         reader.device = str(next(model.parameters()).device)
         return reader
 
+    @property
+    def max_question_tokens(self) -> int:
+        """The most word pieces a question may take, so that every window keeps room for its text.
+
+        The tokenizer needs the text's share of a window to exceed the stride
+        (it panics otherwise), and a reader shown a sliver of text per window reads badly.
+        """
+        return max(8, min(64, self.max_length - self.stride - 32))
+
+    def question_tokens(self, question: str) -> int:
+        """How many word pieces the reader's tokenizer makes of `question` (loads only the tokenizer)."""
+        self._load_tokenizer()
+        return len(self._tokenizer(question, add_special_tokens=False)["input_ids"])
+
+    def _fit_question(self, question: str) -> str:
+        """The question cut to `max_question_tokens` word pieces (callers that skip Engine.check_question)."""
+        enc = self._tokenizer(question, add_special_tokens=False, return_offsets_mapping=True)
+        if len(enc["input_ids"]) <= self.max_question_tokens:
+            return question
+        return question[: enc["offset_mapping"][self.max_question_tokens - 1][1]]
+
+    def _load_tokenizer(self) -> None:
+        if self._tokenizer is not None:
+            return
+        from transformers import AutoTokenizer
+
+        try:
+            self._tokenizer = AutoTokenizer.from_pretrained(self.model_name)
+        except OSError as exc:
+            raise QAError(
+                f"Could not load the reader model '{self.model_name}': it is neither a local "
+                "folder with a question-answering model nor a model reachable on the Hub."
+            ) from exc
+
     def _load(self) -> None:
         if self._model is not None:
             return
-        from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+        from transformers import AutoModelForQuestionAnswering
 
         device = pick_device(self.device)
+        self._load_tokenizer()
         try:
-            self._tokenizer = AutoTokenizer.from_pretrained(self.model_name)
             if self.int8 and device == "cpu":
                 from qa.quantized import Int8Reader
 
@@ -260,6 +294,8 @@ class Reader:
         import torch
 
         self._load()
+        fitted = {q: self._fit_question(q) for q in set(questions)}
+        questions = [fitted[q] for q in questions]
         spans: list[list[Span]] = [[] for _ in texts]
         nulls = [1.0 for _ in texts]
         for lo in range(0, len(texts), self.batch_size):

@@ -192,3 +192,35 @@ def test_the_screen_reader_hears_words_not_translation_keys(server, browser):
     heard = {text.strip() for text in page.evaluate("() => window.heard") if text.strip()}
     assert "Complete" in heard and not any("common." in text for text in heard), heard
     page.close()
+
+
+def call_api(url: str, data: list) -> str:
+    """POST to the page's /ask endpoint as raw JSON (ASCII escapes) and return the event stream's text."""
+    import json as json_
+
+    body = json_.dumps({"data": data}).encode("ascii")
+    request = urllib.request.Request(f"{url}gradio_api/call/ask", body, {"Content-Type": "application/json"})
+    event = json_.load(urllib.request.urlopen(request, timeout=30))["event_id"]
+    return urllib.request.urlopen(f"{url}gradio_api/call/ask/{event}", timeout=60).read().decode()
+
+
+@pytest.mark.parametrize("question, retrieval, top_k, says", [
+    (" ".join(["word"] * 1000), "hybrid", 5, "characters long"),
+    ("\u8ab0" * 300, "hybrid", 5, "too long for the reader"),
+    ("Who leads \udce2 the talks?", "hybrid", 5, None),  # a lone surrogate is dropped and the question answered
+    (SEED_QUESTION, "sideways", 5, "retrieval mode must be"),
+    (SEED_QUESTION, "hybrid", "five", "top-k must be"),
+])
+def test_bad_requests_to_the_api_get_the_projects_one_line_quickly(server, question, retrieval, top_k, says):
+    from gradio_client import Client
+
+    url, _ = server
+    client = Client(url, verbose=False)
+    started = time.perf_counter()
+    if says is None:  # gradio_client cannot send a lone surrogate; a JSON escape over plain HTTP can
+        assert "\"answered\":true" in call_api(url, [question, retrieval, top_k, False]).replace(" ", "")
+    else:
+        with pytest.raises(Exception) as info:
+            client.predict(question, retrieval, top_k, api_name="/ask")
+        assert says in str(info.value) and "upstream Gradio app" not in str(info.value)
+    assert time.perf_counter() - started < 10

@@ -7,6 +7,7 @@ into HTML and its errors into messages.
 from __future__ import annotations
 
 import html
+import logging
 import shutil
 import tempfile
 import threading
@@ -29,6 +30,8 @@ SEED_EXAMPLES = [
     "Who is Moscow's special envoy?",
     "Who warned of nuclear retaliation?",
 ]
+
+logger = logging.getLogger(__name__)
 
 CSS = """
 #answer .answer-text { font-size: 2rem; font-weight: 700; line-height: 1.2; }
@@ -59,8 +62,12 @@ class Library:
     def ask(self, question: str, retrieval: str = "hybrid", top_k: int = 5, always_answer: bool = False,
             remember: bool = True) -> dict[str, Any]:
         """The answer as a dict; confident answers are remembered as examples for the page (`remember`)."""
+        try:  # the API may send anything: "5", 5.0, "five"
+            top_k = int(float(top_k)) if not isinstance(top_k, bool) and float(top_k) == int(float(top_k)) else top_k
+        except (TypeError, ValueError, OverflowError):
+            pass  # the engine refuses it in one line
         with self.lock:
-            result = self.engine.ask(question, top_k=int(top_k), retrieval=retrieval,  # type: ignore[arg-type]
+            result = self.engine.ask(question, top_k=top_k, retrieval=retrieval,  # type: ignore[arg-type]
                                      always_answer=bool(always_answer))
             if remember and result.confident and result.question not in self.recent:
                 self.recent.insert(0, result.question)
@@ -138,6 +145,14 @@ class Library:
         return f"Removed {removed} article(s)."
 
 
+def one_line(exc: Exception) -> str:
+    """The message a visitor sees: QAError's own line; for anything else, a line, and the details in the log."""
+    if isinstance(exc, QAError):
+        return str(exc)
+    logger.exception("The page failed on a request")
+    return f"The engine failed on this request ({type(exc).__name__}); the server's log has the details."
+
+
 def where(item: dict[str, Any]) -> str:
     """Title · date · source, and a link to the article when it has a url (HTML)."""
     e = html.escape
@@ -180,9 +195,9 @@ def render_answer(result: dict[str, Any]) -> tuple[str, str]:
 def build_app(library: Library) -> gr.Blocks:
     def ask_page(question: str, retrieval: str, top_k: float, always_answer: bool) -> tuple[str, str]:
         try:
-            return render_answer(library.ask(question, retrieval, int(top_k), always_answer))
-        except QAError as exc:
-            return f"<div class='error' id='ask-error'>{html.escape(str(exc))}</div>", ""
+            return render_answer(library.ask(question, retrieval, top_k, always_answer))
+        except Exception as exc:  # QAError's one line, or a bug's, never Gradio's generic error
+            return f"<div class='error' id='ask-error'>{html.escape(one_line(exc))}</div>", ""
 
     def refresh() -> tuple[str, list[list[Any]], Any, Any]:
         return library.stats(), library.rows(), gr.update(choices=library.choices(), value=[]), examples_update()
@@ -194,15 +209,15 @@ def build_app(library: Library) -> gr.Blocks:
         progress(0.1, desc="Reading and indexing the articles")
         try:
             message = library.add_uploads(files or [])
-        except QAError as exc:
-            message = f"{exc} Nothing was added."
+        except Exception as exc:
+            message = f"{one_line(exc)} Nothing was added."
         return (message, *refresh())
 
     def remove(ids: list[str] | None) -> tuple[Any, ...]:
         try:
             message = library.remove(ids or [])
-        except QAError as exc:
-            message = str(exc)
+        except Exception as exc:
+            message = one_line(exc)
         return (message, *refresh())
 
     with gr.Blocks(title="News QA") as app:
@@ -246,8 +261,8 @@ def build_app(library: Library) -> gr.Blocks:
             """Answer a question from the indexed articles; returns the answer, its citation and the candidates."""
             try:
                 return library.ask(question, retrieval, top_k, always_answer)
-            except QAError as exc:
-                raise gr.Error(str(exc)) from None
+            except Exception as exc:
+                raise gr.Error(one_line(exc)) from None
 
         gr.api(api_ask, api_name="ask", concurrency_limit=4)
     app.queue(default_concurrency_limit=1)
