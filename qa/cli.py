@@ -133,14 +133,79 @@ def cmd_index_info(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
+    import time
+
     from qa.engine import Engine
 
+    if (args.question is None) == (args.file is None):
+        raise InputError("Ask one question, or pass --file QUESTIONS for many (not both).")
+    questions = _read_questions(args.file) if args.file else []
+    started = time.perf_counter()
     engine = Engine.open_or_seed(args.index_dir, _config(args), progress=not args.quiet)
+    engine.load_models()
+    load = time.perf_counter() - started
+    if args.file:
+        return _ask_file(engine, questions, args, load)
     result = engine.ask(args.question, top_k=args.top_k, retrieval=args.retrieval, always_answer=args.always_answer)
+    result.seconds = {"load": load, **result.seconds}
+    if args.verbose:
+        print(_timings(result.seconds), file=sys.stderr)
     if args.json:
         _print_json(result.to_dict())
     else:
         print(result.describe())
+    return 0
+
+
+def _timings(seconds: dict[str, float]) -> str:
+    return "seconds: " + ", ".join(f"{k} {v:.3f}" for k, v in seconds.items())
+
+
+def _read_questions(path: Path) -> list[dict[str, Any]]:
+    """Questions from a file: one a line, or JSONL objects with "question" and optional "top_k"."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path} could not be read as UTF-8 text ({type(exc).__name__}); pass a file of questions.") from None
+    questions = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        if line.lstrip().startswith("{"):
+            try:
+                record = json.loads(line)
+            except (ValueError, RecursionError):
+                raise InputError(f"{path}, line {n}, is not valid JSON; write a question a line or one JSON object a line.") from None
+            if not isinstance(record, dict) or not isinstance(record.get("question"), str):
+                raise InputError(f"{path}, line {n}, has no \"question\" text.")
+            questions.append({"question": record["question"], "top_k": record.get("top_k"), "line": n})
+        else:
+            questions.append({"question": line, "top_k": None, "line": n})
+    if not questions:
+        raise InputError(f"{path} holds no questions; write one question a line.")
+    return questions
+
+
+def _ask_file(engine: Any, questions: list[dict[str, Any]], args: argparse.Namespace, load: float) -> int:
+    """Answer every question of a file in batches; one JSON line each, in order (a refused one carries its error)."""
+    out: list[dict[str, Any] | None] = [None] * len(questions)
+    groups: dict[Any, list[int]] = {}
+    for i, q in enumerate(questions):
+        try:
+            q["question"] = engine.check_question(q["question"])
+            engine.check_top_k(q["top_k"])
+            groups.setdefault(q["top_k"] or args.top_k, []).append(i)
+        except QAError as exc:
+            out[i] = {"line": q["line"], "question": q["question"], "error": str(exc)}
+    for top_k, members in groups.items():
+        results = engine.ask_many([questions[i]["question"] for i in members], top_k=top_k, retrieval=args.retrieval,
+                                  always_answer=args.always_answer)
+        for i, result in zip(members, results):
+            out[i] = {"line": questions[i]["line"], **result.to_dict()}
+    for row in out:
+        print(json.dumps(row, ensure_ascii=False))
+    if args.verbose:
+        print(f"{len(questions)} question(s); load {load:.3f} s", file=sys.stderr)
     return 0
 
 
@@ -278,7 +343,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_index_info)
 
     p = sub.add_parser("ask", help="answer a question from the articles", description="Answer a question with the sentence it came from. Builds the default index from the seed article when there is none.")
-    p.add_argument("question")
+    p.add_argument("question", nargs="?", help="the question (or --file for many)")
+    p.add_argument("--file", type=Path, help="answer every question of this file (one a line, or JSONL objects with "
+                                            "\"question\" and optional \"top_k\") in batches; prints one JSON line each")
+    p.add_argument("--verbose", action="store_true", help="print the seconds spent loading, retrieving and reading")
     p.add_argument("--top-k", type=_number(int, 1, 100), default=None, help="passages to read, 1 to 100 (default 5)")
     p.add_argument("--retrieval", choices=["hybrid", "dense", "bm25"], help="retrieval mode (default hybrid)")
     p.add_argument("--threshold", type=_number(float), help="answerability below which the engine says the articles don't say (default: the threshold the reader was tuned with, from its training.json)")

@@ -279,6 +279,11 @@ class Engine:
         """Whether the best answer is answerable enough to give (the one no-answer rule)."""
         return bool(answers) and answers[0].answerability >= self.no_answer_threshold
 
+    def load_models(self) -> None:
+        """Load the embedding model and the reader now rather than on the first question (timed as `load`)."""
+        self.embedder.model
+        self.reader._load()
+
     def ask(self, question: str, top_k: int | None = None, retrieval: Retrieval | None = None,
             filters: Filters | None = None, always_answer: bool = False) -> Result:
         """Answer from the articles, or say honestly that they don't say.
@@ -286,15 +291,40 @@ class Engine:
         With `always_answer`, the best guess is given even below the threshold;
         `Result.confident` still says whether it passed.
         """
-        question = self.check_question(question)
+        return self.ask_many([question], top_k, retrieval, filters, always_answer)[0]
+
+    def ask_many(self, questions: Sequence[str], top_k: int | None = None, retrieval: Retrieval | None = None,
+                 filters: Filters | None = None, always_answer: bool = False) -> list[Result]:
+        """Answer many questions at once: one batched retrieval, then all their passages read in shared batches.
+
+        Every question is checked first; a bad one raises InputError naming it, before any work.
+        Each result's `seconds` are its share of the batch's retrieval and reading time.
+        """
+        if isinstance(questions, str):
+            raise InputError("ask_many takes a list of questions; pass [question] for one, or use ask().")
+        checked = []
+        for n, question in enumerate(questions, 1):
+            try:
+                checked.append(self.check_question(question))
+            except InputError as exc:
+                raise InputError(f"Question {n}: {exc}" if len(questions) > 1 else str(exc)) from None
         top_k, retrieval = self.check_top_k(top_k), self.check_search(retrieval, filters)
+        if not checked:
+            return []
         t0 = time.perf_counter()
-        hits = self.retriever.search(question, top_k, retrieval, filters)
+        hits_per_question = self.retriever.batch_search(checked, top_k, retrieval, filters)
         t1 = time.perf_counter()
-        answers = self.read(question, hits)
+        pairs = [(q, h.passage.text) for q, hits in zip(checked, hits_per_question) for h in hits]
+        readings = self.reader.read_pairs([q for q, _ in pairs], [t for _, t in pairs]) if pairs else []
         t2 = time.perf_counter()
-        confident = self.decide(answers)
-        sources = {a.id: {"title": a.title, "date": a.date, "source": a.source, "url": a.url}
-                   for a in (self.index.articles[h.passage.article_id] for h in hits)}
-        return Result(question, confident or (always_answer and bool(answers)), answers, hits,
-                      {"retrieval": t1 - t0, "reading": t2 - t1, "total": t2 - t0}, confident, sources)
+        results, at = [], 0
+        share = {"retrieval": (t1 - t0) / len(checked), "reading": (t2 - t1) / len(checked), "total": (t2 - t0) / len(checked)}
+        for question, hits in zip(checked, hits_per_question):
+            answers = merge(readings[at : at + len(hits)], hits, self.index.articles, self.abstain_on, self.calibration)
+            at += len(hits)
+            confident = self.decide(answers)
+            sources = {a.id: {"title": a.title, "date": a.date, "source": a.source, "url": a.url}
+                       for a in (self.index.articles[h.passage.article_id] for h in hits)}
+            results.append(Result(question, confident or (always_answer and bool(answers)), answers, hits, dict(share),
+                                  confident, sources))
+        return results

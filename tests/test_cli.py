@@ -55,7 +55,8 @@ def test_ask_json_schema(index_copy: Path):
         assert key in answer, key
     assert "Marco Rubio" in answer["text"] and answer["sentence"] == RUBIO_SENTENCE
     assert 0 < answer["score"] <= 1
-    assert set(out["seconds"]) == {"retrieval", "reading", "total"}
+    assert set(out["seconds"]) == {"load", "retrieval", "reading", "total"}  # model loading is not retrieval
+    assert out["seconds"]["load"] > out["seconds"]["retrieval"]
 
 
 def test_dont_know_is_exit_status_zero_and_shows_the_closest_passages(index_copy: Path):
@@ -216,3 +217,19 @@ def test_a_folder_add_keeps_what_it_can_read_and_reports_each_other_file(tmp_pat
     assert "Added 1" in proc.stdout and "2 file(s) failed, 1 skipped." in proc.stdout
     info = json.loads(qa("index", "info", "--json", "--index-dir", str(index_copy)).stdout)
     assert "harbour" in {a["id"] for a in info["articles"]}
+
+
+def test_ask_file_answers_every_question_in_order_one_json_line_each(tmp_path: Path, index_copy: Path):
+    questions = tmp_path / "questions.txt"
+    questions.write_text(f"{SEED_QUESTION}\n\n" + json.dumps({"question": "In which city will Trump meet Putin?", "top_k": 3})
+                         + "\n" + "\u8ab0" * 300 + "\nWho is Moscow's special envoy?\n")
+    proc = qa("ask", "--file", str(questions), "--index-dir", str(index_copy), "--verbose")
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["line"] for r in rows] == [1, 3, 4, 5]
+    assert "Marco Rubio" in rows[0]["answer"]["text"] and rows[1]["answer"]["text"] == "Budapest"
+    assert len(rows[1]["passages"]) == 3 and "too long for the reader" in rows[2]["error"]
+    assert rows[3]["answer"]["text"] == "Kirill Dmitriev"
+    assert "question(s); load" in proc.stderr
+    proc = qa("ask", SEED_QUESTION, "--file", str(questions), "--index-dir", str(index_copy))
+    assert proc.returncode == 2 and "not both" in one_error_line(proc)

@@ -116,3 +116,15 @@ def test_removing_an_unknown_id_is_refused_and_changes_nothing(index_copy: Path)
     with pytest.raises(InputError, match="No article with id, url or title nope"):
         Engine.open(index_copy).remove(["nope"])
     assert snapshot(index_copy) == before
+
+
+def test_ask_many_gives_what_asking_one_at_a_time_gives(engine: Engine):
+    questions = [SEED_QUESTION, "In which city will Trump meet Putin?", "What is the boiling point of liquid nitrogen?"]
+    together = engine.ask_many(questions)
+    for question, batched in zip(questions, together):
+        alone = engine.ask(question)
+        assert (batched.answered, [a.text for a in batched.answers]) == (alone.answered, [a.text for a in alone.answers])
+        assert [round(a.score, 4) for a in batched.answers] == [round(a.score, 4) for a in alone.answers]
+        assert [h.passage.id for h in batched.passages] == [h.passage.id for h in alone.passages]
+    with pytest.raises(InputError, match="Question 2: The question is empty"):
+        engine.ask_many([SEED_QUESTION, "  "])
