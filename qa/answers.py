@@ -127,7 +127,8 @@ def merge(readings: list[Reading], hits: list[Hit], articles: dict[str, Article]
 
     An answer's answerability is its best evidence's (see `Answer`), and answers
     are ranked by it, so the first is the one the no-answer rule judges.
-    `confidence` maps answerability to the score shown; without it the score is
+    `confidence` maps answerability to the score shown for the best answer (the
+    others share what it leaves, see below); without it the score is
     1 - prod(1 - p) over the evidence (independent passages agreeing).
     """
     grouped: dict[str, list[Evidence]] = {}
@@ -156,4 +157,14 @@ def merge(readings: list[Reading], hits: list[Hit], articles: dict[str, Article]
             score = 1.0 - miss
         text = best.passage[best.start - best.passage_start : best.end - best.passage_start]
         answers.append(Answer(text, score, group, best.answerability))
-    return sorted(answers, key=lambda a: (a.answerability, a.score), reverse=True)
+    answers.sort(key=lambda a: (a.answerability, a.score), reverse=True)
+    if confidence is not None and len(answers) > 1:
+        # The calibration speaks for the best answer. The others share what it leaves (the chance that it
+        # is wrong) in proportion to their probability, so that the confidences shown never add up past 1.
+        rest = answers[1:]
+        mass = sum(a.citation.score for a in rest) or 1.0
+        for a in rest:
+            a.score = min(a.score, (1.0 - answers[0].score) * a.citation.score / mass)
+        rest.sort(key=lambda a: a.score, reverse=True)
+        answers[1:] = rest
+    return answers
