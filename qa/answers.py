@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
@@ -88,6 +89,7 @@ class Result:
             "answered": self.answered,
             "confident": self.confident,
             "answer": self.best.to_dict() if self.best else None,
+            "as_of": as_of(self.question, self.best.citation.sentence, self.best.citation.date) if self.best else None,
             "candidates": [a.to_dict() for a in self.answers],
             "passages": [{"passage_id": h.passage.id, "article_id": h.passage.article_id, "text": h.passage.text,
                           "start": h.passage.start, "end": h.passage.end, "score": h.score, **self.sources.get(h.passage.article_id, {})}
@@ -108,12 +110,27 @@ class Result:
         c = self.best.citation
         where = ", ".join(x for x in (c.title, c.date, c.source) if x)
         sure = "confident" if self.confident else "confident: a best guess below the threshold"
-        lines = [f"{self.best.text}  ({self.best.score:.0%} {sure})", f"  \u201c{c.sentence}\u201d",
+        when = as_of(self.question, c.sentence, c.date)
+        lines = [f"{self.best.text}  ({self.best.score:.0%} {sure})",
+                 f"  \u201c{c.sentence}\u201d" + (f" (article of {when})" if when else ""),
                  f"  \u2014 {where} [{c.article_id}, chars {c.start}-{c.end}]"]
         others = self.answers[1:4]
         if others:
             lines.append("Other candidates: " + "; ".join(f"{a.text} ({a.score:.0%}, {a.citation.title})" for a in others))
         return "\n".join(lines)
+
+
+RELATIVE_TIME = re.compile(
+    r"\b(today|tonight|yesterday|tomorrow|(this|next|last|coming|past) (week|weekend|month|year|spring|summer|autumn|fall|winter)"
+    r"|(on|next|last|this) (monday|tuesday|wednesday|thursday|friday|saturday|sunday)|(\d+|a|two|three) (days?|weeks?|months?) "
+    r"(ago|from now)|week'?s|month'?s|year'?s)\b", re.IGNORECASE)
+
+
+def as_of(question: str, sentence: str, date: str | None) -> str | None:
+    """The article's date, when the question or the cited sentence speaks relative to it ("next week")."""
+    if date and (RELATIVE_TIME.search(sentence) or RELATIVE_TIME.search(question)):
+        return date[:10]
+    return None
 
 
 def _clip(text: str, width: int = 100) -> str:

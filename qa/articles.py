@@ -40,6 +40,59 @@ class Article:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
 
 
+def normalise_date(raw: str | None) -> str | None:
+    """A publication date as ISO 8601 (a day, or a time with its offset where one is given); else as written.
+
+    Parsed with dateparser (absolute dates only: "yesterday" in a file means nothing
+    without the file's own date). An unparseable date is kept as written, so nothing
+    is lost; `is_iso_date` tells them apart and `qa index info` lists them.
+    """
+    if raw is None or not str(raw).strip():
+        return None
+    raw = " ".join(str(raw).split())
+    import dateparser
+
+    parsed = dateparser.parse(raw, settings={"REQUIRE_PARTS": ["day", "month", "year"],
+                                             "PARSERS": ["timestamp", "custom-formats", "absolute-time"]})
+    if parsed is None:
+        return raw
+    if parsed.tzinfo is None and (parsed.hour, parsed.minute, parsed.second) == (0, 0, 0):
+        return parsed.date().isoformat()
+    return parsed.isoformat(timespec="minutes" if parsed.second == 0 else "seconds")
+
+
+def is_iso_date(value: str | None) -> bool:
+    """Whether a stored date is a normalised one (it then sorts and compares as text)."""
+    return bool(value) and re.fullmatch(r"\d{4}-\d{2}-\d{2}([T ].*)?", value or "") is not None
+
+
+def _front_matter(text: str) -> tuple[dict[str, str], str]:
+    """Leading metadata of a .txt/.md article: YAML-style front matter between --- lines, or
+    "Date:", "Source:", "URL:" lines before the text. Returns the fields found and the rest."""
+    fields: dict[str, str] = {}
+    lines = text.lstrip("\ufeff").split("\n")
+    if lines and lines[0].strip() == "---" and "---" in (l.strip() for l in lines[1:40]):
+        end = next(i for i in range(1, len(lines)) if lines[i].strip() == "---")
+        for line in lines[1:end]:
+            key, sep, value = line.partition(":")
+            if sep and key.strip():
+                fields[key.strip().lower()] = value.strip().strip("\"'")
+        return fields, "\n".join(lines[end + 1 :])
+    meta = re.compile(r"\s*(date|published|source|url)\s*:\s*(.+)$", re.IGNORECASE)
+    at = 1 if lines and not meta.match(lines[0]) and _looks_like_title(lines[0]) else 0  # a title may come first
+    while at < len(lines) and not lines[at].strip() and at < 3:
+        at += 1
+    while at < len(lines):
+        match = meta.match(lines[at])
+        if not match:
+            break
+        fields[match.group(1).lower()] = match.group(2).strip()
+        lines.pop(at)
+    if "published" in fields:
+        fields.setdefault("date", fields.pop("published"))
+    return fields, "\n".join(lines)
+
+
 def clean_text(text: str, form: str = "NFC") -> str:
     """Text as the models can take it: normalised (`form`), without lone surrogates, control or format characters.
 
@@ -74,6 +127,11 @@ def _read_text(path: Path) -> str:
         raise InputError(f"{path} could not be read ({exc.strerror}).") from None
 
 
+def _looks_like_title(line: str) -> bool:
+    """A short line without final punctuation: a headline, not a sentence."""
+    return bool(line.strip()) and len(line) <= 150 and not re.search(r"[.!?:;,]$", line.strip())
+
+
 def _title_and_body(text: str, fallback: str) -> tuple[str, str]:
     """A leading Markdown heading or short first line is the title; otherwise the file name is."""
     stripped = text.lstrip()
@@ -81,16 +139,18 @@ def _title_and_body(text: str, fallback: str) -> tuple[str, str]:
     heading = re.match(r"#+\s+(.*)", first)
     if heading:
         return heading.group(1).strip(), rest.strip()
-    if rest.strip() and len(first) <= 150 and not re.search(r"[.!?:;,]$", first.strip()):
+    if rest.strip() and _looks_like_title(first):
         return first.strip(), rest.strip()
     return fallback, text.strip()
 
 
 def read_text_file(path: Path, id: str | None = None) -> Article:
-    title, body = _title_and_body(_read_text(path), path.stem.replace("-", " ").replace("_", " ").strip().capitalize())
+    fields, text = _front_matter(_read_text(path))
+    title, body = _title_and_body(text, path.stem.replace("-", " ").replace("_", " ").strip().capitalize())
     if not body:
         raise InputError(f"{path} holds no text; add a file with the article's text.")
-    return Article(id or slug(path.stem), title, body)
+    return Article(id or slug(path.stem), fields.get("title") or title, body, normalise_date(fields.get("date")),
+                   fields.get("source"), fields.get("url"))
 
 
 def read_html_file(path: Path, id: str | None = None) -> Article:
@@ -102,7 +162,7 @@ def read_html_file(path: Path, id: str | None = None) -> Article:
         raise InputError(f"No article text could be found in {path}; save the page's text as .txt instead.")
     meta = trafilatura.extract_metadata(html)
     title = (meta.title if meta and meta.title else None) or path.stem.replace("-", " ").capitalize()
-    return Article(id or slug(path.stem), title, text.strip(), meta.date if meta else None,
+    return Article(id or slug(path.stem), title, text.strip(), normalise_date(meta.date) if meta else None,
                    meta.sitename if meta else None, meta.url if meta else None)
 
 
@@ -120,7 +180,8 @@ def read_jsonl_file(path: Path) -> list[Article]:
         fields = {k: (clean_text(str(record[k])) if record.get(k) is not None else None)
                   for k in ("title", "date", "source", "url", "id")}
         articles.append(Article.from_text(clean_text(record["text"]).strip(), title=fields["title"] or f"{path.stem} #{n}",
-                                          id=slug(fields["id"]) if fields["id"] else fields["url"], date=fields["date"],
+                                          id=slug(fields["id"]) if fields["id"] else fields["url"],
+                                          date=normalise_date(fields["date"]),
                                           source=fields["source"], url=fields["url"]))
     if not articles:
         raise InputError(f"{path} holds no articles; add one JSON object per line with a \"text\" field.")

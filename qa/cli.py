@@ -116,6 +116,7 @@ def cmd_index_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_index_info(args: argparse.Namespace) -> int:
+    from qa.articles import is_iso_date
     from qa.engine import Engine
 
     engine = Engine.open(args.index_dir, _config(args), progress=False)
@@ -123,9 +124,14 @@ def cmd_index_info(args: argparse.Namespace) -> int:
     if args.json:
         counts = engine.passage_counts()
         _print_json({"stats": asdict(stats), "articles": [
-            {k: v for k, v in {**asdict(a), "passages": counts.get(a.id, 0)}.items() if k != "text"} for a in engine.articles()]})
+            {k: v for k, v in {**asdict(a), "passages": counts.get(a.id, 0), "date_readable": is_iso_date(a.date)
+                                if a.date else None}.items() if k != "text"} for a in engine.articles()]})
         return 0
     print(stats.describe())
+    undated = [a for a in engine.articles() if a.date and not is_iso_date(a.date)]
+    if undated:
+        print(f"{len(undated)} article(s) with a date that could not be read (kept as written): "
+              + ", ".join(f"{a.id} ({a.date!r})" for a in undated[:5]) + (" ..." if len(undated) > 5 else ""))
     for a in engine.articles():
         print(f"  {a.id}  {a.title}" + (f"  ({a.date})" if a.date else "") + (f"  [{a.source}]" if a.source else "")
               + (f"  <{a.url}>" if a.url and a.url != a.id else ""))
@@ -146,7 +152,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     load = time.perf_counter() - started
     if args.file:
         return _ask_file(engine, questions, args, load)
-    result = engine.ask(args.question, top_k=args.top_k, retrieval=args.retrieval, always_answer=args.always_answer)
+    result = engine.ask(args.question, top_k=args.top_k, retrieval=args.retrieval, filters=_filters(args),
+                        always_answer=args.always_answer)
     result.seconds = {"load": load, **result.seconds}
     if args.verbose:
         print(_timings(result.seconds), file=sys.stderr)
@@ -155,6 +162,23 @@ def cmd_ask(args: argparse.Namespace) -> int:
     else:
         print(result.describe())
     return 0
+
+
+def _filters(args: argparse.Namespace) -> Any:
+    from qa.retrieval import Filters
+
+    filters = Filters(sources=args.source or [], date_from=args.since, date_to=args.until)
+    return filters if filters else None
+
+
+def _date(text: str) -> str:
+    """An argparse type: a date in any common form, as ISO 8601 (refused if it cannot be read as one)."""
+    from qa.articles import is_iso_date, normalise_date
+
+    value = normalise_date(text)
+    if not is_iso_date(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; write it like 2025-10-01")
+    return value  # type: ignore[return-value]
 
 
 def _timings(seconds: dict[str, float]) -> str:
@@ -199,7 +223,7 @@ def _ask_file(engine: Any, questions: list[dict[str, Any]], args: argparse.Names
             out[i] = {"line": q["line"], "question": q["question"], "error": str(exc)}
     for top_k, members in groups.items():
         results = engine.ask_many([questions[i]["question"] for i in members], top_k=top_k, retrieval=args.retrieval,
-                                  always_answer=args.always_answer)
+                                  filters=_filters(args), always_answer=args.always_answer)
         for i, result in zip(members, results):
             out[i] = {"line": questions[i]["line"], **result.to_dict()}
     for row in out:
@@ -347,6 +371,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--file", type=Path, help="answer every question of this file (one a line, or JSONL objects with "
                                             "\"question\" and optional \"top_k\") in batches; prints one JSON line each")
     p.add_argument("--verbose", action="store_true", help="print the seconds spent loading, retrieving and reading")
+    p.add_argument("--since", type=_date, help="only articles published on or after this date (e.g. 2025-10-01)")
+    p.add_argument("--until", type=_date, help="only articles published on or before this date (the whole day counts)")
+    p.add_argument("--source", action="append", help="only articles from this source (repeat for several)")
     p.add_argument("--top-k", type=_number(int, 1, 100), default=None, help="passages to read, 1 to 100 (default 5)")
     p.add_argument("--retrieval", choices=["hybrid", "dense", "bm25"], help="retrieval mode (default hybrid)")
     p.add_argument("--threshold", type=_number(float), help="answerability below which the engine says the articles don't say (default: the threshold the reader was tuned with, from its training.json)")

@@ -7,6 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
+from qa.articles import is_iso_date
 from qa.config import Retrieval
 from qa.embeddings import Embedder
 from qa.index import PassageIndex, bm25_tokens
@@ -15,7 +16,12 @@ from qa.passages import Passage
 
 @dataclass
 class Filters:
-    """Restrict retrieval to some sources and/or a date range (ISO dates compare as text)."""
+    """Restrict retrieval to some sources and/or a date range.
+
+    Dates are ISO 8601 (`qa.articles.normalise_date`), so they compare as text; `date_to`
+    takes in the whole of its day (or month, for "2025-10"). Articles without a
+    normalised date are left out when a date bound is set.
+    """
 
     sources: list[str] = field(default_factory=list)
     date_from: str | None = None
@@ -79,24 +85,42 @@ class Retriever:
         return sorted(fused, key=lambda x: (round(x[1], 12), relative[x[0]]), reverse=True)
 
     def _allowed(self, filters: Filters) -> np.ndarray:
-        ok = []
-        for p in self.index.passages:
-            article = self.index.articles[p.article_id]
-            good = (not filters.sources or (article.source or "") in filters.sources)
-            good = good and (not filters.date_from or (article.date or "") >= filters.date_from)
-            good = good and (not filters.date_to or ((article.date or "\uffff")[: len(filters.date_to)] <= filters.date_to))
-            ok.append(good)
-        return np.array(ok, dtype=bool)
+        """Which passages the filters keep, as one vectorised mask (no loop over passages)."""
+        dates, sources = self._passage_fields()
+        ok = np.ones(len(dates), dtype=bool)
+        if filters.sources:
+            ok &= np.isin(sources, list(filters.sources))
+        if filters.date_from:
+            ok &= (dates != "") & (dates >= filters.date_from)
+        if filters.date_to:
+            # A day's bound takes in all of that day: compare as many characters as the bound has.
+            ok &= (dates != "") & (dates.astype(f"<U{len(filters.date_to)}") <= filters.date_to)
+        return ok
+
+    def _passage_fields(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each passage's article date (normalised ones only; "" for none) and source, cached per index state."""
+        key = (id(self.index.passages), len(self.index.passages), id(self.index.articles), len(self.index.articles))
+        if getattr(self, "_fields_key", None) != key:
+            articles = self.index.articles
+            by_article = {a.id: ((a.date if is_iso_date(a.date) else "") or "", a.source or "") for a in articles.values()}
+            pairs = [by_article[p.article_id] for p in self.index.passages]
+            self._fields = (np.array([d for d, _ in pairs], dtype=str), np.array([s for _, s in pairs], dtype=str))
+            self._fields_key = key
+        return self._fields
 
     def _dense(self, questions: Sequence[str], depth: int, allowed: np.ndarray | None) -> list[list[tuple[int, float]]]:
+        import faiss
+
         queries = self.embedder.encode(list(questions))
-        if allowed is not None:  # exact search over the allowed passages only
-            rows = np.flatnonzero(allowed)
-            scores = queries @ self.index.vectors[rows].T
-            order = np.argsort(-scores, axis=1)[:, :depth]
-            return [[(int(rows[j]), float(scores[q, j])) for j in order[q]] for q in range(len(questions))]
-        scores, ids = self.index.dense.search(queries, min(depth, len(self.index.passages)))
-        return [[(int(i), float(s)) for i, s in zip(ids[q], scores[q]) if i >= 0] for q in range(len(questions))]
+        params = None
+        if allowed is not None:  # the filter runs inside FAISS's search, over the allowed ids only
+            ids = np.flatnonzero(allowed).astype(np.int64)
+            if ids.size == 0:
+                return [[] for _ in questions]
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(ids))
+            depth = min(depth, int(ids.size))
+        scores, found = self.index.dense.search(queries, min(depth, len(self.index.passages)), params=params)
+        return [[(int(i), float(s)) for i, s in zip(found[q], scores[q]) if i >= 0] for q in range(len(questions))]
 
     def _bm25(self, questions: Sequence[str], depth: int, allowed: np.ndarray | None) -> list[list[tuple[int, float]]]:
         tokens = bm25_tokens(list(questions))

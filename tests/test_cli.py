@@ -47,7 +47,7 @@ def test_ask_json_schema(index_copy: Path):
     proc = qa("ask", SEED_QUESTION, "--json", "--top-k", "3", "--index-dir", str(index_copy))
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
-    assert set(out) == {"question", "answered", "confident", "answer", "candidates", "passages", "seconds"}
+    assert set(out) == {"question", "answered", "confident", "answer", "as_of", "candidates", "passages", "seconds"}
     assert out["answered"] is True and len(out["passages"]) == 3
     answer = out["answer"]
     for key in ("text", "score", "answerability", "article_id", "title", "date", "source", "url", "passage", "passage_start", "start", "end",
@@ -233,3 +233,21 @@ def test_ask_file_answers_every_question_in_order_one_json_line_each(tmp_path: P
     assert "question(s); load" in proc.stderr
     proc = qa("ask", SEED_QUESTION, "--file", str(questions), "--index-dir", str(index_copy))
     assert proc.returncode == 2 and "not both" in one_error_line(proc)
+
+
+def test_date_and_source_filters_and_the_articles_date_beside_the_answer(tmp_path: Path, index_copy: Path):
+    proc = qa("ask", SEED_QUESTION, "--since", "October 1, 2025", "--index-dir", str(index_copy))
+    assert proc.returncode == 0 and "Marco Rubio" in proc.stdout.splitlines()[0]
+    assert "(article of 2025-10-17)" in proc.stdout  # "next week" was the week after this date
+    proc = qa("ask", SEED_QUESTION, "--until", "2025-09-30", "--index-dir", str(index_copy))
+    assert proc.returncode == 0 and proc.stdout.startswith("The articles don't say.")
+    proc = qa("ask", SEED_QUESTION, "--source", "Nobody's Wire", "--json", "--index-dir", str(index_copy))
+    assert json.loads(proc.stdout)["answered"] is False
+    proc = qa("ask", SEED_QUESTION, "--since", "someday", "--index-dir", str(index_copy))
+    assert proc.returncode == 2 and "--since" in one_error_line(proc)
+
+    (tmp_path / "odd.jsonl").write_text(json.dumps({"text": "The fair opened.", "title": "Fair", "id": "fair",
+                                                    "date": "the week after the flood"}) + "\n")
+    assert qa("index", "add", str(tmp_path / "odd.jsonl"), "--index-dir", str(index_copy), "--quiet").returncode == 0
+    info = qa("index", "info", "--index-dir", str(index_copy)).stdout
+    assert "1 article(s) with a date that could not be read (kept as written): fair ('the week after the flood')" in info

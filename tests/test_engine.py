@@ -72,6 +72,23 @@ def test_filters_restrict_the_articles_searched(index_copy: Path):
     assert [h.passage.article_id for h in hits] == ["old"]
     hits = engine.search("Where did Marco Rubio open a consulate?", filters=Filters(date_to="2018-12-31"))
     assert hits == []
+    hits = engine.search("Where did Marco Rubio open a consulate?", filters=Filters(date_from="2025-01-01"))
+    assert {h.passage.article_id for h in hits} == {"trump-putin-budapest-summit"}  # the seed, dated 2025-10-17
+    for mode in ("dense", "bm25", "hybrid"):
+        hits = engine.search("Marco Rubio", retrieval=mode, filters=Filters(date_from="2019-05-01", date_to="2019-05"))
+        assert [h.passage.article_id for h in hits] == ["old"], mode
+
+
+def test_filters_run_inside_an_approximate_vector_index_too(tmp_path: Path):
+    from qa.config import Config
+
+    from conftest import SEEDS
+
+    engine = Engine.build([SEEDS], tmp_path / "hnsw", Config(approximate=True))
+    engine.add_articles([Article.from_text("Marco Rubio visited Lisbon in 2019 to open a consulate.", title="Old visit",
+                                           id="old", date="2019-05-01", source="Archive")])
+    hits = engine.search("Marco Rubio", retrieval="dense", top_k=5, filters=Filters(sources=["Archive"]))
+    assert [h.passage.article_id for h in hits] == ["old"]
 
 
 def test_a_question_the_articles_do_not_answer_gets_dont_know(engine: Engine):

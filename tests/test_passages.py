@@ -71,3 +71,28 @@ def test_bad_files_get_one_clear_sentence(tmp_path: Path, setup, message):
     with pytest.raises(InputError, match=message) as info:
         load_articles([target])
     assert "\n" not in str(info.value)
+
+
+def test_dates_are_normalised_to_iso_and_unreadable_ones_kept_as_written():
+    from qa.articles import is_iso_date, normalise_date
+
+    assert normalise_date("2025-10-17") == "2025-10-17"
+    assert normalise_date("17 October 2025") == "2025-10-17"
+    assert normalise_date("Oct 17, 2025 14:30 UTC") == "2025-10-17T14:30+00:00"
+    assert normalise_date("2025-10-17T08:00:00+02:00") == "2025-10-17T08:00+02:00"
+    for raw in ("sometime soon", "yesterday"):  # relative dates mean nothing without the file's own date
+        assert normalise_date(raw) == raw and not is_iso_date(raw)
+    assert normalise_date("  ") is None and normalise_date(None) is None
+
+
+def test_text_files_carry_their_date_source_and_url_in_front_matter_or_leading_lines(tmp_path: Path):
+    (tmp_path / "a.md").write_text("---\ndate: 17 October 2025\nsource: Wire\nurl: https://example.org/a\n---\n"
+                                   "# Talks in Budapest\n\nThe talks will be held in Budapest.\n")
+    (tmp_path / "b.txt").write_text("Harbour reopens\nDate: 2024-03-01\nSource: City Desk\n\nThe harbour reopened on Monday.\n")
+    (tmp_path / "c.txt").write_text("The mayor spoke on Friday.\nDate: this is text, not metadata\n")
+    articles = {a.id: a for a in load_articles([tmp_path])}
+    a, b, c = articles["a"], articles["b"], articles["c"]
+    assert (a.title, a.date, a.source, a.url) == ("Talks in Budapest", "2025-10-17", "Wire", "https://example.org/a")
+    assert a.text == "The talks will be held in Budapest."
+    assert (b.title, b.date, b.source, b.text) == ("Harbour reopens", "2024-03-01", "City Desk", "The harbour reopened on Monday.")
+    assert c.date is None and "Date: this is text" in c.text

@@ -181,8 +181,9 @@ def render_answer(result: dict[str, Any]) -> tuple[str, str]:
         a1 = answer["end"] - answer["passage_start"]
         marked = f"{e(passage[:a0])}<mark>{e(passage[a0:a1])}</mark>{e(passage[a1:])}"
         sure = "confident" if result.get("confident", True) else "confident — a best guess, below the confidence threshold"
+        when = f" · <span class='as-of'>article of {e(result['as_of'])}</span>" if result.get("as_of") else ""
         card = (f"<div class='answer-text'>{e(answer['text'])}</div>"
-                f"<p class='meta'>{answer['score']:.0%} {sure} · {where(answer)}</p>"
+                f"<p class='meta'>{answer['score']:.0%} {sure} · {where(answer)}{when}</p>"
                 f"<div class='passage'>{marked}</div>{timing}")
     others = [c for c in result["candidates"] if not answer or c["text"] != answer["text"]][:5]
     listing = "".join(f"<li class='candidate'><b>{e(c['text'])}</b> <span class='meta'>{c['score']:.0%} · {where(c)}</span></li>"
