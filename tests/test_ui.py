@@ -218,9 +218,33 @@ def test_bad_requests_to_the_api_get_the_projects_one_line_quickly(server, quest
     client = Client(url, verbose=False)
     started = time.perf_counter()
     if says is None:  # gradio_client cannot send a lone surrogate; a JSON escape over plain HTTP can
-        assert "\"answered\":true" in call_api(url, [question, retrieval, top_k, False]).replace(" ", "")
+        assert "\"answered\":true" in call_api(url, [question, retrieval, top_k, False, "", "", ""]).replace(" ", "")
     else:
         with pytest.raises(Exception) as info:
             client.predict(question, retrieval, top_k, api_name="/ask")
         assert says in str(info.value) and "upstream Gradio app" not in str(info.value)
     assert time.perf_counter() - started < 10
+
+
+def test_date_filters_on_the_page_and_through_the_api(server, browser):
+    from gradio_client import Client
+
+    url, _ = server
+    page = open_page(browser, url)
+    ask(page, SEED_QUESTION)
+    meta = page.locator("#answer .meta").first.inner_text()
+    assert "2025-10-17" in meta and "article of 2025-10-17" in meta  # the date, and what "next week" was relative to
+    page.locator("#filters").click()
+    page.locator("#until input, #until textarea").first.fill("2025-09-30")
+    ask(page, SEED_QUESTION)
+    assert "The articles don't say." in page.locator("#answer").inner_text()
+    page.locator("#until input, #until textarea").first.fill("not a date")
+    ask_error = page.locator("#ask-error")
+    page.locator("#ask").click()
+    ask_error.wait_for(timeout=60_000)
+    assert "is not a date" in ask_error.inner_text()
+    page.close()
+
+    client = Client(url, verbose=False)
+    assert not client.predict(SEED_QUESTION, "hybrid", 5, False, "", "2025-09-30", "", api_name="/ask")["answered"]
+    assert client.predict(SEED_QUESTION, "hybrid", 5, False, "2025-10-01", "", "", api_name="/ask")["answered"]

@@ -17,10 +17,11 @@ from typing import Any
 
 import gradio as gr
 
-from qa.articles import SUFFIXES, Article, collect_articles, slug
+from qa.articles import SUFFIXES, Article, collect_articles, is_iso_date, normalise_date, slug
 from qa.config import Config, default_index_dir
 from qa.engine import Engine
-from qa.errors import QAError
+from qa.errors import InputError, QAError
+from qa.retrieval import Filters
 from qa.index import PassageIndex
 
 SEED_ID = "trump-putin-budapest-summit"
@@ -60,15 +61,19 @@ class Library:
 
     # ----- asking ------------------------------------------------------------
     def ask(self, question: str, retrieval: str = "hybrid", top_k: int = 5, always_answer: bool = False,
-            remember: bool = True) -> dict[str, Any]:
-        """The answer as a dict; confident answers are remembered as examples for the page (`remember`)."""
+            remember: bool = True, since: str = "", until: str = "", source: str = "") -> dict[str, Any]:
+        """The answer as a dict; confident answers are remembered as examples for the page (`remember`).
+
+        `since`/`until` are dates in any common form, `source` one source name; empty means no filter.
+        """
+        filters = page_filters(since, until, source)
         try:  # the API may send anything: "5", 5.0, "five"
             top_k = int(float(top_k)) if not isinstance(top_k, bool) and float(top_k) == int(float(top_k)) else top_k
         except (TypeError, ValueError, OverflowError):
             pass  # the engine refuses it in one line
         with self.lock:
             result = self.engine.ask(question, top_k=top_k, retrieval=retrieval,  # type: ignore[arg-type]
-                                     always_answer=bool(always_answer))
+                                     filters=filters, always_answer=bool(always_answer))
             if remember and result.confident and result.question not in self.recent:
                 self.recent.insert(0, result.question)
                 del self.recent[3:]
@@ -90,6 +95,9 @@ class Library:
         newest = sorted(self.engine.articles(), key=lambda a: a.date or "", reverse=True)
         questions += [f"What happened: {a.title}?" for a in newest[:4] if a.id != SEED_ID and a.title]
         return list(dict.fromkeys(questions))[:6]
+
+    def sources(self) -> list[str]:
+        return sorted({a.source for a in self.engine.articles() if a.source})
 
     def choices(self) -> list[tuple[str, str]]:
         return [(f"{a.title} ({a.id})", a.id) for a in self.engine.articles()]
@@ -145,6 +153,19 @@ class Library:
         return f"Removed {removed} article(s)."
 
 
+def page_filters(since: str, until: str, source: str) -> Filters | None:
+    """Filters from the page's boxes; a date that cannot be read is refused in one line."""
+    bounds = []
+    for name, text in (("since", since), ("until", until)):
+        value = normalise_date(text) if text and str(text).strip() else None
+        if value is not None and not is_iso_date(value):
+            raise InputError(f"'{text}' ({name}) is not a date; write it like 2025-10-01.")
+        bounds.append(value)
+    filters = Filters(sources=[str(source).strip()] if source and str(source).strip() else [], date_from=bounds[0],
+                      date_to=bounds[1])
+    return filters if filters else None
+
+
 def one_line(exc: Exception) -> str:
     """The message a visitor sees: QAError's own line; for anything else, a line, and the details in the log."""
     if isinstance(exc, QAError):
@@ -194,9 +215,11 @@ def render_answer(result: dict[str, Any]) -> tuple[str, str]:
 
 
 def build_app(library: Library) -> gr.Blocks:
-    def ask_page(question: str, retrieval: str, top_k: float, always_answer: bool) -> tuple[str, str]:
+    def ask_page(question: str, retrieval: str, top_k: float, always_answer: bool, since: str, until: str,
+                 source: str) -> tuple[str, str]:
         try:
-            return render_answer(library.ask(question, retrieval, top_k, always_answer))
+            return render_answer(library.ask(question, retrieval, top_k, always_answer, since=since, until=until,
+                                             source=source))
         except Exception as exc:  # QAError's one line, or a bug's, never Gradio's generic error
             return f"<div class='error' id='ask-error'>{html.escape(one_line(exc))}</div>", ""
 
@@ -232,6 +255,12 @@ def build_app(library: Library) -> gr.Blocks:
                 top_k = gr.Slider(1, 20, value=library.config.top_k, step=1, label="Passages to read (top-k)")
                 always = gr.Checkbox(False, label="Always show the best guess", elem_id="always-answer",
                                      info="even when the articles don't say it with enough confidence")
+            with gr.Accordion("Only some articles", open=False, elem_id="filters"):
+                with gr.Row():
+                    since = gr.Textbox(label="Published since", placeholder="2025-10-01", elem_id="since")
+                    until = gr.Textbox(label="Published until", placeholder="2025-10-31", elem_id="until")
+                    source = gr.Dropdown(library.sources(), value=None, label="Source", allow_custom_value=True,
+                                         elem_id="source")
             examples = gr.Dataset(components=[gr.Textbox(visible=False)], samples=[[q] for q in library.examples()],
                                   label="Try", elem_id="examples")
             answer = gr.HTML(elem_id="answer")
@@ -251,17 +280,22 @@ def build_app(library: Library) -> gr.Blocks:
         shown = [stats, table, chosen, examples]
         examples.click(lambda sample: sample[0], examples, question, api_visibility="undocumented")
         for trigger in (ask.click, question.submit):
-            trigger(ask_page, [question, retrieval, top_k, always], [answer, candidates], api_visibility="undocumented",
+            trigger(ask_page, [question, retrieval, top_k, always, since, until, source], [answer, candidates],
+                    api_visibility="undocumented",
                     concurrency_limit=4).then(examples_update, None, examples, api_visibility="undocumented",
                                               show_progress="hidden")
         add_button.click(add, [upload], [upload_message, *shown], api_visibility="undocumented")
         remove_button.click(remove, [chosen], [remove_message, *shown], api_visibility="undocumented")
         app.load(refresh, None, shown, api_visibility="undocumented")
 
-        def api_ask(question: str, retrieval: str = "hybrid", top_k: int = 5, always_answer: bool = False) -> dict[str, Any]:
-            """Answer a question from the indexed articles; returns the answer, its citation and the candidates."""
+        def api_ask(question: str, retrieval: str = "hybrid", top_k: int = 5, always_answer: bool = False,
+                    since: str = "", until: str = "", source: str = "") -> dict[str, Any]:
+            """Answer a question from the indexed articles; returns the answer, its citation and the candidates.
+
+            `since`/`until` (dates) and `source` restrict the articles searched; empty means all.
+            """
             try:
-                return library.ask(question, retrieval, top_k, always_answer)
+                return library.ask(question, retrieval, top_k, always_answer, since=since, until=until, source=source)
             except Exception as exc:
                 raise gr.Error(one_line(exc)) from None
 
