@@ -12,7 +12,8 @@ from typing import Iterable
 
 from qa.errors import InputError
 
-SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl")
+SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl", ".xml", ".rss", ".atom")
+FEED_SUFFIXES = (".xml", ".rss", ".atom")
 SYSTEM_FOLDERS = {Path(p) for p in ("/proc", "/sys", "/dev", "/run", "/boot", "/etc", "/usr", "/bin", "/lib", "/var")}
 
 
@@ -188,15 +189,68 @@ def read_jsonl_file(path: Path) -> list[Article]:
     return articles
 
 
+def read_feed_file(path: Path) -> list[Article]:
+    """The entries of an RSS or Atom file (feedparser), each an article with its title, date, source and url.
+
+    An entry whose link names an HTML file beside the feed is read in full through the
+    HTML extractor; otherwise its content (or summary) is the text. Nothing is fetched
+    from the network. An entry's id is its feed id or link, so adding the same feed
+    again adds only new or changed entries.
+    """
+    import feedparser
+
+    feed = feedparser.parse(path.read_bytes())
+    if not feed.entries:
+        reason = f" ({type(feed.bozo_exception).__name__})" if feed.get("bozo") else ""
+        raise InputError(f"{path} holds no feed entries{reason}; pass an RSS or Atom file.")
+    source = clean_text(feed.feed.get("title", "")).strip() or None
+    articles = []
+    for n, entry in enumerate(feed.entries, 1):
+        link = entry.get("link")
+        local = path.parent / link if link and not re.match(r"^[a-z][a-z0-9+.-]*:", link) else None
+        if local is not None and local.is_file() and local.suffix.lower() in (".html", ".htm"):
+            page = read_html_file(local)
+            text = page.text
+        else:
+            html = entry.get("content", [{}])[0].get("value") if entry.get("content") else entry.get("summary", "")
+            text = _html_to_text(html or "")
+        if not text.strip():
+            continue
+        date = entry.get("published") or entry.get("updated")
+        articles.append(Article.from_text(clean_text(text).strip(), title=clean_text(entry.get("title", "")).strip()
+                                          or f"{path.stem} #{n}", id=entry.get("id") or link, date=normalise_date(date),
+                                          source=source, url=link))
+    if not articles:
+        raise InputError(f"{path} has feed entries but none with text; nothing to add.")
+    return articles
+
+
+def _html_to_text(html: str) -> str:
+    """Text of an HTML fragment (a feed entry's content), paragraphs on lines of their own."""
+    if "<" not in html:
+        return html
+    import lxml.html
+
+    try:
+        root = lxml.html.fromstring(f"<div>{html}</div>")
+    except (ValueError, lxml.etree.ParserError):
+        return ""
+    for block in root.iter("p", "br", "div", "li", "h1", "h2", "h3", "h4"):
+        block.tail = "\n" + (block.tail or "")
+    return "\n".join(line.strip() for line in root.text_content().splitlines() if line.strip())
+
+
 def read_file(path: Path) -> list[Article]:
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
         return read_jsonl_file(path)
+    if suffix in FEED_SUFFIXES:
+        return read_feed_file(path)
     if suffix in (".html", ".htm"):
         return [read_html_file(path)]
     if suffix in (".txt", ".md", ".markdown"):
         return [read_text_file(path)]
-    raise InputError(f"{path} is not a supported file; use .txt, .md, .html or .jsonl.")
+    raise InputError(f"{path} is not a supported file; use .txt, .md, .html, .jsonl or an RSS/Atom feed (.xml, .rss, .atom).")
 
 
 @dataclass
@@ -235,7 +289,7 @@ def collect_articles(paths: Iterable[str | Path]) -> Collected:
                                  "check its permissions.") from None
             articles = [p for p in found if p.suffix.lower() in SUFFIXES]
             if not articles:
-                raise InputError(f"{path} holds no .txt, .md, .html or .jsonl files; point to a folder of articles.")
+                raise InputError(f"{path} holds no .txt, .md, .html, .jsonl or feed files; point to a folder of articles.")
             files.extend(articles)
             collected.skipped.extend(p for p in found if p.suffix.lower() not in SUFFIXES)
         elif path.is_file():

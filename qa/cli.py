@@ -80,7 +80,7 @@ def _print_json(obj: Any) -> None:
 def _report_files(report: Any) -> int:
     """One line per file that failed or was passed over; exit status 1 if any failed."""
     for path in report.skipped:
-        print(f"skipped: {path} (not a .txt, .md, .html or .jsonl file)", file=sys.stderr)
+        print(f"skipped: {path} (not a .txt, .md, .html, .jsonl or feed file)", file=sys.stderr)
     for _, reason in report.failed:
         print(f"failed: {reason}", file=sys.stderr)
     return 1 if report.failed else 0

@@ -251,3 +251,42 @@ def test_date_and_source_filters_and_the_articles_date_beside_the_answer(tmp_pat
     assert qa("index", "add", str(tmp_path / "odd.jsonl"), "--index-dir", str(index_copy), "--quiet").returncode == 0
     info = qa("index", "info", "--index-dir", str(index_copy)).stdout
     assert "1 article(s) with a date that could not be read (kept as written): fair ('the week after the flood')" in info
+
+
+RSS = """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>City Wire</title><link>https://wire.example.org</link><description>News</description>
+<item><title>Harbour reopens in Kiel</title><link>https://wire.example.org/harbour</link><guid>wire-harbour-1</guid>
+<pubDate>Mon, 03 Mar 2025 09:30:00 +0100</pubDate>
+<description>&lt;p&gt;The harbour in Kiel reopened on Monday after the storm, the port authority said.&lt;/p&gt;</description></item>
+<item><title>Bridge works finish</title><link>bridge.html</link><guid>wire-bridge-1</guid>
+<pubDate>Tue, 04 Mar 2025 10:00:00 +0100</pubDate><description>Short teaser.</description></item>
+</channel></rss>
+"""
+ATOM = """<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>Sports Desk</title><id>urn:desk</id><updated>2024-08-02T12:00:00Z</updated>
+<entry><title>Chess olympiad</title><id>urn:desk:chess</id><updated>2024-08-01T18:00:00Z</updated>
+<link href="https://desk.example.org/chess"/><content type="html">&lt;p&gt;The chess olympiad in Chennai was won by the team
+from Uzbekistan, who beat Armenia in the last round.&lt;/p&gt;</content></entry></feed>
+"""
+
+
+def test_rss_and_atom_feeds_add_their_entries_with_dates_and_again_only_what_changed(tmp_path: Path, index_copy: Path):
+    (tmp_path / "news.xml").write_text(RSS)
+    (tmp_path / "bridge.html").write_text("<html><head><title>Bridge works finish</title></head><body><article><p>The Danube "
+                                          "Bridge in Novi Sad was reopened on Tuesday after two years of repairs, the city "
+                                          "said. The works cost 40 million euros.</p></article></body></html>")
+    (tmp_path / "desk.atom").write_text(ATOM)
+    feeds = [str(tmp_path / "news.xml"), str(tmp_path / "desk.atom")]
+    proc = qa("index", "add", *feeds, "--index-dir", str(index_copy), "--quiet")
+    assert proc.returncode == 0 and "Added 3" in proc.stdout, proc.stderr
+    info = {a["id"]: a for a in json.loads(qa("index", "info", "--json", "--index-dir", str(index_copy)).stdout)["articles"]}
+    assert info["wire-harbour-1"]["date"] == "2025-03-03T09:30+01:00" and info["wire-harbour-1"]["source"] == "City Wire"
+    assert info["urn:desk:chess"]["date"] == "2024-08-01T18:00+00:00" and info["urn:desk:chess"]["url"] == "https://desk.example.org/chess"
+    proc = qa("ask", "How much did the bridge works cost?", "--index-dir", str(index_copy))
+    assert "40 million euros" in proc.stdout.splitlines()[0]  # the full article behind the teaser, read from bridge.html
+
+    proc = qa("index", "add", *feeds, "--index-dir", str(index_copy), "--quiet")
+    assert "Added 0, updated 0, unchanged 3" in proc.stdout
+    (tmp_path / "news.xml").write_text(RSS.replace("after the storm", "after the winter storm"))
+    proc = qa("index", "add", *feeds, "--index-dir", str(index_copy), "--quiet")
+    assert "Added 0, updated 1, unchanged 2" in proc.stdout

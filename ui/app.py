@@ -116,7 +116,7 @@ class Library:
                 source = Path(upload)
                 suffix = source.suffix.lower()
                 if suffix not in SUFFIXES:
-                    lines.append(f"- **{source.name}**: failed — not a supported file; upload .txt, .md, .html or .jsonl.")
+                    lines.append(f"- **{source.name}**: failed — not a supported file; upload .txt, .md, .html, .jsonl or RSS/Atom feeds.")
                     continue
                 if source.stat().st_size > self.max_upload_bytes:
                     lines.append(f"- **{source.name}**: failed — larger than the {self.max_upload_bytes // (1024 * 1024)} MB "
@@ -269,7 +269,7 @@ def build_app(library: Library) -> gr.Blocks:
             stats = gr.Markdown(library.stats(), elem_id="stats")
             table = gr.Dataframe(library.rows(), headers=["", "title", "date", "source", "url", "passages", "id"],
                                  interactive=False, elem_id="articles", show_search="search", wrap=True)
-            upload = gr.File(label=f"Add articles (.txt, .md, .html, .jsonl; up to {library.max_upload_bytes // (1024 * 1024)} MB each)",
+            upload = gr.File(label=f"Add articles (.txt, .md, .html, .jsonl, RSS/Atom .xml; up to {library.max_upload_bytes // (1024 * 1024)} MB each)",
                              file_count="multiple", elem_id="upload")
             add_button = gr.Button("Add to the index", elem_id="add")
             upload_message = gr.Markdown(elem_id="library-message")  # beside the upload box it reports on
