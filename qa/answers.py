@@ -51,6 +51,7 @@ class Answer:
     score: float
     evidence: list[Evidence]
     answerability: float = 0.0
+    carried_by: int = 1  # how many sources carried the story it comes from (syndicated copies, qa.duplicates)
 
     @property
     def citation(self) -> Evidence:
@@ -60,6 +61,7 @@ class Answer:
         c = self.citation
         return {
             "text": self.text, "score": round(self.score, 4), "answerability": round(self.answerability, 4),
+            "carried_by": self.carried_by,
             "article_id": c.article_id, "title": c.title, "date": c.date, "source": c.source, "url": c.url,
             "passage_id": c.passage_id, "passage": c.passage, "passage_start": c.passage_start, "start": c.start, "end": c.end,
             "sentence": c.sentence, "sentence_start": c.sentence_start, "sentence_end": c.sentence_end,
@@ -113,7 +115,8 @@ class Result:
         when = as_of(self.question, c.sentence, c.date)
         lines = [f"{self.best.text}  ({self.best.score:.0%} {sure})",
                  f"  \u201c{c.sentence}\u201d" + (f" (article of {when})" if when else ""),
-                 f"  \u2014 {where} [{c.article_id}, chars {c.start}-{c.end}]"]
+                 f"  \u2014 {where} [{c.article_id}, chars {c.start}-{c.end}]"
+                 + (f" (the story was carried by {self.best.carried_by} sources)" if self.best.carried_by > 1 else "")]
         others = self.answers[1:4]
         if others:
             lines.append("Other candidates: " + "; ".join(f"{a.text} ({a.score:.0%}, {a.citation.title})" for a in others))

@@ -27,6 +27,7 @@ class Article:
     date: str | None = None
     source: str | None = None
     url: str | None = None
+    copy_of: str | None = None  # the first article of the story this one republishes (qa.duplicates), if any
 
     @classmethod
     def from_text(cls, text: str, title: str = "", id: str | None = None, date: str | None = None,
@@ -37,8 +38,9 @@ class Article:
 
     @property
     def checksum(self) -> str:
-        """Changes whenever anything shown or searched changes."""
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
+        """Changes whenever anything shown or searched changes (not which story it was found to copy)."""
+        fields = {k: v for k, v in asdict(self).items() if k != "copy_of"}
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
 def normalise_date(raw: str | None) -> str | None:

@@ -132,6 +132,9 @@ def cmd_index_info(args: argparse.Namespace) -> int:
     if undated:
         print(f"{len(undated)} article(s) with a date that could not be read (kept as written): "
               + ", ".join(f"{a.id} ({a.date!r})" for a in undated[:5]) + (" ..." if len(undated) > 5 else ""))
+    for root, members in engine.stories().items():
+        print(f"One story, {len(members)} articles (syndicated copies, searched once): "
+              + ", ".join(a.id + (f" [{a.source}]" if a.source else "") for a in members))
     for a in engine.articles():
         print(f"  {a.id}  {a.title}" + (f"  ({a.date})" if a.date else "") + (f"  [{a.source}]" if a.source else "")
               + (f"  <{a.url}>" if a.url and a.url != a.id else ""))

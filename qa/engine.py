@@ -19,6 +19,7 @@ from typing import Iterable, Sequence
 from qa.answers import Answer, Result, merge
 from qa.articles import Article, Collected, clean_text, collect_articles
 from qa.config import SEEDS_DIR, Config, Retrieval, default_index_dir
+from qa.duplicates import Stories
 from qa.embeddings import Embedder, canonical_name
 from qa.errors import IndexUnusable, InputError, SaveFailed
 from qa.index import PassageIndex, Stats
@@ -74,6 +75,7 @@ class Engine:
         self.retriever = Retriever(index, self.embedder, config.candidates, config.rrf_k)
         self._reader: Reader | None = None
         self.report: AddReport | None = None  # what the build that made this engine did
+        self._stories: Stories | None = None  # MinHash LSH of the articles, built on the first add
         self.abstain_on, self.no_answer_threshold = config.no_answer_rule()
         self.calibration = config.calibration()
         if not math.isfinite(self.no_answer_threshold):
@@ -160,6 +162,7 @@ class Engine:
             fresh.append(a)
         if not fresh:
             return report
+        self._mark_copies(fresh)
         passages = [p for a in fresh for p in split_passages(a, self.config.passage_words, self.config.overlap_sentences)]
         vectors = self.embedder.encode([p.text for p in passages], progress=self.progress)
         self.index.replace(fresh, passages, vectors)
@@ -176,6 +179,26 @@ class Engine:
             if found:
                 return found
         return []
+
+    def _mark_copies(self, fresh: Sequence[Article]) -> None:
+        """Mark each new or changed article that republishes a story already known (or earlier in `fresh`)."""
+        if self._stories is None:
+            self._stories = Stories(self.index.articles.values())
+        for article in fresh:
+            self._stories.remove(article.id)
+            article.copy_of = self._stories.original_of(article)
+            self._stories.add(article)
+
+    def _carried_by(self) -> dict[str, int]:
+        """For each story told more than once, by how many sources (articles, where none is named)."""
+        return {root: len({a.source or a.id for a in members}) for root, members in self.stories().items()}
+
+    def stories(self) -> dict[str, list[Article]]:
+        """Articles by story (the first article's id), for the stories told more than once."""
+        groups: dict[str, list[Article]] = {}
+        for a in self.index.articles.values():
+            groups.setdefault(a.copy_of or a.id, []).append(a)
+        return {root: members for root, members in groups.items() if len(members) > 1}
 
     def remove(self, keys: Iterable[str]) -> int:
         """Remove articles named by id, url or exact title; nothing is removed if any name matches none."""
@@ -319,9 +342,13 @@ class Engine:
         t2 = time.perf_counter()
         results, at = [], 0
         share = {"retrieval": (t1 - t0) / len(checked), "reading": (t2 - t1) / len(checked), "total": (t2 - t0) / len(checked)}
+        carried = self._carried_by()
         for question, hits in zip(checked, hits_per_question):
             answers = merge(readings[at : at + len(hits)], hits, self.index.articles, self.abstain_on, self.calibration)
             at += len(hits)
+            for answer in answers:
+                answer.carried_by = carried.get(self.index.articles[answer.citation.article_id].copy_of
+                                                or answer.citation.article_id, 1)
             confident = self.decide(answers)
             sources = {a.id: {"title": a.title, "date": a.date, "source": a.source, "url": a.url}
                        for a in (self.index.articles[h.passage.article_id] for h in hits)}

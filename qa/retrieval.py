@@ -54,7 +54,8 @@ class Retriever:
         if not self.index.passages:
             return [[] for _ in questions]
         allowed = self._allowed(filters) if filters else None
-        depth = max(top_k, self.candidates) if mode == "hybrid" else top_k
+        # Deeper than top_k, so that top_k distinct stories remain once syndicated copies are folded.
+        depth = max(top_k, self.candidates) if mode == "hybrid" else top_k * 3
         dense = self._dense(questions, depth, allowed) if mode in ("dense", "hybrid") else None
         sparse = self._bm25(questions, depth, allowed) if mode in ("bm25", "hybrid") else None
         results = []
@@ -65,8 +66,23 @@ class Retriever:
                 ranked = [(i, s, None, r) for r, (i, s) in enumerate(sparse[q])]
             else:
                 ranked = self._fuse(dense[q], sparse[q])
-            results.append([Hit(self.index.passages[i], float(s), dr, br) for i, s, dr, br in ranked[:top_k]])
+            results.append(self._one_per_story([Hit(self.index.passages[i], float(s), dr, br) for i, s, dr, br in ranked],
+                                               top_k))
         return results
+
+    def _one_per_story(self, hits: list[Hit], top_k: int) -> list[Hit]:
+        """The best hits, where a story republished by several articles is searched once (its best-ranked copy)."""
+        articles = self.index.articles
+        chosen: dict[str, str] = {}  # story -> the article that stands for it
+        kept = []
+        for hit in hits:
+            article = articles[hit.passage.article_id]
+            story = article.copy_of or article.id
+            if chosen.setdefault(story, article.id) == article.id:
+                kept.append(hit)
+                if len(kept) == top_k:
+                    break
+        return kept
 
     def _fuse(self, dense: list[tuple[int, float]], sparse: list[tuple[int, float]]) -> list[tuple[int, float, int | None, int | None]]:
         """Reciprocal rank fusion; equal fused ranks are broken by the scores relative to each side's best.

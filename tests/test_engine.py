@@ -37,11 +37,15 @@ def test_the_seed_question_is_answered_and_cited(engine: Engine):
 def test_answers_are_merged_across_passages(index_copy: Path):
     engine = Engine.open(index_copy)
     seed = engine.articles()[0]
-    engine.add_articles([Article.from_text(seed.text, title="The same story, syndicated", id="copy", source="Wire")])
+    # Another outlet's own report (not a copy of the seed, which would be folded into one story).
+    engine.add_articles([Article.from_text("Officials in Washington said Marco Rubio will lead next week's talks with "
+                                           "Russia in Budapest, ahead of a summit of the two presidents.",
+                                           title="Rubio to lead talks", id="report", source="Wire")])
+    assert engine.index.articles["report"].copy_of is None
     result = engine.ask(SEED_QUESTION, top_k=6)
     best = result.best
     assert "Marco Rubio" in best.text
-    assert {e.article_id for e in best.evidence} == {"copy", seed.id}
+    assert {e.article_id for e in best.evidence} == {"report", seed.id}
     assert best.answerability == max(e.answerability for e in best.evidence) == best.citation.answerability
     assert len({a.text.lower() for a in result.answers}) == len(result.answers)
 
@@ -145,3 +149,31 @@ def test_ask_many_gives_what_asking_one_at_a_time_gives(engine: Engine):
         assert [h.passage.id for h in batched.passages] == [h.passage.id for h in alone.passages]
     with pytest.raises(InputError, match="Question 2: The question is empty"):
         engine.ask_many([SEED_QUESTION, "  "])
+
+
+def syndicated_copies(seed: Article) -> list[Article]:
+    """The seed story as three outlets republished it: a new headline, a shortened last paragraph, a byline."""
+    paragraphs = seed.text.split("\n")
+    shortened = "\n".join(paragraphs[:-1] + [paragraphs[-1][: len(paragraphs[-1]) // 2]])
+    return [Article.from_text(seed.text, title="Trump and Putin to meet in Budapest", id="copy-headline", source="Daily A"),
+            Article.from_text(shortened, title=seed.title, id="copy-short", source="Daily B"),
+            Article.from_text("By Jane Doe, Budapest correspondent\n" + seed.text, title=seed.title, id="copy-byline",
+                              source="Daily C")]
+
+
+def test_syndicated_copies_are_one_story_searched_once_and_counted(index_copy: Path):
+    engine = Engine.open(index_copy)
+    seed = engine.articles()[0]
+    other = Article.from_text("Budapest's mayor said the city was ready to host talks of any kind, and that the Chain "
+                              "Bridge would be closed for the day.", title="Mayor ready", id="mayor", source="Daily A")
+    engine.add_articles([*syndicated_copies(seed), other])
+    reopened = Engine.open(index_copy)  # the grouping is stored with the articles
+    stories = reopened.stories()
+    assert list(stories) == [seed.id] and {a.id for a in stories[seed.id]} == {seed.id, "copy-headline", "copy-short",
+                                                                                 "copy-byline"}
+    assert reopened.index.articles["mayor"].copy_of is None
+    hits = reopened.search(SEED_QUESTION, top_k=5)
+    assert len({h.passage.article_id for h in hits} & {seed.id, "copy-headline", "copy-short", "copy-byline"}) == 1
+    best = reopened.ask(SEED_QUESTION).best
+    assert "Marco Rubio" in best.text and best.carried_by == 4  # the seed (no source) and three outlets
+    assert "carried by 4 sources" in reopened.ask(SEED_QUESTION).describe()
