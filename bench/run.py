@@ -10,6 +10,7 @@ shared 2-core machine are noisy: compare the ratios measured within one run.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import sys
@@ -41,7 +42,9 @@ def squad_corpus(train_file: Path, passages: int, config: Config) -> tuple[list[
     articles, questions, count = [], [], 0
     for topic in read_squad_json(train_file)["data"]:
         for paragraph in topic["paragraphs"]:
-            article = Article.from_text(paragraph["context"], title=topic["title"])
+            # Dates spread over six years, so that a date filter has something to do (see filtered_retrieval).
+            date = (datetime.date(2020, 1, 1) + datetime.timedelta(days=len(articles) % 2190)).isoformat()
+            article = Article.from_text(paragraph["context"], title=topic["title"], date=date)
             articles.append(article)
             questions.extend(q["question"] for q in paragraph["qas"][:1])
             count += len(split_passages(article, config.passage_words, config.overlap_sentences))
@@ -78,6 +81,25 @@ def latency(engine: Engine, questions: list[str]) -> dict[str, float]:
             "retrieval_ms_median": percentile(retrieval, 50), "retrieval_ms_p90": percentile(retrieval, 90),
             "reading_ms_median": percentile(reading, 50), "reading_ms_p90": percentile(reading, 90),
             "total_ms_median": percentile(total, 50), "total_ms_p90": percentile(total, 90)}
+
+
+def filtered_retrieval(engine: Engine, questions: list[str]) -> dict[str, float]:
+    """Hybrid retrieval with a date filter (keeping about half the articles) against none, interleaved."""
+    from qa.retrieval import Filters
+
+    since = Filters(date_from="2023-01-01")
+    engine.search(questions[0])
+    plain, filtered = [], []
+    for q in questions:
+        t0 = time.perf_counter()
+        engine.search(q)
+        t1 = time.perf_counter()
+        engine.search(q, filters=since)
+        t2 = time.perf_counter()
+        plain.append((t1 - t0) * 1000)
+        filtered.append((t2 - t1) * 1000)
+    return {"queries": len(questions), "unfiltered_ms_median": percentile(plain, 50),
+            "filtered_ms_median": percentile(filtered, 50), "ratio": percentile(filtered, 50) / percentile(plain, 50)}
 
 
 def recall(dev_file: Path, config: Config, workdir: Path, ks: tuple[int, ...] = (1, 5, 20)) -> dict[str, dict[str, float]]:
@@ -129,15 +151,17 @@ def main() -> None:
         seed_articles = load_articles([ROOT / "qa" / "seeds"])
         results["seed_indexing"] = indexing(seed_articles, config, work, "seed")
         seed = Engine.open(work / "seed", config)
-        from ui.app import EXAMPLES
+        from ui.app import SEED_EXAMPLES
 
-        results["seed_latency"] = latency(seed, (EXAMPLES * 20)[: args.queries])
-        results["seed_latency_fp32"] = latency(Engine.open(work / "seed", config.with_(reader_int8=False)), (EXAMPLES * 20)[: args.queries])
+        results["seed_latency"] = latency(seed, (SEED_EXAMPLES * 20)[: args.queries])
+        results["seed_latency_fp32"] = latency(Engine.open(work / "seed", config.with_(reader_int8=False)),
+                                               (SEED_EXAMPLES * 20)[: args.queries])
 
         articles, questions = squad_corpus(args.squad_dir / "train-v1.1.json.gz", args.passages, config)
         results["squad_indexing"] = indexing(articles, config, work, "squad")
         squad = Engine.open(work / "squad", config)
         results["squad_latency"] = latency(squad, questions[: args.queries])
+        results["squad_date_filter"] = filtered_retrieval(squad, questions[: max(args.queries, 100)])
         results["squad_latency_fp32"] = latency(Engine.open(work / "squad", config.with_(reader_int8=False)), questions[: args.queries])
         results["hnsw_recall@20_vs_exact"] = approximate_recall(squad, questions[:1000])
         if not args.skip_recall:
@@ -160,6 +184,9 @@ def print_table(r: dict) -> None:
         fp32 = r[f"{corpus}_latency_fp32"]
         rows.append((f"{corpus}: reading, int8 vs fp32", f"ms median {lat['reading_ms_median']:.0f} vs {fp32['reading_ms_median']:.0f} "
                                                         f"(int8 {fp32['reading_ms_median'] / lat['reading_ms_median']:.1f}x faster)"))
+    f = r["squad_date_filter"]
+    rows.append(("squad: retrieval with a date filter", f"ms median {f['filtered_ms_median']:.1f} vs {f['unfiltered_ms_median']:.1f} "
+                                                        f"unfiltered ({f['ratio']:.2f}x; {f['queries']} queries, half the articles kept)"))
     rows.append(("squad: HNSW recall@20 vs exact", f"{r['hnsw_recall@20_vs_exact']:.3f}"))
     if "recall" in r:
         c = r["recall"]["_corpus"]

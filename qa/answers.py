@@ -79,6 +79,7 @@ class Result:
     passages: list[Hit] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     confident: bool = True  # False: answered only because the best guess was asked for (always_answer)
+    earlier: list[Answer] = field(default_factory=list)  # other answers from dated articles, newest first (timeline)
     sources: dict[str, dict[str, str | None]] = field(default_factory=dict)  # article id -> title, date, source, url
 
     @property
@@ -92,6 +93,8 @@ class Result:
             "confident": self.confident,
             "answer": self.best.to_dict() if self.best else None,
             "as_of": as_of(self.question, self.best.citation.sentence, self.best.citation.date) if self.best else None,
+            "timeline": [{"text": a.text, "date": a.citation.date, "article_id": a.citation.article_id,
+                          "title": a.citation.title} for a in self.earlier] if self.best else [],
             "candidates": [a.to_dict() for a in self.answers],
             "passages": [{"passage_id": h.passage.id, "article_id": h.passage.article_id, "text": h.passage.text,
                           "start": h.passage.start, "end": h.passage.end, "score": h.score, **self.sources.get(h.passage.article_id, {})}
@@ -117,6 +120,9 @@ class Result:
                  f"  \u201c{c.sentence}\u201d" + (f" (article of {when})" if when else ""),
                  f"  \u2014 {where} [{c.article_id}, chars {c.start}-{c.end}]"
                  + (f" (the story was carried by {self.best.carried_by} sources)" if self.best.carried_by > 1 else "")]
+        if self.earlier:
+            lines.append("Other answers, newest first: " + "; ".join(f"{a.text} \u2014 {a.citation.date[:10]}"
+                                                                      for a in self.earlier[:4]))
         others = self.answers[1:4]
         if others:
             lines.append("Other candidates: " + "; ".join(f"{a.text} ({a.score:.0%}, {a.citation.title})" for a in others))
@@ -136,6 +142,56 @@ def as_of(question: str, sentence: str, date: str | None) -> str | None:
     return None
 
 
+PRESENT = re.compile(r"\b(current(ly)?|latest|now|nowadays|today|present(ly)?|newest|most recent(ly)?|at the moment|"
+                     r"these days|still)\b", re.IGNORECASE)
+RECENCY_FOR_THE_PRESENT = 2.0  # log-odds points per 30 days, for questions that ask for the present
+
+
+def recency_for(question: str, setting: float | None) -> float:
+    """The recency weight for a question: the setting, or by default 2.0 when it asks for the present, else 0."""
+    if setting is not None:
+        return setting
+    return RECENCY_FOR_THE_PRESENT if PRESENT.search(question) else 0.0
+
+
+def _day(date: str | None) -> int | None:
+    from datetime import date as Date
+
+    try:
+        return Date.fromisoformat((date or "")[:10]).toordinal()
+    except ValueError:
+        return None
+
+
+def prefer_recent(answers: list[Answer], strength: float, threshold: float) -> list[Answer]:
+    """Among the answers the engine would give (answerability at or above `threshold`), put the newest first.
+
+    Each such answer loses `strength` log-odds points per 30 days that its newest
+    supporting article is older than the newest of them (undated ones count as the
+    oldest); the others keep their places after them. With strength 0, nothing moves.
+    """
+    plausible = [a for a in answers if a.answerability >= threshold]
+    if strength <= 0 or len(plausible) < 2:
+        return answers
+    newest = {id(a): max((d for d in (_day(e.date) for e in a.evidence) if d is not None), default=None) for a in plausible}
+    known = [d for d in newest.values() if d is not None]
+    if not known:
+        return answers
+    top, bottom = max(known), min(known)
+    def adjusted(a: Answer) -> float:
+        day = newest[id(a)]
+        return a.answerability - strength * (top - (day if day is not None else bottom)) / 30
+    return sorted(plausible, key=adjusted, reverse=True) + [a for a in answers if a.answerability < threshold]
+
+
+def timeline(answers: list[Answer], threshold: float) -> list[Answer]:
+    """The other answers the engine would give that come from dated articles, newest first: how a story changed."""
+    best = answers[0] if answers else None
+    others = [a for a in answers[1:] if a.answerability >= threshold and _day(a.citation.date) is not None
+              and normalize_answer(a.text) != normalize_answer(best.text)]  # type: ignore[union-attr]
+    return sorted(others, key=lambda a: a.citation.date or "", reverse=True)
+
+
 def _clip(text: str, width: int = 100) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1].rsplit(" ", 1)[0] + " \u2026"
@@ -147,9 +203,9 @@ def merge(readings: list[Reading], hits: list[Hit], articles: dict[str, Article]
 
     An answer's answerability is its best evidence's (see `Answer`), and answers
     are ranked by it, so the first is the one the no-answer rule judges.
-    `confidence` maps answerability to the score shown for the best answer (the
-    others share what it leaves, see below); without it the score is
-    1 - prod(1 - p) over the evidence (independent passages agreeing).
+    `confidence` maps answerability to the score shown (calibrated; see also
+    `share_confidence`); without it the score is 1 - prod(1 - p) over the evidence
+    (independent passages agreeing).
     """
     grouped: dict[str, list[Evidence]] = {}
     for reading, hit in zip(readings, hits):
@@ -177,14 +233,20 @@ def merge(readings: list[Reading], hits: list[Hit], articles: dict[str, Article]
             score = 1.0 - miss
         text = best.passage[best.start - best.passage_start : best.end - best.passage_start]
         answers.append(Answer(text, score, group, best.answerability))
-    answers.sort(key=lambda a: (a.answerability, a.score), reverse=True)
-    if confidence is not None and len(answers) > 1:
-        # The calibration speaks for the best answer. The others share what it leaves (the chance that it
-        # is wrong) in proportion to their probability, so that the confidences shown never add up past 1.
-        rest = answers[1:]
-        mass = sum(a.citation.score for a in rest) or 1.0
-        for a in rest:
-            a.score = min(a.score, (1.0 - answers[0].score) * a.citation.score / mass)
-        rest.sort(key=lambda a: a.score, reverse=True)
-        answers[1:] = rest
-    return answers
+    return sorted(answers, key=lambda a: (a.answerability, a.score), reverse=True)
+
+
+def share_confidence(answers: list[Answer]) -> list[Answer]:
+    """Calibrated confidences for a ranked list: the first keeps its own; the others share what it leaves.
+
+    The calibration speaks for the answer given. The others share the chance that it
+    is wrong, in proportion to their probability, so that the confidences shown never
+    add up past 1; they are then listed by it.
+    """
+    if len(answers) < 2:
+        return answers
+    rest = answers[1:]
+    mass = sum(a.citation.score for a in rest) or 1.0
+    for a in rest:
+        a.score = min(a.score, (1.0 - answers[0].score) * a.citation.score / mass)
+    return answers[:1] + sorted(rest, key=lambda a: a.score, reverse=True)

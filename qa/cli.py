@@ -70,6 +70,7 @@ def _config(args: argparse.Namespace) -> Config:
         device=getattr(args, "device", None),
         approximate=True if getattr(args, "approximate", False) else None,
         reader_int8=getattr(args, "int8", None),
+        recency=getattr(args, "recency", None),
     )
 
 
@@ -377,6 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", type=_date, help="only articles published on or after this date (e.g. 2025-10-01)")
     p.add_argument("--until", type=_date, help="only articles published on or before this date (the whole day counts)")
     p.add_argument("--source", action="append", help="only articles from this source (repeat for several)")
+    p.add_argument("--recency", type=_number(float, 0, 100),
+                   help="how strongly newer articles win among the answers the engine would give: log-odds points per 30 "
+                        "days (default: 2 for questions that ask for the present, such as \"current\" or \"latest\"; else 0)")
     p.add_argument("--top-k", type=_number(int, 1, 100), default=None, help="passages to read, 1 to 100 (default 5)")
     p.add_argument("--retrieval", choices=["hybrid", "dense", "bm25"], help="retrieval mode (default hybrid)")
     p.add_argument("--threshold", type=_number(float), help="answerability below which the engine says the articles don't say (default: the threshold the reader was tuned with, from its training.json)")

@@ -82,6 +82,10 @@ class Config:
     # fast as fp32 for a little accuracy (the reader's model card has the figures).
     reader_int8: bool = True
     max_question_chars: int = 1000
+    # How strongly newer articles win among answers the engine would give: log-odds points per 30 days
+    # older than the newest. None: 2.0 for questions that ask for the present ("current", "latest", "now"),
+    # else 0 (see qa.answers.prefer_recent).
+    recency: float | None = None
     device: str = "cpu"
     batch_size: int = 64
 

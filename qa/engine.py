@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from qa.answers import Answer, Result, merge
+from qa.answers import Answer, Result, merge, prefer_recent, recency_for, share_confidence, timeline
 from qa.articles import Article, Collected, clean_text, collect_articles
 from qa.config import SEEDS_DIR, Config, Retrieval, default_index_dir
 from qa.duplicates import Stories
@@ -349,9 +349,12 @@ class Engine:
             for answer in answers:
                 answer.carried_by = carried.get(self.index.articles[answer.citation.article_id].copy_of
                                                 or answer.citation.article_id, 1)
+            answers = prefer_recent(answers, recency_for(question, self.config.recency), self.no_answer_threshold)
+            if self.calibration is not None:
+                answers = share_confidence(answers)
             confident = self.decide(answers)
             sources = {a.id: {"title": a.title, "date": a.date, "source": a.source, "url": a.url}
                        for a in (self.index.articles[h.passage.article_id] for h in hits)}
             results.append(Result(question, confident or (always_answer and bool(answers)), answers, hits, dict(share),
-                                  confident, sources))
+                                  confident=confident, sources=sources, earlier=timeline(answers, self.no_answer_threshold)))
         return results

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from qa.answers import merge
+from qa.answers import merge, share_confidence
 from qa.articles import Article
 from qa.calibration import Calibration, expected_calibration_error, fit_calibration, reliability
 from qa.passages import Passage
@@ -58,7 +58,7 @@ def test_one_answerability_the_best_evidences_log_odds_and_its_calibrated_confid
     assert best.text == "Marco Rubio" and [e.article_id for e in best.evidence] == ["b", "a"]
     assert best.answerability == pytest.approx(math.log(0.8 / 0.05))  # passage b's, not a pooled score
     assert best.score == pytest.approx(1 - 0.4 * 0.2)  # uncalibrated: passages agreeing
-    calibrated = merge(readings, hits, articles, confidence=Calibration([0.0, 3.0], [0.1, 0.9]))
+    calibrated = share_confidence(merge(readings, hits, articles, confidence=Calibration([0.0, 3.0], [0.1, 0.9])))
     best_confidence = 0.1 + 0.8 * math.log(16) / 3  # interpolated between the knots
     assert calibrated[0].score == pytest.approx(best_confidence)
     # Budapest's own calibrated value (0.28) would claim more than the best answer leaves (0.16): it gets what is left.

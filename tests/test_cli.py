@@ -47,7 +47,8 @@ def test_ask_json_schema(index_copy: Path):
     proc = qa("ask", SEED_QUESTION, "--json", "--top-k", "3", "--index-dir", str(index_copy))
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
-    assert set(out) == {"question", "answered", "confident", "answer", "as_of", "candidates", "passages", "seconds"}
+    assert set(out) == {"question", "answered", "confident", "answer", "as_of", "timeline", "candidates", "passages",
+                        "seconds"}
     assert out["answered"] is True and len(out["passages"]) == 3
     answer = out["answer"]
     for key in ("text", "score", "answerability", "article_id", "title", "date", "source", "url", "passage", "passage_start", "start", "end",

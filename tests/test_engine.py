@@ -177,3 +177,20 @@ def test_syndicated_copies_are_one_story_searched_once_and_counted(index_copy: P
     best = reopened.ask(SEED_QUESTION).best
     assert "Marco Rubio" in best.text and best.carried_by == 4  # the seed (no source) and three outlets
     assert "carried by 4 sources" in reopened.ask(SEED_QUESTION).describe()
+
+
+EVOLVING = Path(__file__).resolve().parent / "data" / "evolving-story.jsonl"  # a fictional story the project wrote
+
+
+def test_the_latest_answer_wins_when_the_question_asks_for_the_present_and_the_others_form_a_timeline(tmp_path: Path):
+    engine = Engine.build([EVOLVING], tmp_path / "index")
+    result = engine.ask("Who is the current harbour master of Northport?")
+    assert result.answered and result.best.text == "Mia Sand" and result.best.citation.date == "2025-02-20"
+    assert [(a.text, a.citation.date) for a in result.earlier][:2] == [("Lars Holm", "2024-06-02"), ("Anna Berg", "2024-01-10")]
+    assert "Other answers, newest first: Lars Holm \u2014 2024-06-02; Anna Berg \u2014 2024-01-10" in result.describe()
+    assert [t["text"] for t in result.to_dict()["timeline"]][:2] == ["Lars Holm", "Anna Berg"]
+    # Without words for the present, recency counts for nothing by default; the setting can turn it on or off.
+    from qa.answers import recency_for
+
+    assert recency_for("Who was sworn in as harbour master?", None) == 0.0
+    assert recency_for("Who is the harbour master now?", None) > 0 and recency_for("Who is it now?", 0.0) == 0.0

@@ -206,6 +206,9 @@ def render_answer(result: dict[str, Any]) -> tuple[str, str]:
         card = (f"<div class='answer-text'>{e(answer['text'])}</div>"
                 f"<p class='meta'>{answer['score']:.0%} {sure} · {where(answer)}{when}</p>"
                 f"<div class='passage'>{marked}</div>{timing}")
+        if result.get("timeline"):
+            card += ("<p class='meta timeline'>Other answers, newest first: " + "; ".join(
+                f"<b>{e(t['text'])}</b> \u2014 {e((t['date'] or '')[:10])}" for t in result["timeline"][:4]) + "</p>")
     others = [c for c in result["candidates"] if not answer or c["text"] != answer["text"]][:5]
     listing = "".join(f"<li class='candidate'><b>{e(c['text'])}</b> <span class='meta'>{c['score']:.0%} · {where(c)}</span></li>"
                       for c in others)
