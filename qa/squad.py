@@ -75,6 +75,16 @@ def load_paragraphs(path: str | Path) -> list[tuple[str, str]]:
     ]
 
 
+def paragraphs_by_title(examples: list[SquadExample]) -> dict[str, list[str]]:
+    """Each article's paragraphs, in file order (examples of one paragraph follow each other)."""
+    by_title: dict[str, list[str]] = {}
+    for e in examples:
+        paragraphs = by_title.setdefault(e.title, [])
+        if not paragraphs or paragraphs[-1] != e.context:
+            paragraphs.append(e.context)
+    return by_title
+
+
 def realistic_mix(examples: list[SquadExample], seed: int = 13) -> tuple[list[SquadExample], list[str]]:
     """Answerable questions, each paired with one truly unanswerable twin, and every pair's kind.
 
@@ -89,11 +99,7 @@ def realistic_mix(examples: list[SquadExample], seed: int = 13) -> tuple[list[Sq
     answerable, as the threshold is fitted on. Unanswerable questions in the input are dropped.
     """
     rng = random.Random(seed)
-    by_title: dict[str, list[str]] = {}
-    for e in examples:
-        paragraphs = by_title.setdefault(e.title, [])
-        if not paragraphs or paragraphs[-1] != e.context:
-            paragraphs.append(e.context)
+    by_title = paragraphs_by_title(examples)
     titles = list(by_title)
     mixed: list[SquadExample] = []
     kinds: list[str] = []

@@ -27,7 +27,7 @@ import numpy as np
 from qa.files import replacing
 from qa.passages import sentence_spans
 from qa.reading import Reader, encode_windows, pick_device
-from qa.squad import SquadExample, load_examples
+from qa.squad import SquadExample, load_examples, paragraphs_by_title
 
 
 @dataclass
@@ -221,11 +221,7 @@ def make_pairs(examples: list[SquadExample], negatives: float, seed: int) -> lis
     with a swapped name or number, a negation or an antonym.
     """
     rng = random.Random(seed)
-    by_title: dict[str, list[str]] = {}
-    for ex in examples:
-        paragraphs = by_title.setdefault(ex.title, [])
-        if not paragraphs or paragraphs[-1] != ex.context:
-            paragraphs.append(ex.context)
+    by_title = paragraphs_by_title(examples)
     names = {t: sorted({n for p in ps for n in _names(p)}) for t, ps in by_title.items()}
     numbers = {t: sorted({m.group() for p in ps for m in _NUMBER.finditer(p)}) for t, ps in by_title.items()}
     share = negatives / 5
