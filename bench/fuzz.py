@@ -37,8 +37,7 @@ def main() -> int:
     parser.add_argument("--examples", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    warnings.filterwarnings("ignore")
-    from hypothesis.errors import NonInteractiveExampleWarning  # noqa: F401  (example() outside tests)
+    warnings.filterwarnings("ignore")  # hypothesis warns that example() is meant for the console; here it is the point
 
     from test_fuzz import FILES, OPTIONS, QUESTIONS, ANY_TEXT
     from hypothesis import strategies as st

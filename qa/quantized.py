@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 
 from qa.errors import QAError
 
+logger = logging.getLogger(__name__)
 CACHE_VERSION = "1"  # bump when the export recipe changes, so old graphs are not reused
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -108,7 +108,7 @@ class Int8Reader:
             raise QAError("The int8 reader needs onnxruntime: pip install onnxruntime.") from exc
         path = cache_dir() / f"reader-{model_key(model_name)}-int8.onnx"
         if not path.exists():
-            print("Preparing the int8 reader for this machine (once; a few seconds)...", file=sys.stderr, flush=True)
+            logger.warning("Preparing the int8 reader for this machine (once; a few seconds)...")
             try:
                 export_int8(model_name, path)
             except OSError:  # an unwritable cache: build it in a temporary folder for this process only

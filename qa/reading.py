@@ -9,8 +9,8 @@ the answer puts its mass on [CLS] instead of on a lucky span.
 
 from __future__ import annotations
 
+import logging
 import math
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
@@ -22,6 +22,8 @@ from qa.errors import QAError
 
 if TYPE_CHECKING:
     from qa.config import Config
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -276,7 +278,7 @@ class Reader:
                 except (QAError, OSError):
                     raise
                 except Exception as exc:  # an architecture the exporter cannot handle: read in fp32 instead
-                    print(f"warning: no int8 reader for '{self.model_name}' ({type(exc).__name__}: {exc}); reading in fp32.", file=sys.stderr)
+                    logger.warning("No int8 reader for '%s' (%s: %s); reading in fp32.", self.model_name, type(exc).__name__, exc)
             model = AutoModelForQuestionAnswering.from_pretrained(self.model_name)
         except OSError as exc:
             raise QAError(

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, RUBIO_SENTENCE, SEED_QUESTION, SEEDS, snapshot
+from conftest import ROOT, RUBIO_SENTENCE, SEED_QUESTION, snapshot
 
 
 def qa(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

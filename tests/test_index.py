@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +14,7 @@ from qa.engine import Engine
 from qa.errors import IndexUnusable
 from qa.index import PassageIndex
 
-from conftest import ROOT, SEED_QUESTION, SEEDS, snapshot
+from conftest import SEED_QUESTION, SEEDS
 
 EXTRA = [
     Article.from_text("The Danube Bridge in Novi Sad was reopened on Tuesday after two years of repairs, the city said. "
