@@ -3,15 +3,23 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import json
+import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
+
+# Hypothesis keeps caches (Unicode tables, examples) in ./.hypothesis; tests write only into temporary folders.
+HYPOTHESIS_HOME = tempfile.mkdtemp(prefix="qa-hypothesis-")
+set_hypothesis_home_dir(HYPOTHESIS_HOME)
+atexit.register(shutil.rmtree, HYPOTHESIS_HOME, True)
 
 from qa.answers import Result
 from qa.articles import collect_articles
