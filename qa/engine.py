@@ -212,6 +212,7 @@ class Engine:
                              "see `qa index info` for them.")
         ids = list(dict.fromkeys(i for k in keys for i in found[k]))
         removed = self.index.remove(ids)
+        self._stories = None  # rebuilt from what is left on the next add
         self._save()
         return removed
 
@@ -220,6 +221,7 @@ class Engine:
         try:
             self.index.save(self.index_dir)
         except SaveFailed:
+            self._stories = None  # it may hold the articles that were not saved
             if PassageIndex.exists(self.index_dir):
                 self.index = PassageIndex.load(self.index_dir)
             else:
