@@ -112,8 +112,7 @@ class Engine:
         if approximate is None:
             approximate = sum(max(1, len(a.text.split()) // config.passage_words) for a in articles) > config.approximate_above
         engine = cls.create(index_dir, config, progress, approximate, force=True)
-        engine.report = engine.add_articles(articles)
-        engine.report.failed, engine.report.skipped = collected.failed, collected.skipped
+        engine.report = engine._add_collected(collected)
         return engine
 
     @classmethod
@@ -144,7 +143,10 @@ class Engine:
         Files that cannot be read are left out and listed in the report (with
         `strict`, any of them stops the add before anything is written).
         """
-        collected = _collect(paths, strict)
+        return self._add_collected(_collect(paths, strict))
+
+    def _add_collected(self, collected: Collected) -> AddReport:
+        """Add what the files held; the report also names each file that failed or was skipped."""
         report = self.add_articles(collected.articles)
         report.failed, report.skipped = collected.failed, collected.skipped
         return report
