@@ -64,6 +64,16 @@ def normalise_date(raw: str | None) -> str | None:
     return parsed.isoformat(timespec="minutes" if parsed.second == 0 else "seconds")
 
 
+def read_date(text: str | None, what: str = "") -> str | None:
+    """A date a person typed (a filter bound), as ISO 8601; None when empty; InputError when it is not a date."""
+    if text is None or not str(text).strip():
+        return None
+    value = normalise_date(str(text))
+    if not is_iso_date(value):
+        raise InputError(f"{what + ' ' if what else ''}{str(text)!r} is not a date; write it like 2025-10-01.")
+    return value
+
+
 def is_iso_date(value: str | None) -> bool:
     """Whether a stored date is a normalised one (it then sorts and compares as text)."""
     return bool(value) and re.fullmatch(r"\d{4}-\d{2}-\d{2}([T ].*)?", value or "") is not None

@@ -177,12 +177,12 @@ def _filters(args: argparse.Namespace) -> Any:
 
 def _date(text: str) -> str:
     """An argparse type: a date in any common form, as ISO 8601 (refused if it cannot be read as one)."""
-    from qa.articles import is_iso_date, normalise_date
+    from qa.articles import read_date
 
-    value = normalise_date(text)
-    if not is_iso_date(value):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date; write it like 2025-10-01")
-    return value  # type: ignore[return-value]
+    try:
+        return read_date(text) or ""
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc).rstrip(".")) from None
 
 
 def _timings(seconds: dict[str, float]) -> str:

@@ -17,10 +17,10 @@ from typing import Any
 
 import gradio as gr
 
-from qa.articles import SUFFIXES, Article, collect_articles, is_iso_date, normalise_date, slug
+from qa.articles import SUFFIXES, Article, collect_articles, read_date, slug
 from qa.config import Config, default_index_dir
 from qa.engine import Engine
-from qa.errors import InputError, QAError
+from qa.errors import QAError
 from qa.retrieval import Filters
 from qa.index import PassageIndex
 
@@ -155,14 +155,8 @@ class Library:
 
 def page_filters(since: str, until: str, source: str) -> Filters | None:
     """Filters from the page's boxes; a date that cannot be read is refused in one line."""
-    bounds = []
-    for name, text in (("since", since), ("until", until)):
-        value = normalise_date(text) if text and str(text).strip() else None
-        if value is not None and not is_iso_date(value):
-            raise InputError(f"'{text}' ({name}) is not a date; write it like 2025-10-01.")
-        bounds.append(value)
-    filters = Filters(sources=[str(source).strip()] if source and str(source).strip() else [], date_from=bounds[0],
-                      date_to=bounds[1])
+    filters = Filters(sources=[str(source).strip()] if source and str(source).strip() else [],
+                      date_from=read_date(since, "Published since:"), date_to=read_date(until, "Published until:"))
     return filters if filters else None
 
 
