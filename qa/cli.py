@@ -129,6 +129,9 @@ def cmd_index_info(args: argparse.Namespace) -> int:
                                 if a.date else None}.items() if k != "text"} for a in engine.articles()]})
         return 0
     print(stats.describe())
+    for segment in stats.segments:
+        print(f"  segment {segment.number}: {segment.vectors} vectors ({segment.kind}"
+              + (f", {segment.removed} removed" if segment.removed else "") + f"), {segment.bytes / 1e6:.1f} MB")
     undated = [a for a in engine.articles() if a.date and not is_iso_date(a.date)]
     if undated:
         print(f"{len(undated)} article(s) with a date that could not be read (kept as written): "
@@ -136,9 +139,55 @@ def cmd_index_info(args: argparse.Namespace) -> int:
     for root, members in engine.stories().items():
         print(f"One story, {len(members)} articles (syndicated copies, searched once): "
               + ", ".join(a.id + (f" [{a.source}]" if a.source else "") for a in members))
-    for a in engine.articles():
+    for a in engine.articles(text=False):
         print(f"  {a.id}  {a.title}" + (f"  ({a.date})" if a.date else "") + (f"  [{a.source}]" if a.source else "")
               + (f"  <{a.url}>" if a.url and a.url != a.id else ""))
+    return 0
+
+
+def cmd_index_check(args: argparse.Namespace) -> int:
+    from qa.engine import Engine
+
+    engine = Engine.open(args.index_dir, _config(args), progress=False)
+    problems = engine.check()
+    for problem in problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} problem(s) in {args.index_dir}; `qa index rebuild --index-dir {args.index_dir}` "
+              "rebuilds the BM25 index and damaged vector segments from the database.", file=sys.stderr)
+        return 1
+    print(f"{args.index_dir} is sound: {engine.stats().describe()}")
+    return 0
+
+
+def cmd_index_rebuild(args: argparse.Namespace) -> int:
+    from qa.engine import Engine
+
+    engine = Engine.open(args.index_dir, _config(args), progress=not args.quiet)
+    print(engine.rebuild())
+    problems = engine.check()
+    for problem in problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    if problems:
+        print(f"Some problems remain; build the index again from the articles with `qa index build`.", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_index_optimize(args: argparse.Namespace) -> int:
+    from qa.engine import Engine
+
+    engine = Engine.open(args.index_dir, _config(args), progress=False)
+    merged = engine.optimize()
+    print(f"Merged {merged} segment(s). Index now: {engine.stats().describe()}")
+    return 0
+
+
+def cmd_index_upgrade(args: argparse.Namespace) -> int:
+    from qa.engine import Engine
+
+    engine = Engine.upgrade(args.index_dir, _config(args), progress=not args.quiet)
+    print(f"Converted {args.index_dir} to format {engine.stats().format_version}: {engine.stats().describe()}")
     return 0
 
 
@@ -347,7 +396,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = isub.add_parser("build", help="build a new index from files or folders (replaces any existing one)",
                         description="Build an index from .txt, .md, .html and .jsonl files or folders of them. The old index stays until the new one is complete.")
     p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: the seed article shipped with qa)")
-    p.add_argument("--approximate", action="store_true", help="use an approximate (HNSW) vector index; by default chosen by size")
+    p.add_argument("--approximate", action="store_true",
+                   help="make every vector segment approximate (IVF); by default only segments above 50,000 vectors")
     p.add_argument("--force", action="store_true",
                    help="build even when --index-dir is a folder that already holds other files (they are never touched)")
     p.add_argument("--strict", action="store_true", help="all or nothing: stop, adding nothing, if any file cannot be read")
@@ -369,6 +419,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     _engine_options(p)
     p.set_defaults(func=cmd_index_info)
+    p = isub.add_parser("check", help="verify checksums and counts",
+                        description="Verify the database, every vector segment's checksum and that articles, passages, "
+                                    "BM25 documents and vectors agree. Exit status 1 when anything is wrong.")
+    _engine_options(p)
+    p.set_defaults(func=cmd_index_check)
+    p = isub.add_parser("rebuild", help="rebuild BM25 and damaged vector segments from the database",
+                        description="Rebuild the BM25 index from the passages in the database, and re-embed the passages "
+                                    "of any vector segment that is missing or damaged.")
+    _engine_options(p)
+    p.set_defaults(func=cmd_index_rebuild)
+    p = isub.add_parser("optimize", help="merge the vector segments into one",
+                        description="Merge all vector segments into one, dropping the vectors of removed articles "
+                                    "(adds merge small segments on their own; this is for after many removals).")
+    _engine_options(p)
+    p.set_defaults(func=cmd_index_optimize)
+    p = isub.add_parser("upgrade", help="convert an index written in the older format",
+                        description="Convert an index in format 1 (a CURRENT file and v000001/ folders) to the current "
+                                    "format, keeping its vectors; the old files are removed once the new index is committed.")
+    _engine_options(p)
+    p.set_defaults(func=cmd_index_upgrade)
 
     p = sub.add_parser("ask", help="answer a question from the articles", description="Answer a question with the sentence it came from. Builds the default index from the seed article when there is none.")
     p.add_argument("question", nargs="?", help="the question (or --file for many)")

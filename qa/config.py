@@ -68,8 +68,8 @@ class Config:
     top_k: int = 5
     candidates: int = 50  # per retriever, before fusion
     rrf_k: int = 60
-    approximate: bool | None = None  # None: decide by collection size
-    approximate_above: int = 50_000  # passages
+    approximate: bool | None = None  # vector segments: True all approximate (IVF), False all exact, None by size
+    approximate_above: int = 50_000  # vectors in one segment, when `approximate` is None
     # The engine says "the articles don't say" when the best answer's answerability
     # (qa.reading.answerability: "span", "null" or "ratio", in its passage) is below
     # the threshold. None: the reader's own, tuned on SQuAD 2.0 dev (see no_answer_rule).
@@ -105,6 +105,12 @@ class Config:
         if rule == tuned_rule and "no_answer_threshold" in card:
             return rule, float(card["no_answer_threshold"])
         return rule, FALLBACK_THRESHOLDS[rule]
+
+    def approximate_threshold(self) -> int | None:
+        """Segments with more vectors than this are approximate (IVF); None: none are."""
+        if self.approximate is None:
+            return self.approximate_above
+        return 0 if self.approximate else None
 
     def calibration(self) -> "Calibration | None":
         """The reader's fitted confidence calibration, if its card has one for the rule in use."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Sequence
 
 import numpy as np
@@ -34,9 +35,14 @@ class Embedder:
         self.device = device
         self.batch_size = batch_size
         self._model: Any = None
+        self._loading = threading.Lock()  # the page asks and uploads from several threads
 
     @property
     def model(self) -> Any:
+        with self._loading:
+            return self._load()
+
+    def _load(self) -> Any:
         if self._model is None:
             from sentence_transformers import SentenceTransformer
 

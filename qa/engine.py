@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,10 +20,10 @@ from typing import Iterable, Sequence
 from qa.answers import Answer, Result, merge, prefer_recent, recency_for, share_confidence, timeline
 from qa.articles import Article, Collected, clean_text, collect_articles
 from qa.config import SEEDS_DIR, Config, Retrieval, default_index_dir
-from qa.duplicates import Stories
+from qa.duplicates import Stories, signature, to_bytes
 from qa.embeddings import Embedder, canonical_name
-from qa.errors import IndexUnusable, InputError, SaveFailed
-from qa.index import PassageIndex, Stats
+from qa.errors import IndexUnusable, InputError, NoIndex, SaveFailed
+from qa.index import OLD_POINTER, PassageIndex, Stats, read_format_1, remove_format_1
 from qa.passages import split_passages
 from qa.reading import Reader
 from qa.retrieval import Filters, Hit, Retriever
@@ -74,6 +75,7 @@ class Engine:
         self.embedder = embedder or Embedder(config.embedding_model, config.device, config.batch_size)
         self.retriever = Retriever(index, self.embedder, config.candidates, config.rrf_k)
         self._reader: Reader | None = None
+        self._loading = threading.Lock()  # the page asks from several threads
         self.report: AddReport | None = None  # what the build that made this engine did
         self._stories: Stories | None = None  # MinHash LSH of the articles, built on the first add
         self.abstain_on, self.no_answer_threshold = config.no_answer_rule()
@@ -83,7 +85,7 @@ class Engine:
 
     # ----- opening ----------------------------------------------------------
     @classmethod
-    def create(cls, index_dir: str | Path, config: Config | None = None, progress: bool = False, approximate: bool = False,
+    def create(cls, index_dir: str | Path, config: Config | None = None, progress: bool = False,
                force: bool = False) -> "Engine":
         """An empty engine that will save into `index_dir` (nothing is written until articles are added).
 
@@ -92,7 +94,7 @@ class Engine:
         config = config or Config()
         PassageIndex.check_new_home(Path(index_dir), force)
         embedder = Embedder(config.embedding_model, config.device, config.batch_size)
-        index = PassageIndex(embedder.name, embedder.dimension, approximate)
+        index = PassageIndex(Path(index_dir), embedder.name, embedder.dimension, config.approximate_threshold())
         return cls(Path(index_dir), index, config, progress, embedder)
 
     @classmethod
@@ -107,25 +109,40 @@ class Engine:
         config = config or Config()
         PassageIndex.check_new_home(Path(index_dir), force)
         collected = _collect(paths, strict)
-        articles = collected.articles
-        approximate = config.approximate
-        if approximate is None:
-            approximate = sum(max(1, len(a.text.split()) // config.passage_words) for a in articles) > config.approximate_above
-        engine = cls.create(index_dir, config, progress, approximate, force=True)
-        engine.report = engine._add_collected(collected)
+        engine = cls.create(index_dir, config, progress, force=True)
+        engine.report = engine._add_collected(collected, replace_all=True)
         return engine
 
     @classmethod
     def open(cls, index_dir: str | Path, config: Config | None = None, progress: bool = False) -> "Engine":
         """Open a saved index; refuses one built with another embedding model than `config` names."""
         config = config or Config()
-        index = PassageIndex.load(Path(index_dir))
+        index = PassageIndex.open(Path(index_dir), config.approximate_threshold())
         wanted = canonical_name(config.embedding_model)
         if index.embedding_model != wanted:
             raise IndexUnusable(
                 f"The index in {index_dir} was built with the embedding model '{index.embedding_model}', not '{wanted}'; "
                 f"pass --embedding-model {index.embedding_model} or rebuild it with `qa index build`.")
         return cls(Path(index_dir), index, config, progress)
+
+    @classmethod
+    def upgrade(cls, index_dir: str | Path, config: Config | None = None, progress: bool = False) -> "Engine":
+        """Convert an index written in format 1 to the current format, keeping its vectors.
+
+        The old files are removed only once the new index is committed; an
+        interrupted upgrade is simply run again.
+        """
+        index_dir, config = Path(index_dir), config or Config()
+        if not (index_dir / OLD_POINTER).is_file():
+            if not PassageIndex.exists(index_dir):
+                raise NoIndex(f"There is no index in {index_dir} to upgrade.")
+            remove_format_1(index_dir)  # what an interrupted upgrade left, if anything
+            return cls.open(index_dir, config, progress)
+        articles, passages, vectors, model = read_format_1(index_dir)
+        index = PassageIndex(index_dir, model, int(vectors.shape[1]), config.approximate_threshold())
+        index.add(articles, passages, vectors, {a.id: to_bytes(signature(a.text)) for a in articles}, replace_all=True)
+        remove_format_1(index_dir)
+        return cls.open(index_dir, config.with_(embedding_model=model), progress)
 
     @classmethod
     def open_or_seed(cls, index_dir: str | Path, config: Config | None = None, progress: bool = False) -> "Engine":
@@ -145,62 +162,69 @@ class Engine:
         """
         return self._add_collected(_collect(paths, strict))
 
-    def _add_collected(self, collected: Collected) -> AddReport:
+    def _add_collected(self, collected: Collected, replace_all: bool = False) -> AddReport:
         """Add what the files held; the report also names each file that failed or was skipped."""
-        report = self.add_articles(collected.articles)
+        report = self.add_articles(collected.articles, replace_all)
         report.failed, report.skipped = collected.failed, collected.skipped
         return report
 
-    def add_articles(self, articles: Sequence[Article]) -> AddReport:
+    def add_articles(self, articles: Sequence[Article], replace_all: bool = False) -> AddReport:
+        """Add (or replace) articles in one commit; with `replace_all` they replace everything (a build).
+
+        The slow part, embedding, runs before the index's writer lock is taken, so
+        questions and other writers are not held up by it.
+        """
         report = AddReport()
         fresh = []
+        known_sums = {} if replace_all else self.index.checksums([a.id for a in articles])
         for a in articles:
-            known = self.index.articles.get(a.id)
-            if known and known.checksum == a.checksum:
+            known = known_sums.get(a.id)
+            if known and known == a.checksum:
                 report.unchanged += 1
                 continue
             report.updated += bool(known)
             report.added += not known
             fresh.append(a)
-        if not fresh:
+        if not fresh and not replace_all:
             return report
-        self._mark_copies(fresh)
+        if replace_all:
+            self._stories = Stories()
+        signatures = self._mark_copies(fresh)
         passages = [p for a in fresh for p in split_passages(a, self.config.passage_words, self.config.overlap_sentences)]
         vectors = self.embedder.encode([p.text for p in passages], progress=self.progress)
-        self.index.replace(fresh, passages, vectors)
-        self._save()
+        try:
+            self.index.add(fresh, passages, vectors, signatures, replace_all=replace_all)
+        except SaveFailed:
+            self._stories = None  # it may hold the articles that were not saved
+            raise
         report.passages = len(passages)
         return report
 
     def resolve(self, key: str) -> list[str]:
         """The ids of the articles `key` names: an id, else a url, else an exact title."""
-        if key in self.index.articles:
-            return [key]
-        for field_ in ("url", "title"):
-            found = [a.id for a in self.index.articles.values() if getattr(a, field_) == key]
+        for field_ in ("id", "url", "title"):
+            found = self.index.find(field_, key)
             if found:
                 return found
         return []
 
-    def _mark_copies(self, fresh: Sequence[Article]) -> None:
-        """Mark each new or changed article that republishes a story already known (or earlier in `fresh`)."""
+    def _mark_copies(self, fresh: Sequence[Article]) -> dict[str, bytes]:
+        """Mark each new or changed article that republishes a story already known (or earlier in `fresh`).
+
+        Returns each article's MinHash signature, stored with it for later adds.
+        """
         if self._stories is None:
-            self._stories = Stories(self.index.articles.values())
+            self._stories = Stories(self.index.signatures())
+        signatures = {}
         for article in fresh:
             self._stories.remove(article.id)
             article.copy_of = self._stories.original_of(article)
-            self._stories.add(article)
-
-    def _carried_by(self) -> dict[str, int]:
-        """For each story told more than once, by how many sources (articles, where none is named)."""
-        return {root: len({a.source or a.id for a in members}) for root, members in self.stories().items()}
+            signatures[article.id] = self._stories.add(article)
+        return signatures
 
     def stories(self) -> dict[str, list[Article]]:
         """Articles by story (the first article's id), for the stories told more than once."""
-        groups: dict[str, list[Article]] = {}
-        for a in self.index.articles.values():
-            groups.setdefault(a.copy_of or a.id, []).append(a)
-        return {root: members for root, members in groups.items() if len(members) > 1}
+        return self.index.stories()
 
     def remove(self, keys: Iterable[str]) -> int:
         """Remove articles named by id, url or exact title; nothing is removed if any name matches none."""
@@ -213,33 +237,28 @@ class Engine:
             raise InputError(f"No article with id, url or title {', '.join(unknown)} in the index; "
                              "see `qa index info` for them.")
         ids = list(dict.fromkeys(i for k in keys for i in found[k]))
-        removed = self.index.remove(ids)
         self._stories = None  # rebuilt from what is left on the next add
-        self._save()
-        return removed
+        return self.index.remove(ids)
 
-    def _save(self) -> None:
-        """Save the changed index; if that fails, go back to what is on disk, so memory and disk agree."""
-        try:
-            self.index.save(self.index_dir)
-        except SaveFailed:
-            self._stories = None  # it may hold the articles that were not saved
-            if PassageIndex.exists(self.index_dir):
-                self.index = PassageIndex.load(self.index_dir)
-            else:
-                self.index = PassageIndex(self.index.embedding_model, self.index.dimension, self.index.approximate)
-            self.retriever.index = self.index
-            raise
+    def optimize(self) -> int:
+        """Merge the index's vector segments into one, dropping removed passages' vectors; returns how many."""
+        return self.index.optimize()
+
+    def check(self) -> list[str]:
+        """What is wrong with the index on disk, one line each; empty when it is sound."""
+        return self.index.check()
+
+    def rebuild(self) -> str:
+        """Rebuild the BM25 index and the vectors of damaged segments from the database; says what it did."""
+        return self.index.rebuild(self.embedder.encode)
 
     # ----- looking ----------------------------------------------------------
-    def articles(self) -> list[Article]:
-        return list(self.index.articles.values())
+    def articles(self, text: bool = True) -> list[Article]:
+        """All articles, oldest first (`text=False` leaves their text out, for listings of a large archive)."""
+        return list(self.index.articles(text=text).values())
 
     def passage_counts(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for p in self.index.passages:
-            counts[p.article_id] = counts.get(p.article_id, 0) + 1
-        return counts
+        return self.index.passage_counts()
 
     def stats(self) -> Stats:
         return self.index.stats()
@@ -247,8 +266,9 @@ class Engine:
     # ----- asking -----------------------------------------------------------
     @property
     def reader(self) -> Reader:
-        if self._reader is None:
-            self._reader = Reader.from_config(self.config)
+        with self._loading:
+            if self._reader is None:
+                self._reader = Reader.from_config(self.config)
         return self._reader
 
     def check_question(self, question: str) -> str:
@@ -300,7 +320,7 @@ class Engine:
         if not hits:
             return []
         readings = self.reader.read(question, [h.passage.text for h in hits])
-        return merge(readings, hits, self.index.articles, self.abstain_on, self.calibration)
+        return merge(readings, hits, {h.article.id: h.article for h in hits}, self.abstain_on, self.calibration)
 
     def decide(self, answers: list[Answer]) -> bool:
         """Whether the best answer is answerable enough to give (the one no-answer rule)."""
@@ -346,19 +366,20 @@ class Engine:
         t2 = time.perf_counter()
         results, at = [], 0
         share = {"retrieval": (t1 - t0) / len(checked), "reading": (t2 - t1) / len(checked), "total": (t2 - t0) / len(checked)}
-        carried = self._carried_by()
+        articles = {h.article.id: h.article for hits in hits_per_question for h in hits}
+        carried = self.index.carried_by(list({a.copy_of or a.id for a in articles.values()}))
         for question, hits in zip(checked, hits_per_question):
-            answers = merge(readings[at : at + len(hits)], hits, self.index.articles, self.abstain_on, self.calibration)
+            answers = merge(readings[at : at + len(hits)], hits, articles, self.abstain_on, self.calibration)
             at += len(hits)
             for answer in answers:
-                answer.carried_by = carried.get(self.index.articles[answer.citation.article_id].copy_of
-                                                or answer.citation.article_id, 1)
+                article = articles[answer.citation.article_id]
+                answer.carried_by = carried.get(article.copy_of or article.id, 1)
             answers = prefer_recent(answers, recency_for(question, self.config.recency), self.no_answer_threshold)
             if self.calibration is not None:
                 answers = share_confidence(answers)
             confident = self.decide(answers)
-            sources = {a.id: {"title": a.title, "date": a.date, "source": a.source, "url": a.url}
-                       for a in (self.index.articles[h.passage.article_id] for h in hits)}
+            sources = {h.article.id: {"title": h.article.title, "date": h.article.date, "source": h.article.source,
+                                      "url": h.article.url} for h in hits}
             results.append(Result(question, confident or (always_answer and bool(answers)), answers, hits, dict(share),
                                   confident=confident, sources=sources, earlier=timeline(answers, self.no_answer_threshold)))
         return results

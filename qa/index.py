@@ -1,25 +1,24 @@
-"""Passages + vectors + BM25 on disk, saved atomically and checked on load.
+"""Articles, passages, BM25 and vectors on disk: SQLite is the one commit point.
 
-Layout of an index directory:
+Layout of an index folder:
 
-    CURRENT            name of the live version folder (replaced atomically)
-    versions.json      the version folders this index wrote, each live, retired or being written
-    v000003/
-        manifest.json  format, embedding model, counts, checksums of the files below
-        articles.jsonl one article per line, with its checksum
-        passages.jsonl one passage per line, in vector order
-        vectors.npy    float32, normalised, one row per passage
-        dense.faiss    the FAISS index over vectors.npy
-        bm25/          the bm25s index over the same passages, same order
+    index.sqlite   articles, passages, the list of vector segments, settings (SQLite, WAL mode)
+    segments/      seg-000001.faiss, ...: one FAISS file per batch of added passages (qa.segments)
+    text/          the tantivy BM25 index over the same passages (qa.fulltext)
+    .lock          one writer at a time (filelock)
 
-A save names its new version folder in versions.json, writes it completely,
-then replaces CURRENT: a crash or a failed write at any point leaves the previous
-version live. The version that was live is kept until the next save (a reader may
-be opening it); older ones, and folders a killed save left half-written, are then
-deleted. Only folders that versions.json names are ever deleted: anything else a
-user keeps in the folder is never touched.
-The dense and BM25 sides are always rebuilt together from the same passage
-list, so they cannot drift apart.
+Like Lucene's commit points: a change writes its new files first (a segment file,
+fsynced; new BM25 documents), then commits one SQLite transaction that names them,
+so a crash at any moment leaves the previous state or the new one. Removed
+passages are deleted from the database and masked in their segment at search
+time; merges drop them for good. A file a change wrote is named in the database
+*before* it is created, and only files named there are ever deleted (files a
+merge replaced are kept until the next write, for readers still opening them).
+Readers never take a lock: each search reads one database snapshot, and sees a
+new commit from any process as soon as it is made.
+
+The cost of a change depends on the change, not on the archive: an add writes one
+small segment and its passages; opening reads a few settings and maps the segment files.
 """
 
 from __future__ import annotations
@@ -28,22 +27,80 @@ import errno
 import json
 import logging
 import shutil
-from dataclasses import asdict, dataclass
+import sqlite3
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from qa.articles import Article
+from qa import segments as seg
+from qa.articles import Article, is_iso_date
 from qa.errors import IndexUnusable, InputError, NoIndex, SaveFailed
-from qa.files import fsync, locked, sha256_file, write_atomic
+from qa.files import fsync, sha256_file
+from qa.fulltext import FullText
 from qa.passages import Passage
 
-FORMAT_VERSION = 1
-POINTER = "CURRENT"
-CATALOG = "versions.json"  # the version folders this index wrote: the only folders it ever deletes
-OWN_FILES = {POINTER, CATALOG, ".lock"}  # what the index keeps beside its version folders
+FORMAT_VERSION = 2
+DATABASE = "index.sqlite"
+SEGMENTS = "segments"
+TEXT = "text"
+LOCK = ".lock"
+OLD_POINTER, OLD_CATALOG = "CURRENT", "versions.json"  # format 1: one folder per saved version
+OWN_FILES = {DATABASE, DATABASE + "-wal", DATABASE + "-shm", SEGMENTS, TEXT, LOCK, OLD_POINTER, OLD_CATALOG}
+APPROXIMATE_ABOVE = 50_000  # vectors: a segment larger than this is an IVF index
 logger = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles(
+    id TEXT PRIMARY KEY, title TEXT NOT NULL, text TEXT NOT NULL, date TEXT, source TEXT, url TEXT,
+    copy_of TEXT, checksum TEXT NOT NULL, iso_date TEXT, signature BLOB);
+CREATE INDEX IF NOT EXISTS articles_by_date ON articles(iso_date);
+CREATE INDEX IF NOT EXISTS articles_by_source ON articles(source);
+CREATE INDEX IF NOT EXISTS articles_by_url ON articles(url);
+CREATE INDEX IF NOT EXISTS articles_by_title ON articles(title);
+CREATE INDEX IF NOT EXISTS articles_by_story ON articles(copy_of);
+CREATE TABLE IF NOT EXISTS passages(
+    rowid INTEGER PRIMARY KEY, id TEXT NOT NULL, article_id TEXT NOT NULL, text TEXT NOT NULL,
+    start INTEGER NOT NULL, end INTEGER NOT NULL, segment INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS passages_by_article ON passages(article_id);
+CREATE INDEX IF NOT EXISTS passages_by_segment ON passages(segment);
+CREATE TABLE IF NOT EXISTS segments(
+    number INTEGER PRIMARY KEY, file TEXT NOT NULL, state TEXT NOT NULL, kind TEXT,
+    vectors INTEGER, bytes INTEGER, sha256 TEXT);
+CREATE TABLE IF NOT EXISTS removed(rowid INTEGER PRIMARY KEY, segment INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS unsettled(rowid INTEGER PRIMARY KEY);
+"""
+ARTICLE_COLUMNS = "id, title, text, date, source, url, copy_of"
+
+
+@dataclass
+class Filters:
+    """Restrict retrieval to some sources and/or a date range.
+
+    Dates are ISO 8601 (`qa.articles.normalise_date`), so they compare as text; `date_to`
+    takes in the whole of its day (or month, for "2025-10"). Articles without a
+    normalised date are left out when a date bound is set.
+    """
+
+    sources: list[str] = field(default_factory=list)
+    date_from: str | None = None
+    date_to: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.sources or self.date_from or self.date_to)
+
+
+@dataclass
+class SegmentInfo:
+    number: int
+    kind: str  # "exact" or "approximate"
+    vectors: int
+    removed: int
+    bytes: int
 
 
 @dataclass
@@ -52,282 +109,638 @@ class Stats:
     passages: int
     embedding_model: str
     dimension: int
-    index_type: str
+    segments: list[SegmentInfo] = field(default_factory=list)
     format_version: int = FORMAT_VERSION
 
+    @property
+    def index_type(self) -> str:
+        kinds = {s.kind for s in self.segments}
+        return "approximate (IVF) and exact" if len(kinds) > 1 else (kinds.pop() if kinds else "exact")
+
     def describe(self) -> str:
-        return (f"{self.articles} article(s), {self.passages} passage(s), {self.index_type} vectors "
-                f"of {self.embedding_model} ({self.dimension}-d)")
-
-
-def bm25_tokens(texts: list[str]) -> list[list[str]]:
-    import bm25s
-    import Stemmer
-
-    return bm25s.tokenize(texts, stopwords="en", stemmer=Stemmer.Stemmer("english"), return_ids=False, show_progress=False)
+        return (f"{self.articles} article(s), {self.passages} passage(s) in {len(self.segments)} vector segment(s) "
+                f"({self.index_type}) of {self.embedding_model} ({self.dimension}-d)")
 
 
 class PassageIndex:
-    """The searchable state: articles, passages, their vectors, a FAISS index and a BM25 index."""
+    """An index folder: what is committed in its database, searched through snapshots, changed by commits.
 
-    def __init__(self, embedding_model: str, dimension: int, approximate: bool = False) -> None:
+    Args:
+        folder: the index folder.
+        embedding_model, dimension: what its vectors are (read from the database once it exists).
+        approximate_above: segments with more vectors than this are IVF indexes (0: all, None: never).
+    """
+
+    def __init__(self, folder: Path, embedding_model: str, dimension: int,
+                 approximate_above: int | None = APPROXIMATE_ABOVE) -> None:
+        self.folder = Path(folder)
         self.embedding_model = embedding_model
         self.dimension = dimension
-        self.approximate = approximate
-        self.articles: dict[str, Article] = {}
-        self.passages: list[Passage] = []
-        self.vectors = np.zeros((0, dimension), dtype=np.float32)
-        self.dense: Any = None
-        self.bm25: Any = None
-        self._rebuild()
+        self.approximate_above = approximate_above
+        self.text = FullText(self.folder / TEXT)
+        self._local = threading.local()
+        self._cache_lock = threading.Lock()
+        self._generation: int | None = None
+        self._segments: dict[int, seg.Segment] = {}
 
-    # ----- changing -------------------------------------------------------
-    def replace(self, articles: list[Article], passages: list[Passage], vectors: np.ndarray) -> None:
-        """Put in (or replace) articles with their passages and vectors."""
-        ids = {a.id for a in articles}
-        keep = [i for i, p in enumerate(self.passages) if p.article_id not in ids]
-        self.passages = [self.passages[i] for i in keep] + list(passages)
-        self.vectors = np.concatenate([self.vectors[keep], vectors.astype(np.float32)]) if len(keep) or len(vectors) else self.vectors[:0]
-        for a in articles:
-            self.articles[a.id] = a
-        self._rebuild()
-
-    def remove(self, ids: list[str]) -> int:
-        gone = [i for i in ids if i in self.articles]
-        if not gone:
-            return 0
-        keep = [i for i, p in enumerate(self.passages) if p.article_id not in set(gone)]
-        self.passages = [self.passages[i] for i in keep]
-        self.vectors = self.vectors[keep]
-        for i in gone:
-            del self.articles[i]
-        self._rebuild()
-        return len(gone)
-
-    def _rebuild(self) -> None:
-        """Dense and BM25 are always rebuilt together from the same passage list."""
-        import bm25s
-        import faiss
-
-        if self.approximate:
-            dense = faiss.IndexHNSWFlat(self.dimension, 32, faiss.METRIC_INNER_PRODUCT)
-            dense.hnsw.efSearch = 128
-        else:
-            dense = faiss.IndexFlatIP(self.dimension)
-        if len(self.vectors):
-            dense.add(self.vectors)
-        self.dense = dense
-        self.bm25 = None
-        if self.passages:
-            bm25 = bm25s.BM25()
-            bm25.index(bm25_tokens([p.text for p in self.passages]), show_progress=False)
-            self.bm25 = bm25
-
-    # ----- saving and loading ---------------------------------------------
-    def stats(self) -> Stats:
-        return Stats(len(self.articles), len(self.passages), self.embedding_model, self.dimension,
-                     "approximate (HNSW)" if self.approximate else "exact (flat)")
-
-    def save(self, index_dir: Path) -> None:
-        """Write a complete new version, switch CURRENT to it atomically, then tidy up.
-
-        Only folders named in the index's own catalog are ever deleted. The version
-        that was live until now is kept until the next save, so that a reader who has
-        just read CURRENT can still open it. A failed save removes what it wrote and
-        raises SaveFailed; the previous version stays live.
-        """
-        try:
-            index_dir.mkdir(parents=True, exist_ok=True)
-            with locked(index_dir):
-                self._save_locked(index_dir)
-        except SaveFailed:
-            raise
-        except (OSError, RuntimeError) as exc:  # the lock or the folder itself could not be made
-            raise SaveFailed(_save_failure(index_dir, exc)) from None
-
-    def _save_locked(self, index_dir: Path) -> None:
-        import faiss
-
-        catalog = _read_catalog(index_dir)
-        previous = _read_pointer(index_dir)
-        number = max((int(name[1:]) for name in catalog), default=0) + 1
-        while (index_dir / f"v{number:06d}").exists():  # never write into a folder we did not make
-            number += 1
-        name = f"v{number:06d}"
-        version = index_dir / name
-        catalog[name] = "writing"  # named before it exists, so a killed save's debris is known to be ours
-        _write_catalog(index_dir, catalog)
-        try:
-            version.mkdir()
-            with open(version / "articles.jsonl", "w", encoding="utf-8") as f:
-                for article in self.articles.values():
-                    f.write(json.dumps(asdict(article), ensure_ascii=False) + "\n")
-            with open(version / "passages.jsonl", "w", encoding="utf-8") as f:
-                for p in self.passages:
-                    f.write(json.dumps(asdict(p), ensure_ascii=False) + "\n")
-            np.save(version / "vectors.npy", self.vectors)
-            faiss.write_index(self.dense, str(version / "dense.faiss"))
-            if self.bm25 is not None:
-                self.bm25.save(str(version / "bm25"), show_progress=False)
-            files = sorted(p for p in version.rglob("*") if p.is_file())
-            manifest = {
-                **asdict(self.stats()),
-                "approximate": self.approximate,
-                "checksums": {str(p.relative_to(version)): sha256_file(p) for p in files},
-            }
-            (version / "manifest.json").write_text(json.dumps(manifest, indent=2))
-            for p in [*files, version / "manifest.json", version]:
-                fsync(p)
-            write_atomic(index_dir / POINTER, name)
-        except (OSError, RuntimeError) as exc:  # RuntimeError: FAISS's own write errors
-            reason = _save_failure(index_dir, exc)
-            shutil.rmtree(version, ignore_errors=True)
-            del catalog[name]
-            try:
-                _write_catalog(index_dir, catalog)
-            except OSError:
-                pass  # still listed as "writing": the next save removes it
-            raise SaveFailed(reason) from None
-        # Committed. Retire the old live version (kept for readers until the next save) and
-        # remove what earlier saves retired or left half-written.
-        catalog[name] = "live"
-        for old, state in list(catalog.items()):
-            if old == name:
-                continue
-            if old == previous:
-                catalog[old] = "retired"
-            else:
-                shutil.rmtree(index_dir / old, ignore_errors=True)
-                del catalog[old]
-        try:
-            _write_catalog(index_dir, catalog)
-        except OSError as exc:  # the new version is live; only the tidying will wait for the next save
-            logger.warning("Could not update %s after saving (%s); the next save will tidy up.", CATALOG, exc)
+    # ----- opening ----------------------------------------------------------
+    @classmethod
+    def exists(cls, folder: Path) -> bool:
+        return (Path(folder) / DATABASE).is_file() or (Path(folder) / OLD_POINTER).is_file()
 
     @classmethod
-    def exists(cls, index_dir: Path) -> bool:
-        return (index_dir / POINTER).is_file()
+    def open(cls, folder: Path, approximate_above: int | None = APPROXIMATE_ABOVE) -> "PassageIndex":
+        """Open a committed index: reads its settings; segments are mapped on the first search."""
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise NoIndex(f"There is no index in {folder}; build one with `qa index build --index-dir {folder} PATH...`.")
+        if (folder / OLD_POINTER).is_file():
+            raise IndexUnusable(f"The index in {folder} is in an older format (1), this program reads format "
+                                f"{FORMAT_VERSION}; convert it with `qa index upgrade --index-dir {folder}`.")
+        if not (folder / DATABASE).is_file():
+            raise NoIndex(f"{folder} is not an index (no {DATABASE}); build one with "
+                          f"`qa index build --index-dir {folder} PATH...`.")
+        index = cls(folder, "", 0, approximate_above)
+        with index._reading() as db:
+            settings = dict(db.execute("SELECT key, value FROM settings"))
+        if settings.get("format_version") != str(FORMAT_VERSION):
+            raise IndexUnusable(f"The index in {folder} has format version {settings.get('format_version')}, "
+                                f"this program reads version {FORMAT_VERSION}; rebuild it with `qa index build`.")
+        index.embedding_model, index.dimension = settings["embedding_model"], int(settings["dimension"])
+        return index
 
     @classmethod
-    def check_new_home(cls, index_dir: Path, force: bool = False) -> None:
+    def check_new_home(cls, folder: Path, force: bool = False) -> None:
         """Refuse to build into a folder that holds other things than an index, unless forced.
 
         An index never deletes what it did not write, but mixing it into, say, a
         Documents folder is almost always a mistaken --index-dir.
         """
-        if not index_dir.exists():
+        if not folder.exists():
             return
-        if not index_dir.is_dir():
-            raise InputError(f"{index_dir} is a file, not a folder; pass a folder for --index-dir.")
-        if force or cls.exists(index_dir) or (index_dir / CATALOG).is_file():
+        if not folder.is_dir():
+            raise InputError(f"{folder} is a file, not a folder; pass a folder for --index-dir.")
+        if force or cls.exists(folder):
             return
-        others = sorted(p.name for p in index_dir.iterdir() if p.name not in OWN_FILES)
+        others = sorted(p.name for p in folder.iterdir() if p.name not in OWN_FILES)
         if others:
             shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
-            raise InputError(f"{index_dir} is not an index and already holds other files ({shown}); pass an empty "
-                             f"or new folder such as {index_dir / 'qa-index'}, or add --force to put the index beside them.")
+            raise InputError(f"{folder} is not an index and already holds other files ({shown}); pass an empty "
+                             f"or new folder such as {folder / 'qa-index'}, or add --force to put the index beside them.")
 
-    @classmethod
-    def load(cls, index_dir: Path) -> "PassageIndex":
-        """Open the live version; a load that races a save (CURRENT moved on) tries again."""
-        if not index_dir.is_dir():
-            raise NoIndex(f"There is no index in {index_dir}; build one with `qa index build --index-dir {index_dir} PATH...`.")
-        for attempt in range(3):
-            current = _read_pointer(index_dir)
+    # ----- reading ----------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.folder / DATABASE, timeout=60, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA synchronous=FULL")
+        return db
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """This thread's connection inside one read transaction (a consistent snapshot); errors in one line."""
+        try:
+            db = getattr(self._local, "db", None)
+            if db is None:
+                if not (self.folder / DATABASE).is_file():
+                    raise NoIndex(f"There is no index in {self.folder} (no {DATABASE}); build one with `qa index build`.")
+                db = self._local.db = self._connect()
+            db.execute("BEGIN")
             try:
-                return cls._load_version(index_dir, current)
-            except IndexUnusable:
-                if attempt == 2 or _read_pointer(index_dir) == current:
-                    raise
-                logger.info("The index in %s changed while it was being opened; opening it again.", index_dir)
-        raise AssertionError("unreachable")
+                yield db
+            finally:
+                db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise IndexUnusable(self._damaged(f"its database cannot be read ({exc})")) from None
 
-    @classmethod
-    def _load_version(cls, index_dir: Path, current: str | None) -> "PassageIndex":
-        import bm25s
+    def _damaged(self, what: str) -> str:
+        return (f"The index in {self.folder} is damaged: {what}; run `qa index check --index-dir {self.folder}`, "
+                f"then `qa index rebuild` (or build it again from the articles).")
+
+    @contextmanager
+    def snapshot(self) -> Iterator["Snapshot"]:
+        """A consistent view for one search: the database as of now and the segments it names."""
+        if self.empty:
+            yield Snapshot(self, None, [])
+            return
+        with self._reading() as db:
+            generation = int(db.execute("SELECT value FROM settings WHERE key='generation'").fetchone()[0])
+            yield Snapshot(self, db, self._segments_as_of(db, generation))
+
+    def _segments_as_of(self, db: sqlite3.Connection, generation: int) -> list[seg.Segment]:
+        with self._cache_lock:
+            if generation != self._generation:
+                live = db.execute("SELECT number, file FROM segments WHERE state='live' ORDER BY number").fetchall()
+                removed: dict[int, list[int]] = {}
+                for rowid, number in db.execute("SELECT rowid, segment FROM removed"):
+                    removed.setdefault(number, []).append(rowid)
+                loaded = {}
+                for number, name in live:
+                    old = self._segments.get(number)
+                    gone = np.array(sorted(removed.get(number, [])), dtype=np.int64)
+                    if old is not None and np.array_equal(old.removed, gone):
+                        loaded[number] = old
+                        continue
+                    index = old.index if old is not None else self._read_segment(name)
+                    loaded[number] = seg.Segment(number, index, gone)
+                self._segments, self._generation = loaded, generation
+                if (self.folder / TEXT).is_dir():
+                    self.text.reload()
+            return list(self._segments.values())
+
+    def _read_segment(self, name: str) -> Any:
+        path = self.folder / SEGMENTS / name
+        try:
+            return seg.read(path)
+        except (RuntimeError, OSError):
+            what = "is missing" if not path.is_file() else "cannot be read"
+            raise IndexUnusable(self._damaged(f"the vector segment {name} {what}")) from None
+
+    @property
+    def empty(self) -> bool:
+        """Nothing committed yet (a new index writes its database with its first articles)."""
+        return not (self.folder / DATABASE).is_file()
+
+    def stats(self) -> Stats:
+        if self.empty:
+            return Stats(0, 0, self.embedding_model, self.dimension)
+        with self._reading() as db:
+            articles = db.execute("SELECT count(*) FROM articles").fetchone()[0]
+            passages = db.execute("SELECT count(*) FROM passages").fetchone()[0]
+            removed = dict(db.execute("SELECT segment, count(*) FROM removed GROUP BY segment"))
+            rows = db.execute("SELECT number, kind, vectors, bytes FROM segments WHERE state='live' ORDER BY number")
+            infos = [SegmentInfo(n, k, v, removed.get(n, 0), b) for n, k, v, b in rows]
+        return Stats(articles, passages, self.embedding_model, self.dimension, infos)
+
+    def articles(self, ids: Sequence[str] | None = None, text: bool = True) -> dict[str, Article]:
+        """Articles by id (all of them when `ids` is None; `text=False` leaves their text empty, for listings)."""
+        columns = ARTICLE_COLUMNS if text else ARTICLE_COLUMNS.replace("text", "''")
+        if self.empty:
+            return {}
+        with self._reading() as db:
+            if ids is None:
+                rows = db.execute(f"SELECT {columns} FROM articles ORDER BY rowid").fetchall()
+            else:
+                rows = _select_in(db, f"SELECT {columns} FROM articles WHERE id IN ({{}})", list(ids))
+        return {r[0]: Article(*r) for r in rows}
+
+    def checksums(self, ids: Sequence[str]) -> dict[str, str]:
+        if self.empty:
+            return {}
+        with self._reading() as db:
+            return dict(_select_in(db, "SELECT id, checksum FROM articles WHERE id IN ({})", list(ids)))
+
+    def find(self, column: str, value: str) -> list[str]:
+        """Ids of the articles whose `column` (id, url or title) is `value`."""
+        assert column in ("id", "url", "title")
+        if self.empty:
+            return []
+        with self._reading() as db:
+            return [r[0] for r in db.execute(f"SELECT id FROM articles WHERE {column}=? ORDER BY rowid", (value,))]
+
+    def passage_counts(self) -> dict[str, int]:
+        if self.empty:
+            return {}
+        with self._reading() as db:
+            return dict(db.execute("SELECT article_id, count(*) FROM passages GROUP BY article_id"))
+
+    def passages_of(self, article_id: str) -> list[tuple[Passage, np.ndarray]]:
+        """An article's passages with their vectors, in order (for checks and tests)."""
+        with self.snapshot() as view:
+            rows = view.db.execute("SELECT rowid FROM passages WHERE article_id=? ORDER BY rowid", (article_id,))
+            rowids = [r[0] for r in rows]
+            passages = view.passages(rowids)
+            vectors = view.vectors(rowids)
+        return [(passages[r], vectors[r]) for r in rowids]
+
+    def stories(self) -> dict[str, list[Article]]:
+        """Articles by story (the first article's id), for the stories told more than once."""
+        if self.empty:
+            return {}
+        with self._reading() as db:
+            rows = db.execute(f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE coalesce(copy_of, id) IN "
+                              "(SELECT coalesce(copy_of, id) AS root FROM articles GROUP BY root HAVING count(*) > 1) "
+                              "ORDER BY rowid").fetchall()
+        groups: dict[str, list[Article]] = {}
+        for row in rows:
+            article = Article(*row)
+            groups.setdefault(article.copy_of or article.id, []).append(article)
+        return groups
+
+    def carried_by(self, roots: Sequence[str]) -> dict[str, int]:
+        """For each story named, by how many sources it was carried (articles, where none is named)."""
+        if self.empty:
+            return {}
+        with self._reading() as db:
+            return dict(_select_in(db, "SELECT coalesce(copy_of, id) AS root, count(DISTINCT coalesce(source, id)) "
+                                       "FROM articles WHERE root IN ({}) GROUP BY root", list(roots)))
+
+    def signatures(self) -> list[tuple[str, str | None, bytes | None, str | None]]:
+        """(id, copy_of, MinHash signature, text where no signature was stored) of every article, oldest first."""
+        if self.empty:
+            return []
+        with self._reading() as db:
+            return db.execute("SELECT id, copy_of, signature, CASE WHEN signature IS NULL THEN text END "
+                              "FROM articles ORDER BY rowid").fetchall()
+
+    # ----- changing ---------------------------------------------------------
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """Be the one writer: take the lock, settle what a dead writer left, and fail in one line (SaveFailed)."""
+        from filelock import FileLock, Timeout
+
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with FileLock(self.folder / LOCK, timeout=600):
+                db = self._connect()
+                try:
+                    if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                        db.execute("PRAGMA journal_mode=WAL")
+                    db.executescript(SCHEMA)
+                    self._settle(db)
+                    yield db
+                finally:
+                    db.close()
+        except (SaveFailed, IndexUnusable):
+            raise
+        except Timeout:
+            raise SaveFailed(f"Another program has been changing the index in {self.folder} for ten minutes; "
+                             "try again when it is done.") from None
+        except (OSError, sqlite3.Error, RuntimeError, ValueError) as exc:  # RuntimeError: FAISS; ValueError: tantivy
+            raise SaveFailed(_save_failure(self.folder, exc)) from None
+
+    def _settle(self, db: sqlite3.Connection) -> None:
+        """Finish or undo what an earlier writer left: files it never committed, files merges replaced, BM25 documents."""
+        for number, name, state in db.execute("SELECT number, file, state FROM segments WHERE state != 'live'").fetchall():
+            (self.folder / SEGMENTS / name).unlink(missing_ok=True)
+            db.execute("DELETE FROM segments WHERE number=?", (number,))
+            logger.info("Removed segment file %s (%s).", name, state)
+        rowids = [r[0] for r in db.execute("SELECT rowid FROM unsettled")]
+        if rowids:
+            live = _select_in(db, "SELECT rowid, text FROM passages WHERE rowid IN ({})", rowids)
+            self.text.change(add=live, delete=rowids)
+            db.execute("DELETE FROM unsettled")
+
+    def _settings(self, db: sqlite3.Connection) -> dict[str, str]:
+        return dict(db.execute("SELECT key, value FROM settings"))
+
+    def _set(self, db: sqlite3.Connection, **values: Any) -> None:
+        db.executemany("INSERT OR REPLACE INTO settings(key, value) VALUES (?, ?)", [(k, str(v)) for k, v in values.items()])
+
+    def _reserve(self, db: sqlite3.Connection, rows: int, unsettled: Sequence[int] = ()) -> tuple[int, int, str]:
+        """Commit, before any file is written: the next row ids and segment number, the file's name, and the
+        row ids whose BM25 documents are about to change. Returns (first row id, segment number, file name)."""
+        settings = self._settings(db)
+        first, number = int(settings["next_rowid"]), int(settings["next_segment"])
+        name = f"seg-{number:06d}.faiss"
+        db.execute("BEGIN IMMEDIATE")
+        self._set(db, next_rowid=first + rows, next_segment=number + 1)
+        db.execute("INSERT INTO segments(number, file, state) VALUES (?, ?, 'writing')", (number, name))
+        db.executemany("INSERT OR IGNORE INTO unsettled(rowid) VALUES (?)",
+                       [(r,) for r in [*unsettled, *range(first, first + rows)]])
+        db.execute("COMMIT")
+        return first, number, name
+
+    def _write_segment(self, number: int, name: str, rowids: np.ndarray, vectors: np.ndarray
+                       ) -> tuple[str, int, int, str]:
+        """Write a segment file; returns what its database row records (kind, vectors, bytes, sha256)."""
+        approximate = self.approximate_above is not None and len(rowids) > self.approximate_above
+        (self.folder / SEGMENTS).mkdir(exist_ok=True)
+        path = self.folder / SEGMENTS / name
+        seg.write(seg.build(rowids, vectors, approximate), path)
+        fsync(path.parent)
+        return ("approximate" if approximate else "exact"), len(rowids), path.stat().st_size, sha256_file(path)
+
+    def add(self, articles: Sequence[Article], passages: Sequence[Passage], vectors: np.ndarray,
+            signatures: dict[str, bytes] | None = None, replace_all: bool = False) -> None:
+        """Commit articles (replacing any with the same ids), their passages and vectors, as one change.
+
+        Args:
+            signatures: each article's MinHash signature (qa.duplicates), kept for later adds.
+            replace_all: the articles replace everything the index held (a build).
+        """
+        if len(passages) != len(vectors):
+            raise ValueError("one vector per passage")
+        signatures = signatures or {}
+        with self._writing() as db:
+            settings = self._settings(db)
+            if not settings or replace_all:
+                if settings.get("embedding_model", self.embedding_model) != self.embedding_model:
+                    logger.info("The index is rebuilt with %s.", self.embedding_model)
+                db.execute("BEGIN IMMEDIATE")
+                self._set(db, format_version=FORMAT_VERSION, embedding_model=self.embedding_model,
+                          dimension=self.dimension, generation=settings.get("generation", 0),
+                          next_rowid=settings.get("next_rowid", 1), next_segment=settings.get("next_segment", 1))
+                db.execute("COMMIT")
+            if replace_all:
+                old = db.execute("SELECT rowid, segment FROM passages").fetchall()
+            else:
+                old = _select_in(db, "SELECT rowid, segment FROM passages WHERE article_id IN ({})",
+                                 [a.id for a in articles])
+            first, number, name = self._reserve(db, len(passages), [r for r, _ in old])
+            rowids = np.arange(first, first + len(passages), dtype=np.int64)
+            kind, count, size, digest = self._write_segment(number, name, rowids, vectors)
+            self.text.change(add=[(int(r), p.text) for r, p in zip(rowids, passages)])  # invisible until committed
+            db.execute("BEGIN IMMEDIATE")
+            if replace_all:
+                db.execute("DELETE FROM articles")
+                db.execute("DELETE FROM passages")
+                db.execute("DELETE FROM removed")
+                db.execute("UPDATE segments SET state='retired' WHERE state='live'")
+            else:
+                db.executemany("INSERT OR REPLACE INTO removed(rowid, segment) VALUES (?, ?)", old)
+                db.executemany("DELETE FROM passages WHERE rowid=?", [(r,) for r, _ in old])
+            db.executemany(
+                "INSERT OR REPLACE INTO articles(id, title, text, date, source, url, copy_of, checksum, iso_date, "
+                "signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(a.id, a.title, a.text, a.date, a.source, a.url, a.copy_of, a.checksum,
+                  a.date if is_iso_date(a.date) else None, signatures.get(a.id)) for a in articles])
+            db.executemany("INSERT INTO passages(rowid, id, article_id, text, start, end, segment) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           [(int(r), p.id, p.article_id, p.text, p.start, p.end, number) for r, p in zip(rowids, passages)])
+            db.execute("UPDATE segments SET state='live', kind=?, vectors=?, bytes=?, sha256=? WHERE number=?",
+                       (kind, count, size, digest, number))
+            self._commit(db)
+            self.text.change(delete=[r for r, _ in old])  # old documents go once nobody can see them live
+            db.execute("DELETE FROM unsettled")
+            self._merge(db, everything=False)
+
+    def remove(self, ids: Sequence[str]) -> int:
+        """Remove articles by id (their vectors are masked until their segment is merged); returns how many."""
+        with self._writing() as db:
+            gone = [r[0] for r in _select_in(db, "SELECT id FROM articles WHERE id IN ({})", list(ids))]
+            if not gone:
+                return 0
+            old = _select_in(db, "SELECT rowid, segment FROM passages WHERE article_id IN ({})", gone)
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany("INSERT OR IGNORE INTO unsettled(rowid) VALUES (?)", [(r,) for r, _ in old])
+            db.executemany("INSERT OR REPLACE INTO removed(rowid, segment) VALUES (?, ?)", old)
+            db.executemany("DELETE FROM passages WHERE rowid=?", [(r,) for r, _ in old])
+            db.executemany("DELETE FROM articles WHERE id=?", [(i,) for i in gone])
+            self._commit(db)
+            self.text.change(delete=[r for r, _ in old])
+            db.execute("DELETE FROM unsettled")
+        return len(gone)
+
+    def optimize(self) -> int:
+        """Merge all segments into one, dropping removed vectors; returns how many segments were merged."""
+        with self._writing() as db:
+            return self._merge(db, everything=True)
+
+    def _commit(self, db: sqlite3.Connection) -> None:
+        generation = int(self._settings(db)["generation"]) + 1
+        self._set(db, generation=generation)
+        db.execute("COMMIT")
+
+    def _merge(self, db: sqlite3.Connection, everything: bool) -> int:
+        """Merge segments: all of them (optimize), or whatever the size-tiered policy picks, repeatedly."""
+        merged = 0
+        while True:
+            rows = db.execute("SELECT number, file, vectors FROM segments WHERE state='live'").fetchall()
+            removed = dict(db.execute("SELECT segment, count(*) FROM removed GROUP BY segment"))
+            if everything:
+                chosen = [n for n, _, _ in rows] if len(rows) > 1 or removed else []
+            else:
+                chosen = seg.to_merge({n: v - removed.get(n, 0) for n, _, v in rows})
+            if not chosen:
+                return merged
+            files = {n: f for n, f, _ in rows}
+            ids, vectors = [], []
+            for number in chosen:
+                found, vecs = seg.contents(self._read_segment(files[number]))
+                keep = ~np.isin(found, [r[0] for r in db.execute("SELECT rowid FROM removed WHERE segment=?", (number,))])
+                ids.append(found[keep])
+                vectors.append(vecs[keep])
+            rowids = np.concatenate(ids) if ids else np.zeros(0, np.int64)
+            stacked = np.concatenate(vectors) if vectors else np.zeros((0, self.dimension), np.float32)
+            _, number, name = self._reserve(db, 0)
+            kind, count, size, digest = self._write_segment(number, name, rowids, stacked)
+            db.execute("BEGIN IMMEDIATE")
+            marks = ",".join("?" * len(chosen))
+            db.execute(f"UPDATE segments SET state='retired' WHERE number IN ({marks})", chosen)
+            db.execute(f"UPDATE passages SET segment=? WHERE segment IN ({marks})", [number, *chosen])
+            db.execute(f"DELETE FROM removed WHERE segment IN ({marks})", chosen)
+            db.execute("UPDATE segments SET state='live', kind=?, vectors=?, bytes=?, sha256=? WHERE number=?",
+                       (kind, count, size, digest, number))
+            self._commit(db)
+            db.execute("DELETE FROM unsettled")
+            merged += len(chosen)
+            if everything:
+                return merged
+
+    # ----- checking and repairing -------------------------------------------
+    def check(self) -> list[str]:
+        """Everything wrong with the index, one line each (nothing when it is sound): checksums and counts."""
+        problems = []
+        try:
+            with self._reading() as db:
+                if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                    problems.append(f"{DATABASE} fails SQLite's integrity check")
+                passages = db.execute("SELECT count(*) FROM passages").fetchone()[0]
+                rows = db.execute("SELECT number, file, vectors, sha256 FROM segments WHERE state='live'").fetchall()
+                removed = db.execute("SELECT count(*) FROM removed").fetchone()[0]
+                orphans = db.execute("SELECT count(*) FROM passages WHERE article_id NOT IN (SELECT id FROM articles)"
+                                     ).fetchone()[0]
+                unindexed = db.execute("SELECT count(*) FROM passages WHERE segment NOT IN "
+                                       "(SELECT number FROM segments WHERE state='live')").fetchone()[0]
+        except IndexUnusable as exc:
+            return [str(exc)]
+        for number, name, vectors, digest in rows:
+            path = self.folder / SEGMENTS / name
+            if not path.is_file():
+                problems.append(f"vector segment {name} is missing")
+            elif sha256_file(path) != digest:
+                problems.append(f"vector segment {name} has changed since it was written (checksum differs)")
+        if sum(v for _, _, v, _ in rows) - removed != passages:
+            problems.append(f"the segments hold {sum(v for _, _, v, _ in rows) - removed} live vectors "
+                            f"for {passages} passages")
+        if orphans:
+            problems.append(f"{orphans} passage(s) belong to no article")
+        if unindexed:
+            problems.append(f"{unindexed} passage(s) have no vector segment")
+        try:
+            self.text.reload()
+            documents = self.text.count()
+            if documents != passages:
+                problems.append(f"the BM25 index holds {documents} passages, the database {passages}")
+        except (ValueError, OSError) as exc:
+            problems.append(f"the BM25 index cannot be read ({exc})")
+        return problems
+
+    def rebuild(self, encode: Any) -> str:
+        """Rebuild what can be derived from the database: the BM25 index, and vectors of unsound segments.
+
+        Args:
+            encode: texts -> normalised vectors (the engine's embedder), for segments that must be re-embedded.
+        Returns:
+            One line saying what was rebuilt.
+        """
+        with self._writing() as db:
+            shutil.rmtree(self.folder / TEXT, ignore_errors=True)
+            self.text = FullText(self.folder / TEXT)
+            rows = db.execute("SELECT rowid, text FROM passages ORDER BY rowid").fetchall()
+            self.text.change(add=rows)
+            bad = []
+            for number, name, digest in db.execute("SELECT number, file, sha256 FROM segments WHERE state='live'"
+                                                   ).fetchall():
+                path = self.folder / SEGMENTS / name
+                if not path.is_file() or sha256_file(path) != digest:
+                    bad.append(number)
+            orphans = [r[0] for r in db.execute("SELECT rowid FROM passages WHERE segment NOT IN "
+                                                "(SELECT number FROM segments WHERE state='live')")]
+            marks = ",".join("?" * len(bad))
+            rebuilt = [r for r in db.execute(f"SELECT rowid, text FROM passages WHERE segment IN ({marks})", bad)
+                       ] if bad else []
+            rebuilt += _select_in(db, "SELECT rowid, text FROM passages WHERE rowid IN ({})", orphans)
+            if rebuilt:
+                vectors = encode([t for _, t in rebuilt])
+                _, number, name = self._reserve(db, 0)
+                rowids = np.array([r for r, _ in rebuilt], dtype=np.int64)
+                kind, count, size, digest = self._write_segment(number, name, rowids, vectors)
+                db.execute("BEGIN IMMEDIATE")
+                if bad:
+                    db.execute(f"UPDATE segments SET state='retired' WHERE number IN ({marks})", bad)
+                    db.execute(f"DELETE FROM removed WHERE segment IN ({marks})", bad)
+                db.executemany("UPDATE passages SET segment=? WHERE rowid=?", [(number, int(r)) for r in rowids])
+                db.execute("UPDATE segments SET state='live', kind=?, vectors=?, bytes=?, sha256=? WHERE number=?",
+                           (kind, count, size, digest, number))
+                self._commit(db)
+            else:
+                db.execute("BEGIN IMMEDIATE")
+                self._commit(db)  # readers reload the BM25 index
+            db.execute("DELETE FROM unsettled")
+        return (f"Rebuilt the BM25 index ({len(rows)} passages)"
+                + (f" and re-embedded {len(rebuilt)} passage(s) of {len(bad)} damaged segment(s)." if rebuilt else "."))
+
+
+class Snapshot:
+    """One consistent view of an index for one search (see PassageIndex.snapshot)."""
+
+    def __init__(self, index: PassageIndex, db: sqlite3.Connection | None, segments: list[seg.Segment]) -> None:
+        self.index = index
+        self.db = db
+        self.segments = segments
+
+    @property
+    def passage_count(self) -> int:
+        return 0 if self.db is None else self.db.execute("SELECT count(*) FROM passages").fetchone()[0]
+
+    def allowed(self, filters: Filters) -> np.ndarray:
+        """The row ids of the live passages the filters keep (SQL over indexed article columns)."""
+        where, args = [], []
+        if filters.sources:
+            where.append(f"a.source IN ({','.join('?' * len(filters.sources))})")
+            args += list(filters.sources)
+        if filters.date_from:
+            where.append("a.iso_date >= ?")
+            args.append(filters.date_from)
+        if filters.date_to:  # a day's bound takes in all of that day: compare as many characters as the bound has
+            where.append("substr(a.iso_date, 1, ?) <= ?")
+            args += [len(filters.date_to), filters.date_to]
+        rows = self.db.execute("SELECT p.rowid FROM passages p JOIN articles a ON a.id = p.article_id WHERE "
+                               + " AND ".join(where), args).fetchall() if self.db is not None else []
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def dense(self, queries: np.ndarray, depth: int, allowed: np.ndarray | None = None) -> list[list[tuple[int, float]]]:
+        """Top `depth` (row id, inner product) per query over all segments, removed passages masked."""
         import faiss
 
-        rebuild = f"rebuild it with `qa index build --index-dir {index_dir} PATH...`"
-        if not current and not (index_dir / CATALOG).exists():  # a wrong --index-dir, not a damaged index
-            raise NoIndex(f"{index_dir} is not an index (no {POINTER} file); build one with "
-                          f"`qa index build --index-dir {index_dir} PATH...`.")
-        if not current:
-            raise IndexUnusable(f"The index in {index_dir} has lost its {POINTER} file; {rebuild}.")
-        version = index_dir / current
-        try:
-            manifest = json.loads((version / "manifest.json").read_text())
-        except (OSError, ValueError):
-            raise IndexUnusable(f"The index in {index_dir} has no readable manifest; {rebuild}.") from None
-        if manifest.get("format_version") != FORMAT_VERSION:
-            raise IndexUnusable(f"The index in {index_dir} has format version {manifest.get('format_version')}, "
-                                f"this program reads version {FORMAT_VERSION}; {rebuild}.")
-        for name, digest in manifest.get("checksums", {}).items():
-            path = version / name
-            if not path.is_file() or sha256_file(path) != digest:
-                raise IndexUnusable(f"The index in {index_dir} is damaged ({name} is missing or changed); {rebuild}.")
-        try:
-            index = cls.__new__(cls)
-            index.embedding_model = manifest["embedding_model"]
-            index.dimension = int(manifest["dimension"])
-            index.approximate = bool(manifest.get("approximate"))
-            articles = [Article(**json.loads(line)) for line in (version / "articles.jsonl").read_text(encoding="utf-8").splitlines()]
-            index.articles = {a.id: a for a in articles}
-            index.passages = [Passage(**json.loads(line)) for line in (version / "passages.jsonl").read_text(encoding="utf-8").splitlines()]
-            index.vectors = np.load(version / "vectors.npy")
-            index.dense = faiss.read_index(str(version / "dense.faiss"))
-            index.bm25 = bm25s.BM25.load(str(version / "bm25"), show_progress=False) if (version / "bm25").is_dir() else None
-        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
-            raise IndexUnusable(f"The index in {index_dir} could not be read ({type(exc).__name__}); {rebuild}.") from None
-        if not (len(index.passages) == len(index.vectors) == index.dense.ntotal) or (index.bm25 is None) != (not index.passages):
-            raise IndexUnusable(f"The index in {index_dir} is inconsistent (passage, vector and BM25 counts differ); {rebuild}.")
-        return index
+        if allowed is not None and allowed.size == 0 or not self.segments:
+            return [[] for _ in range(len(queries))]
+        selector = faiss.IDSelectorBatch(allowed) if allowed is not None else None
+        found: list[list[tuple[int, float]]] = [[] for _ in range(len(queries))]
+        for segment in self.segments:
+            if segment.size == 0:
+                continue
+            scores, ids = segment.search(queries, depth, selector)
+            for q in range(len(queries)):
+                found[q] += [(int(i), float(s)) for i, s in zip(ids[q], scores[q]) if i >= 0]
+        return [sorted(f, key=lambda x: -x[1])[:depth] for f in found]
+
+    def bm25(self, questions: Sequence[str], depth: int, allowed: np.ndarray | None = None
+             ) -> list[list[tuple[int, float]]]:
+        """Top `depth` (row id, BM25 score) per question, only passages live in this snapshot."""
+        if self.db is None or (allowed is not None and allowed.size == 0):
+            return [[] for _ in questions]
+        results = self.index.text.search(questions, depth + 10, allowed)
+        ids = {r for found in results for r, _ in found}
+        live = {r[0] for r in _select_in(self.db, "SELECT rowid FROM passages WHERE rowid IN ({})", list(ids))}
+        return [[(r, s) for r, s in found if r in live][:depth] for found in results]
+
+    def passages(self, rowids: Sequence[int]) -> dict[int, Passage]:
+        rows = _select_in(self.db, "SELECT rowid, id, article_id, text, start, end FROM passages WHERE rowid IN ({})",
+                          list(rowids))
+        return {r[0]: Passage(*r[1:]) for r in rows}
+
+    def articles(self, ids: Sequence[str]) -> dict[str, Article]:
+        rows = _select_in(self.db, f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE id IN ({{}})", list(ids))
+        return {r[0]: Article(*r) for r in rows}
+
+    def vectors(self, rowids: Sequence[int]) -> dict[int, np.ndarray]:
+        wanted = set(int(r) for r in rowids)
+        out = {}
+        for segment in self.segments:
+            ids, vectors = seg.contents(segment.index)
+            for i, v in zip(ids, vectors):
+                if int(i) in wanted:
+                    out[int(i)] = v
+        return out
 
 
-def _read_catalog(index_dir: Path) -> dict[str, str]:
-    """The version folders this index wrote, by name: "live", "retired" or "writing".
-
-    An index written before catalogs existed has none; its live version is then
-    the one folder known to be ours (other folders are left alone).
-    """
-    try:
-        versions = json.loads((index_dir / CATALOG).read_text(encoding="utf-8"))["versions"]
-        if isinstance(versions, dict) and all(_is_version_name(k) for k in versions):
-            return {str(k): str(v) for k, v in versions.items()}
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    live = _read_pointer(index_dir)
-    return {live: "live"} if live else {}
+def _select_in(db: sqlite3.Connection, sql: str, values: list[Any], chunk: int = 900) -> list[tuple]:
+    """Run `sql` whose `IN ({})` takes `values`, in chunks under SQLite's parameter limit."""
+    rows: list[tuple] = []
+    for at in range(0, len(values), chunk):
+        part = values[at : at + chunk]
+        rows += db.execute(sql.format(",".join("?" * len(part))), part).fetchall()
+    return rows
 
 
-def _write_catalog(index_dir: Path, catalog: dict[str, str]) -> None:
-    write_atomic(index_dir / CATALOG, json.dumps({"versions": catalog}, indent=2) + "\n")
-
-
-def _save_failure(index_dir: Path, exc: BaseException) -> str:
-    """One line for a failed save: what went wrong in words, and what to do."""
+def _save_failure(folder: Path, exc: BaseException) -> str:
+    """One line for a failed change: what went wrong in words, and what to do."""
     errno_ = getattr(exc, "errno", None)
+    message = str(exc).lower()
     try:
-        full = shutil.disk_usage(index_dir if index_dir.exists() else index_dir.parent).free < (1 << 20)
+        full = shutil.disk_usage(folder if folder.exists() else folder.parent).free < (1 << 20)
     except OSError:
         full = False
-    if errno_ in (errno.ENOSPC, errno.EDQUOT) or full:
+    if errno_ in (errno.ENOSPC, errno.EDQUOT) or "disk is full" in message or "no space" in message or full:
         what, fix = "the disk is full", "free some space"
-    elif errno_ == errno.EROFS:
+    elif errno_ == errno.EROFS or "readonly" in message or "read-only" in message:
         what, fix = "the file system is read-only", "save to a writable folder"
-    elif errno_ in (errno.EACCES, errno.EPERM):
+    elif errno_ in (errno.EACCES, errno.EPERM) or "permission" in message or "unable to open" in message:
         what, fix = "permission denied", "make the folder writable for you"
     else:
-        what, fix = f"a file could not be written ({getattr(exc, 'strerror', None) or type(exc).__name__})", "check the disk"
-    return f"Could not save the index in {index_dir}: {what}. The previous index is unchanged; {fix} and try again."
+        what, fix = f"a file could not be written ({getattr(exc, 'strerror', None) or exc})", "check the disk"
+    return f"Could not save the index in {folder}: {what}. The previous index is unchanged; {fix} and try again."
 
 
-def _is_version_name(name: str) -> bool:
-    return name.startswith("v") and name[1:].isdigit()
-
-
-def _read_pointer(index_dir: Path) -> str | None:
+def read_format_1(folder: Path) -> tuple[list[Article], list[Passage], np.ndarray, str]:
+    """The articles, passages, vectors and embedding model of an index in format 1 (for `qa index upgrade`)."""
+    version = folder / (folder / OLD_POINTER).read_text().strip()
     try:
-        name = (index_dir / POINTER).read_text().strip()
-    except OSError:
-        return None
-    return name if _is_version_name(name) else None
+        manifest = json.loads((version / "manifest.json").read_text())
+        articles = [Article(**json.loads(line)) for line in (version / "articles.jsonl").read_text("utf-8").splitlines()]
+        passages = [Passage(**json.loads(line)) for line in (version / "passages.jsonl").read_text("utf-8").splitlines()]
+        vectors = np.load(version / "vectors.npy")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise IndexUnusable(f"The old index in {folder} cannot be read ({type(exc).__name__}); "
+                            "build a new one from the articles with `qa index build`.") from None
+    if len(passages) != len(vectors):
+        raise IndexUnusable(f"The old index in {folder} is inconsistent; build a new one with `qa index build`.")
+    return articles, passages, vectors, manifest["embedding_model"]
+
+
+def remove_format_1(folder: Path) -> None:
+    """Delete a converted format-1 index's own files: CURRENT first, then the version folders its catalog names."""
+    try:
+        versions = json.loads((folder / OLD_CATALOG).read_text())["versions"]
+    except (OSError, ValueError, KeyError):
+        versions = {}
+    pointer = folder / OLD_POINTER
+    if pointer.is_file():
+        versions[pointer.read_text().strip()] = "live"
+        pointer.unlink()
+        fsync(folder)
+    for name in versions:
+        if name.startswith("v") and name[1:].isdigit():
+            shutil.rmtree(folder / name, ignore_errors=True)
+    (folder / OLD_CATALOG).unlink(missing_ok=True)
+

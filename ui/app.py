@@ -45,13 +45,20 @@ CSS = """
 
 
 class Library:
-    """The engine behind the page; one lock, since the models and index are shared by all visitors."""
+    """The engine behind the page, shared by all visitors.
+
+    Questions take no lock: each search reads its own snapshot of the index, so
+    they are answered while an upload is being embedded and committed. Uploads
+    and removals from the page go one at a time (other programs writing to the
+    same index wait on the index's own lock).
+    """
 
     def __init__(self, index_dir: Path, config: Config, max_upload_mb: float) -> None:
         self.index_dir = Path(index_dir)
         self.config = config
         self.max_upload_bytes = int(max_upload_mb * 1024 * 1024)
-        self.lock = threading.Lock()
+        self.writing = threading.Lock()  # one upload or removal at a time from this page
+        self.remembering = threading.Lock()  # the recent questions list
         self.recent: list[str] = []  # questions answered here lately, newest first: the page's examples
         self.just_added: set[str] = set()  # ids the last upload added or changed, marked in the table
         if PassageIndex.exists(self.index_dir) or self.index_dir == default_index_dir():
@@ -71,9 +78,9 @@ class Library:
             top_k = int(float(top_k)) if not isinstance(top_k, bool) and float(top_k) == int(float(top_k)) else top_k
         except (TypeError, ValueError, OverflowError):
             pass  # the engine refuses it in one line
-        with self.lock:
-            result = self.engine.ask(question, top_k=top_k, retrieval=retrieval,  # type: ignore[arg-type]
-                                     filters=filters, always_answer=bool(always_answer))
+        result = self.engine.ask(question, top_k=top_k, retrieval=retrieval,  # type: ignore[arg-type]
+                                 filters=filters, always_answer=bool(always_answer))
+        with self.remembering:
             if remember and result.confident and result.question not in self.recent:
                 self.recent.insert(0, result.question)
                 del self.recent[3:]
@@ -83,24 +90,24 @@ class Library:
     def rows(self) -> list[list[Any]]:
         """The library table, newest first; what the last upload added or changed is marked "new"."""
         counts = self.engine.passage_counts()
-        articles = sorted(self.engine.articles(), key=lambda a: a.date or "", reverse=True)
+        articles = sorted(self.engine.articles(text=False), key=lambda a: a.date or "", reverse=True)
         return [["new" if a.id in self.just_added else "", a.title, a.date or "", a.source or "", a.url or "",
                  counts.get(a.id, 0), a.id] for a in articles]
 
     def examples(self) -> list[str]:
         """Questions to try: the latest asked here, the seed's if the seed article is in, else from recent titles."""
         questions = list(self.recent)
-        if SEED_ID in self.engine.index.articles:
+        if self.engine.index.find("id", SEED_ID):
             questions += SEED_EXAMPLES
-        newest = sorted(self.engine.articles(), key=lambda a: a.date or "", reverse=True)
+        newest = sorted(self.engine.articles(text=False), key=lambda a: a.date or "", reverse=True)
         questions += [f"What happened: {a.title}?" for a in newest[:4] if a.id != SEED_ID and a.title]
         return list(dict.fromkeys(questions))[:6]
 
     def sources(self) -> list[str]:
-        return sorted({a.source for a in self.engine.articles() if a.source})
+        return sorted({a.source for a in self.engine.articles(text=False) if a.source})
 
     def choices(self) -> list[tuple[str, str]]:
-        return [(f"{a.title} ({a.id})", a.id) for a in self.engine.articles()]
+        return [(f"{a.title} ({a.id})", a.id) for a in self.engine.articles(text=False)]
 
     def stats(self) -> str:
         return f"**Index:** {self.engine.stats().describe()} — `{self.index_dir}`"
@@ -132,14 +139,14 @@ class Library:
                     reason = collected.failed[0][1].replace(str(target), source.name)
                     lines.append(f"- **{source.name}**: failed — {reason}")
                     continue
-                known = self.engine.index.articles
-                states = ["unchanged" if a.id in known and known[a.id].checksum == a.checksum
+                known = self.engine.index.checksums([a.id for a in collected.articles])
+                states = ["unchanged" if known.get(a.id) == a.checksum
                           else "updated" if a.id in known else "added" for a in collected.articles]
                 counts = ", ".join(f"{states.count(x)} {x}" for x in ("added", "updated", "unchanged") if x in states)
                 lines.append(f"- **{source.name}**: " + (states[0] if len(states) == 1 else f"{len(states)} articles: {counts}"))
                 articles.extend(collected.articles)
             if articles:
-                with self.lock:
+                with self.writing:
                     report = self.engine.add_articles(articles)
                 self.just_added = {a.id for a in articles}
         summary = report.describe() if articles else "Nothing was added."
@@ -148,7 +155,7 @@ class Library:
     def remove(self, ids: list[str]) -> str:
         if not ids:
             return "Choose the articles to remove first."
-        with self.lock:
+        with self.writing:
             removed = self.engine.remove(ids)
         return f"Removed {removed} article(s)."
 
