@@ -18,6 +18,8 @@ import re
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from qa.errors import IndexUnusable
+
 ANALYZER = "news"  # words, lower-cased, English stop words dropped, stemmed
 HEAP_BYTES = 64_000_000
 
@@ -52,7 +54,11 @@ class FullText:
             import tantivy
 
             self.folder.mkdir(parents=True, exist_ok=True)
-            self._index = tantivy.Index(_schema(), path=str(self.folder), reuse=True)
+            try:
+                self._index = tantivy.Index(_schema(), path=str(self.folder), reuse=True)
+            except ValueError as exc:
+                raise IndexUnusable(f"The BM25 index in {self.folder} cannot be opened ({exc}); rebuild it with "
+                                    f"`qa index rebuild --index-dir {self.folder.parent}`.") from None
             self._index.register_tokenizer(ANALYZER, _analyzer())
         return self._index
 

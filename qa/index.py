@@ -228,28 +228,28 @@ class PassageIndex:
     def _segments_as_of(self, db: sqlite3.Connection, generation: int) -> list[seg.Segment]:
         with self._cache_lock:
             if generation != self._generation:
-                live = db.execute("SELECT number, file FROM segments WHERE state='live' ORDER BY number").fetchall()
+                live = db.execute("SELECT number, file, kind FROM segments WHERE state='live' ORDER BY number").fetchall()
                 removed: dict[int, list[int]] = {}
                 for rowid, number in db.execute("SELECT rowid, segment FROM removed"):
                     removed.setdefault(number, []).append(rowid)
                 loaded = {}
-                for number, name in live:
+                for number, name, kind in live:
                     old = self._segments.get(number)
                     gone = np.array(sorted(removed.get(number, [])), dtype=np.int64)
                     if old is not None and np.array_equal(old.removed, gone):
                         loaded[number] = old
                         continue
-                    index = old.index if old is not None else self._read_segment(name)
+                    index = old.index if old is not None else self._read_segment(name, kind)
                     loaded[number] = seg.Segment(number, index, gone)
                 self._segments, self._generation = loaded, generation
                 if (self.folder / TEXT).is_dir():
                     self.text.reload()
             return list(self._segments.values())
 
-    def _read_segment(self, name: str) -> Any:
+    def _read_segment(self, name: str, kind: str) -> Any:
         path = self.folder / SEGMENTS / name
         try:
-            return seg.read(path)
+            return seg.read(path, kind == "approximate")
         except (RuntimeError, OSError):
             what = "is missing" if not path.is_file() else "cannot be read"
             raise IndexUnusable(self._damaged(f"the vector segment {name} {what}")) from None
@@ -357,6 +357,7 @@ class PassageIndex:
                     db.executescript(SCHEMA)
                     self._settle(db)
                     yield db
+                    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # index.sqlite alone holds what is committed
                 finally:
                     db.close()
         except (SaveFailed, IndexUnusable):
@@ -493,18 +494,18 @@ class PassageIndex:
         """Merge segments: all of them (optimize), or whatever the size-tiered policy picks, repeatedly."""
         merged = 0
         while True:
-            rows = db.execute("SELECT number, file, vectors FROM segments WHERE state='live'").fetchall()
+            rows = db.execute("SELECT number, file, vectors, kind FROM segments WHERE state='live'").fetchall()
             removed = dict(db.execute("SELECT segment, count(*) FROM removed GROUP BY segment"))
             if everything:
-                chosen = [n for n, _, _ in rows] if len(rows) > 1 or removed else []
+                chosen = [n for n, _, _, _ in rows] if len(rows) > 1 or removed else []
             else:
-                chosen = seg.to_merge({n: v - removed.get(n, 0) for n, _, v in rows})
+                chosen = seg.to_merge({n: v - removed.get(n, 0) for n, _, v, _ in rows})
             if not chosen:
                 return merged
-            files = {n: f for n, f, _ in rows}
+            files = {n: (f, k) for n, f, _, k in rows}
             ids, vectors = [], []
             for number in chosen:
-                found, vecs = seg.contents(self._read_segment(files[number]))
+                found, vecs = seg.contents(self._read_segment(*files[number]))
                 keep = ~np.isin(found, [r[0] for r in db.execute("SELECT rowid FROM removed WHERE segment=?", (number,))])
                 ids.append(found[keep])
                 vectors.append(vecs[keep])
@@ -530,6 +531,15 @@ class PassageIndex:
         """Everything wrong with the index, one line each (nothing when it is sound): checksums and counts."""
         problems = []
         try:
+            with self._reading() as db:
+                pending = db.execute("SELECT (SELECT count(*) FROM unsettled) + "
+                                     "(SELECT count(*) FROM segments WHERE state != 'live')").fetchone()[0]
+            if pending:  # an interrupted change: settle it first (what the next write would do)
+                try:
+                    with self._writing():
+                        pass
+                except SaveFailed as exc:
+                    problems.append(f"an interrupted change could not be settled: {exc}")
             with self._reading() as db:
                 if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
                     problems.append(f"{DATABASE} fails SQLite's integrity check")

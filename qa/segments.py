@@ -94,11 +94,12 @@ def write(index: Any, path: Path) -> None:
         faiss.write_index(index, str(tmp))
 
 
-def read(path: Path) -> Any:
-    """Open a segment file memory-mapped (flat codes and IVF lists alike)."""
+def read(path: Path, approximate: bool) -> Any:
+    """Open a segment file memory-mapped: IVF lists through FAISS's mmap hook, flat codes through the IFC one."""
     import faiss
 
-    return faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
+    return faiss.read_index(str(path), (faiss.IO_FLAG_MMAP if approximate else faiss.IO_FLAG_MMAP_IFC)
+                            | faiss.IO_FLAG_READ_ONLY)
 
 
 def contents(index: Any) -> tuple[np.ndarray, np.ndarray]:

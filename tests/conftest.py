@@ -44,5 +44,10 @@ def engine(seed_index: Path):
 
 
 def snapshot(index_dir: Path) -> dict[str, bytes]:
-    """Every file of an index, to prove an operation changed nothing."""
-    return {str(p.relative_to(index_dir)): p.read_bytes() for p in sorted(index_dir.rglob("*")) if p.is_file() and p.name != ".lock"}
+    """Every file of an index, to prove an operation changed nothing.
+
+    Left out: the lock, and SQLite's write-ahead log and its shared-memory index, which
+    readers create and remove (every write checkpoints the log into index.sqlite).
+    """
+    return {str(p.relative_to(index_dir)): p.read_bytes() for p in sorted(index_dir.rglob("*"))
+            if p.is_file() and p.name != ".lock" and not p.name.endswith(("-wal", "-shm"))}

@@ -33,13 +33,13 @@ def test_the_first_ask_from_anywhere_builds_the_default_index_in_the_users_data_
     assert proc.returncode == 0, proc.stderr
     assert "Marco Rubio" in proc.stdout.splitlines()[0]
     assert RUBIO_SENTENCE in proc.stdout
-    assert (tmp_path / "data" / "qa-news" / "index" / "CURRENT").is_file()
+    assert (tmp_path / "data" / "qa-news" / "index" / "index.sqlite").is_file()
     assert list(elsewhere.iterdir()) == []  # nothing written where it was run
     proc = qa("ask", SEED_QUESTION, "--json", cwd=tmp_path, env=env)  # found again from another folder
     assert proc.returncode == 0 and json.loads(proc.stdout)["answered"]
 
     proc = qa("ask", SEED_QUESTION, cwd=elsewhere, env={"QA_INDEX_DIR": str(tmp_path / "mine")})
-    assert proc.returncode == 0 and (tmp_path / "mine" / "CURRENT").is_file()
+    assert proc.returncode == 0 and (tmp_path / "mine" / "index.sqlite").is_file()
 
 
 def test_ask_json_schema(index_copy: Path):
@@ -89,8 +89,7 @@ def test_a_missing_index_exits_2_and_a_damaged_one_1(tmp_path: Path, index_copy:
     proc = qa("index", "info", "--index-dir", str(tmp_path))
     assert proc.returncode == 2 and "is not an index" in one_error_line(proc)
 
-    version = index_copy / (index_copy / "CURRENT").read_text()
-    (version / "passages.jsonl").write_text("garbage\n")
+    (index_copy / "index.sqlite").write_bytes(b"garbage" * 1000)
     before = snapshot(index_copy)
     proc = qa("ask", SEED_QUESTION, "--index-dir", str(index_copy))
     assert proc.returncode == 1 and "damaged" in one_error_line(proc)

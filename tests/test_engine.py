@@ -27,7 +27,7 @@ def test_the_seed_question_is_answered_and_cited(engine: Engine):
     assert "Marco Rubio" in best.text
     assert 0.0 < best.score <= 1.0
     c = best.citation
-    article = engine.index.articles[c.article_id]
+    article = engine.index.articles([c.article_id])[c.article_id]
     assert article.text[c.start : c.end] == best.text
     assert c.sentence == RUBIO_SENTENCE == article.text[c.sentence_start : c.sentence_end]
     assert c.passage == article.text[c.passage_start : c.passage_start + len(c.passage)]
@@ -41,7 +41,7 @@ def test_answers_are_merged_across_passages(index_copy: Path):
     engine.add_articles([Article.from_text("Officials in Washington said Marco Rubio will lead next week's talks with "
                                            "Russia in Budapest, ahead of a summit of the two presidents.",
                                            title="Rubio to lead talks", id="report", source="Wire")])
-    assert engine.index.articles["report"].copy_of is None
+    assert engine.index.articles(["report"])["report"].copy_of is None
     result = engine.ask(SEED_QUESTION, top_k=6)
     best = result.best
     assert "Marco Rubio" in best.text
@@ -88,7 +88,7 @@ def test_filters_run_inside_an_approximate_vector_index_too(tmp_path: Path):
 
     from conftest import SEEDS
 
-    engine = Engine.build([SEEDS], tmp_path / "hnsw", Config(approximate=True))
+    engine = Engine.build([SEEDS], tmp_path / "ivf", Config(approximate=True))
     engine.add_articles([Article.from_text("Marco Rubio visited Lisbon in 2019 to open a consulate.", title="Old visit",
                                            id="old", date="2019-05-01", source="Archive")])
     hits = engine.search("Marco Rubio", retrieval="dense", top_k=5, filters=Filters(sources=["Archive"]))
@@ -171,7 +171,7 @@ def test_syndicated_copies_are_one_story_searched_once_and_counted(index_copy: P
     stories = reopened.stories()
     assert list(stories) == [seed.id] and {a.id for a in stories[seed.id]} == {seed.id, "copy-headline", "copy-short",
                                                                                  "copy-byline"}
-    assert reopened.index.articles["mayor"].copy_of is None
+    assert reopened.index.articles(["mayor"])["mayor"].copy_of is None
     hits = reopened.search(SEED_QUESTION, top_k=5)
     assert len({h.passage.article_id for h in hits} & {seed.id, "copy-headline", "copy-short", "copy-byline"}) == 1
     best = reopened.ask(SEED_QUESTION).best

@@ -1,8 +1,8 @@
-"""The index on disk: atomic saves, consistency of the dense and BM25 sides, refusals."""
+"""The index on disk: commits that keep articles, passages, BM25 and vectors in step; merges; refusals."""
 
 from __future__ import annotations
 
-import json
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +12,6 @@ from qa.articles import Article
 from qa.config import Config
 from qa.engine import Engine
 from qa.errors import IndexUnusable
-from qa.index import PassageIndex
 
 from conftest import SEED_QUESTION, SEEDS
 
@@ -25,42 +24,68 @@ EXTRA = [
 ]
 
 
-def assert_in_step(index: PassageIndex) -> None:
-    n = len(index.passages)
-    assert index.vectors.shape[0] == n == index.dense.ntotal
-    assert index.bm25.scores["num_docs"] == n
-    assert {p.article_id for p in index.passages} == set(index.articles)
+def assert_in_step(engine: Engine) -> None:
+    """Articles, passages, BM25 documents and live vectors agree (the index's own check)."""
+    assert engine.check() == []
+    stats = engine.stats()
+    assert sum(s.vectors - s.removed for s in stats.segments) == stats.passages
+    assert set(engine.passage_counts()) == {a.id for a in engine.articles()}
 
 
 def test_add_update_remove_keep_dense_and_bm25_in_step(index_copy: Path):
     engine = Engine.open(index_copy)
-    before = len(engine.index.passages)
+    before = engine.stats().passages
     report = engine.add_articles(EXTRA)
     assert (report.added, report.updated, report.unchanged) == (2, 0, 0)
     assert engine.add_articles(EXTRA).unchanged == 2  # adding unchanged articles again changes nothing
 
     reopened = Engine.open(index_copy)
-    assert_in_step(reopened.index)
-    assert len(reopened.index.passages) == before + 2
+    assert_in_step(reopened)
+    assert reopened.stats().passages == before + 2
+    assert len(reopened.stats().segments) == 2  # the add wrote one new segment; the first was not rewritten
     # Both sides find the new article's passage for its own question.
     for mode in ("dense", "bm25", "hybrid"):
         hits = reopened.search("Who won the chess olympiad in Chennai?", top_k=1, retrieval=mode)
         assert hits[0].passage.article_id == "chess", mode
     # The stored vector of a passage is the embedding of its text.
-    i = next(i for i, p in enumerate(reopened.index.passages) if p.article_id == "bridge")
-    assert np.allclose(reopened.index.vectors[i], reopened.embedder.encode([reopened.index.passages[i].text])[0], atol=1e-4)
+    (passage, vector), = reopened.index.passages_of("bridge")
+    assert np.allclose(vector, reopened.embedder.encode([passage.text])[0], atol=1e-4)
 
     changed = Article.from_text("The chess olympiad in Chennai was won by India on tiebreaks.", title="Chess olympiad (corrected)",
                                 id="chess", date="2024-08-02", source="Sports Desk")
     assert reopened.add_articles([changed]).updated == 1
-    texts = [p.text for p in reopened.index.passages if p.article_id == "chess"]
+    texts = [p.text for p, _ in reopened.index.passages_of("chess")]
     assert texts == [changed.text]  # the old passages are gone, not duplicated
+    assert all("Uzbekistan" not in h.passage.text for mode in ("dense", "bm25")
+               for h in reopened.search("Uzbekistan chess olympiad", top_k=5, retrieval=mode))
 
     assert reopened.remove(["bridge", "chess"]) == 2
     final = Engine.open(index_copy)
-    assert_in_step(final.index)
-    assert len(final.index.passages) == before
+    assert_in_step(final)
+    assert final.stats().passages == before
+    assert sum(s.removed for s in final.stats().segments) == 3  # masked, not yet merged away
     assert all(h.passage.article_id != "chess" for h in final.search("chess olympiad Chennai", top_k=5, retrieval="bm25"))
+    assert all(h.passage.article_id != "chess" for h in final.search("chess olympiad Chennai", top_k=5, retrieval="dense"))
+    final.optimize()
+    assert [(s.vectors, s.removed) for s in final.stats().segments] == [(before, 0)]
+    assert_in_step(final)
+    assert "Marco Rubio" in final.ask(SEED_QUESTION).best.text
+
+
+def test_small_segments_are_merged_by_size_tier(tmp_path: Path):
+    from qa import segments
+
+    assert segments.to_merge({n: 10 for n in range(1, 8)}) == []
+    assert segments.to_merge({n: 10 for n in range(1, 9)}) == list(range(1, 9))
+    assert segments.to_merge({1: 5000, **{n: 3 for n in range(2, 10)}}) == list(range(2, 10))
+    assert segments.to_merge({1: 5000, 2: 4000, 3: 3, 4: 2}) == []
+    engine = Engine.create(tmp_path / "index")
+    for n in range(9):
+        engine.add_articles([Article.from_text(f"Report number {n}: the council met on day {n}.", id=f"r{n}")])
+    sizes = [s.vectors for s in engine.stats().segments]
+    assert sizes == [8, 1], sizes  # eight one-passage segments became one; the ninth waits for its tier to fill
+    assert_in_step(engine)
+    assert engine.search("council met on day 3", top_k=1, retrieval="bm25")[0].passage.article_id == "r3"
 
 
 def test_an_index_from_another_embedding_model_is_refused(index_copy: Path):
@@ -71,30 +96,22 @@ def test_an_index_from_another_embedding_model_is_refused(index_copy: Path):
         Engine.open(index_copy, other)
 
 
-def test_damaged_or_foreign_files_are_refused(index_copy: Path, tmp_path: Path):
-    version = index_copy / (index_copy / "CURRENT").read_text()
-    vectors = version / "vectors.npy"
-    vectors.write_bytes(vectors.read_bytes()[:-16])
-    with pytest.raises(IndexUnusable, match="damaged"):
-        Engine.open(index_copy)
-
+def test_foreign_folders_and_other_format_versions_are_refused(index_copy: Path, tmp_path: Path):
     with pytest.raises(IndexUnusable, match="There is no index"):
         Engine.open(tmp_path / "nowhere")
-
-
-def test_another_format_version_is_refused(index_copy: Path):
-    version = index_copy / (index_copy / "CURRENT").read_text()
-    manifest = json.loads((version / "manifest.json").read_text())
-    manifest["format_version"] = 99
-    (version / "manifest.json").write_text(json.dumps(manifest))
+    db = sqlite3.connect(index_copy / "index.sqlite")
+    db.execute("UPDATE settings SET value='99' WHERE key='format_version'")
+    db.commit()
+    db.close()
     with pytest.raises(IndexUnusable, match="format version 99"):
         Engine.open(index_copy)
 
 
-def test_approximate_index_agrees_with_exact_on_the_seed(tmp_path: Path):
-    approx = Engine.build([SEEDS], tmp_path / "hnsw", Config(approximate=True))
-    assert "HNSW" in approx.stats().index_type
+def test_approximate_segments_agree_with_exact_ones_on_the_seed(tmp_path: Path):
+    approx = Engine.build([SEEDS], tmp_path / "ivf", Config(approximate=True))
+    assert approx.stats().index_type == "approximate"
     exact = Engine.build([SEEDS], tmp_path / "flat")
-    a = [h.passage.id for h in Engine.open(tmp_path / "hnsw").search(SEED_QUESTION, top_k=3, retrieval="dense")]
+    assert exact.stats().index_type == "exact"
+    a = [h.passage.id for h in Engine.open(tmp_path / "ivf").search(SEED_QUESTION, top_k=3, retrieval="dense")]
     b = [h.passage.id for h in exact.search(SEED_QUESTION, top_k=3, retrieval="dense")]
     assert a == b
