@@ -64,7 +64,11 @@ class FullText:
 
     def reload(self) -> None:
         """See what writers (in this process or another) have committed since."""
-        self.index.reload()
+        try:
+            self.index.reload()
+        except ValueError as exc:
+            raise IndexUnusable(f"The BM25 index in {self.folder} cannot be read ({exc}); rebuild it with "
+                                f"`qa index rebuild --index-dir {self.folder.parent}`.") from None
 
     def search(self, questions: Sequence[str], depth: int, allowed: Sequence[int] | None = None
                ) -> list[list[tuple[int, float]]]:
@@ -76,6 +80,16 @@ class FullText:
         only = None
         if allowed is not None:
             only = tantivy.Query.term_set_query(index.schema, "rowid", list(map(int, allowed)))
+        try:
+            return self._search(searcher, questions, depth, only)
+        except ValueError as exc:
+            raise IndexUnusable(f"The BM25 index in {self.folder} cannot be read ({exc}); rebuild it with "
+                                f"`qa index rebuild --index-dir {self.folder.parent}`.") from None
+
+    def _search(self, searcher: Any, questions: Sequence[str], depth: int, only: Any) -> list[list[tuple[int, float]]]:
+        import tantivy
+
+        index = self.index
         results = []
         for question in questions:
             words = re.findall(r"\w+", question.lower())

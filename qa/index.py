@@ -26,6 +26,7 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import os
 import shutil
 import sqlite3
 import threading
@@ -157,6 +158,9 @@ class PassageIndex:
         if (folder / OLD_POINTER).is_file():
             raise IndexUnusable(f"The index in {folder} is in an older format (1), this program reads format "
                                 f"{FORMAT_VERSION}; convert it with `qa index upgrade --index-dir {folder}`.")
+        if not (folder / DATABASE).is_file() and ((folder / SEGMENTS).is_dir() or (folder / TEXT).is_dir()):
+            raise IndexUnusable(f"The index in {folder} has lost its database ({DATABASE}); its articles cannot be "
+                                f"recovered from what is left: build it again with `qa index build`.")
         if not (folder / DATABASE).is_file():
             raise NoIndex(f"{folder} is not an index (no {DATABASE}); build one with "
                           f"`qa index build --index-dir {folder} PATH...`.")
@@ -189,8 +193,13 @@ class PassageIndex:
                              f"or new folder such as {folder / 'qa-index'}, or add --force to put the index beside them.")
 
     # ----- reading ----------------------------------------------------------
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.folder / DATABASE, timeout=60, isolation_level=None, check_same_thread=False)
+    def _connect(self, reading: bool = False) -> sqlite3.Connection:
+        """A connection; on a read-only folder (an archive on read-only media), an immutable read-only one."""
+        path = self.folder / DATABASE
+        if reading and not os.access(self.folder, os.W_OK):
+            return sqlite3.connect(f"{path.absolute().as_uri()}?immutable=1", uri=True, isolation_level=None,
+                                   check_same_thread=False)
+        db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA synchronous=FULL")
         return db
 
@@ -202,7 +211,7 @@ class PassageIndex:
             if db is None:
                 if not (self.folder / DATABASE).is_file():
                     raise NoIndex(f"There is no index in {self.folder} (no {DATABASE}); build one with `qa index build`.")
-                db = self._local.db = self._connect()
+                db = self._local.db = self._connect(reading=True)
             db.execute("BEGIN")
             try:
                 yield db
@@ -356,7 +365,11 @@ class PassageIndex:
                         db.execute("PRAGMA journal_mode=WAL")
                     db.executescript(SCHEMA)
                     self._settle(db)
-                    yield db
+                    try:
+                        yield db
+                    except BaseException:
+                        self._undo(db)
+                        raise
                     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # index.sqlite alone holds what is committed
                 finally:
                     db.close()
@@ -367,6 +380,17 @@ class PassageIndex:
                              "try again when it is done.") from None
         except (OSError, sqlite3.Error, RuntimeError, ValueError) as exc:  # RuntimeError: FAISS; ValueError: tantivy
             raise SaveFailed(_save_failure(self.folder, exc)) from None
+
+    def _undo(self, db: sqlite3.Connection) -> None:
+        """After a failed change: roll back, and remove what it wrote now if the disk lets us (else the next write will)."""
+        try:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            for (name,) in db.execute("SELECT file FROM segments WHERE state='writing'").fetchall():
+                (self.folder / SEGMENTS / name).unlink(missing_ok=True)  # frees space even when nothing else can
+            self._settle(db)
+        except (OSError, sqlite3.Error, RuntimeError, ValueError, IndexUnusable) as exc:
+            logger.info("Cleaning up after a failed change must wait for the next write (%s).", exc)
 
     def _settle(self, db: sqlite3.Connection) -> None:
         """Finish or undo what an earlier writer left: files it never committed, files merges replaced, BM25 documents."""
@@ -570,7 +594,7 @@ class PassageIndex:
             documents = self.text.count()
             if documents != passages:
                 problems.append(f"the BM25 index holds {documents} passages, the database {passages}")
-        except (ValueError, OSError) as exc:
+        except (ValueError, OSError, IndexUnusable) as exc:
             problems.append(f"the BM25 index cannot be read ({exc})")
         return problems
 
