@@ -31,11 +31,11 @@ from qa.reading import Reading  # noqa: E402
 def read_with_titles(self, question, hits):  # type: ignore[no-untyped-def]
     if not hits:
         return []
-    prefixes = [f"{self.index.articles[h.passage.article_id].title}. " for h in hits]
+    prefixes = [f"{h.article.title}. " for h in hits]
     readings = self.reader.read(question, [p + h.passage.text for p, h in zip(prefixes, hits)])
     shifted = [Reading([replace(s, start=s.start - len(p), end=s.end - len(p)) for s in r.spans if s.start >= len(p)],
                        r.no_answer) for p, r in zip(prefixes, readings)]
-    return merge(shifted, hits, self.index.articles, self.abstain_on, self.calibration)
+    return merge(shifted, hits, {h.article.id: h.article for h in hits}, self.abstain_on, self.calibration)
 
 
 def main() -> int:

@@ -1,4 +1,4 @@
-"""The file chores every stage shares: atomic replacement, fsync, hashing, one writer at a time.
+"""The file chores every stage shares: atomic replacement, fsync, hashing (the writers' lock is filelock's).
 
 Each lives here once, so that a fix to how a file is made durable reaches every
 place that writes one.
@@ -6,7 +6,6 @@ place that writes one.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 from contextlib import contextmanager
@@ -53,14 +52,3 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-@contextmanager
-def locked(folder: Path, name: str = ".lock") -> Iterator[None]:
-    """Hold an exclusive lock on `folder/name` (the page and a script may both write)."""
-    with open(folder / name, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
