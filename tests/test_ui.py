@@ -248,3 +248,33 @@ def test_date_filters_on_the_page_and_through_the_api(server, browser):
     client = Client(url, verbose=False)
     assert not client.predict(SEED_QUESTION, "hybrid", 5, False, "", "2025-09-30", "", api_name="/ask")["answered"]
     assert client.predict(SEED_QUESTION, "hybrid", 5, False, "2025-10-01", "", "", api_name="/ask")["answered"]
+
+
+def test_the_page_answers_while_an_upload_of_200_articles_is_embedded(server, browser, tmp_path: Path):
+    import json
+    import threading
+
+    from gradio_client import Client
+
+    url, _ = server
+    batch = tmp_path / "wire batch.jsonl"
+    batch.write_text("".join(json.dumps({"id": f"wire-{n}", "title": f"Wire item {n}", "text": (
+        f"Item {n}: the port authority of Gdansk reported {n} container ships delayed by fog on Monday, "
+        "and said the backlog would clear by the end of the week. ") * 4}) + "\n" for n in range(200)))
+    client = Client(url, verbose=False)
+    answered: dict = {}
+
+    def ask_during_upload() -> None:
+        time.sleep(2.0)  # the upload is being embedded by now
+        answered["result"] = client.predict(SEED_QUESTION, "hybrid", 5, api_name="/ask")
+        answered["at"] = time.monotonic()
+
+    page = open_page(browser, url)
+    asker = threading.Thread(target=ask_during_upload)
+    asker.start()
+    report = upload(page, [batch])
+    upload_done = time.monotonic()
+    asker.join(timeout=120)
+    assert "Added 200" in report, report
+    assert "Marco Rubio" in answered["result"]["answer"]["text"]
+    assert answered["at"] < upload_done, "the question waited for the upload"
