@@ -1,68 +1,104 @@
-"""Twenty concurrent /ask calls through gradio_client against `qa serve`: correctness and latency.
+"""Many concurrent /ask calls through gradio_client against `qa serve`: latency and correctness.
 
-    python bench/concurrent_ask.py [--calls 20] [--index-dir index]
+    python bench/concurrent_ask.py [--calls 20 50] [--baseline afe47a3]
 
-Starts the server on a free port, fires the calls at once, prints median and
-p90 latency and whether every answer was right.
+For each version (the working tree, and `--baseline`, an earlier commit, unless
+`--baseline ''`), builds the seed index with that version, starts its server on a
+free port, warms it with one question, then for each number in `--calls` fires
+that many calls at once, each from its own client thread. Prints median, p90 and
+max latency and how many answers were right ("Marco Rubio"). The clients run on
+the same cores as the server: gradio_client's own work (about 50 ms of CPU a
+call) weighs on what it measures, so a light HTTP client is measured too.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import socket
-import subprocess
-import sys
+import tempfile
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+from versions import ROOT, build_seed_index, checkout, start_server
+
 QUESTION = "Who leads next week's talks?"
+
+
+def http_ask(url: str, question: str) -> dict:
+    """One /ask call over Gradio's REST API (POST the inputs, then read the event stream to its result)."""
+    request = urllib.request.Request(f"{url}gradio_api/call/ask", data=json.dumps({"data": [question, "hybrid", 5, False, "", "", ""]}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=120) as response:
+        event = json.load(response)["event_id"]
+    with urllib.request.urlopen(f"{url}gradio_api/call/ask/{event}", timeout=120) as stream:
+        kind = ""
+        for line in stream:
+            line = line.decode().strip()
+            if line.startswith("event:"):
+                kind = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and kind in ("complete", "error"):
+                if kind == "error":
+                    raise RuntimeError(line)
+                return json.loads(line[5:])[0]
+    raise RuntimeError("the event stream ended without a result")
+
+
+def crowd(url: str, calls: int, client: str) -> tuple[list[float], int]:
+    """`calls` questions at once; their latencies and how many were answered right."""
+    from gradio_client import Client
+
+    if client == "gradio":
+        clients = [Client(url, verbose=False) for _ in range(calls)]  # connected before the clock starts
+        ask = [lambda c=c: c.predict(QUESTION, "hybrid", 5, api_name="/ask") for c in clients]
+    else:
+        ask = [lambda: http_ask(url, QUESTION)] * calls
+
+    def call(one: Any) -> tuple[float, bool]:
+        t0 = time.perf_counter()
+        result = one()
+        return time.perf_counter() - t0, bool(result["answered"] and "Marco Rubio" in result["answer"]["text"])
+
+    with ThreadPoolExecutor(max_workers=calls) as pool:
+        results = list(pool.map(call, ask))
+    return [s for s, _ in results], sum(ok for _, ok in results)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--calls", type=int, default=20)
-    parser.add_argument("--index-dir", default="index")
+    parser.add_argument("--calls", type=int, nargs="+", default=[20, 50])
+    parser.add_argument("--baseline", default="afe47a3", help="an earlier commit to measure in the same run ('' for none)")
+    parser.add_argument("--client", choices=["http", "gradio", "both"], default="both",
+                        help="http: Gradio's REST API over urllib (light: about 5 ms of CPU a call); gradio: "
+                             "gradio_client (about 50 ms of CPU a call, taken from the same cores as the server)")
     args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="qa-concurrent-"))
+    os.environ["QA_CACHE_DIR"] = str(work / "cache")
+    versions = {"working tree": ROOT}
+    if args.baseline:
+        versions = {f"baseline {args.baseline}": checkout(args.baseline), **versions}
+    clients = ["http", "gradio"] if args.client == "both" else [args.client]
+    for n, (name, code) in enumerate(versions.items()):
+        index_dir = work / f"index-{n}"
+        build_seed_index(code, index_dir)
+        server, url = start_server(code, index_dir)
+        try:
+            from gradio_client import Client
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONPATH": str(ROOT)}
-    server = subprocess.Popen([sys.executable, "-m", "qa", "serve", "--port", str(port), "--index-dir", args.index_dir],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        for _ in range(600):
-            try:
-                urllib.request.urlopen(url, timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
-        from gradio_client import Client
-
-        Client(url, verbose=False).predict(QUESTION, api_name="/ask")  # warm-up
-
-        def call(_: int) -> tuple[float, bool]:
-            client = Client(url, verbose=False)
-            t0 = time.perf_counter()
-            result = client.predict(QUESTION, "hybrid", 5, api_name="/ask")
-            return time.perf_counter() - t0, bool(result["answered"] and "Marco Rubio" in result["answer"]["text"])
-
-        with ThreadPoolExecutor(max_workers=args.calls) as pool:
-            results = list(pool.map(call, range(args.calls)))
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-    seconds = [s for s, _ in results]
-    right = sum(ok for _, ok in results)
-    print(f"{args.calls} concurrent /ask calls: {right}/{args.calls} answered 'Marco Rubio'; "
-          f"latency median {np.median(seconds):.2f} s, p90 {np.percentile(seconds, 90):.2f} s, max {max(seconds):.2f} s")
+            Client(url, verbose=False).predict(QUESTION, "hybrid", 5, api_name="/ask")  # warm-up
+            for calls, client in [(c, k) for k in clients for c in args.calls]:
+                seconds, right = crowd(url, calls, client)
+                print(f"{name:<18} {client:<6} {calls:>3} concurrent /ask calls: {right}/{calls} right; latency "
+                      f"median {np.median(seconds):.2f} s, p90 {np.percentile(seconds, 90):.2f} s, max {max(seconds):.2f} s",
+                      flush=True)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
 
 
 if __name__ == "__main__":

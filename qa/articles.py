@@ -281,6 +281,15 @@ def collect_articles(paths: Iterable[str | Path]) -> Collected:
     read; a path that does not exist, or a folder with no article files, is a
     mistake in the command itself and raises InputError at once.
     """
+    collected, files = list_files(paths)
+    return gather(collected, [read_one(file) for file in files])
+
+
+def list_files(paths: Iterable[str | Path]) -> tuple[Collected, list[Path]]:
+    """The article files under the given files and folders, in a stable order (see collect_articles).
+
+    Returns the Collected to fill, with the files passed over already in it, and the files to read.
+    """
     if isinstance(paths, (str, Path)):
         paths = [paths]
     if not isinstance(paths, Iterable):
@@ -308,17 +317,27 @@ def collect_articles(paths: Iterable[str | Path]) -> Collected:
             files.append(path)
         else:
             raise InputError(f"{path} does not exist; check the path.")
+    return collected, files
+
+
+def read_one(file: Path) -> tuple[Path, list[Article] | str]:
+    """One file's articles, or the one-line reason it could not be read (what a worker runs on each file)."""
+    try:
+        return file, read_file(file)
+    except InputError as exc:
+        return file, str(exc)
+    except (OSError, ValueError, RecursionError, MemoryError) as exc:  # what a strange file can do to a parser
+        return file, f"{file} could not be read as an article ({type(exc).__name__})."
+
+
+def gather(collected: Collected, read: Iterable[tuple[Path, list[Article] | str]]) -> Collected:
+    """Files' articles (or failures), in file order, into `collected`; ids made unique in that order."""
     seen: dict[str, int] = {}
-    for file in files:
-        try:
-            read = read_file(file)
-        except InputError as exc:
-            collected.failed.append((file, str(exc)))
+    for file, found in read:
+        if isinstance(found, str):
+            collected.failed.append((file, found))
             continue
-        except (OSError, ValueError, RecursionError, MemoryError) as exc:  # what a strange file can do to a parser
-            collected.failed.append((file, f"{file} could not be read as an article ({type(exc).__name__})."))
-            continue
-        for article in read:
+        for article in found:
             if article.id in seen:  # two files with the same name in different folders
                 seen[article.id] += 1
                 article.id = f"{article.id}-{seen[article.id]}"

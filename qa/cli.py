@@ -46,8 +46,9 @@ def _number(kind: type, low: float | None = None, high: float | None = None, low
     return parse
 
 
-INT8_HELP = ("read with the int8 reader on ONNX Runtime (the default on CPU); --no-int8 reads in fp32: "
-             "about twice as slow, a little more accurate (the reader's model card has the figures)")
+INT8_HELP = ("run the reader and the embedding model in int8 on ONNX Runtime (the default on CPU; no torch "
+             "needed to answer); --no-int8 runs both in fp32 in torch: reading about twice as slow and a little "
+             "more accurate (the reader's model card has the figures); an index keeps the precision it was built with")
 
 
 def _engine_options(p: argparse.ArgumentParser) -> None:
@@ -60,6 +61,36 @@ def _engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
+def _ray_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS", type=_ray_address,
+                   help="read the files and embed the passages on Ray (pip install 'qa-news[ray]'): without ADDRESS on a "
+                        "local Ray runtime started for this command; with `auto` or ray://HOST:10001 on that cluster, "
+                        "whose nodes must all see --index-dir (see the README's \"Ingesting on a Ray cluster\")")
+    p.add_argument("--ray-workers", type=_number(int, 1), default=2, metavar="N",
+                   help="encoder actors on Ray, one CPU and one copy of the model each (default 2)")
+    p.add_argument("--ray-batch-size", type=_number(int, 1), default=1000, metavar="N",
+                   help="passages per Ray batch, and per segment file (default 1000)")
+
+
+def _ray_address(text: str) -> str:
+    """An argparse type: `auto`, ray://HOST:PORT or HOST:PORT (a path here is a file list put after --ray)."""
+    import re
+
+    if text in ("", "auto") or re.fullmatch(r"(ray://)?[\w.\-\[\]:]+:\d+", text):
+        return text
+    raise argparse.ArgumentTypeError(f"takes a cluster address (auto, ray://HOST:10001 or HOST:PORT), not {text!r}; "
+                                     "put the files before --ray")
+
+
+def _ray(args: argparse.Namespace) -> Any:
+    """The Ray options asked for, or None."""
+    if args.ray is None:
+        return None
+    from qa.distributed import RayOptions
+
+    return RayOptions(args.ray or None, args.ray_workers, args.ray_batch_size)
+
+
 def _config(args: argparse.Namespace) -> Config:
     return Config().with_(
         embedding_model=getattr(args, "embedding_model", None),
@@ -70,6 +101,7 @@ def _config(args: argparse.Namespace) -> Config:
         device=getattr(args, "device", None),
         approximate=True if getattr(args, "approximate", False) else None,
         reader_int8=getattr(args, "int8", None),
+        encoder_int8=getattr(args, "int8", None),
         recency=getattr(args, "recency", None),
     )
 
@@ -91,7 +123,8 @@ def cmd_index_build(args: argparse.Namespace) -> int:
     from qa.engine import Engine
 
     paths = args.paths or [SEEDS_DIR]
-    engine = Engine.build(paths, args.index_dir, _config(args), progress=not args.quiet, force=args.force, strict=args.strict)
+    engine = Engine.build(paths, args.index_dir, _config(args), progress=not args.quiet, force=args.force, strict=args.strict,
+                          ray=_ray(args))
     status = _report_files(engine.report)
     print(f"Built {args.index_dir}: {engine.stats().describe()}{engine.report.files_note()}")
     return status
@@ -101,7 +134,7 @@ def cmd_index_add(args: argparse.Namespace) -> int:
     from qa.engine import Engine
 
     engine = Engine.open(args.index_dir, _config(args), progress=not args.quiet)
-    report = engine.add(args.paths, strict=args.strict)
+    report = engine.add(args.paths, strict=args.strict, ray=_ray(args))
     status = _report_files(report)
     print(f"{report.describe()} Index now: {engine.stats().describe()}")
     return status
@@ -401,6 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true",
                    help="build even when --index-dir is a folder that already holds other files (they are never touched)")
     p.add_argument("--strict", action="store_true", help="all or nothing: stop, adding nothing, if any file cannot be read")
+    _ray_options(p)
     _engine_options(p)
     p.set_defaults(func=cmd_index_build)
     p = isub.add_parser("add", help="add or update articles",
@@ -408,6 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "A file that cannot be read is reported in one line and the rest is added (exit status 1).")
     p.add_argument("paths", nargs="+", type=Path, help="files or folders")
     p.add_argument("--strict", action="store_true", help="all or nothing: stop, adding nothing, if any file cannot be read")
+    _ray_options(p)
     _engine_options(p)
     p.set_defaults(func=cmd_index_add)
     p = isub.add_parser("remove", help="remove articles by id, url or title",

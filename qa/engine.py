@@ -15,19 +15,21 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from qa.answers import Answer, Result, merge, prefer_recent, recency_for, share_confidence, timeline
-from qa.articles import Article, Collected, clean_text, collect_articles
+from qa.articles import Article, Collected, clean_text, collect_articles, gather, list_files
 from qa.config import SEEDS_DIR, Config, Retrieval, default_index_dir
 from qa.duplicates import Stories, signature, to_bytes
-from qa.embeddings import Embedder, canonical_name
+from qa.embeddings import INT8_ENCODER, Embedder, canonical_name
 from qa.errors import IndexUnusable, InputError, NoIndex, SaveFailed
 from qa.index import OLD_POINTER, PassageIndex, Stats, read_format_1, remove_format_1
 from qa.passages import split_passages
-from qa.reading import Reader
+from qa.reading import Reader, Reading, answerability
 from qa.retrieval import Filters, Hit, Retriever
 
+if TYPE_CHECKING:
+    from qa.distributed import RayOptions
 
 logger = logging.getLogger(__name__)
 
@@ -52,9 +54,16 @@ class AddReport:
         return f" {len(self.failed)} file(s) failed, {len(self.skipped)} skipped." if self.failed or self.skipped else ""
 
 
-def _collect(paths: Iterable[str | Path], strict: bool) -> Collected:
-    """The articles to add; with `strict`, any file that fails stops everything before anything is written."""
-    collected = collect_articles(paths)
+def _collect(paths: Iterable[str | Path], strict: bool, ray: "RayOptions | None" = None) -> Collected:
+    """The articles to add (read by Ray workers with `ray`); with `strict`, any file that fails stops
+    everything before anything is written."""
+    if ray is None:
+        collected = collect_articles(paths)
+    else:
+        from qa.distributed import read_files
+
+        collected, files = list_files(paths)
+        collected = gather(collected, read_files(files, ray))
     if collected.failed and (strict or not collected.articles):
         if len(collected.failed) == 1:
             raise InputError(collected.failed[0][1])
@@ -72,8 +81,14 @@ class Engine:
         self.index = index
         self.config = config
         self.progress = progress
-        self.embedder = embedder or Embedder(config.embedding_model, config.device, config.batch_size)
-        self.retriever = Retriever(index, self.embedder, config.candidates, config.rrf_k)
+        # Passages are embedded as the index's were; questions as the config asks (int8 by default),
+        # which bench/run.py's encoder rows show makes no measurable difference to retrieval.
+        self.embedder = embedder or Embedder(config.embedding_model, config.device, config.batch_size,
+                                             "int8" if index.encoder == INT8_ENCODER else "fp32")
+        asked = "int8" if config.encoder_int8 else "fp32"
+        self.query_encoder = self.embedder if self.embedder.precision == asked else Embedder(
+            config.embedding_model, config.device, config.batch_size, asked)
+        self.retriever = Retriever(index, self.query_encoder, config.candidates, config.rrf_k)
         self._reader: Reader | None = None
         self._loading = threading.Lock()  # the page asks from several threads
         self.report: AddReport | None = None  # what the build that made this engine did
@@ -93,24 +108,26 @@ class Engine:
         """
         config = config or Config()
         PassageIndex.check_new_home(Path(index_dir), force)
-        embedder = Embedder(config.embedding_model, config.device, config.batch_size)
-        index = PassageIndex(Path(index_dir), embedder.name, embedder.dimension, config.approximate_threshold())
+        embedder = Embedder(config.embedding_model, config.device, config.batch_size,
+                            "int8" if config.encoder_int8 else "fp32")
+        index = PassageIndex(Path(index_dir), embedder.name, embedder.dimension, config.approximate_threshold(),
+                             embedder.encoder)
         return cls(Path(index_dir), index, config, progress, embedder)
 
     @classmethod
     def build(cls, paths: Iterable[str | Path], index_dir: str | Path, config: Config | None = None, progress: bool = False,
-              force: bool = False, strict: bool = False) -> "Engine":
+              force: bool = False, strict: bool = False, ray: "RayOptions | None" = None) -> "Engine":
         """A new index from files and folders; it replaces any index in `index_dir` only once complete.
 
         A folder that holds other things than an index is refused unless `force` is set.
         Files that cannot be read are left out and listed in `engine.report` (with
-        `strict`, any of them stops the build before anything is written).
+        `strict`, any of them stops the build before anything is written). With `ray`,
+        files are read and passages embedded on Ray (see qa.distributed).
         """
         config = config or Config()
         PassageIndex.check_new_home(Path(index_dir), force)
-        collected = _collect(paths, strict)
         engine = cls.create(index_dir, config, progress, force=True)
-        engine.report = engine._add_collected(collected, replace_all=True)
+        engine.report = engine._add_paths(paths, strict, ray, replace_all=True)
         return engine
 
     @classmethod
@@ -154,25 +171,38 @@ class Engine:
         return cls.open(index_dir, config, progress)
 
     # ----- changing ---------------------------------------------------------
-    def add(self, paths: Iterable[str | Path], strict: bool = False) -> AddReport:
+    def add(self, paths: Iterable[str | Path], strict: bool = False, ray: "RayOptions | None" = None) -> AddReport:
         """Add articles from files or folders; unchanged ones are skipped, changed ones replaced.
 
         Files that cannot be read are left out and listed in the report (with
-        `strict`, any of them stops the add before anything is written).
+        `strict`, any of them stops the add before anything is written). With `ray`,
+        files are read and passages embedded on Ray (see qa.distributed).
         """
-        return self._add_collected(_collect(paths, strict))
+        return self._add_paths(paths, strict, ray)
 
-    def _add_collected(self, collected: Collected, replace_all: bool = False) -> AddReport:
-        """Add what the files held; the report also names each file that failed or was skipped."""
-        report = self.add_articles(collected.articles, replace_all)
+    def _add_paths(self, paths: Iterable[str | Path], strict: bool, ray: "RayOptions | None",
+                   replace_all: bool = False) -> AddReport:
+        """Add what the files hold; the report also names each file that failed or was skipped."""
+        if ray is None:
+            return self._add_collected(_collect(paths, strict), replace_all)
+        from qa.distributed import Runtime
+
+        with Runtime(ray):  # one Ray runtime for reading and embedding
+            return self._add_collected(_collect(paths, strict, ray), replace_all, ray)
+
+    def _add_collected(self, collected: Collected, replace_all: bool = False, ray: "RayOptions | None" = None
+                       ) -> AddReport:
+        report = self.add_articles(collected.articles, replace_all, ray)
         report.failed, report.skipped = collected.failed, collected.skipped
         return report
 
-    def add_articles(self, articles: Sequence[Article], replace_all: bool = False) -> AddReport:
+    def add_articles(self, articles: Sequence[Article], replace_all: bool = False, ray: "RayOptions | None" = None
+                     ) -> AddReport:
         """Add (or replace) articles in one commit; with `replace_all` they replace everything (a build).
 
         The slow part, embedding, runs before the index's writer lock is taken, so
-        questions and other writers are not held up by it.
+        questions and other writers are not held up by it; with `ray`, it runs on Ray
+        workers, which write the segment files the commit then takes in.
         """
         report = AddReport()
         fresh = []
@@ -191,9 +221,14 @@ class Engine:
             self._stories = Stories()
         signatures = self._mark_copies(fresh)
         passages = [p for a in fresh for p in split_passages(a, self.config.passage_words, self.config.overlap_sentences)]
-        vectors = self.embedder.encode([p.text for p in passages], progress=self.progress)
         try:
-            self.index.add(fresh, passages, vectors, signatures, replace_all=replace_all)
+            if ray is None:
+                vectors = self.embedder.encode([p.text for p in passages], progress=self.progress)
+                self.index.add(fresh, passages, vectors, signatures, replace_all=replace_all, encoder=self.embedder.encoder)
+            else:
+                from qa.distributed import embed_and_commit
+
+                embed_and_commit(self.index, self.embedder, fresh, passages, signatures, replace_all, ray, self.progress)
         except SaveFailed:
             self._stories = None  # it may hold the articles that were not saved
             raise
@@ -322,13 +357,44 @@ class Engine:
         readings = self.reader.read(question, [h.passage.text for h in hits])
         return merge(readings, hits, {h.article.id: h.article for h in hits}, self.abstain_on, self.calibration)
 
+    def _read(self, questions: list[str], hits_per_question: list[list[Hit]]) -> list[list[Reading]]:
+        """Each question's readings of its first hits, in order: all of them, or only the first (see below).
+
+        With `config.decided_at` set, every question's best passage is read first, all
+        questions in one batch; a question whose answer there is already that sure
+        (log-odds of the best span against "no answer" in that passage) is not read
+        further, and the others have their remaining passages read in a second batch.
+        A question that asks for the present (recency) is always read in full: a newer
+        article further down may hold the answer that counts.
+        """
+        readings: list[list[Reading]] = [[] for _ in questions]
+
+        def read(wanted: list[tuple[int, Hit]]) -> None:
+            if not wanted:
+                return
+            texts = [h.passage.text for _, h in wanted]
+            for (i, _), reading in zip(wanted, self.reader.read_pairs([questions[i] for i, _ in wanted], texts)):
+                readings[i].append(reading)
+
+        if self.config.decided_at is not None:
+            read([(i, hits[0]) for i, (q, hits) in enumerate(zip(questions, hits_per_question))
+                  if hits and not recency_for(q, self.config.recency)])
+        read([(i, h) for i, hits in enumerate(hits_per_question) if not self._decided(readings[i])
+              for h in hits[len(readings[i]) :]])
+        return readings
+
+    def _decided(self, readings: list[Reading]) -> bool:
+        """Whether a question's first reading is sure enough to stop at (`config.decided_at`)."""
+        best = readings[0].best if readings else None
+        return best is not None and answerability(best.score, readings[0].no_answer, "ratio") >= self.config.decided_at
+
     def decide(self, answers: list[Answer]) -> bool:
         """Whether the best answer is answerable enough to give (the one no-answer rule)."""
         return bool(answers) and answers[0].answerability >= self.no_answer_threshold
 
     def load_models(self) -> None:
-        """Load the embedding model and the reader now rather than on the first question (timed as `load`)."""
-        self.embedder.model
+        """Load the question encoder and the reader now rather than on the first question (timed as `load`)."""
+        self.query_encoder.model
         self.reader._load()
 
     def ask(self, question: str, top_k: int | None = None, retrieval: Retrieval | None = None,
@@ -361,16 +427,14 @@ class Engine:
         t0 = time.perf_counter()
         hits_per_question = self.retriever.batch_search(checked, top_k, retrieval, filters)
         t1 = time.perf_counter()
-        pairs = [(q, h.passage.text) for q, hits in zip(checked, hits_per_question) for h in hits]
-        readings = self.reader.read_pairs([q for q, _ in pairs], [t for _, t in pairs]) if pairs else []
+        readings_per_question = self._read(checked, hits_per_question)
         t2 = time.perf_counter()
-        results, at = [], 0
+        results = []
         share = {"retrieval": (t1 - t0) / len(checked), "reading": (t2 - t1) / len(checked), "total": (t2 - t0) / len(checked)}
         articles = {h.article.id: h.article for hits in hits_per_question for h in hits}
         carried = self.index.carried_by(list({a.copy_of or a.id for a in articles.values()}))
-        for question, hits in zip(checked, hits_per_question):
-            answers = merge(readings[at : at + len(hits)], hits, articles, self.abstain_on, self.calibration)
-            at += len(hits)
+        for question, hits, readings in zip(checked, hits_per_question, readings_per_question):
+            answers = merge(readings, hits[: len(readings)], articles, self.abstain_on, self.calibration)
             for answer in answers:
                 article = articles[answer.citation.article_id]
                 answer.carried_by = carried.get(article.copy_of or article.id, 1)

@@ -30,6 +30,7 @@ import os
 import shutil
 import sqlite3
 import threading
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,7 @@ import numpy as np
 
 from qa import segments as seg
 from qa.articles import Article, is_iso_date
+from qa.embeddings import FP32_ENCODER
 from qa.errors import IndexUnusable, InputError, NoIndex, SaveFailed
 from qa.files import fsync, sha256_file
 from qa.fulltext import FullText
@@ -112,6 +114,7 @@ class Stats:
     dimension: int
     segments: list[SegmentInfo] = field(default_factory=list)
     format_version: int = FORMAT_VERSION
+    encoder: str = FP32_ENCODER
 
     @property
     def index_type(self) -> str:
@@ -120,7 +123,7 @@ class Stats:
 
     def describe(self) -> str:
         return (f"{self.articles} article(s), {self.passages} passage(s) in {len(self.segments)} vector segment(s) "
-                f"({self.index_type}) of {self.embedding_model} ({self.dimension}-d)")
+                f"({self.index_type}) of {self.embedding_model} ({self.dimension}-d, {self.encoder})")
 
 
 class PassageIndex:
@@ -130,13 +133,15 @@ class PassageIndex:
         folder: the index folder.
         embedding_model, dimension: what its vectors are (read from the database once it exists).
         approximate_above: segments with more vectors than this are IVF indexes (0: all, None: never).
+        encoder: how the vectors are computed (qa.embeddings.Embedder.encoder); adds keep to it.
     """
 
     def __init__(self, folder: Path, embedding_model: str, dimension: int,
-                 approximate_above: int | None = APPROXIMATE_ABOVE) -> None:
+                 approximate_above: int | None = APPROXIMATE_ABOVE, encoder: str = FP32_ENCODER) -> None:
         self.folder = Path(folder)
         self.embedding_model = embedding_model
         self.dimension = dimension
+        self.encoder = encoder
         self.approximate_above = approximate_above
         self.text = FullText(self.folder / TEXT)
         self._local = threading.local()
@@ -171,6 +176,7 @@ class PassageIndex:
             raise IndexUnusable(f"The index in {folder} has format version {settings.get('format_version')}, "
                                 f"this program reads version {FORMAT_VERSION}; rebuild it with `qa index build`.")
         index.embedding_model, index.dimension = settings["embedding_model"], int(settings["dimension"])
+        index.encoder = settings.get("encoder", FP32_ENCODER)  # indexes from before the int8 encoder
         return index
 
     @classmethod
@@ -270,14 +276,14 @@ class PassageIndex:
 
     def stats(self) -> Stats:
         if self.empty:
-            return Stats(0, 0, self.embedding_model, self.dimension)
+            return Stats(0, 0, self.embedding_model, self.dimension, encoder=self.encoder)
         with self._reading() as db:
             articles = db.execute("SELECT count(*) FROM articles").fetchone()[0]
             passages = db.execute("SELECT count(*) FROM passages").fetchone()[0]
             removed = dict(db.execute("SELECT segment, count(*) FROM removed GROUP BY segment"))
             rows = db.execute("SELECT number, kind, vectors, bytes FROM segments WHERE state='live' ORDER BY number")
             infos = [SegmentInfo(n, k, v, removed.get(n, 0), b) for n, k, v, b in rows]
-        return Stats(articles, passages, self.embedding_model, self.dimension, infos)
+        return Stats(articles, passages, self.embedding_model, self.dimension, infos, encoder=self.encoder)
 
     def articles(self, ids: Sequence[str] | None = None, text: bool = True) -> dict[str, Article]:
         """Articles by id (all of them when `ids` is None; `text=False` leaves their text empty, for listings)."""
@@ -394,6 +400,19 @@ class PassageIndex:
 
     def _settle(self, db: sqlite3.Connection) -> None:
         """Finish or undo what an earlier writer left: files it never committed, files merges replaced, BM25 documents."""
+        from filelock import FileLock, Timeout
+
+        for (key,) in db.execute("SELECT key FROM settings WHERE key LIKE 'job:%'").fetchall():
+            prefix = f"job-{key[4:]}"
+            try:
+                with FileLock(self.folder / SEGMENTS / f"{prefix}.lock", timeout=0):
+                    for path in (self.folder / SEGMENTS).glob(f"{prefix}-*.faiss"):
+                        path.unlink(missing_ok=True)
+                    db.execute("DELETE FROM settings WHERE key=?", (key,))
+                    logger.info("Removed the segment files of an unfinished job (%s).", prefix)
+                (self.folder / SEGMENTS / f"{prefix}.lock").unlink(missing_ok=True)
+            except Timeout:
+                pass  # the job is still running
         for number, name, state in db.execute("SELECT number, file, state FROM segments WHERE state != 'live'").fetchall():
             (self.folder / SEGMENTS / name).unlink(missing_ok=True)
             db.execute("DELETE FROM segments WHERE number=?", (number,))
@@ -435,57 +454,150 @@ class PassageIndex:
         return ("approximate" if approximate else "exact"), len(rowids), path.stat().st_size, sha256_file(path)
 
     def add(self, articles: Sequence[Article], passages: Sequence[Passage], vectors: np.ndarray,
-            signatures: dict[str, bytes] | None = None, replace_all: bool = False) -> None:
+            signatures: dict[str, bytes] | None = None, replace_all: bool = False, encoder: str | None = None) -> None:
         """Commit articles (replacing any with the same ids), their passages and vectors, as one change.
 
         Args:
             signatures: each article's MinHash signature (qa.duplicates), kept for later adds.
             replace_all: the articles replace everything the index held (a build).
+            encoder: how `vectors` were computed; an index's vectors are never of two kinds.
         """
         if len(passages) != len(vectors):
             raise ValueError("one vector per passage")
-        signatures = signatures or {}
         with self._writing() as db:
-            settings = self._settings(db)
-            if not settings or replace_all:
-                if settings.get("embedding_model", self.embedding_model) != self.embedding_model:
-                    logger.info("The index is rebuilt with %s.", self.embedding_model)
-                db.execute("BEGIN IMMEDIATE")
-                self._set(db, format_version=FORMAT_VERSION, embedding_model=self.embedding_model,
-                          dimension=self.dimension, generation=settings.get("generation", 0),
-                          next_rowid=settings.get("next_rowid", 1), next_segment=settings.get("next_segment", 1))
-                db.execute("COMMIT")
-            if replace_all:
-                old = db.execute("SELECT rowid, segment FROM passages").fetchall()
-            else:
-                old = _select_in(db, "SELECT rowid, segment FROM passages WHERE article_id IN ({})",
-                                 [a.id for a in articles])
+            self._prepare(db, replace_all, encoder or self.encoder)
+            old = self._replaced(db, articles, replace_all)
             first, number, name = self._reserve(db, len(passages), [r for r, _ in old])
             rowids = np.arange(first, first + len(passages), dtype=np.int64)
             kind, count, size, digest = self._write_segment(number, name, rowids, vectors)
             self.text.change(add=[(int(r), p.text) for r, p in zip(rowids, passages)])  # invisible until committed
             db.execute("BEGIN IMMEDIATE")
-            if replace_all:
-                db.execute("DELETE FROM articles")
-                db.execute("DELETE FROM passages")
-                db.execute("DELETE FROM removed")
-                db.execute("UPDATE segments SET state='retired' WHERE state='live'")
-            else:
-                db.executemany("INSERT OR REPLACE INTO removed(rowid, segment) VALUES (?, ?)", old)
-                db.executemany("DELETE FROM passages WHERE rowid=?", [(r,) for r, _ in old])
-            db.executemany(
-                "INSERT OR REPLACE INTO articles(id, title, text, date, source, url, copy_of, checksum, iso_date, "
-                "signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(a.id, a.title, a.text, a.date, a.source, a.url, a.copy_of, a.checksum,
-                  a.date if is_iso_date(a.date) else None, signatures.get(a.id)) for a in articles])
-            db.executemany("INSERT INTO passages(rowid, id, article_id, text, start, end, segment) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           [(int(r), p.id, p.article_id, p.text, p.start, p.end, number) for r, p in zip(rowids, passages)])
             db.execute("UPDATE segments SET state='live', kind=?, vectors=?, bytes=?, sha256=? WHERE number=?",
                        (kind, count, size, digest, number))
-            self._commit(db)
-            self.text.change(delete=[r for r, _ in old])  # old documents go once nobody can see them live
-            db.execute("DELETE FROM unsettled")
-            self._merge(db, everything=False)
+            self._apply(db, articles, passages, rowids, np.full(len(passages), number), [number], old,
+                        signatures or {}, replace_all)
+
+    def _prepare(self, db: sqlite3.Connection, replace_all: bool, encoder: str) -> None:
+        """Write a new index's settings (or a rebuilt one's); refuse vectors of another encoder than the index's."""
+        settings = self._settings(db)
+        recorded = settings.get("encoder", FP32_ENCODER)
+        if settings and not replace_all and recorded != encoder:
+            raise InputError(f"The index in {self.folder} holds vectors from the {recorded} encoder, these are from "
+                             f"{encoder}; add with the same encoder or rebuild it with `qa index build`.")
+        if not settings or replace_all:
+            self.encoder = encoder
+            if settings.get("embedding_model", self.embedding_model) != self.embedding_model:
+                logger.info("The index is rebuilt with %s.", self.embedding_model)
+            db.execute("BEGIN IMMEDIATE")
+            self._set(db, format_version=FORMAT_VERSION, embedding_model=self.embedding_model,
+                      dimension=self.dimension, encoder=self.encoder, generation=settings.get("generation", 0),
+                      next_rowid=settings.get("next_rowid", 1), next_segment=settings.get("next_segment", 1))
+            db.execute("COMMIT")
+
+    def _replaced(self, db: sqlite3.Connection, articles: Sequence[Article], replace_all: bool) -> list[tuple[int, int]]:
+        """(row id, segment) of the passages a change replaces: all of them, or those of these articles."""
+        if replace_all:
+            return db.execute("SELECT rowid, segment FROM passages").fetchall()
+        return _select_in(db, "SELECT rowid, segment FROM passages WHERE article_id IN ({})", [a.id for a in articles])
+
+    def _apply(self, db: sqlite3.Connection, articles: Sequence[Article], passages: Sequence[Passage],
+               rowids: np.ndarray, segment_of: np.ndarray, new: Sequence[int], old: list[tuple[int, int]],
+               signatures: dict[str, bytes], replace_all: bool) -> None:
+        """Inside the open transaction, the `new` segments already live: replace the old passages by the new
+        ones (in segments `segment_of`), commit, then settle BM25 and merge."""
+        if replace_all:
+            db.execute("DELETE FROM articles")
+            db.execute("DELETE FROM passages")
+            db.execute("DELETE FROM removed")
+            db.execute(f"UPDATE segments SET state='retired' WHERE state='live' AND number NOT IN "
+                       f"({','.join('?' * len(new))})", list(new))
+        else:
+            db.executemany("INSERT OR REPLACE INTO removed(rowid, segment) VALUES (?, ?)", old)
+            db.executemany("DELETE FROM passages WHERE rowid=?", [(r,) for r, _ in old])
+        db.executemany(
+            "INSERT OR REPLACE INTO articles(id, title, text, date, source, url, copy_of, checksum, iso_date, "
+            "signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(a.id, a.title, a.text, a.date, a.source, a.url, a.copy_of, a.checksum,
+              a.date if is_iso_date(a.date) else None, signatures.get(a.id)) for a in articles])
+        db.executemany("INSERT INTO passages(rowid, id, article_id, text, start, end, segment) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       [(int(r), p.id, p.article_id, p.text, p.start, p.end, int(n))
+                        for r, p, n in zip(rowids, passages, segment_of)])
+        self._commit(db)
+        self.text.change(delete=[r for r, _ in old])  # old documents go once nobody can see them live
+        db.execute("DELETE FROM unsettled")
+        self._merge(db, everything=False)
+
+    # ----- distributed adds (qa.distributed) ---------------------------------
+    @contextmanager
+    def staging(self, passages: int, replace_all: bool = False, encoder: str | None = None) -> Iterator["Job"]:
+        """Row ids for `passages` new passages, reserved for a job whose workers write segment files.
+
+        While the job runs, its lease (a lock file the job holds) keeps other writers
+        from taking its files for a dead writer's; if the job dies, the next write
+        removes them, and the index is as it was. Commit with `commit_staged`.
+        """
+        from filelock import FileLock
+
+        job = Job(uuid.uuid4().hex[:12], str(self.folder), 0, self.approximate_above)
+        try:
+            (self.folder / SEGMENTS).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SaveFailed(_save_failure(self.folder, exc)) from None
+        lease = FileLock(self.folder / SEGMENTS / f"{job.prefix}.lock")
+        lease.acquire()
+        try:
+            with self._writing() as db:
+                self._prepare(db, replace_all, encoder or self.encoder)
+                job.first = int(self._settings(db)["next_rowid"])
+                db.execute("BEGIN IMMEDIATE")
+                self._set(db, next_rowid=job.first + passages, **{f"job:{job.id}": "staging"})
+                db.execute("COMMIT")
+            yield job
+        except BaseException:
+            lease.release()
+            try:
+                with self._writing():
+                    pass  # settling removes what the job wrote
+            except (SaveFailed, IndexUnusable):
+                pass  # the next write will
+            raise
+        finally:
+            if lease.is_locked:
+                lease.release()
+            Path(lease.lock_file).unlink(missing_ok=True)
+
+    def commit_staged(self, job: "Job", articles: Sequence[Article], passages: Sequence[Passage],
+                      written: Sequence[dict[str, Any]], signatures: dict[str, bytes] | None = None,
+                      replace_all: bool = False, encoder: str | None = None) -> None:
+        """Commit a job's articles and passages with the segment files its workers wrote (Job.write's records)."""
+        written = sorted(written, key=lambda w: min(w["rowids"]))
+        held = np.sort(np.concatenate([np.asarray(w["rowids"], dtype=np.int64) for w in written] or [np.zeros(0, int)]))
+        if not np.array_equal(held, np.arange(job.first, job.first + len(passages))):
+            raise ValueError("the job's segments do not hold one vector per passage")
+        with self._writing() as db:
+            if self._settings(db).get(f"job:{job.id}") != "staging":
+                raise SaveFailed(f"The job's segment files in {self.folder} were cleaned up before it finished; "
+                                 "run it again.")
+            self._prepare(db, replace_all, encoder or self.encoder)
+            old = self._replaced(db, articles, replace_all)
+            rowids = np.arange(job.first, job.first + len(passages), dtype=np.int64)
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany("INSERT OR IGNORE INTO unsettled(rowid) VALUES (?)",
+                           [(int(r),) for r in [*(r for r, _ in old), *rowids]])
+            db.execute("COMMIT")
+            self.text.change(add=[(int(r), p.text) for r, p in zip(rowids, passages)])  # invisible until committed
+            number = int(self._settings(db)["next_segment"])
+            segment_of = np.zeros(len(passages), dtype=np.int64)
+            db.execute("BEGIN IMMEDIATE")
+            for n, w in enumerate(written, number):
+                db.execute("INSERT INTO segments(number, file, state, kind, vectors, bytes, sha256) "
+                           "VALUES (?, ?, 'live', ?, ?, ?, ?)",
+                           (n, w["file"], w["kind"], w["vectors"], w["bytes"], w["sha256"]))
+                segment_of[np.asarray(w["rowids"], dtype=np.int64) - job.first] = n
+            self._set(db, next_segment=number + len(written))
+            db.execute("DELETE FROM settings WHERE key=?", (f"job:{job.id}",))
+            self._apply(db, articles, passages, rowids, segment_of, list(range(number, number + len(written))), old,
+                        signatures or {}, replace_all)
 
     def remove(self, ids: Sequence[str]) -> int:
         """Remove articles by id (their vectors are masked until their segment is merged); returns how many."""
@@ -557,7 +669,8 @@ class PassageIndex:
         try:
             with self._reading() as db:
                 pending = db.execute("SELECT (SELECT count(*) FROM unsettled) + "
-                                     "(SELECT count(*) FROM segments WHERE state != 'live')").fetchone()[0]
+                                     "(SELECT count(*) FROM segments WHERE state != 'live') + "
+                                     "(SELECT count(*) FROM settings WHERE key LIKE 'job:%')").fetchone()[0]
             if pending:  # an interrupted change: settle it first (what the next write would do)
                 try:
                     with self._writing():
@@ -644,6 +757,30 @@ class PassageIndex:
                 + (f" and re-embedded {len(rebuilt)} passage(s) of {len(bad)} damaged segment(s)." if rebuilt else "."))
 
 
+@dataclass
+class Job:
+    """A distributed add's reservation, sent to its workers: where to write and the first of its row ids."""
+
+    id: str
+    folder: str
+    first: int
+    approximate_above: int | None
+
+    @property
+    def prefix(self) -> str:
+        return f"job-{self.id}"
+
+    def write(self, rowids: np.ndarray, vectors: np.ndarray) -> dict[str, Any]:
+        """Write one segment file of the job (on a worker); returns the record commit_staged needs."""
+        approximate = self.approximate_above is not None and len(rowids) > self.approximate_above
+        name = f"{self.prefix}-{int(rowids.min()):012d}.faiss"  # a batch run again writes the same file
+        path = Path(self.folder) / SEGMENTS / name
+        seg.write(seg.build(rowids, vectors, approximate), path)
+        fsync(path.parent)
+        return {"file": name, "rowids": rowids.tolist(), "kind": "approximate" if approximate else "exact",
+                "vectors": len(rowids), "bytes": path.stat().st_size, "sha256": sha256_file(path)}
+
+
 class Snapshot:
     """One consistent view of an index for one search (see PassageIndex.snapshot)."""
 
@@ -653,8 +790,9 @@ class Snapshot:
         self.segments = segments
 
     @property
-    def passage_count(self) -> int:
-        return 0 if self.db is None else self.db.execute("SELECT count(*) FROM passages").fetchone()[0]
+    def empty(self) -> bool:
+        """No live passages (asked without counting them: a count is a full scan of a large archive)."""
+        return self.db is None or self.db.execute("SELECT NOT EXISTS (SELECT 1 FROM passages)").fetchone()[0] == 1
 
     def allowed(self, filters: Filters) -> np.ndarray:
         """The row ids of the live passages the filters keep (SQL over indexed article columns)."""

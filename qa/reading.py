@@ -9,6 +9,7 @@ the answer puts its mass on [CLS] instead of on a lucky span.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 from dataclasses import dataclass
@@ -65,35 +66,54 @@ def answerability(span_score: float, no_answer: float, rule: AbstainRule) -> flo
 
 
 def pick_device(device: str | None) -> str:
-    """'auto' or None means cuda when available, else cpu."""
+    """'auto' or None means cuda when available, else cpu (torch is imported only to ask)."""
+    if device not in (None, "auto"):
+        return device
     import torch
 
-    if device in (None, "auto"):
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def encode_windows(tokenizer: Any, questions: Sequence[str], texts: Sequence[str], max_length: int, stride: int) -> Any:
-    """Tokenize (question, text) pairs into overlapping windows over the text.
+class Windows:
+    """Cuts (question, text) pairs into the overlapping windows of word pieces the reader reads.
 
     Training and reading both use this, so the reader is trained on exactly the
-    windows it will later see.
+    windows it will later see. It runs on the `tokenizers` library alone (what
+    transformers' fast tokenizers wrap), so reading needs no transformers.
     """
-    return tokenizer(
-        list(questions),
-        list(texts),
-        truncation="only_second",
-        max_length=max_length,
-        stride=stride,
-        return_overflowing_tokens=True,
-        return_offsets_mapping=True,
-        padding="longest",
-    )
+
+    def __init__(self, tokenizer: Any, max_length: int, stride: int) -> None:
+        from tokenizers import Tokenizer
+
+        backend = getattr(tokenizer, "backend_tokenizer", tokenizer)  # a transformers tokenizer, or the plain one
+        self.pairs = Tokenizer.from_str(backend.to_str())
+        self.pairs.enable_truncation(max_length, stride=stride, strategy="only_second")
+        self.pairs.no_padding()
+        self.plain = Tokenizer.from_str(backend.to_str())
+        self.plain.no_truncation()
+        self.plain.no_padding()
+        self.pad_id = self.plain.token_to_id("[PAD]") or 0
+
+    def __call__(self, questions: Sequence[str], texts: Sequence[str]) -> list[tuple[int, Any]]:
+        """(pair index, tokenizers.Encoding) for every window, pairs in order, windows in text order."""
+        windows = []
+        for i, first in enumerate(self.pairs.encode_batch(list(zip(questions, texts)))):
+            windows.extend((i, w) for w in [first, *first.overflowing])
+        return windows
+
+    def count(self, question: str) -> int:
+        """How many word pieces `question` takes."""
+        return len(self.plain.encode(question, add_special_tokens=False).ids)
+
+    def fit(self, question: str, tokens: int) -> str:
+        """`question` cut to its first `tokens` word pieces."""
+        enc = self.plain.encode(question, add_special_tokens=False)
+        return question if len(enc.ids) <= tokens else question[: enc.offsets[tokens - 1][1]]
 
 
-def context_mask(encoding: Any, index: int) -> np.ndarray:
-    """True for the tokens of window `index` that belong to the text (not question, not special)."""
-    return np.array([sid == 1 for sid in encoding.sequence_ids(index)], dtype=bool)
+def context_mask(window: Any) -> np.ndarray:
+    """True for the tokens of a window that belong to the text (not question, not special)."""
+    return np.array([sid == 1 for sid in window.sequence_ids], dtype=bool)
 
 
 def _log_softmax(x: np.ndarray) -> np.ndarray:
@@ -180,17 +200,13 @@ def pool_overlapping(spans: Sequence[tuple[int, int, float]]) -> list[tuple[int,
     return pooled
 
 
-def _numpy(logits: Any) -> np.ndarray:
-    """Logits from torch (any device or dtype) or from ONNX Runtime, as float32 numpy."""
-    return logits.float().cpu().numpy() if hasattr(logits, "cpu") else np.asarray(logits, dtype=np.float32)
-
-
 class Reader:
     """An extractive QA model: any Hub question-answering model name or local path.
 
-    The model loads on first use; `read` batches all texts of a question into one
-    forward pass (per `batch_size` windows). With `int8` on a CPU the model runs
-    quantized on ONNX Runtime (see `qa.quantized`) instead of in torch.
+    The model loads on first use; `read` cuts every text into windows (`Windows`)
+    and reads them `batch_size` at a time. With `int8` on a CPU the model runs
+    quantized on ONNX Runtime (see `qa.quantized`), one window at a time, and
+    neither torch nor transformers is imported; otherwise it runs in torch.
     """
 
     def __init__(
@@ -210,8 +226,8 @@ class Reader:
         self.stride = stride
         self.max_answer_tokens = max_answer_tokens
         self.batch_size = batch_size
-        self._model: Any = None
-        self._tokenizer: Any = None
+        self._model: Any = None  # a torch model, or qa.quantized.Int8Reader
+        self._windows: Windows | None = None
 
     @classmethod
     def from_config(cls, config: "Config", batch_size: int = 32) -> "Reader":
@@ -221,9 +237,9 @@ class Reader:
 
     @classmethod
     def from_loaded(cls, model: Any, tokenizer: Any, **kwargs: Any) -> "Reader":
-        """Wrap a model already in memory (used to evaluate during training)."""
+        """Wrap a torch model and its tokenizer already in memory (used to evaluate during training)."""
         reader = cls(getattr(model, "name_or_path", "in-memory"), **kwargs)
-        reader._model, reader._tokenizer = model, tokenizer
+        reader._model, reader._windows = model, Windows(tokenizer, reader.max_length, reader.stride)
         reader.device = str(next(model.parameters()).device)
         return reader
 
@@ -238,54 +254,67 @@ class Reader:
 
     def question_tokens(self, question: str) -> int:
         """How many word pieces the reader's tokenizer makes of `question` (loads only the tokenizer)."""
-        self._load_tokenizer()
-        return len(self._tokenizer(question, add_special_tokens=False)["input_ids"])
+        return self._load_tokenizer().count(question)
 
-    def _fit_question(self, question: str) -> str:
-        """The question cut to `max_question_tokens` word pieces (callers that skip Engine.check_question)."""
-        enc = self._tokenizer(question, add_special_tokens=False, return_offsets_mapping=True)
-        if len(enc["input_ids"]) <= self.max_question_tokens:
-            return question
-        return question[: enc["offset_mapping"][self.max_question_tokens - 1][1]]
+    def _unloadable(self) -> QAError:
+        return QAError(f"Could not load the reader model '{self.model_name}': it is neither a local "
+                       "folder with a question-answering model nor a model reachable on the Hub.")
 
-    def _load_tokenizer(self) -> None:
-        if self._tokenizer is not None:
-            return
-        from transformers import AutoTokenizer
+    def _load_tokenizer(self) -> Windows:
+        if self._windows is None:
+            from qa.quantized import load_tokenizer
 
-        try:
-            self._tokenizer = AutoTokenizer.from_pretrained(self.model_name)
-        except OSError as exc:
-            raise QAError(
-                f"Could not load the reader model '{self.model_name}': it is neither a local "
-                "folder with a question-answering model nor a model reachable on the Hub."
-            ) from exc
+            try:
+                self._windows = Windows(load_tokenizer(self.model_name), self.max_length, self.stride)
+            except (OSError, ValueError) as exc:
+                raise self._unloadable() from exc
+        return self._windows
 
     def _load(self) -> None:
         if self._model is not None:
             return
-        from transformers import AutoModelForQuestionAnswering
-
         device = pick_device(self.device)
         self._load_tokenizer()
-        try:
-            if self.int8 and device == "cpu":
-                from qa.quantized import Int8Reader
+        if self.int8 and device == "cpu":
+            from qa.quantized import Int8Reader
 
-                try:
-                    self._model, self.device = Int8Reader(self.model_name), device
-                    return
-                except (QAError, OSError):
-                    raise
-                except Exception as exc:  # an architecture the exporter cannot handle: read in fp32 instead
-                    logger.warning("No int8 reader for '%s' (%s: %s); reading in fp32.", self.model_name, type(exc).__name__, exc)
+            try:
+                self._model, self.device = Int8Reader(self.model_name), device
+                return
+            except QAError:
+                raise
+            except OSError as exc:
+                raise self._unloadable() from exc
+            except Exception as exc:  # an architecture the exporter cannot handle: read in fp32 instead
+                logger.warning("No int8 reader for '%s' (%s: %s); reading in fp32.", self.model_name,
+                               type(exc).__name__, exc)
+        from transformers import AutoModelForQuestionAnswering
+
+        try:
             model = AutoModelForQuestionAnswering.from_pretrained(self.model_name)
         except OSError as exc:
-            raise QAError(
-                f"Could not load the reader model '{self.model_name}': it is neither a local "
-                "folder with a question-answering model nor a model reachable on the Hub."
-            ) from exc
+            raise self._unloadable() from exc
         self._model, self.device = model.float().to(device).eval(), device
+
+    def _logits(self, windows: Sequence[Any]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(start, end) logits of each window (a tokenizers.Encoding), over its own tokens."""
+        from qa.quantized import Int8Reader
+
+        if isinstance(self._model, Int8Reader):
+            return [self._model.logits(w) for w in windows]
+        import torch
+
+        width = max(len(w.ids) for w in windows)
+        ids = np.full((len(windows), width), self._windows.pad_id, dtype=np.int64)
+        mask, types = np.zeros_like(ids), np.zeros_like(ids)
+        for n, w in enumerate(windows):
+            ids[n, : len(w.ids)], mask[n, : len(w.ids)], types[n, : len(w.ids)] = w.ids, 1, w.type_ids
+        inputs = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        names = inspect.signature(self._model.forward).parameters  # DistilBERT-like models take no token types
+        with torch.inference_mode():
+            out = self._model(**{k: torch.from_numpy(v).to(self.device) for k, v in inputs.items() if k in names})
+        starts, ends = out.start_logits.float().cpu().numpy(), out.end_logits.float().cpu().numpy()
+        return [(starts[n, : len(w.ids)], ends[n, : len(w.ids)]) for n, w in enumerate(windows)]
 
     def read(self, question: str, texts: Sequence[str], top_n: int = 3) -> list[Reading]:
         """Read every text for one question."""
@@ -293,25 +322,19 @@ class Reader:
 
     def read_pairs(self, questions: Sequence[str], texts: Sequence[str], top_n: int = 3) -> list[Reading]:
         """Read (question, text) pairs; one Reading per pair, in order."""
-        import torch
-
         self._load()
-        fitted = {q: self._fit_question(q) for q in set(questions)}
-        questions = [fitted[q] for q in questions]
+        windowing = self._load_tokenizer()
+        fitted = {q: windowing.fit(q, self.max_question_tokens) for q in set(questions)}
+        windows = windowing([fitted[q] for q in questions], texts)
         spans: list[list[Span]] = [[] for _ in texts]
         nulls = [1.0 for _ in texts]
-        for lo in range(0, len(texts), self.batch_size):
-            enc = encode_windows(self._tokenizer, questions[lo : lo + self.batch_size], texts[lo : lo + self.batch_size], self.max_length, self.stride)
-            inputs = {k: torch.tensor(enc[k], device=self.device) for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc}
-            with torch.inference_mode():
-                out = self._model(**inputs)
-            starts, ends = _numpy(out.start_logits), _numpy(out.end_logits)
-            for w, pair in enumerate(enc["overflow_to_sample_mapping"]):
-                t = lo + pair
-                window_spans, null = decode_window(starts[w], ends[w], context_mask(enc, w), self.max_answer_tokens, POOL_FROM)
+        for lo in range(0, len(windows), self.batch_size):
+            batch = windows[lo : lo + self.batch_size]
+            for (t, window), (start, end) in zip(batch, self._logits([w for _, w in batch])):
+                window_spans, null = decode_window(start, end, context_mask(window), self.max_answer_tokens, POOL_FROM)
                 # A text has no answer only if none of its windows has one.
                 nulls[t] = min(nulls[t], null)
-                offsets = enc["offset_mapping"][w]
+                offsets = window.offsets
                 in_chars = within_lines(texts[t], [(offsets[s][0], offsets[e][1], p) for s, e, p in window_spans])
                 for c0, c1, p, peak in pool_overlapping(in_chars)[:top_n]:
                     spans[t].append(Span(texts[t][c0:c1], c0, c1, p, t, peak))
@@ -324,5 +347,3 @@ class Reader:
                     kept.append(s)
             readings.append(Reading(kept[:top_n], nulls[t]))
         return readings
-
-

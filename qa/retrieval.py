@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-
 from qa.articles import Article
 from qa.config import Retrieval
 from qa.embeddings import Embedder
@@ -38,7 +37,7 @@ class Retriever:
                      filters: Filters | None = None) -> list[list[Hit]]:
         """The best `top_k` passages per question, all searched in one snapshot of the index."""
         with self.index.snapshot() as view:
-            if not view.passage_count:
+            if view.empty:
                 return [[] for _ in questions]
             allowed = view.allowed(filters) if filters else None
             # Deeper than top_k, so that top_k distinct stories remain once syndicated copies are folded.

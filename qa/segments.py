@@ -23,6 +23,7 @@ from qa.files import replacing
 MERGE_FACTOR = 8  # this many segments of one size tier are merged into one
 PROBE_SHARE = 16  # an IVF segment searches one list in this many (at least MIN_PROBES)
 MIN_PROBES = 16
+FEW_QUERIES = 16  # below this many queries, a flat segment is searched on one thread
 TRAINING_PER_LIST = 40  # k-means sample: vectors per inverted list (FAISS warns below 39)
 
 
@@ -55,9 +56,20 @@ class Segment:
         depth = min(depth, self.size)
         if is_approximate(self.index):
             params = faiss.SearchParametersIVF(sel=selector, nprobe=probes(self.index.nlist))
-        else:
-            params = faiss.SearchParameters(sel=selector) if selector is not None else None
-        return self.index.search(queries, depth, params=params)
+            return self.index.search(queries, depth, params=params)
+        params = faiss.SearchParameters(sel=selector) if selector is not None else None
+        if len(queries) >= FEW_QUERIES:
+            return self.index.search(queries, depth, params=params)
+        # A flat search splits its work by query, so a few questions gain nothing from OpenMP's team,
+        # whose idle threads then spin for a while and take the cores from the reader that runs next
+        # (reading the seed's top 4: 25 ms after a one-thread search, 30 after a two-thread one).
+        # The setting is the calling thread's own (an OpenMP ICV), restored at once.
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            return self.index.search(queries, depth, params=params)
+        finally:
+            faiss.omp_set_num_threads(threads)
 
 
 def is_approximate(index: Any) -> bool:

@@ -26,7 +26,7 @@ import numpy as np
 
 from qa.files import replacing
 from qa.passages import sentence_spans
-from qa.reading import Reader, encode_windows, pick_device
+from qa.reading import Reader, Windows, pick_device
 from qa.squad import SquadExample, load_examples, paragraphs_by_title
 
 
@@ -257,23 +257,20 @@ def make_pairs(examples: list[SquadExample], negatives: float, seed: int) -> lis
 def make_features(tokenizer: Any, pairs: list[tuple[str, str, int, int]], max_length: int, stride: int) -> dict[str, list[np.ndarray] | np.ndarray]:
     """Tokenized windows with start/end token targets ([CLS] = 0 when the window lacks the answer)."""
     ids, types, starts, ends = [], [], [], []
+    windowing = Windows(tokenizer, max_length, stride)
     for lo in range(0, len(pairs), 1000):
         chunk = pairs[lo : lo + 1000]
-        enc = encode_windows(tokenizer, [p[0] for p in chunk], [p[1] for p in chunk], max_length, stride)
-        for w, i in enumerate(enc["overflow_to_sample_mapping"]):
+        for i, window in windowing([p[0] for p in chunk], [p[1] for p in chunk]):
             _, _, a_start, a_end = chunk[i]
-            mask = enc["attention_mask"][w]
-            length = int(sum(mask))
-            seq = enc.sequence_ids(w)
-            offsets = enc["offset_mapping"][w]
+            offsets = window.offsets
             target = (0, 0)
-            ctx = [t for t, s in enumerate(seq) if s == 1]
+            ctx = [t for t, s in enumerate(window.sequence_ids) if s == 1]
             if a_start >= 0 and ctx and offsets[ctx[0]][0] <= a_start and offsets[ctx[-1]][1] >= a_end:
                 s_tok = next(t for t in ctx if offsets[t][1] > a_start)
                 e_tok = next(t for t in reversed(ctx) if offsets[t][0] < a_end)
                 target = (s_tok, e_tok)
-            ids.append(np.array(enc["input_ids"][w][:length], dtype=np.int32))
-            types.append(np.array(enc["token_type_ids"][w][:length], dtype=np.int8) if "token_type_ids" in enc else None)
+            ids.append(np.array(window.ids, dtype=np.int32))
+            types.append(np.array(window.type_ids, dtype=np.int8))
             starts.append(target[0])
             ends.append(target[1])
     return {"input_ids": ids, "token_type_ids": types, "start": np.array(starts), "end": np.array(ends)}

@@ -289,3 +289,20 @@ def test_rss_and_atom_feeds_add_their_entries_with_dates_and_again_only_what_cha
     (tmp_path / "news.xml").write_text(RSS.replace("after the storm", "after the winter storm"))
     proc = qa("index", "add", *feeds, "--index-dir", str(index_copy), "--quiet")
     assert "Added 0, updated 1, unchanged 2" in proc.stdout
+
+
+def test_ask_imports_neither_torch_nor_transformers_and_splits_its_seconds(index_copy: Path):
+    """`qa ask` answers with the int8 graphs alone once they are cached (the first ask exports the reader)."""
+    assert qa("ask", "--index-dir", str(index_copy), SEED_QUESTION).returncode == 0
+    code = ("import json, sys; from qa.cli import main; status = main(sys.argv[1:]); "
+            "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'transformers', 'sentence_transformers'}); "
+            "print(json.dumps({'status': status, 'heavy': heavy}))")
+    proc = subprocess.run([sys.executable, "-c", code, "ask", "--json", "--index-dir", str(index_copy), SEED_QUESTION],
+                          cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    result, modules = proc.stdout.rsplit("\n{", 1)
+    result, modules = json.loads(result), json.loads("{" + modules)
+    assert modules == {"status": 0, "heavy": []}
+    assert result["answer"]["text"] == "Marco Rubio"
+    assert set(result["seconds"]) == {"load", "retrieval", "reading", "total"}

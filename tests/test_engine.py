@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from qa.articles import Article
@@ -11,7 +12,7 @@ from qa.engine import Engine
 from qa.errors import InputError
 from qa.retrieval import Filters
 
-from conftest import RUBIO_SENTENCE, SEED_QUESTION, snapshot
+from conftest import RUBIO_SENTENCE, SEED_QUESTION, SEEDS, snapshot
 
 
 def test_hybrid_retrieval_ranks_the_rubio_passage_first(engine: Engine):
@@ -35,7 +36,9 @@ def test_the_seed_question_is_answered_and_cited(engine: Engine):
 
 
 def test_answers_are_merged_across_passages(index_copy: Path):
-    engine = Engine.open(index_copy)
+    from qa.config import Config
+
+    engine = Engine.open(index_copy, Config(decided_at=None))  # every passage read, not only a sure first one
     seed = engine.articles()[0]
     # Another outlet's own report (not a copy of the seed, which would be folded into one story).
     engine.add_articles([Article.from_text("Officials in Washington said Marco Rubio will lead next week's talks with "
@@ -48,6 +51,26 @@ def test_answers_are_merged_across_passages(index_copy: Path):
     assert {e.article_id for e in best.evidence} == {"report", seed.id}
     assert best.answerability == max(e.answerability for e in best.evidence) == best.citation.answerability
     assert len({a.text.lower() for a in result.answers}) == len(result.answers)
+
+
+def test_reading_stops_at_a_sure_first_passage_unless_the_question_asks_for_the_present(engine: Engine):
+    from qa.config import Config
+
+    calls: list[int] = []
+    reader = engine.reader
+    reader.read_pairs, read = (lambda q, t, top_n=3: calls.append(len(t)) or read(q, t, top_n)), reader.read_pairs
+    try:
+        sure = engine.ask(SEED_QUESTION)
+        assert calls == [1] and len(sure.passages) == 4  # the first passage decided it; the rest were not read
+        assert sure.best.text == "Marco Rubio" and sure.best.citation.sentence == RUBIO_SENTENCE
+        calls.clear()
+        engine.ask("Who is the current special envoy?")  # asks for the present: a newer article may say otherwise
+        assert calls == [4]
+        calls.clear()
+        everything = Engine(engine.index_dir, engine.index, Config(decided_at=None)).ask(SEED_QUESTION)
+        assert everything.best.text == sure.best.text and len(everything.answers) > len(sure.answers)
+    finally:
+        del reader.read_pairs
 
 
 def test_the_seed_answer_is_one_answer_with_one_confidence(engine: Engine):
@@ -194,3 +217,63 @@ def test_the_latest_answer_wins_when_the_question_asks_for_the_present_and_the_o
 
     assert recency_for("Who was sworn in as harbour master?", None) == 0.0
     assert recency_for("Who is the harbour master now?", None) > 0 and recency_for("Who is it now?", 0.0) == 0.0
+
+
+def test_an_index_records_its_encoder_and_adds_keep_to_it(tmp_path: Path, seed_index: Path):
+    from qa.config import Config
+
+    assert Engine.open(seed_index).stats().encoder == "onnx-int8"  # the default
+    fp32 = Engine.build([SEEDS], tmp_path / "fp32", Config(encoder_int8=False))
+    assert fp32.stats().encoder == "sentence-transformers-fp32"
+    reopened = Engine.open(tmp_path / "fp32")  # default config: questions in int8, passages as the index's
+    assert reopened.embedder.precision == "fp32" and reopened.query_encoder.precision == "int8"
+    answer = reopened.ask(SEED_QUESTION).best
+    assert answer.text == "Marco Rubio" and answer.citation.sentence == RUBIO_SENTENCE
+    extra = tmp_path / "extra.txt"
+    extra.write_text("The harbour ferry to Vlieland sails at dawn on Sundays.\n", encoding="utf-8")
+    reopened.add([extra])
+    passage, vector = reopened.index.passages_of(reopened.resolve("extra")[0])[0]
+    from sentence_transformers import SentenceTransformer
+
+    from qa.embeddings import resolve_model
+
+    want = SentenceTransformer(resolve_model("all-MiniLM-L6-v2"), device="cpu").encode([passage.text], normalize_embeddings=True)
+    assert np.allclose(vector, want[0], atol=1e-5)  # added in fp32, like the rest of that index
+    with pytest.raises(InputError, match="onnx-int8"):
+        reopened.index.add([], [], np.zeros((0, 384), np.float32), encoder="onnx-int8")
+
+
+def test_questions_from_many_threads_are_answered_in_shared_batches(engine: Engine):
+    import threading
+
+    from qa.batching import MicroBatcher
+
+    batcher = MicroBatcher(engine)
+    asked = [(SEED_QUESTION, 5), ("Who is Moscow's special envoy?", 5), (SEED_QUESTION, 3)] * 6
+    start = threading.Barrier(len(asked) + 1)
+    answers: dict[int, str] = {}
+    errors: list[str] = []
+
+    def ask(n: int, question: str, top_k: int) -> None:
+        start.wait()
+        result = batcher.ask(question, top_k=top_k)
+        answers[n] = result.best.text
+        assert len(result.passages) <= top_k
+
+    def refused() -> None:
+        start.wait()
+        try:
+            batcher.ask("   ")
+        except InputError as exc:
+            errors.append(str(exc))
+
+    threads = [threading.Thread(target=ask, args=(n, q, k)) for n, (q, k) in enumerate(asked)]
+    threads.append(threading.Thread(target=refused))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert batcher.largest > 1  # questions that waited together were answered together
+    assert [answers[n] for n in range(len(asked))] == [
+        "Marco Rubio" if q == SEED_QUESTION else engine.ask(q).best.text for q, _ in asked]
+    assert len(errors) == 1 and "empty" in errors[0]  # a bad question fails alone, in its caller's thread

@@ -368,3 +368,51 @@ def test_open_evaluation_with_orphaned_articles_reports_abstention(tmp_path: Pat
     assert out["orphaned_questions"] in (36, 20) and out["count"] == 56
     assert out["orphaned_abstained"] >= 50  # questions about the missing article are mostly refused
     assert out["exact_match_abstaining"] <= out["exact_match"] and out["recall@20"] > 0.5
+
+
+def test_windows_are_exactly_those_of_the_transformers_tokenizer_the_reader_was_trained_with():
+    """Reading cuts windows with `tokenizers` alone; they must equal what transformers' fast tokenizer makes."""
+    from transformers import AutoTokenizer
+
+    from qa.reading import Windows
+
+    model = Path(__file__).resolve().parent.parent / "qa" / "models" / "reader"
+    examples = load_examples(TINY)
+    long_text = " ".join(e.context for e in examples[:6])  # several windows, overlapping by the stride
+    questions = [e.question for e in examples[:10]] + ["Who leads next week's talks?"]
+    texts = [e.context for e in examples[:10]] + [long_text]
+    tokenizer = AutoTokenizer.from_pretrained(str(model))
+    want = tokenizer(questions, texts, truncation="only_second", max_length=256, stride=96,
+                     return_overflowing_tokens=True, return_offsets_mapping=True)
+    got = Windows(tokenizer, 256, 96)(questions, texts)
+    assert sum(1 for i, _ in got if i == len(texts) - 1) >= 3
+    assert [i for i, _ in got] == list(want["overflow_to_sample_mapping"])
+    for w, (_, window) in enumerate(got):
+        assert window.ids == want["input_ids"][w]
+        assert window.type_ids == want["token_type_ids"][w]
+        assert [tuple(o) for o in window.offsets] == [tuple(o) for o in want["offset_mapping"][w]]
+        assert window.sequence_ids == want.sequence_ids(w)
+
+
+def test_int8_encoder_agrees_with_sentence_transformers_and_is_built_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from sentence_transformers import SentenceTransformer
+
+    from qa.articles import collect_articles
+    from qa.embeddings import Embedder, resolve_model
+    from qa.passages import split_passages
+
+    monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path / "cache"))
+    texts = [p.text for a in collect_articles([SEEDS]).articles for p in split_passages(a, 120, 1)]
+    texts += [SEED_QUESTION, "When will Trump and Putin meet?"]
+    int8 = Embedder("all-MiniLM-L6-v2", precision="int8")
+    assert int8.precision == "int8" and int8.encoder == "onnx-int8"
+    got = int8.encode(texts)
+    want = SentenceTransformer(resolve_model("all-MiniLM-L6-v2"), device="cpu").encode(texts, normalize_embeddings=True)
+    assert got.shape == want.shape and np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-4)
+    assert (got * want).sum(axis=1).min() >= 0.99
+    built = list((tmp_path / "cache").glob("encoder-*-int8.onnx"))
+    assert len(built) == 1
+    stamp = built[0].stat().st_mtime_ns
+    again = Embedder("all-MiniLM-L6-v2", precision="int8").encode(texts[:1])
+    assert np.allclose(again[0], got[0], atol=1e-6) and built[0].stat().st_mtime_ns == stamp
+    assert Embedder("all-MiniLM-L6-v2", precision="fp32").encoder == "sentence-transformers-fp32"

@@ -18,11 +18,12 @@ from typing import Any
 import gradio as gr
 
 from qa.articles import SUFFIXES, Article, collect_articles, read_date, slug
+from qa.batching import MicroBatcher
 from qa.config import Config, default_index_dir
 from qa.engine import Engine
 from qa.errors import QAError
-from qa.retrieval import Filters
 from qa.index import PassageIndex
+from qa.retrieval import Filters
 
 SEED_ID = "trump-putin-budapest-summit"
 SEED_EXAMPLES = [
@@ -33,6 +34,9 @@ SEED_EXAMPLES = [
 ]
 
 logger = logging.getLogger(__name__)
+# Questions Gradio hands over at once: they wait in qa.batching for a shared batch, not in Gradio's queue,
+# so a crowd's questions are read together (bench/concurrent_ask.py measures it).
+ASK_CONCURRENCY = 64
 
 CSS = """
 #answer .answer-text { font-size: 2rem; font-weight: 700; line-height: 1.2; }
@@ -48,7 +52,8 @@ class Library:
     """The engine behind the page, shared by all visitors.
 
     Questions take no lock: each search reads its own snapshot of the index, so
-    they are answered while an upload is being embedded and committed. Uploads
+    they are answered while an upload is being embedded and committed. Questions
+    that arrive together are answered in shared batches (qa.batching). Uploads
     and removals from the page go one at a time (other programs writing to the
     same index wait on the index's own lock).
     """
@@ -65,6 +70,7 @@ class Library:
             self.engine = Engine.open_or_seed(self.index_dir, config)
         else:  # a new library, filled from the page
             self.engine = Engine.create(self.index_dir, config)
+        self.batcher = MicroBatcher(self.engine)
 
     # ----- asking ------------------------------------------------------------
     def ask(self, question: str, retrieval: str = "hybrid", top_k: int = 5, always_answer: bool = False,
@@ -78,8 +84,8 @@ class Library:
             top_k = int(float(top_k)) if not isinstance(top_k, bool) and float(top_k) == int(float(top_k)) else top_k
         except (TypeError, ValueError, OverflowError):
             pass  # the engine refuses it in one line
-        result = self.engine.ask(question, top_k=top_k, retrieval=retrieval,  # type: ignore[arg-type]
-                                 filters=filters, always_answer=bool(always_answer))
+        result = self.batcher.ask(question, top_k=top_k, retrieval=retrieval,  # type: ignore[arg-type]
+                                  filters=filters, always_answer=bool(always_answer))
         with self.remembering:
             if remember and result.confident and result.question not in self.recent:
                 self.recent.insert(0, result.question)
@@ -286,7 +292,7 @@ def build_app(library: Library) -> gr.Blocks:
         for trigger in (ask.click, question.submit):
             trigger(ask_page, [question, retrieval, top_k, always, since, until, source], [answer, candidates],
                     api_visibility="undocumented",
-                    concurrency_limit=4).then(examples_update, None, examples, api_visibility="undocumented",
+                    concurrency_limit=ASK_CONCURRENCY).then(examples_update, None, examples, api_visibility="undocumented",
                                               show_progress="hidden")
         add_button.click(add, [upload], [upload_message, *shown], api_visibility="undocumented")
         remove_button.click(remove, [chosen], [remove_message, *shown], api_visibility="undocumented")
@@ -303,7 +309,7 @@ def build_app(library: Library) -> gr.Blocks:
             except Exception as exc:
                 raise gr.Error(one_line(exc)) from None
 
-        gr.api(api_ask, api_name="ask", concurrency_limit=4)
+        gr.api(api_ask, api_name="ask", concurrency_limit=ASK_CONCURRENCY)
     app.queue(default_concurrency_limit=1)
     return app
 
