@@ -5,6 +5,12 @@ them contending for the same cores. Here callers hand their question to one work
 thread, which takes everything waiting (up to `max_batch`) and answers it with one
 `Engine.ask_many`: one batched retrieval, one read of all the passages. A lone
 question is answered at once; a crowd is answered in a few shared batches.
+
+Batches stay small (4): on a CPU, reading is most of a question's cost and is not
+cheaper in a batch, so a large batch only makes its first callers wait for its
+last. Measured with 20 concurrent calls on 2 cores (bench/concurrent_ask.py, REST):
+median 0.71 s one at a time, 0.77 s in batches of 4, 1.03 s in batches of 16,
+before reading stopped at a sure first passage.
 """
 
 from __future__ import annotations

@@ -182,15 +182,21 @@ def cmd_index_check(args: argparse.Namespace) -> int:
     from qa.engine import Engine
 
     engine = Engine.open(args.index_dir, _config(args), progress=False)
+    if _problems(engine, f"{{n}} problem(s) in {args.index_dir}; `qa index rebuild --index-dir {args.index_dir}` "
+                         "rebuilds the BM25 index and damaged vector segments from the database."):
+        return 1
+    print(f"{args.index_dir} is sound: {engine.stats().describe()}")
+    return 0
+
+
+def _problems(engine: Any, advice: str) -> bool:
+    """Print engine.check()'s problems, one a line, then `advice` (with {n}, their number); True if any."""
     problems = engine.check()
     for problem in problems:
         print(f"problem: {problem}", file=sys.stderr)
     if problems:
-        print(f"{len(problems)} problem(s) in {args.index_dir}; `qa index rebuild --index-dir {args.index_dir}` "
-              "rebuilds the BM25 index and damaged vector segments from the database.", file=sys.stderr)
-        return 1
-    print(f"{args.index_dir} is sound: {engine.stats().describe()}")
-    return 0
+        print(advice.replace("{n}", str(len(problems))), file=sys.stderr)
+    return bool(problems)
 
 
 def cmd_index_rebuild(args: argparse.Namespace) -> int:
@@ -198,13 +204,7 @@ def cmd_index_rebuild(args: argparse.Namespace) -> int:
 
     engine = Engine.open(args.index_dir, _config(args), progress=not args.quiet)
     print(engine.rebuild())
-    problems = engine.check()
-    for problem in problems:
-        print(f"problem: {problem}", file=sys.stderr)
-    if problems:
-        print(f"Some problems remain; build the index again from the articles with `qa index build`.", file=sys.stderr)
-        return 1
-    return 0
+    return 1 if _problems(engine, "Some problems remain; build the index again from the articles with `qa index build`.") else 0
 
 
 def cmd_index_optimize(args: argparse.Namespace) -> int:

@@ -128,7 +128,8 @@ class _EncodeAndWrite:
     def __init__(self, model: str, precision: str, device: str, job: "Job") -> None:
         from qa.embeddings import Embedder
 
-        self.embedder = Embedder(model, device, precision=precision)  # type: ignore[arg-type]
+        # One thread: the actor was given one CPU, and its siblings on the node have the others.
+        self.embedder = Embedder(model, device, precision=precision, threads=1)  # type: ignore[arg-type]
         self.precision = precision
         self.job = job
 

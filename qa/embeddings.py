@@ -45,13 +45,15 @@ class Embedder:
     `precision` then says so.
     """
 
-    def __init__(self, model: str, device: str = "cpu", batch_size: int = 64, precision: Precision = "int8") -> None:
+    def __init__(self, model: str, device: str = "cpu", batch_size: int = 64, precision: Precision = "int8",
+                 threads: int | None = None) -> None:
         from qa.quantized import is_mean_pooled
 
         self.name = canonical_name(model)
         self._source = model
         self.device = device
         self.batch_size = batch_size
+        self.threads = threads  # the int8 encoder's threads (None: all cores)
         int8 = precision == "int8" and device == "cpu" and is_mean_pooled(resolve_model(model))
         self.precision: Precision = "int8" if int8 else "fp32"
         self._model: Any = None
@@ -80,7 +82,7 @@ class Embedder:
             from qa.quantized import Int8Encoder
 
             try:
-                self._model = Int8Encoder(path)
+                self._model = Int8Encoder(path, self.threads)
                 return self._model
             except QAError:
                 raise

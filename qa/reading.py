@@ -92,7 +92,7 @@ class Windows:
         self.plain = Tokenizer.from_str(backend.to_str())
         self.plain.no_truncation()
         self.plain.no_padding()
-        self.pad_id = self.plain.token_to_id("[PAD]") or 0
+        self.pad_id = (backend.padding or {}).get("pad_id") or self.plain.token_to_id("[PAD]") or 0
 
     def __call__(self, questions: Sequence[str], texts: Sequence[str]) -> list[tuple[int, Any]]:
         """(pair index, tokenizers.Encoding) for every window, pairs in order, windows in text order."""
