@@ -43,8 +43,9 @@ class RayOptions:
     """Where and how to run an add on Ray.
 
     Args:
-        address: None starts a local Ray runtime for the add (shut down after it);
-            "auto" or "ray://HOST:10001" joins a running cluster.
+        address: None starts a local Ray runtime for the add (shut down after it), even where a
+            cluster runs; "auto", HOST:PORT or "ray://HOST:10001" joins a running cluster. Either
+            way, a process that has already called ray.init() adds on its runtime.
         workers: encoder actors (each takes one CPU and loads the model once).
         batch_size: passages per batch, and so per segment file.
     """
@@ -80,7 +81,7 @@ class Runtime:
         ray = _ray()
         if not ray.is_initialized():
             try:
-                ray.init(address=self.options.address, include_dashboard=False, log_to_driver=False,
+                ray.init(address=self.options.address or "local", include_dashboard=False, log_to_driver=False,
                          logging_level=logging.ERROR)
             except ConnectionError as exc:
                 raise InputError(f"Could not join the Ray cluster at {self.options.address} ({exc}); "

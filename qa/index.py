@@ -53,6 +53,7 @@ TEXT = "text"
 LOCK = ".lock"
 OLD_POINTER, OLD_CATALOG = "CURRENT", "versions.json"  # format 1: one folder per saved version
 OWN_FILES = {DATABASE, DATABASE + "-wal", DATABASE + "-shm", SEGMENTS, TEXT, LOCK, OLD_POINTER, OLD_CATALOG}
+_RUNNING_JOBS: set[str] = set()  # the distributed adds this process is running (see PassageIndex.staging)
 APPROXIMATE_ABOVE = 50_000  # vectors: a segment larger than this is an IVF index
 logger = logging.getLogger(__name__)
 
@@ -403,16 +404,23 @@ class PassageIndex:
         from filelock import FileLock, Timeout
 
         for (key,) in db.execute("SELECT key FROM settings WHERE key LIKE 'job:%'").fetchall():
-            prefix = f"job-{key[4:]}"
+            lease = self.folder / SEGMENTS / f"job-{key[4:]}.lock"
+            if key[4:] in _RUNNING_JOBS:
+                continue  # this process's own (file locks tell other processes' holds apart, not our own)
             try:
-                with FileLock(self.folder / SEGMENTS / f"{prefix}.lock", timeout=0):
-                    for path in (self.folder / SEGMENTS).glob(f"{prefix}-*.faiss"):
-                        path.unlink(missing_ok=True)
+                with FileLock(lease, timeout=0):  # free: the job's driver is gone
                     db.execute("DELETE FROM settings WHERE key=?", (key,))
-                    logger.info("Removed the segment files of an unfinished job (%s).", prefix)
-                (self.folder / SEGMENTS / f"{prefix}.lock").unlink(missing_ok=True)
+                    logger.info("Removing the segment files of an unfinished job (%s).", key)
+                lease.unlink(missing_ok=True)
             except Timeout:
                 pass  # the job is still running
+        # A job's files are those no running job and no segment row names; this also takes the file of a
+        # dead job's worker that finished its batch after its job was settled.
+        running = {key[4:] for (key,) in db.execute("SELECT key FROM settings WHERE key LIKE 'job:%'")}
+        named = {name for (name,) in db.execute("SELECT file FROM segments")}
+        for path in (self.folder / SEGMENTS).glob("job-*"):
+            if path.name[4:16] not in running and path.name not in named:
+                path.unlink(missing_ok=True)
         for number, name, state in db.execute("SELECT number, file, state FROM segments WHERE state != 'live'").fetchall():
             (self.folder / SEGMENTS / name).unlink(missing_ok=True)
             db.execute("DELETE FROM segments WHERE number=?", (number,))
@@ -545,6 +553,7 @@ class PassageIndex:
             raise SaveFailed(_save_failure(self.folder, exc)) from None
         lease = FileLock(self.folder / SEGMENTS / f"{job.prefix}.lock")
         lease.acquire()
+        _RUNNING_JOBS.add(job.id)
         try:
             with self._writing() as db:
                 self._prepare(db, replace_all, encoder or self.encoder)
@@ -555,6 +564,7 @@ class PassageIndex:
             yield job
         except BaseException:
             lease.release()
+            _RUNNING_JOBS.discard(job.id)
             try:
                 with self._writing():
                     pass  # settling removes what the job wrote
@@ -562,6 +572,7 @@ class PassageIndex:
                 pass  # the next write will
             raise
         finally:
+            _RUNNING_JOBS.discard(job.id)
             if lease.is_locked:
                 lease.release()
             Path(lease.lock_file).unlink(missing_ok=True)

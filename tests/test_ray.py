@@ -94,6 +94,17 @@ Engine.open(sys.argv[1]).add([sys.argv[2]], ray=RayOptions(workers=1, batch_size
 """
 
 
+def kill_session(leader: int) -> None:
+    """SIGKILL every process of the session `leader` leads (Ray's workers have process groups of their own)."""
+    rows = subprocess.run(["ps", "-eo", "pid=,sid="], capture_output=True, text=True, check=True).stdout.split("\n")
+    for pid, sid in (row.split() for row in rows if row.strip()):
+        if int(sid) == leader:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
 def test_a_ray_job_killed_midway_leaves_the_index_as_it_was(index_copy: Path, tmp_path: Path):
     folder = tmp_path / "many"
     folder.mkdir()
@@ -110,7 +121,7 @@ def test_a_ray_job_killed_midway_leaves_the_index_as_it_was(index_copy: Path, tm
         assert driver.poll() is None, "the Ray add ended before it could be interrupted"
         time.sleep(0.2)
     assert list((index_copy / "segments").glob("job-*.faiss")), "the Ray workers wrote no segment in time"
-    os.killpg(driver.pid, signal.SIGKILL)  # the driver and the Ray runtime it started
+    kill_session(driver.pid)  # the driver and the Ray runtime it started, workers included
     driver.wait()
 
     engine = Engine.open(index_copy)
