@@ -11,27 +11,23 @@ a question. About ten minutes on 2 cores for 1,500 questions.
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from common import SQUAD  # first: this checkout's qa, models offline
 
-from qa.articles import Article  # noqa: E402
-from qa.config import Config  # noqa: E402
-from qa.engine import Engine  # noqa: E402
-from qa.squad import load_examples, load_paragraphs, score  # noqa: E402
+from qa.articles import Article
+from qa.config import Config
+from qa.engine import Engine
+from qa.squad import load_examples, load_paragraphs, score
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--squad-file", type=Path, default=ROOT.parent / "shared" / "data" / "squad" / "dev-v1.1.json.gz")
+    parser.add_argument("--squad-file", type=Path, default=SQUAD / "dev-v1.1.json.gz")
     parser.add_argument("--questions", type=int, default=1500)
     args = parser.parse_args()
     examples = [e for e in load_examples(args.squad_file) if not e.is_impossible]

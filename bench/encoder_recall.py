@@ -10,26 +10,22 @@ for the four mixes (passages × questions). About ten minutes on 2 cores.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from common import SQUAD  # first: this checkout's qa, models offline
 
-from qa.articles import Article  # noqa: E402
-from qa.embeddings import Embedder  # noqa: E402
-from qa.passages import split_passages  # noqa: E402
-from qa.squad import load_examples, load_paragraphs  # noqa: E402
+from qa.articles import Article
+from qa.embeddings import Embedder
+from qa.passages import split_passages
+from qa.squad import load_examples, load_paragraphs
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--squad-file", type=Path, default=ROOT.parent / "shared" / "data" / "squad" / "dev-v1.1.json.gz")
+    parser.add_argument("--squad-file", type=Path, default=SQUAD / "dev-v1.1.json.gz")
     args = parser.parse_args()
     examples = [e for e in load_examples(args.squad_file) if not e.is_impossible]
     articles = [Article.from_text(c, title=t) for t, c in load_paragraphs(args.squad_file)]

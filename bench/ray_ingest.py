@@ -14,24 +14,20 @@ unchanged on a cluster.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from common import SQUAD  # first: this checkout's qa, models offline
 
-from qa.distributed import RayOptions  # noqa: E402
-from qa.engine import Engine  # noqa: E402
-from qa.squad import load_paragraphs  # noqa: E402
+from qa.distributed import RayOptions
+from qa.engine import Engine
+from qa.squad import load_paragraphs
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--squad-file", type=Path, default=ROOT.parent / "shared" / "data" / "squad" / "dev-v1.1.json.gz")
+    parser.add_argument("--squad-file", type=Path, default=SQUAD / "dev-v1.1.json.gz")
     parser.add_argument("--paragraphs", type=int, default=2000)
     parser.add_argument("--batch-size", type=int, default=200, help="passages per Ray batch (and segment)")
     args = parser.parse_args()
