@@ -14,6 +14,8 @@ writer left unsettled are listed in the database and settled by the next write.
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -22,6 +24,9 @@ from qa.errors import IndexUnusable
 
 ANALYZER = "news"  # words, lower-cased, English stop words dropped, stemmed
 HEAP_BYTES = 64_000_000
+STRAYS_REMOVED_AT_MOST = 16  # a killed commit leaves at most one deletes file per segment it touched
+
+logger = logging.getLogger(__name__)
 
 
 def _analyzer() -> Any:
@@ -108,6 +113,27 @@ class FullText:
 
     def change(self, add: Iterable[tuple[int, str]] = (), delete: Iterable[int] = ()) -> None:
         """Add (row id, text) documents and delete documents by row id, in one tantivy commit."""
+        add, delete = list(add), list(delete)
+        for _ in range(STRAYS_REMOVED_AT_MOST):
+            try:
+                return self._change(add, delete)
+            except ValueError as exc:
+                # A writer killed inside its commit can leave the deletes file of a segment at the opstamp
+                # this commit reuses, and tantivy refuses to write it again; meta.json never named it.
+                stray = re.search(r'FileAlreadyExists\("([0-9a-f]+\.\d+\.del)"\)', str(exc))
+                if not stray or stray.group(1) in self._committed_deletes():
+                    raise
+                logger.info("Removing %s, left by a writer that did not finish its commit.", stray.group(1))
+                (self.folder / stray.group(1)).unlink(missing_ok=True)
+        self._change(add, delete)
+
+    def _committed_deletes(self) -> set[str]:
+        """The deletes files meta.json names (one per segment with deleted documents)."""
+        meta = json.loads((self.folder / "meta.json").read_text(encoding="utf-8"))
+        return {f"{s['segment_id'].replace('-', '')}.{s['deletes']['opstamp']}.del"
+                for s in meta.get("segments", []) if s.get("deletes")}
+
+    def _change(self, add: list[tuple[int, str]], delete: list[int]) -> None:
         import tantivy
 
         writer = self.index.writer(heap_size=HEAP_BYTES, num_threads=1)

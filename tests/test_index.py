@@ -115,3 +115,26 @@ def test_approximate_segments_agree_with_exact_ones_on_the_seed(tmp_path: Path):
     a = [h.passage.id for h in Engine.open(tmp_path / "ivf").search(SEED_QUESTION, top_k=3, retrieval="dense")]
     b = [h.passage.id for h in exact.search(SEED_QUESTION, top_k=3, retrieval="dense")]
     assert a == b
+
+
+def test_a_deletes_file_left_by_a_killed_commit_does_not_stop_the_next_one(tmp_path: Path):
+    """A writer killed inside tantivy's commit can leave `<segment>.<opstamp>.del`, which meta.json never named;
+    the next commit reuses that opstamp, and tantivy would refuse to write the file again."""
+    import json
+
+    from qa.fulltext import FullText
+
+    text = FullText(tmp_path / "text")
+    text.change(add=[(n, f"bulletin {n} about the ferry") for n in range(1, 40)])
+    text.change(delete=[1])  # a committed deletes file, which must survive
+    committed = text._committed_deletes()
+    meta = json.loads((tmp_path / "text" / "meta.json").read_text())
+    for segment in meta["segments"]:
+        for opstamp in range(meta["opstamp"], meta["opstamp"] + 4):  # where the next commit's deletes go
+            name = f"{segment['segment_id'].replace('-', '')}.{opstamp}.del"
+            if name not in committed:
+                (tmp_path / "text" / name).write_bytes(b"half-written by a killed commit")
+    text.change(delete=[2, 3])
+    assert text.count() == 36
+    assert text.search(["bulletin 2"], 40)[0] and all(r not in (1, 2, 3) for r, _ in text.search(["ferry"], 40)[0])
+    assert all((tmp_path / "text" / name).exists() for name in text._committed_deletes())
