@@ -454,26 +454,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     _engine_options(p)
     p.set_defaults(func=cmd_index_info)
-    p = isub.add_parser("check", help="verify checksums and counts",
-                        description="Verify the database, every vector segment's checksum and that articles, passages, "
-                                    "BM25 documents and vectors agree. Exit status 1 when anything is wrong.")
-    _engine_options(p)
-    p.set_defaults(func=cmd_index_check)
-    p = isub.add_parser("rebuild", help="rebuild BM25 and damaged vector segments from the database",
-                        description="Rebuild the BM25 index from the passages in the database, and re-embed the passages "
-                                    "of any vector segment that is missing or damaged.")
-    _engine_options(p)
-    p.set_defaults(func=cmd_index_rebuild)
-    p = isub.add_parser("optimize", help="merge the vector segments into one",
-                        description="Merge all vector segments into one, dropping the vectors of removed articles "
-                                    "(adds merge small segments on their own; this is for after many removals).")
-    _engine_options(p)
-    p.set_defaults(func=cmd_index_optimize)
-    p = isub.add_parser("upgrade", help="convert an index written in the older format",
-                        description="Convert an index in format 1 (a CURRENT file and v000001/ folders) to the current "
-                                    "format, keeping its vectors; the old files are removed once the new index is committed.")
-    _engine_options(p)
-    p.set_defaults(func=cmd_index_upgrade)
+    for name, func, summary, description in (
+        ("check", cmd_index_check, "verify checksums and counts",
+         "Verify the database, every vector segment's checksum and that articles, passages, BM25 documents and "
+         "vectors agree. Exit status 1 when anything is wrong."),
+        ("rebuild", cmd_index_rebuild, "rebuild BM25 and damaged vector segments from the database",
+         "Rebuild the BM25 index from the passages in the database, and re-embed the passages of any vector "
+         "segment that is missing or damaged."),
+        ("optimize", cmd_index_optimize, "merge the vector segments into one",
+         "Merge all vector segments into one, dropping the vectors of removed articles (adds merge small "
+         "segments on their own; this is for after many removals)."),
+        ("upgrade", cmd_index_upgrade, "convert an index written in the older format",
+         "Convert an index in format 1 (a CURRENT file and v000001/ folders) to the current format, keeping "
+         "its vectors; the old files are removed once the new index is committed."),
+    ):  # the maintenance commands: only the engine options
+        p = isub.add_parser(name, help=summary, description=description)
+        _engine_options(p)
+        p.set_defaults(func=func)
 
     p = sub.add_parser("ask", help="answer a question from the articles", description="Answer a question with the sentence it came from. Builds the default index from the seed article when there is none.")
     p.add_argument("question", nargs="?", help="the question (or --file for many)")

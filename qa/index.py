@@ -454,12 +454,8 @@ class PassageIndex:
     def _write_segment(self, number: int, name: str, rowids: np.ndarray, vectors: np.ndarray
                        ) -> tuple[str, int, int, str]:
         """Write a segment file; returns what its database row records (kind, vectors, bytes, sha256)."""
-        approximate = self.approximate_above is not None and len(rowids) > self.approximate_above
         (self.folder / SEGMENTS).mkdir(exist_ok=True)
-        path = self.folder / SEGMENTS / name
-        seg.write(seg.build(rowids, vectors, approximate), path)
-        fsync(path.parent)
-        return ("approximate" if approximate else "exact"), len(rowids), path.stat().st_size, sha256_file(path)
+        return write_segment_file(self.folder / SEGMENTS / name, rowids, vectors, self.approximate_above)
 
     def add(self, articles: Sequence[Article], passages: Sequence[Passage], vectors: np.ndarray,
             signatures: dict[str, bytes] | None = None, replace_all: bool = False, encoder: str | None = None) -> None:
@@ -783,13 +779,19 @@ class Job:
 
     def write(self, rowids: np.ndarray, vectors: np.ndarray) -> dict[str, Any]:
         """Write one segment file of the job (on a worker); returns the record commit_staged needs."""
-        approximate = self.approximate_above is not None and len(rowids) > self.approximate_above
         name = f"{self.prefix}-{int(rowids.min()):012d}.faiss"  # a batch run again writes the same file
-        path = Path(self.folder) / SEGMENTS / name
-        seg.write(seg.build(rowids, vectors, approximate), path)
-        fsync(path.parent)
-        return {"file": name, "rowids": rowids.tolist(), "kind": "approximate" if approximate else "exact",
-                "vectors": len(rowids), "bytes": path.stat().st_size, "sha256": sha256_file(path)}
+        kind, count, size, digest = write_segment_file(Path(self.folder) / SEGMENTS / name, rowids, vectors,
+                                                       self.approximate_above)
+        return {"file": name, "rowids": rowids.tolist(), "kind": kind, "vectors": count, "bytes": size, "sha256": digest}
+
+
+def write_segment_file(path: Path, rowids: np.ndarray, vectors: np.ndarray, approximate_above: int | None
+                       ) -> tuple[str, int, int, str]:
+    """Write and fsync one segment file (IVF above `approximate_above` vectors); returns (kind, vectors, bytes, sha256)."""
+    approximate = approximate_above is not None and len(rowids) > approximate_above
+    seg.write(seg.build(rowids, vectors, approximate), path)
+    fsync(path.parent)
+    return ("approximate" if approximate else "exact"), len(rowids), path.stat().st_size, sha256_file(path)
 
 
 class Snapshot:
