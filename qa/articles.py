@@ -14,6 +14,7 @@ from qa.errors import InputError
 
 SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl", ".xml", ".rss", ".atom")
 FEED_SUFFIXES = (".xml", ".rss", ".atom")
+MAX_FILE_BYTES = 32 * 2**20  # one article file or feed (a .jsonl line); anything larger is refused before it is read
 SYSTEM_FOLDERS = {Path(p) for p in ("/proc", "/sys", "/dev", "/run", "/boot", "/etc", "/usr", "/bin", "/lib", "/var")}
 
 
@@ -28,6 +29,7 @@ class Article:
     source: str | None = None
     url: str | None = None
     copy_of: str | None = None  # the first article of the story this one republishes (qa.duplicates), if any
+    origin: str | None = None  # the file its id was taken from (see Engine.add_articles), if any
 
     @classmethod
     def from_text(cls, text: str, title: str = "", id: str | None = None, date: str | None = None,
@@ -38,8 +40,8 @@ class Article:
 
     @property
     def checksum(self) -> str:
-        """Changes whenever anything shown or searched changes (not which story it was found to copy)."""
-        fields = {k: v for k, v in asdict(self).items() if k != "copy_of"}
+        """Changes whenever anything shown or searched changes (not which story it copies, nor where it was read)."""
+        fields = {k: v for k, v in asdict(self).items() if k not in ("copy_of", "origin")}
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
@@ -53,6 +55,8 @@ def normalise_date(raw: str | None) -> str | None:
     if raw is None or not str(raw).strip():
         return None
     raw = " ".join(str(raw).split())
+    if ISO_LIKE.fullmatch(raw):  # numbers in ISO order: valid as written or not a date (never re-read day-first)
+        return iso_day(raw) or raw
     import dateparser
 
     parsed = dateparser.parse(raw, settings={"REQUIRE_PARTS": ["day", "month", "year"],
@@ -64,11 +68,46 @@ def normalise_date(raw: str | None) -> str | None:
     return parsed.isoformat(timespec="minutes" if parsed.second == 0 else "seconds")
 
 
+ISO_LIKE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
+ISO_BOUND = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")  # a filter bound: a year, a month or a day
+
+
+def iso_day(text: str) -> str | None:
+    """YYYY-MM-DD for a real calendar day written as year-month-day numbers, else None (2025-02-30 is None)."""
+    import datetime
+
+    try:
+        year, month, day = (int(part) for part in text.split("-"))
+        return datetime.date(year, month, day).isoformat()
+    except ValueError:
+        return None
+
+
+def valid_bound(value: object) -> bool:
+    """Whether a filter bound is a real year, month (YYYY-MM) or day (YYYY-MM-DD)."""
+    if not isinstance(value, str) or not ISO_BOUND.fullmatch(value):
+        return False
+    parts = value.split("-")
+    return (len(parts) < 2 or 1 <= int(parts[1]) <= 12) and (len(parts) < 3 or iso_day(value) is not None)
+
+
 def read_date(text: str | None, what: str = "") -> str | None:
-    """A date a person typed (a filter bound), as ISO 8601; None when empty; InputError when it is not a date."""
+    """A date a person typed (a filter bound), as ISO 8601; None when empty; InputError when it is not a date.
+
+    This is the one place typed dates are read (CLI, API, page): ISO forms must be real days
+    (2025-02-30 and 2025-13-01 are refused, never read another way round); other forms go
+    through dateparser.
+    """
     if text is None or not str(text).strip():
         return None
-    value = normalise_date(str(text))
+    if not isinstance(text, str):
+        raise InputError(f"{what + ' ' if what else ''}{text!r} is not a date; write it like 2025-10-01.")
+    text = text.strip()
+    if ISO_BOUND.fullmatch(text) and "-" in text:
+        if valid_bound(text):
+            return text
+        raise InputError(f"{what + ' ' if what else ''}{text!r} is not a real date; write it like 2025-10-01.")
+    value = normalise_date(text)
     if not is_iso_date(value):
         raise InputError(f"{what + ' ' if what else ''}{str(text)!r} is not a date; write it like 2025-10-01.")
     return value
@@ -131,13 +170,24 @@ def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "article"
 
 
-def _read_text(path: Path) -> str:
+def _read_bytes(path: Path) -> bytes:
+    """A file's bytes, refused in one line beyond MAX_FILE_BYTES (never more than that is read into memory)."""
     try:
-        return clean_text(path.read_bytes().decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        raise InputError(f"{path} is not UTF-8 text; convert it to UTF-8 and add it again.") from None
+        with open(path, "rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise InputError(f"{path} could not be read ({exc.strerror}).") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise InputError(f"{path} is larger than {MAX_FILE_BYTES // 2**20} MB, more than one file of articles should "
+                         "be; split it into smaller files (a .jsonl file can hold any number of articles).")
+    return data
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return clean_text(_read_bytes(path).decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not UTF-8 text; convert it to UTF-8 and add it again.") from None
 
 
 def _looks_like_title(line: str) -> bool:
@@ -163,7 +213,7 @@ def read_text_file(path: Path, id: str | None = None) -> Article:
     if not body:
         raise InputError(f"{path} holds no text; add a file with the article's text.")
     return Article(id or slug(path.stem), fields.get("title") or title, body, normalise_date(fields.get("date")),
-                   fields.get("source"), fields.get("url"))
+                   fields.get("source"), fields.get("url"), origin=_origin(path))
 
 
 def read_html_file(path: Path, id: str | None = None) -> Article:
@@ -176,42 +226,71 @@ def read_html_file(path: Path, id: str | None = None) -> Article:
     meta = trafilatura.extract_metadata(html)
     title = (meta.title if meta and meta.title else None) or path.stem.replace("-", " ").capitalize()
     return Article(id or slug(path.stem), title, text.strip(), normalise_date(meta.date) if meta else None,
-                   meta.sitename if meta else None, meta.url if meta else None)
+                   meta.sitename if meta else None, meta.url if meta else None, origin=_origin(path))
+
+
+def _origin(path: Path) -> str:
+    """Where an article whose id is its file's name was read: the file's absolute path."""
+    return str(path.absolute())
+
+
+def distinct_id(article: Article) -> str:
+    """The id of an article read from another file of the same name: its name and a hash of its path."""
+    return f"{article.id}-{hashlib.sha1((article.origin or article.text).encode()).hexdigest()[:8]}"
 
 
 def read_jsonl_file(path: Path) -> list[Article]:
+    """One article per line, read line by line (no line may exceed MAX_FILE_BYTES; the file may be any size)."""
     articles = []
-    for n, line in enumerate(_read_text(path).splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            raise InputError(f"{path}, line {n}, is not valid JSON; each line must be one JSON object.") from None
-        if not isinstance(record, dict) or not isinstance(record.get("text"), str) or not record["text"].strip():
-            raise InputError(f"{path}, line {n}, has no 'text'; each line needs at least a non-empty \"text\" field.")
-        fields = {k: (clean_text(str(record[k])) if record.get(k) is not None else None)
-                  for k in ("title", "date", "source", "url", "id")}
-        articles.append(Article.from_text(clean_text(record["text"]).strip(), title=fields["title"] or f"{path.stem} #{n}",
-                                          id=slug(fields["id"]) if fields["id"] else fields["url"],
-                                          date=normalise_date(fields["date"]),
-                                          source=fields["source"], url=fields["url"]))
+    try:
+        with open(path, "rb") as f:
+            for n, raw in enumerate(iter(lambda: f.readline(MAX_FILE_BYTES + 1), b""), 1):
+                if len(raw) > MAX_FILE_BYTES:
+                    raise InputError(f"{path}, line {n}, is longer than {MAX_FILE_BYTES // 2**20} MB; each line must "
+                                     "be one article.")
+                article = _jsonl_article(path, n, raw)
+                if article is not None:
+                    articles.append(article)
+    except OSError as exc:
+        raise InputError(f"{path} could not be read ({exc.strerror}).") from None
     if not articles:
         raise InputError(f"{path} holds no articles; add one JSON object per line with a \"text\" field.")
     return articles
 
 
-def read_feed_file(path: Path) -> list[Article]:
+def _jsonl_article(path: Path, n: int, raw: bytes) -> Article | None:
+    """Line `n` of a .jsonl file as an article (None for a blank line)."""
+    try:
+        line = clean_text(raw.decode("utf-8-sig" if n == 1 else "utf-8"))
+    except UnicodeDecodeError:
+        raise InputError(f"{path}, line {n}, is not UTF-8 text; convert the file to UTF-8 and add it again.") from None
+    if not line.strip():
+        return None
+    try:
+        record = json.loads(line)
+    except (json.JSONDecodeError, RecursionError):
+        raise InputError(f"{path}, line {n}, is not valid JSON; each line must be one JSON object.") from None
+    if not isinstance(record, dict) or not isinstance(record.get("text"), str) or not record["text"].strip():
+        raise InputError(f"{path}, line {n}, has no 'text'; each line needs at least a non-empty \"text\" field.")
+    fields = {k: (clean_text(str(record[k])) if record.get(k) is not None else None)
+              for k in ("title", "date", "source", "url", "id")}
+    return Article.from_text(clean_text(record["text"]).strip(), title=fields["title"] or f"{path.stem} #{n}",
+                             id=slug(fields["id"]) if fields["id"] else fields["url"],
+                             date=normalise_date(fields["date"]), source=fields["source"], url=fields["url"])
+
+
+def read_feed_file(path: Path, local_links: bool = True) -> list[Article]:
     """The entries of an RSS or Atom file (feedparser), each an article with its title, date, source and url.
 
-    An entry whose link names an HTML file beside the feed is read in full through the
-    HTML extractor; otherwise its content (or summary) is the text. Nothing is fetched
+    An entry whose link names an HTML file in the feed's own folder (a relative link, see
+    `local_page`) is read in full through the HTML extractor, unless `local_links` is off
+    (an uploaded feed); otherwise its content (or summary) is the text. Nothing is fetched
     from the network. An entry's id is its feed id or link, so adding the same feed
     again adds only new or changed entries.
     """
     import feedparser
 
-    feed = feedparser.parse(path.read_bytes())
+    feed = feedparser.parse(_read_bytes(path))
     if not feed.entries:
         reason = f" ({type(feed.bozo_exception).__name__})" if feed.get("bozo") else ""
         raise InputError(f"{path} holds no feed entries{reason}; pass an RSS or Atom file.")
@@ -219,10 +298,9 @@ def read_feed_file(path: Path) -> list[Article]:
     articles = []
     for n, entry in enumerate(feed.entries, 1):
         link = entry.get("link")
-        local = path.parent / link if link and not re.match(r"^[a-z][a-z0-9+.-]*:", link) else None
-        if local is not None and local.is_file() and local.suffix.lower() in (".html", ".htm"):
-            page = read_html_file(local)
-            text = page.text
+        local = local_page(path, link) if local_links else None
+        if local is not None:
+            text = read_html_file(local).text
         else:
             html = entry.get("content", [{}])[0].get("value") if entry.get("content") else entry.get("summary", "")
             text = _html_to_text(html or "")
@@ -235,6 +313,24 @@ def read_feed_file(path: Path) -> list[Article]:
     if not articles:
         raise InputError(f"{path} has feed entries but none with text; nothing to add.")
     return articles
+
+
+def local_page(feed: Path, link: str | None) -> Path | None:
+    """The HTML file a feed entry's relative link names inside the feed's own folder, or None.
+
+    A link with a scheme (https:, file:, ...) stays a link; an absolute path, a `..` that
+    leaves the folder, or a link through a symbolic link to elsewhere is never opened.
+    """
+    if not link or re.match(r"^[a-z][a-z0-9+.-]*:", link, re.IGNORECASE) or link.startswith(("/", "\\")):
+        return None
+    home = feed.parent.resolve()
+    try:
+        page = (home / link).resolve()
+    except (OSError, RuntimeError, ValueError):
+        return None
+    if not page.is_relative_to(home) or not page.is_file() or page.suffix.lower() not in (".html", ".htm"):
+        return None
+    return page
 
 
 def _html_to_text(html: str) -> str:
@@ -252,12 +348,13 @@ def _html_to_text(html: str) -> str:
     return "\n".join(line.strip() for line in root.text_content().splitlines() if line.strip())
 
 
-def read_file(path: Path) -> list[Article]:
+def read_file(path: Path, local_links: bool = True) -> list[Article]:
+    """The articles of one file; `local_links` off: a feed's links never open local files (uploads)."""
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
         return read_jsonl_file(path)
     if suffix in FEED_SUFFIXES:
-        return read_feed_file(path)
+        return read_feed_file(path, local_links)
     if suffix in (".html", ".htm"):
         return [read_html_file(path)]
     if suffix in (".txt", ".md", ".markdown"):
@@ -274,7 +371,7 @@ class Collected:
     skipped: list[Path] = field(default_factory=list)  # files in folders that are not articles (.pdf, .docx, ...)
 
 
-def collect_articles(paths: Iterable[str | Path]) -> Collected:
+def collect_articles(paths: Iterable[str | Path], local_links: bool = True) -> Collected:
     """All articles under the given files and folders, in a stable order, ids unique.
 
     A file that cannot be read is recorded with its reason and the others are still
@@ -282,7 +379,7 @@ def collect_articles(paths: Iterable[str | Path]) -> Collected:
     mistake in the command itself and raises InputError at once.
     """
     collected, files = list_files(paths)
-    return gather(collected, [read_one(file) for file in files])
+    return gather(collected, [read_one(file, local_links) for file in files])
 
 
 def list_files(paths: Iterable[str | Path]) -> tuple[Collected, list[Path]]:
@@ -320,10 +417,10 @@ def list_files(paths: Iterable[str | Path]) -> tuple[Collected, list[Path]]:
     return collected, files
 
 
-def read_one(file: Path) -> tuple[Path, list[Article] | str]:
+def read_one(file: Path, local_links: bool = True) -> tuple[Path, list[Article] | str]:
     """One file's articles, or the one-line reason it could not be read (what a worker runs on each file)."""
     try:
-        return file, read_file(file)
+        return file, read_file(file, local_links)
     except InputError as exc:
         return file, str(exc)
     except (OSError, ValueError, RecursionError, MemoryError) as exc:  # what a strange file can do to a parser
@@ -340,7 +437,7 @@ def gather(collected: Collected, read: Iterable[tuple[Path, list[Article] | str]
         for article in found:
             if article.id in seen:  # two files with the same name in different folders
                 seen[article.id] += 1
-                article.id = f"{article.id}-{seen[article.id]}"
+                article.id = distinct_id(article) if article.origin else f"{article.id}-{seen[article.id]}"
             seen.setdefault(article.id, 1)
             collected.articles.append(article)
     return collected

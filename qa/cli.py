@@ -183,15 +183,15 @@ def cmd_index_check(args: argparse.Namespace) -> int:
 
     engine = Engine.open(args.index_dir, _config(args), progress=False)
     if _problems(engine, f"{{n}} problem(s) in {args.index_dir}; `qa index rebuild --index-dir {args.index_dir}` "
-                         "rebuilds the BM25 index and damaged vector segments from the database."):
+                         "rebuilds the BM25 index and damaged vector segments from the database.", args.quick):
         return 1
     print(f"{args.index_dir} is sound: {engine.stats().describe()}")
     return 0
 
 
-def _problems(engine: Any, advice: str) -> bool:
+def _problems(engine: Any, advice: str, quick: bool = False) -> bool:
     """Print engine.check()'s problems, one a line, then `advice` (with {n}, their number); True if any."""
-    problems = engine.check()
+    problems = engine.check(quick)
     for problem in problems:
         print(f"problem: {problem}", file=sys.stderr)
     if problems:
@@ -319,9 +319,23 @@ def _ask_file(engine: Any, questions: list[dict[str, Any]], args: argparse.Names
     return 0
 
 
+def _check_host(host: str) -> None:
+    """Refuse, in one line and at once, an address this machine cannot listen on."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as probe:
+            probe.bind((infos[0][4][0], 0))
+    except (OSError, UnicodeError, IndexError) as exc:
+        raise InputError(f"Cannot listen on {host!r} ({getattr(exc, 'strerror', None) or exc}): it is not an address "
+                         "of this machine; use 127.0.0.1 (this machine only) or 0.0.0.0 (every address).") from None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from ui.app import serve
 
+    _check_host(args.host)
     serve(index_dir=args.index_dir, host=args.host, port=args.port, config=_config(args), max_upload_mb=args.max_upload_mb,
           share=args.share)
     return 0
@@ -470,7 +484,11 @@ def build_parser() -> argparse.ArgumentParser:
     ):  # the maintenance commands: only the engine options
         p = isub.add_parser(name, help=summary, description=description)
         _engine_options(p)
-        p.set_defaults(func=func)
+        p.set_defaults(func=func, quick=False)
+        if name == "check":
+            p.add_argument("--quick", action="store_true",
+                           help="check a random sample of the articles' texts and BM25 documents instead of all of them "
+                                "(for very large archives)")
 
     p = sub.add_parser("ask", help="answer a question from the articles", description="Answer a question with the sentence it came from. Builds the default index from the seed article when there is none.")
     p.add_argument("question", nargs="?", help="the question (or --file for many)")
@@ -583,9 +601,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `qa index info | head -1`: the reader has all it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes stdout
         return 0
-    except Exception as exc:  # the promise: one clear line, never a traceback
-        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+    except BaseException as exc:  # a bug (or a native library's panic): one line, marked, and its traceback kept
+        if isinstance(exc, (SystemExit, GeneratorExit)):
+            raise
+        print(f"error: internal error, not a problem with your input ({type(exc).__name__}: "
+              f"{' '.join(str(exc).split())[:300]}); please report it with the traceback in {_save_traceback()}",
+              file=sys.stderr)
+        return 70  # EX_SOFTWARE
+
+
+def _save_traceback() -> str:
+    """Write the current exception's traceback to a new file in the temporary folder; returns its path."""
+    import tempfile
+    import traceback
+
+    fd, path = tempfile.mkstemp(prefix="qa-internal-error-", suffix=".txt")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(traceback.format_exc())
+    return path
 
 
 if __name__ == "__main__":

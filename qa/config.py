@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,6 +22,11 @@ AbstainRule = Literal["null", "span", "ratio"]
 # its span is more likely than "no answer" in that passage (ratio), or at probability 0.5.
 FALLBACK_RULE: AbstainRule = "ratio"
 FALLBACK_THRESHOLDS: dict[AbstainRule, float] = {"ratio": 0.0, "null": 0.5, "span": 0.5}
+# Whole-number settings of Config, with the range each must lie in.
+INTEGER_SETTINGS = (("passage_words", 5, 10_000), ("overlap_sentences", 0, 100), ("top_k", 1, 100),
+                    ("candidates", 1, 10_000), ("rrf_k", 0, 10_000), ("approximate_above", 0, 2**62),
+                    ("max_answer_tokens", 1, 1_000), ("reader_max_length", 32, 4_096), ("reader_stride", 0, 4_096),
+                    ("max_question_chars", 1, 100_000), ("batch_size", 1, 100_000))
 
 
 def default_index_dir() -> Path:
@@ -38,6 +44,14 @@ def default_index_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir("qa-news")) / "index"
+
+
+def is_seeded_default(index_dir: Path) -> bool:
+    """Whether `index_dir` is the built-in default folder, which the first ask fills from the seed article.
+
+    A folder named by $QA_INDEX_DIR is never seeded: a typo there must fail as a typo in --index-dir does.
+    """
+    return not os.environ.get("QA_INDEX_DIR") and Path(index_dir) == default_index_dir()
 
 
 def reader_card(reader_model: str) -> dict[str, Any]:
@@ -96,6 +110,32 @@ class Config:
     recency: float | None = None
     device: str = "cpu"
     batch_size: int = 64
+
+    def __post_init__(self) -> None:
+        """Refuse, in one line, a setting of the wrong kind or out of range (not a raw TypeError later)."""
+        from qa.errors import InputError
+
+        for name, low, high in INTEGER_SETTINGS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise InputError(f"Config({name}={value!r}): must be a whole number from {low} to {high}.")
+        for name in ("no_answer_threshold", "decided_at", "recency"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not math.isfinite(value)):
+                raise InputError(f"Config({name}={value!r}): must be a finite number or None.")
+        for name in ("embedding_model", "reader_model", "device"):
+            if not isinstance(getattr(self, name), str):
+                raise InputError(f"Config({name}={getattr(self, name)!r}): must be text (a name or a path).")
+        for name in ("reader_int8", "encoder_int8"):
+            if not isinstance(getattr(self, name), bool):
+                raise InputError(f"Config({name}={getattr(self, name)!r}): must be True or False.")
+        if self.approximate not in (None, True, False):
+            raise InputError(f"Config(approximate={self.approximate!r}): must be True, False or None.")
+        if self.retrieval not in ("hybrid", "dense", "bm25"):
+            raise InputError(f"Config(retrieval={self.retrieval!r}): must be hybrid, dense or bm25.")
+        if self.abstain_on not in (None, *FALLBACK_THRESHOLDS):
+            raise InputError(f"Config(abstain_on={self.abstain_on!r}): must be null, span, ratio or None.")
 
     def no_answer_rule(self) -> tuple[AbstainRule, float]:
         """The rule and threshold for abstaining: those set here, else the ones the reader was tuned with.

@@ -67,6 +67,32 @@ def _ray() -> Any:
     return ray
 
 
+CONNECT_SECONDS = 10.0  # how long joining a cluster's address may take before it is refused
+
+
+def _check_reachable(address: str | None) -> None:
+    """Refuse in one line, within CONNECT_SECONDS, a cluster address nothing answers at (Ray itself retries for
+    minutes), and a ray:// address without Ray's client installed."""
+    import re
+    import socket
+
+    match = re.fullmatch(r"(ray://)?\[?([\w.\-:]+?)\]?:(\d+)", address or "")
+    if not match:
+        return  # None (a local runtime) or "auto"
+    if match.group(1):
+        try:
+            import ray.util.client  # noqa: F401
+            import grpc  # noqa: F401
+        except ImportError:
+            raise InputError("Joining a cluster through ray:// needs Ray's client; install it with "
+                             "`pip install 'ray[client]'` (the qa-news[ray] extra includes it).") from None
+    try:
+        socket.create_connection((match.group(2), int(match.group(3))), timeout=CONNECT_SECONDS).close()
+    except OSError as exc:
+        raise InputError(f"Nothing answers at the Ray address {address} ({getattr(exc, 'strerror', None) or exc}); "
+                         "start the cluster with `ray start --head` or check the address.") from None
+
+
 class Runtime:
     """Ray for the length of one add: joined or started, quiet, and shut down again if this add started it.
 
@@ -80,6 +106,7 @@ class Runtime:
     def __enter__(self) -> Any:
         ray = _ray()
         if not ray.is_initialized():
+            _check_reachable(self.options.address)
             try:
                 ray.init(address=self.options.address or "local", include_dashboard=False, log_to_driver=False,
                          logging_level=logging.ERROR)

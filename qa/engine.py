@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
 import threading
 import time
@@ -18,13 +19,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 from qa.answers import Answer, Result, merge, prefer_recent, recency_for, share_confidence, timeline
-from qa.articles import Article, Collected, clean_text, collect_articles, gather, list_files
-from qa.config import SEEDS_DIR, Config, Retrieval, default_index_dir
+from qa.articles import Article, Collected, clean_text, collect_articles, distinct_id, gather, list_files
+from qa.config import SEEDS_DIR, Config, Retrieval, is_seeded_default
 from qa.duplicates import Stories, signature, to_bytes
 from qa.embeddings import INT8_ENCODER, Embedder, canonical_name
 from qa.errors import IndexUnusable, InputError, NoIndex, SaveFailed
 from qa.index import OLD_POINTER, PassageIndex, Stats, read_format_1, remove_format_1
-from qa.passages import split_passages
+from qa.passages import CHARS_PER_WORD, split_passages
 from qa.reading import Reader, Reading, answerability
 from qa.retrieval import Filters, Hit, Retriever
 
@@ -52,6 +53,15 @@ class AddReport:
     def files_note(self) -> str:
         """" N file(s) failed, M skipped." when any did, else nothing."""
         return f" {len(self.failed)} file(s) failed, {len(self.skipped)} skipped." if self.failed or self.skipped else ""
+
+
+def _checked(index_dir: object, config: object) -> tuple[Path, Config]:
+    """The index folder and config of an Engine constructor, or InputError in one line for the wrong types."""
+    if not isinstance(index_dir, (str, os.PathLike)) or not str(index_dir).strip():
+        raise InputError(f"The index folder must be a path (text or pathlib.Path), not {index_dir!r}.")
+    if config is not None and not isinstance(config, Config):
+        raise InputError(f"config must be a qa.Config, not {type(config).__name__}.")
+    return Path(index_dir), config or Config()
 
 
 def _collect(paths: Iterable[str | Path], strict: bool, ray: "RayOptions | None" = None) -> Collected:
@@ -106,8 +116,8 @@ class Engine:
 
         A folder that holds other things than an index is refused unless `force` is set.
         """
-        config = config or Config()
-        PassageIndex.check_new_home(Path(index_dir), force)
+        index_dir, config = _checked(index_dir, config)
+        PassageIndex.check_new_home(index_dir, force)
         embedder = Embedder(config.embedding_model, config.device, config.batch_size,
                             "int8" if config.encoder_int8 else "fp32")
         index = PassageIndex(Path(index_dir), embedder.name, embedder.dimension, config.approximate_threshold(),
@@ -124,8 +134,8 @@ class Engine:
         `strict`, any of them stops the build before anything is written). With `ray`,
         files are read and passages embedded on Ray (see qa.distributed).
         """
-        config = config or Config()
-        PassageIndex.check_new_home(Path(index_dir), force)
+        index_dir, config = _checked(index_dir, config)
+        PassageIndex.check_new_home(index_dir, force)
         engine = cls.create(index_dir, config, progress, force=True)
         engine.report = engine._add_paths(paths, strict, ray, replace_all=True)
         return engine
@@ -133,8 +143,8 @@ class Engine:
     @classmethod
     def open(cls, index_dir: str | Path, config: Config | None = None, progress: bool = False) -> "Engine":
         """Open a saved index; refuses one built with another embedding model than `config` names."""
-        config = config or Config()
-        index = PassageIndex.open(Path(index_dir), config.approximate_threshold())
+        index_dir, config = _checked(index_dir, config)
+        index = PassageIndex.open(index_dir, config.approximate_threshold())
         wanted = canonical_name(config.embedding_model)
         if index.embedding_model != wanted:
             raise IndexUnusable(
@@ -149,7 +159,7 @@ class Engine:
         The old files are removed only once the new index is committed; an
         interrupted upgrade is simply run again.
         """
-        index_dir, config = Path(index_dir), config or Config()
+        index_dir, config = _checked(index_dir, config)
         if not (index_dir / OLD_POINTER).is_file():
             if not PassageIndex.exists(index_dir):
                 raise NoIndex(f"There is no index in {index_dir} to upgrade.")
@@ -163,11 +173,16 @@ class Engine:
 
     @classmethod
     def open_or_seed(cls, index_dir: str | Path, config: Config | None = None, progress: bool = False) -> "Engine":
-        """Open an index; the default one (see `qa.config.default_index_dir`) is first built from the seed article."""
-        index_dir = Path(index_dir)
-        if index_dir == default_index_dir() and not PassageIndex.exists(index_dir):
+        """Open an index; the built-in default one (see `qa.config.is_seeded_default`) is first built from the
+        seed article. A folder named by $QA_INDEX_DIR that holds no index is refused, as --index-dir is."""
+        index_dir, config = _checked(index_dir, config)
+        if is_seeded_default(index_dir) and not PassageIndex.exists(index_dir):
             logger.warning("No index in %s: building it from the seed article ...", index_dir)
             return cls.build([SEEDS_DIR], index_dir, config, progress)
+        if not PassageIndex.exists(index_dir) and os.environ.get("QA_INDEX_DIR") \
+                and index_dir == Path(os.environ["QA_INDEX_DIR"]).expanduser():
+            raise NoIndex(f"There is no index in {index_dir}, the folder $QA_INDEX_DIR names; correct the variable, "
+                          f"or build one there with `qa index build PATH...`.")
         return cls.open(index_dir, config, progress)
 
     # ----- changing ---------------------------------------------------------
@@ -206,6 +221,8 @@ class Engine:
         """
         report = AddReport()
         fresh = []
+        if not replace_all:
+            self._keep_apart(articles)
         known_sums = {} if replace_all else self.index.checksums([a.id for a in articles])
         for a in articles:
             known = known_sums.get(a.id)
@@ -234,6 +251,14 @@ class Engine:
             raise
         report.passages = len(passages)
         return report
+
+    def _keep_apart(self, articles: Sequence[Article]) -> None:
+        """An article whose id is its file's name, read from another file than the stored article of that id
+        (report.txt of another folder), gets a distinct id (`distinct_id`) instead of replacing it."""
+        stored = self.index.origins([a.id for a in articles if a.origin])
+        for article in articles:
+            if article.origin and stored.get(article.id, article.origin) != article.origin:
+                article.id = distinct_id(article)
 
     def resolve(self, key: str) -> list[str]:
         """The ids of the articles `key` names: an id, else a url, else an exact title."""
@@ -265,7 +290,11 @@ class Engine:
         """Remove articles named by id, url or exact title; nothing is removed if any name matches none."""
         if isinstance(keys, str):
             keys = [keys]
+        if not isinstance(keys, Iterable):
+            raise InputError(f"remove takes article ids, urls or titles as text, not {keys!r}.")
         keys = list(keys)
+        if not all(isinstance(k, str) for k in keys):
+            raise InputError(f"remove takes article ids, urls or titles as text, not {keys!r}.")
         found = {k: self.resolve(k) for k in keys}
         unknown = [k for k, ids in found.items() if not ids]
         if unknown:
@@ -279,9 +308,12 @@ class Engine:
         """Merge the index's vector segments into one, dropping removed passages' vectors; returns how many."""
         return self.index.optimize()
 
-    def check(self) -> list[str]:
-        """What is wrong with the index on disk, one line each; empty when it is sound."""
-        return self.index.check()
+    def check(self, quick: bool = False) -> list[str]:
+        """What is wrong with the index on disk, one line each; empty when it is sound.
+
+        `quick` checks a sample of the articles' texts and BM25 documents instead of all of them.
+        """
+        return self.index.check(quick)
 
     def rebuild(self) -> str:
         """Rebuild the BM25 index and the vectors of damaged segments from the database; says what it did."""
@@ -376,7 +408,10 @@ class Engine:
         def read(wanted: list[tuple[int, Hit]]) -> None:
             if not wanted:
                 return
-            texts = [h.passage.text for _, h in wanted]
+            # Passages of indexes written before passages were capped (qa.passages) may be any length:
+            # reading is bounded all the same, so that one article cannot stall everyone's questions.
+            limit = 4 * CHARS_PER_WORD * self.config.passage_words
+            texts = [h.passage.text[:limit] for _, h in wanted]
             for (i, _), reading in zip(wanted, self.reader.read_pairs([questions[i] for i, _ in wanted], texts)):
                 readings[i].append(reading)
 

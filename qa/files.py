@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -27,9 +28,11 @@ def replacing(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; once written, it atomically becomes `path`.
 
     A reader sees the old file or the new one, never half of either; if the
-    writing fails, the temporary file is removed and `path` is untouched.
+    writing fails, the temporary file is removed and `path` is untouched. The
+    temporary name is unique (`temporary_name`), so two processes replacing one
+    file never write into each other's.
     """
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(temporary_name(path.name))
     try:
         yield tmp
         fsync(tmp)
@@ -38,6 +41,11 @@ def replacing(path: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
         raise
     fsync(path.parent)
+
+
+def temporary_name(name: str) -> str:
+    """A unique name for a file being written that will become `name`: NAME.<12 hex digits>.tmp."""
+    return f"{name}.{uuid.uuid4().hex[:12]}.tmp"
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -19,6 +19,11 @@ new commit from any process as soon as it is made.
 
 The cost of a change depends on the change, not on the archive: an add writes one
 small segment and its passages; opening reads a few settings and maps the segment files.
+
+Nothing in the folder is trusted to name a path: a file name read from the database
+(segments, job keys) or from the format-1 pointer is used only when it is a plain name
+of the expected pattern (`own_file`), inside a subfolder that is not a link to
+elsewhere; anything else is reported by `check` as foreign and never opened or deleted.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import errno
 import json
 import logging
 import os
+import re
 import shutil
 import sqlite3
 import threading
@@ -39,10 +45,10 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from qa import segments as seg
-from qa.articles import Article, is_iso_date
+from qa.articles import Article, is_iso_date, valid_bound
 from qa.embeddings import FP32_ENCODER
 from qa.errors import IndexUnusable, InputError, NoIndex, SaveFailed
-from qa.files import fsync, sha256_file
+from qa.files import fsync, sha256_file, temporary_name
 from qa.fulltext import FullText
 from qa.passages import Passage
 
@@ -51,8 +57,16 @@ DATABASE = "index.sqlite"
 SEGMENTS = "segments"
 TEXT = "text"
 LOCK = ".lock"
+TEXT_NEW, TEXT_OLD = "text.new", "text.old"  # a rebuild writes the new BM25 index beside the old, then swaps
 OLD_POINTER, OLD_CATALOG = "CURRENT", "versions.json"  # format 1: one folder per saved version
-OWN_FILES = {DATABASE, DATABASE + "-wal", DATABASE + "-shm", SEGMENTS, TEXT, LOCK, OLD_POINTER, OLD_CATALOG}
+OWN_FILES = {DATABASE, DATABASE + "-wal", DATABASE + "-shm", SEGMENTS, TEXT, TEXT_NEW, TEXT_OLD, LOCK, OLD_POINTER,
+             OLD_CATALOG}
+# The only names an index's database may give its files (see own_file).
+SEGMENT_FILE = re.compile(r"(seg-\d{6,}|job-[0-9a-f]{12}-\d{12})\.faiss")
+TEMPORARY_FILE = re.compile(r"seg-\d{6,}\.faiss\.[0-9a-f]{12}\.tmp")  # a local writer's (files.temporary_name)
+JOB_ID = re.compile(r"[0-9a-f]{12}")
+OLD_VERSION = re.compile(r"v\d{1,9}")
+READ_CHECKED_AT_MOST = 2000  # passages whose BM25 document `check --quick` queries (all of them without --quick)
 _RUNNING_JOBS: set[str] = set()  # the distributed adds this process is running (see PassageIndex.staging)
 APPROXIMATE_ABOVE = 50_000  # vectors: a segment larger than this is an IVF index
 logger = logging.getLogger(__name__)
@@ -61,7 +75,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS articles(
     id TEXT PRIMARY KEY, title TEXT NOT NULL, text TEXT NOT NULL, date TEXT, source TEXT, url TEXT,
-    copy_of TEXT, checksum TEXT NOT NULL, iso_date TEXT, signature BLOB);
+    copy_of TEXT, checksum TEXT NOT NULL, iso_date TEXT, signature BLOB, origin TEXT);
 CREATE INDEX IF NOT EXISTS articles_by_date ON articles(iso_date);
 CREATE INDEX IF NOT EXISTS articles_by_source ON articles(source);
 CREATE INDEX IF NOT EXISTS articles_by_url ON articles(url);
@@ -93,6 +107,21 @@ class Filters:
     sources: list[str] = field(default_factory=list)
     date_from: str | None = None
     date_to: str | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse in one line what would silently match nothing: a bad date, an inverted range, a non-text source."""
+        if isinstance(self.sources, str):
+            self.sources = [self.sources]  # one source
+        if not isinstance(self.sources, (list, tuple)) or not all(isinstance(s, str) for s in self.sources):
+            raise InputError(f"Filters(sources=...) takes a list of source names, not {self.sources!r}.")
+        self.sources = list(self.sources)
+        for name, value in (("date_from", self.date_from), ("date_to", self.date_to)):
+            if value is not None and not valid_bound(value):
+                raise InputError(f"Filters({name}={value!r}) is not a date; pass it as YYYY-MM-DD (or YYYY-MM, YYYY), "
+                                 "or read a typed date with qa.articles.read_date.")
+        if self.date_from and self.date_to and self.date_from[: len(self.date_to)] > self.date_to:
+            raise InputError(f"The date range is inverted: from {self.date_from} until {self.date_to}; "
+                             "put the earlier date first.")
 
     def __bool__(self) -> bool:
         return bool(self.sources or self.date_from or self.date_to)
@@ -127,6 +156,17 @@ class Stats:
                 f"({self.index_type}) of {self.embedding_model} ({self.dimension}-d, {self.encoder})")
 
 
+def own_file(folder: Path, subfolder: str, name: object, pattern: re.Pattern[str]) -> Path | None:
+    """`folder/subfolder/name` when `name` is a plain file name of `pattern` and neither the subfolder nor the
+    file is a link; None otherwise (the name is foreign: never opened nor deleted)."""
+    if not isinstance(name, str) or not pattern.fullmatch(name):
+        return None
+    path = folder / subfolder / name
+    if path.parent.is_symlink() or path.is_symlink():
+        return None
+    return path
+
+
 class PassageIndex:
     """An index folder: what is committed in its database, searched through snapshots, changed by commits.
 
@@ -149,6 +189,7 @@ class PassageIndex:
         self._cache_lock = threading.Lock()
         self._generation: int | None = None
         self._segments: dict[int, seg.Segment] = {}
+        self._seen = False  # its database has been read: from then on, a missing database means it was deleted
 
     # ----- opening ----------------------------------------------------------
     @classmethod
@@ -214,18 +255,46 @@ class PassageIndex:
     def _reading(self) -> Iterator[sqlite3.Connection]:
         """This thread's connection inside one read transaction (a consistent snapshot); errors in one line."""
         try:
-            db = getattr(self._local, "db", None)
-            if db is None:
-                if not (self.folder / DATABASE).is_file():
-                    raise NoIndex(f"There is no index in {self.folder} (no {DATABASE}); build one with `qa index build`.")
-                db = self._local.db = self._connect(reading=True)
+            db = self._connection()
             db.execute("BEGIN")
             try:
                 yield db
             finally:
                 db.execute("COMMIT")
         except sqlite3.Error as exc:
-            raise IndexUnusable(self._damaged(f"its database cannot be read ({exc})")) from None
+            raise IndexUnusable(self._read_failure(exc)) from None
+
+    def _connection(self) -> sqlite3.Connection:
+        """This thread's connection; a new one when the database file was replaced, and a clear error when it is gone."""
+        try:
+            inode = (self.folder / DATABASE).stat().st_ino
+        except OSError:
+            if self._seen:
+                raise IndexUnusable(f"The index in {self.folder} is gone (its database was deleted or moved while "
+                                    "in use); restore the folder or build it again with `qa index build`.") from None
+            raise NoIndex(f"There is no index in {self.folder} (no {DATABASE}); build one with `qa index build`.") from None
+        db = getattr(self._local, "db", None)
+        if db is None or getattr(self._local, "inode", None) != inode:
+            if db is not None:
+                db.close()
+            db = self._local.db = self._connect(reading=True)
+            if getattr(self._local, "inode", inode) != inode:  # another database now: nothing cached holds
+                with self._cache_lock:
+                    self._generation, self._segments = None, {}
+                    self.text = FullText(self.folder / TEXT)
+            self._local.inode = inode
+        self._seen = True
+        return db
+
+    def _read_failure(self, exc: sqlite3.Error) -> str:
+        """One line for a database that cannot be read: locked, a full disk, or damage."""
+        message = str(exc).lower()
+        if "locked" in message or "busy" in message:
+            return (f"The index's database in {self.folder} is locked by another program; wait until it is done "
+                    "(or close it) and try again.")
+        if "full" in message or _free_bytes(self.folder) < (1 << 20):
+            return f"The disk that holds {self.folder} is full, so the index cannot be read; free some space and try again."
+        return self._damaged(f"its database cannot be read ({exc})")
 
     def _damaged(self, what: str) -> str:
         return (f"The index in {self.folder} is damaged: {what}; run `qa index check --index-dir {self.folder}`, "
@@ -234,7 +303,7 @@ class PassageIndex:
     @contextmanager
     def snapshot(self) -> Iterator["Snapshot"]:
         """A consistent view for one search: the database as of now and the segments it names."""
-        if self.empty:
+        if self.empty and not self._seen:
             yield Snapshot(self, None, [])
             return
         with self._reading() as db:
@@ -244,6 +313,7 @@ class PassageIndex:
     def _segments_as_of(self, db: sqlite3.Connection, generation: int) -> list[seg.Segment]:
         with self._cache_lock:
             if generation != self._generation:
+                self._own_subfolders()
                 live = db.execute("SELECT number, file, kind FROM segments WHERE state='live' ORDER BY number").fetchall()
                 removed: dict[int, list[int]] = {}
                 for rowid, number in db.execute("SELECT rowid, segment FROM removed"):
@@ -263,7 +333,10 @@ class PassageIndex:
             return list(self._segments.values())
 
     def _read_segment(self, name: str, kind: str) -> Any:
-        path = self.folder / SEGMENTS / name
+        path = own_file(self.folder, SEGMENTS, name, SEGMENT_FILE)
+        if path is None:
+            raise IndexUnusable(self._damaged(f"its list of vector segments names {str(name)[:80]!r}, "
+                                              "which is not a segment file of this index"))
         try:
             return seg.read(path, kind == "approximate")
         except (RuntimeError, OSError):
@@ -303,6 +376,16 @@ class PassageIndex:
             return {}
         with self._reading() as db:
             return dict(_select_in(db, "SELECT id, checksum FROM articles WHERE id IN ({})", list(ids)))
+
+    def origins(self, ids: Sequence[str]) -> dict[str, str]:
+        """The file each of these articles was read from, where one was recorded."""
+        if self.empty:
+            return {}
+        with self._reading() as db:
+            if "origin" not in {r[1] for r in db.execute("PRAGMA table_info(articles)")}:
+                return {}  # an index from before origins were recorded
+            rows = _select_in(db, "SELECT id, origin FROM articles WHERE origin IS NOT NULL AND id IN ({})", list(ids))
+        return dict(rows)
 
     def find(self, column: str, value: str) -> list[str]:
         """Ids of the articles whose `column` (id, url or title) is `value`."""
@@ -371,13 +454,19 @@ class PassageIndex:
                     if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                         db.execute("PRAGMA journal_mode=WAL")
                     db.executescript(SCHEMA)
+                    if "origin" not in {r[1] for r in db.execute("PRAGMA table_info(articles)")}:
+                        db.execute("ALTER TABLE articles ADD COLUMN origin TEXT")  # indexes from before it
                     self._settle(db)
                     try:
                         yield db
                     except BaseException:
                         self._undo(db)
                         raise
-                    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # index.sqlite alone holds what is committed
+                    # index.sqlite alone holds what is committed, unless a reader is in the middle of a
+                    # transaction: then the checkpoint does what it can now, and the writers' lock is not held
+                    # waiting for a reader (the next write finishes it).
+                    db.execute("PRAGMA busy_timeout=0")
+                    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 finally:
                     db.close()
         except (SaveFailed, IndexUnusable):
@@ -394,17 +483,48 @@ class PassageIndex:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             for (name,) in db.execute("SELECT file FROM segments WHERE state='writing'").fetchall():
-                (self.folder / SEGMENTS / name).unlink(missing_ok=True)  # frees space even when nothing else can
+                path = own_file(self.folder, SEGMENTS, name, SEGMENT_FILE)
+                if path is not None:
+                    path.unlink(missing_ok=True)  # frees space even when nothing else can
             self._settle(db)
         except (OSError, sqlite3.Error, RuntimeError, ValueError, IndexUnusable) as exc:
             logger.info("Cleaning up after a failed change must wait for the next write (%s).", exc)
 
     def _settle(self, db: sqlite3.Connection) -> None:
-        """Finish or undo what an earlier writer left: files it never committed, files merges replaced, BM25 documents."""
+        """Finish or undo what an earlier writer left: files it never committed, files merges replaced, BM25 documents.
+
+        Only files of this index's own name patterns (`own_file`) are ever deleted; a row naming anything
+        else is dropped from the list without touching the file it names.
+        """
+        self._own_subfolders()
+        self._settle_jobs(db)
+        for number, name, state in db.execute("SELECT number, file, state FROM segments WHERE state != 'live'"
+                                              ).fetchall():
+            path = own_file(self.folder, SEGMENTS, name, SEGMENT_FILE)
+            if path is not None:
+                path.unlink(missing_ok=True)
+                logger.info("Removed segment file %s (%s).", name, state)
+            else:
+                logger.warning("Dropped a segment row naming %r, not a file of this index (left alone).", name)
+            db.execute("DELETE FROM segments WHERE number=?", (number,))
+        for path in self._temporary_files():  # a local writer killed between writing a segment and renaming it
+            path.unlink(missing_ok=True)
+            logger.info("Removed %s, left by a writer that did not finish.", path.name)
+        self._settle_text()
+        rowids = [r[0] for r in db.execute("SELECT rowid FROM unsettled")]
+        if rowids:
+            live = _select_in(db, "SELECT rowid, text FROM passages WHERE rowid IN ({})", rowids)
+            self.text.change(add=live, delete=rowids)
+            db.execute("DELETE FROM unsettled")
+
+    def _settle_jobs(self, db: sqlite3.Connection) -> None:
+        """Forget distributed jobs whose driver is gone (their lease is free), and remove their files."""
         from filelock import FileLock, Timeout
 
         for (key,) in db.execute("SELECT key FROM settings WHERE key LIKE 'job:%'").fetchall():
-            lease = self.folder / SEGMENTS / f"job-{key[4:]}.lock"
+            lease = own_file(self.folder, SEGMENTS, f"job-{key[4:]}.lock", re.compile(r"job-[0-9a-f]{12}\.lock"))
+            if lease is None:
+                continue  # not a job of ours: `check` reports it as foreign
             if key[4:] in _RUNNING_JOBS:
                 continue  # this process's own (file locks tell other processes' holds apart, not our own)
             try:
@@ -419,17 +539,34 @@ class PassageIndex:
         running = {key[4:] for (key,) in db.execute("SELECT key FROM settings WHERE key LIKE 'job:%'")}
         named = {name for (name,) in db.execute("SELECT file FROM segments")}
         for path in (self.folder / SEGMENTS).glob("job-*"):
-            if path.name[4:16] not in running and path.name not in named:
+            if path.name[4:16] not in running and path.name not in named and not path.is_dir():
                 path.unlink(missing_ok=True)
-        for number, name, state in db.execute("SELECT number, file, state FROM segments WHERE state != 'live'").fetchall():
-            (self.folder / SEGMENTS / name).unlink(missing_ok=True)
-            db.execute("DELETE FROM segments WHERE number=?", (number,))
-            logger.info("Removed segment file %s (%s).", name, state)
-        rowids = [r[0] for r in db.execute("SELECT rowid FROM unsettled")]
-        if rowids:
-            live = _select_in(db, "SELECT rowid, text FROM passages WHERE rowid IN ({})", rowids)
-            self.text.change(add=live, delete=rowids)
-            db.execute("DELETE FROM unsettled")
+
+    def _temporary_files(self) -> list[Path]:
+        """Segment files a local writer was still writing (only the lock holder writes them)."""
+        folder = self.folder / SEGMENTS
+        if not folder.is_dir() or folder.is_symlink():
+            return []
+        return [p for p in folder.glob("seg-*.tmp") if TEMPORARY_FILE.fullmatch(p.name)]
+
+    def _own_subfolders(self) -> None:
+        """Refuse to work in an index whose segments/ or text/ is a link to another folder."""
+        for name in (SEGMENTS, TEXT, TEXT_NEW, TEXT_OLD):
+            if (self.folder / name).is_symlink():
+                raise IndexUnusable(f"{self.folder / name} is a link to another folder; an index keeps its files in "
+                                    f"its own folder, so nothing is read or written through it. Replace the link "
+                                    f"with a real folder (then `qa index rebuild`).")
+
+    def _settle_text(self) -> None:
+        """Finish or undo a BM25 rebuild that was interrupted (it builds text.new, then swaps it in)."""
+        text, new, old = self.folder / TEXT, self.folder / TEXT_NEW, self.folder / TEXT_OLD
+        if not new.exists() and not old.exists():
+            return
+        if not text.exists() and old.is_dir():
+            os.replace(old, text)  # killed between the two renames: the old index is whole
+        shutil.rmtree(new, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+        self.text = FullText(text)
 
     def _settings(self, db: sqlite3.Connection) -> dict[str, str]:
         return dict(db.execute("SELECT key, value FROM settings"))
@@ -520,9 +657,9 @@ class PassageIndex:
             db.executemany("DELETE FROM passages WHERE rowid=?", [(r,) for r, _ in old])
         db.executemany(
             "INSERT OR REPLACE INTO articles(id, title, text, date, source, url, copy_of, checksum, iso_date, "
-            "signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "signature, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(a.id, a.title, a.text, a.date, a.source, a.url, a.copy_of, a.checksum,
-              a.date if is_iso_date(a.date) else None, signatures.get(a.id)) for a in articles])
+              a.date if is_iso_date(a.date) else None, signatures.get(a.id), a.origin) for a in articles])
         db.executemany("INSERT INTO passages(rowid, id, article_id, text, start, end, segment) VALUES (?, ?, ?, ?, ?, ?, ?)",
                        [(int(r), p.id, p.article_id, p.text, p.start, p.end, int(n))
                         for r, p, n in zip(rowids, passages, segment_of)])
@@ -670,34 +807,59 @@ class PassageIndex:
                 return merged
 
     # ----- checking and repairing -------------------------------------------
-    def check(self) -> list[str]:
-        """Everything wrong with the index, one line each (nothing when it is sound): checksums and counts."""
-        problems = []
+    def check(self, quick: bool = False) -> list[str]:
+        """Everything wrong with the index, one line each (nothing when it is sound).
+
+        Checks the database, each segment's checksum, the counts, every article's checksum and each passage
+        against its article's text, and queries the BM25 index for each passage (with `quick`, a sample of
+        READ_CHECKED_AT_MOST passages). Files the database names that are not of this index's own patterns
+        are reported as foreign and left alone.
+        """
         try:
+            problems = self._foreign()
+            self._own_subfolders()
             with self._reading() as db:
                 pending = db.execute("SELECT (SELECT count(*) FROM unsettled) + "
                                      "(SELECT count(*) FROM segments WHERE state != 'live') + "
                                      "(SELECT count(*) FROM settings WHERE key LIKE 'job:%')").fetchone()[0]
-            if pending:  # an interrupted change: settle it first (what the next write would do)
+            if pending or self._temporary_files():  # an interrupted change: settle it (what the next write would do)
                 try:
                     with self._writing():
                         pass
                 except SaveFailed as exc:
                     problems.append(f"an interrupted change could not be settled: {exc}")
             with self._reading() as db:
-                if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
-                    problems.append(f"{DATABASE} fails SQLite's integrity check")
-                passages = db.execute("SELECT count(*) FROM passages").fetchone()[0]
-                rows = db.execute("SELECT number, file, vectors, sha256 FROM segments WHERE state='live'").fetchall()
-                removed = db.execute("SELECT count(*) FROM removed").fetchone()[0]
-                orphans = db.execute("SELECT count(*) FROM passages WHERE article_id NOT IN (SELECT id FROM articles)"
-                                     ).fetchone()[0]
-                unindexed = db.execute("SELECT count(*) FROM passages WHERE segment NOT IN "
-                                       "(SELECT number FROM segments WHERE state='live')").fetchone()[0]
+                problems += self._check_database(db, quick)
         except IndexUnusable as exc:
             return [str(exc)]
+        return problems
+
+    def _foreign(self) -> list[str]:
+        """Names in the database that are not files of this index (left alone, reported)."""
+        with self._reading() as db:
+            rows = db.execute("SELECT file, state FROM segments").fetchall()
+            keys = [k for (k,) in db.execute("SELECT key FROM settings WHERE key LIKE 'job:%'")]
+        problems = [f"the segment list names {str(name)[:80]!r} ({state}), not a file of this index: left alone"
+                    for name, state in rows if not isinstance(name, str) or not SEGMENT_FILE.fullmatch(name)]
+        problems += [f"the settings name a job {k[4:][:80]!r} that is not one of this index's: left alone"
+                     for k in keys if not JOB_ID.fullmatch(k[4:])]
+        return problems
+
+    def _check_database(self, db: sqlite3.Connection, quick: bool) -> list[str]:
+        problems = []
+        if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+            problems.append(f"{DATABASE} fails SQLite's integrity check")
+        passages = db.execute("SELECT count(*) FROM passages").fetchone()[0]
+        rows = db.execute("SELECT number, file, vectors, sha256 FROM segments WHERE state='live'").fetchall()
+        removed = db.execute("SELECT count(*) FROM removed").fetchone()[0]
+        orphans = db.execute("SELECT count(*) FROM passages WHERE article_id NOT IN (SELECT id FROM articles)"
+                             ).fetchone()[0]
+        unindexed = db.execute("SELECT count(*) FROM passages WHERE segment NOT IN "
+                               "(SELECT number FROM segments WHERE state='live')").fetchone()[0]
         for number, name, vectors, digest in rows:
-            path = self.folder / SEGMENTS / name
+            path = own_file(self.folder, SEGMENTS, name, SEGMENT_FILE)
+            if path is None:
+                continue  # reported as foreign
             if not path.is_file():
                 problems.append(f"vector segment {name} is missing")
             elif sha256_file(path) != digest:
@@ -709,17 +871,52 @@ class PassageIndex:
             problems.append(f"{orphans} passage(s) belong to no article")
         if unindexed:
             problems.append(f"{unindexed} passage(s) have no vector segment")
+        problems += self._check_texts(db, quick)
+        problems += self._check_bm25(db, passages, quick)
+        return problems
+
+    def _check_texts(self, db: sqlite3.Connection, quick: bool) -> list[str]:
+        """Articles whose stored checksum no longer matches their fields, and passages that are not their text."""
+        sample = f" WHERE rowid IN (SELECT rowid FROM articles ORDER BY random() LIMIT {READ_CHECKED_AT_MOST})" \
+            if quick else ""
+        changed, wrong = [], 0
+        for row in db.execute(f"SELECT {ARTICLE_COLUMNS}, checksum FROM articles{sample}"):
+            article = Article(*row[:-1])
+            if article.checksum != row[-1]:
+                changed.append(article.id)
+                continue
+            for text, start, end in db.execute("SELECT text, start, end FROM passages WHERE article_id=?", (article.id,)):
+                wrong += article.text[start:end] != text
+        problems = []
+        if changed:
+            problems.append(f"{len(changed)} article(s) changed since they were added (checksum differs), e.g. "
+                            f"{changed[0][:80]!r}: add them again from their files")
+        if wrong:
+            problems.append(f"{wrong} passage(s) differ from their article's text")
+        return problems
+
+    def _check_bm25(self, db: sqlite3.Connection, passages: int, quick: bool) -> list[str]:
+        """The BM25 index holds one document per passage and finds each (or a sample) by its own words."""
         try:
+            damaged = self.text.damaged_files()
+            if damaged:
+                return [f"the BM25 file {name} is damaged (its checksum differs)" for name in damaged]
             self.text.reload()
             documents = self.text.count()
             if documents != passages:
-                problems.append(f"the BM25 index holds {documents} passages, the database {passages}")
-        except (ValueError, OSError, IndexUnusable) as exc:
-            problems.append(f"the BM25 index cannot be read ({exc})")
-        return problems
+                return [f"the BM25 index holds {documents} passages, the database {passages}"]
+            limit = f" ORDER BY random() LIMIT {READ_CHECKED_AT_MOST}" if quick else ""
+            lost = sum(not self.text.finds(rowid, text)
+                       for rowid, text in db.execute(f"SELECT rowid, text FROM passages{limit}"))
+            return [f"the BM25 index does not find {lost} passage(s) by their own words"] if lost else []
+        except (OSError, IndexUnusable) as exc:
+            return [f"the BM25 index cannot be read ({exc})"]
 
     def rebuild(self, encode: Any) -> str:
         """Rebuild what can be derived from the database: the BM25 index, and vectors of unsound segments.
+
+        The new BM25 index is written beside the old one (text.new) and swapped in only once the
+        database has committed the rebuilt segments, so a failure at any point leaves the old index.
 
         Args:
             encode: texts -> normalised vectors (the engine's embedder), for segments that must be re-embedded.
@@ -727,42 +924,61 @@ class PassageIndex:
             One line saying what was rebuilt.
         """
         with self._writing() as db:
-            shutil.rmtree(self.folder / TEXT, ignore_errors=True)
-            self.text = FullText(self.folder / TEXT)
             rows = db.execute("SELECT rowid, text FROM passages ORDER BY rowid").fetchall()
-            self.text.change(add=rows)
-            bad = []
-            for number, name, digest in db.execute("SELECT number, file, sha256 FROM segments WHERE state='live'"
-                                                   ).fetchall():
-                path = self.folder / SEGMENTS / name
-                if not path.is_file() or sha256_file(path) != digest:
-                    bad.append(number)
+            shutil.rmtree(self.folder / TEXT_NEW, ignore_errors=True)
+            FullText(self.folder / TEXT_NEW).change(add=rows)
+            bad = [number for number, name, digest in db.execute("SELECT number, file, sha256 FROM segments "
+                                                                 "WHERE state='live'").fetchall()
+                   if not self._sound_segment(name, digest)]
             orphans = [r[0] for r in db.execute("SELECT rowid FROM passages WHERE segment NOT IN "
                                                 "(SELECT number FROM segments WHERE state='live')")]
             marks = ",".join("?" * len(bad))
             rebuilt = [r for r in db.execute(f"SELECT rowid, text FROM passages WHERE segment IN ({marks})", bad)
                        ] if bad else []
             rebuilt += _select_in(db, "SELECT rowid, text FROM passages WHERE rowid IN ({})", orphans)
-            if rebuilt:
-                vectors = encode([t for _, t in rebuilt])
-                _, number, name = self._reserve(db, 0)
-                rowids = np.array([r for r, _ in rebuilt], dtype=np.int64)
-                kind, count, size, digest = self._write_segment(number, name, rowids, vectors)
-                db.execute("BEGIN IMMEDIATE")
-                if bad:
-                    db.execute(f"UPDATE segments SET state='retired' WHERE number IN ({marks})", bad)
-                    db.execute(f"DELETE FROM removed WHERE segment IN ({marks})", bad)
-                db.executemany("UPDATE passages SET segment=? WHERE rowid=?", [(number, int(r)) for r in rowids])
-                db.execute("UPDATE segments SET state='live', kind=?, vectors=?, bytes=?, sha256=? WHERE number=?",
-                           (kind, count, size, digest, number))
-                self._commit(db)
-            else:
-                db.execute("BEGIN IMMEDIATE")
-                self._commit(db)  # readers reload the BM25 index
+            if rebuilt or bad:
+                self._replace_segments(db, bad, rebuilt, encode)
+            self._swap_text()
+            db.execute("BEGIN IMMEDIATE")
+            self._commit(db)  # readers reload the BM25 index
             db.execute("DELETE FROM unsettled")
         return (f"Rebuilt the BM25 index ({len(rows)} passages)"
                 + (f" and re-embedded {len(rebuilt)} passage(s) of {len(bad)} damaged segment(s)." if rebuilt else "."))
 
+    def _sound_segment(self, name: str, digest: str) -> bool:
+        path = own_file(self.folder, SEGMENTS, name, SEGMENT_FILE)
+        return path is not None and path.is_file() and sha256_file(path) == digest
+
+    def _replace_segments(self, db: sqlite3.Connection, bad: list[int], rebuilt: list[tuple[int, str]],
+                          encode: Any) -> None:
+        """Re-embed passages into one new segment that replaces the `bad` ones (committed)."""
+        vectors = encode([t for _, t in rebuilt]) if rebuilt else np.zeros((0, self.dimension), np.float32)
+        _, number, name = self._reserve(db, 0)
+        rowids = np.array([r for r, _ in rebuilt], dtype=np.int64)
+        kind, count, size, digest = self._write_segment(number, name, rowids, vectors)
+        marks = ",".join("?" * len(bad))
+        db.execute("BEGIN IMMEDIATE")
+        if bad:
+            foreign = [n for n, name in db.execute(f"SELECT number, file FROM segments WHERE number IN ({marks})", bad)
+                       if own_file(self.folder, SEGMENTS, name, SEGMENT_FILE) is None]
+            db.execute(f"UPDATE segments SET state='retired' WHERE number IN ({marks})", bad)
+            db.executemany("DELETE FROM segments WHERE number=?", [(n,) for n in foreign])  # no file of ours
+            db.execute(f"DELETE FROM removed WHERE segment IN ({marks})", bad)
+        db.executemany("UPDATE passages SET segment=? WHERE rowid=?", [(number, int(r)) for r in rowids])
+        db.execute("UPDATE segments SET state='live', kind=?, vectors=?, bytes=?, sha256=? WHERE number=?",
+                   (kind, count, size, digest, number))
+        self._commit(db)
+
+    def _swap_text(self) -> None:
+        """Put the BM25 index built in text.new in the place of text/ (see _settle_text for a crash between)."""
+        text, new, old = self.folder / TEXT, self.folder / TEXT_NEW, self.folder / TEXT_OLD
+        fsync(new)
+        if text.exists():
+            os.replace(text, old)
+        os.replace(new, text)
+        fsync(self.folder)
+        shutil.rmtree(old, ignore_errors=True)
+        self.text = FullText(text)
 
 @dataclass
 class Job:
@@ -878,20 +1094,34 @@ def _select_in(db: sqlite3.Connection, sql: str, values: list[Any], chunk: int =
     return rows
 
 
+def _free_bytes(folder: Path) -> int:
+    try:
+        return shutil.disk_usage(folder if folder.exists() else folder.parent).free
+    except OSError:
+        return 1 << 62
+
+
+def _read_only_file_system(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder if folder.exists() else folder.parent).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
 def _save_failure(folder: Path, exc: BaseException) -> str:
     """One line for a failed change: what went wrong in words, and what to do."""
     errno_ = getattr(exc, "errno", None)
     message = str(exc).lower()
-    try:
-        full = shutil.disk_usage(folder if folder.exists() else folder.parent).free < (1 << 20)
-    except OSError:
-        full = False
-    if errno_ in (errno.ENOSPC, errno.EDQUOT) or "disk is full" in message or "no space" in message or full:
+    if errno_ in (errno.ENOSPC, errno.EDQUOT) or "disk is full" in message or "no space" in message \
+            or _free_bytes(folder) < (1 << 20):
         what, fix = "the disk is full", "free some space"
-    elif errno_ == errno.EROFS or "readonly" in message or "read-only" in message:
+    elif errno_ == errno.EROFS or _read_only_file_system(folder):
         what, fix = "the file system is read-only", "save to a writable folder"
-    elif errno_ in (errno.EACCES, errno.EPERM) or "permission" in message or "unable to open" in message:
-        what, fix = "permission denied", "make the folder writable for you"
+    elif errno_ in (errno.EACCES, errno.EPERM) or any(w in message for w in ("readonly", "read-only", "permission",
+                                                                               "unable to open")):
+        what, fix = "permission denied", "make the index folder and its files writable for you"
+    elif "locked" in message or "busy" in message:
+        what, fix = "another program holds its database locked", "close that program"
     else:
         what, fix = f"a file could not be written ({getattr(exc, 'strerror', None) or exc})", "check the disk"
     return f"Could not save the index in {folder}: {what}. The previous index is unchanged; {fix} and try again."
@@ -899,7 +1129,14 @@ def _save_failure(folder: Path, exc: BaseException) -> str:
 
 def read_format_1(folder: Path) -> tuple[list[Article], list[Passage], np.ndarray, str]:
     """The articles, passages, vectors and embedding model of an index in format 1 (for `qa index upgrade`)."""
-    version = folder / (folder / OLD_POINTER).read_text().strip()
+    try:
+        name = (folder / OLD_POINTER).read_text(encoding="utf-8").strip()
+    except (OSError, ValueError):
+        name = ""
+    version = folder / name
+    if not OLD_VERSION.fullmatch(name) or version.is_symlink() or not version.is_dir():
+        raise IndexUnusable(f"The old index in {folder} names {name[:80]!r} as its current version, which is not a "
+                            "version folder of its own; build a new one from the articles with `qa index build`.")
     try:
         manifest = json.loads((version / "manifest.json").read_text())
         articles = [Article(**json.loads(line)) for line in (version / "articles.jsonl").read_text("utf-8").splitlines()]
@@ -917,15 +1154,16 @@ def remove_format_1(folder: Path) -> None:
     """Delete a converted format-1 index's own files: CURRENT first, then the version folders its catalog names."""
     try:
         versions = json.loads((folder / OLD_CATALOG).read_text())["versions"]
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, TypeError):
         versions = {}
+    versions = versions if isinstance(versions, dict) else {}
     pointer = folder / OLD_POINTER
     if pointer.is_file():
-        versions[pointer.read_text().strip()] = "live"
+        versions[pointer.read_text(encoding="utf-8", errors="replace").strip()] = "live"
         pointer.unlink()
         fsync(folder)
     for name in versions:
-        if name.startswith("v") and name[1:].isdigit():
+        if isinstance(name, str) and OLD_VERSION.fullmatch(name) and not (folder / name).is_symlink():
             shutil.rmtree(folder / name, ignore_errors=True)
     (folder / OLD_CATALOG).unlink(missing_ok=True)
 

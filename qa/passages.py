@@ -49,18 +49,53 @@ def sentence_at(text: str, start: int, end: int) -> tuple[int, int]:
     return covering[0][0], covering[-1][1]
 
 
+CHARS_PER_WORD = 12  # a passage holds at most this many characters per word of its target (see split_passages)
+
+
+def bounded(text: str, start: int, end: int, max_words: int, max_chars: int) -> list[tuple[int, int]]:
+    """text[start:end] cut at spaces into pieces of at most `max_words` words and `max_chars` characters.
+
+    A "word" longer than `max_chars` (text without spaces) is cut every `max_chars` characters.
+    """
+    pieces: list[tuple[int, int]] = []
+    first, last, count = -1, -1, 0
+    for match in re.finditer(r"\S+", text[start:end]):
+        word_start, word_end = start + match.start(), start + match.end()
+        while word_end - word_start > max_chars:
+            if first >= 0:
+                pieces.append((first, last))
+                first, count = -1, 0
+            pieces.append((word_start, word_start + max_chars))
+            word_start += max_chars
+        if first >= 0 and (count >= max_words or word_end - first > max_chars):
+            pieces.append((first, last))
+            first, count = -1, 0
+        if first < 0:
+            first = word_start
+        last, count = word_end, count + 1
+    if first >= 0:
+        pieces.append((first, last))
+    return pieces
+
+
 def split_passages(article: "Article", target_words: int = 120, overlap_sentences: int = 1) -> list[Passage]:
     """Greedy sentence packing up to about `target_words`, repeating `overlap_sentences` sentences between neighbours.
 
-    The overlap keeps an answer whose evidence straddles a boundary readable in one piece.
+    The overlap keeps an answer whose evidence straddles a boundary readable in one piece. Whatever
+    the punctuation, no passage is longer than `target_words` words or CHARS_PER_WORD characters per
+    target word: a sentence that is longer (text with no sentence ends) is cut at spaces first, so
+    one article can never make a question's reading slow.
     """
-    sentences = sentence_spans(article.text)
+    max_chars = CHARS_PER_WORD * target_words
+    sentences = [piece for s, e in sentence_spans(article.text)
+                 for piece in bounded(article.text, s, e, target_words, max_chars)]
     words = [len(article.text[s:e].split()) for s, e in sentences]
     passages: list[Passage] = []
     first = 0
     while first < len(sentences):
         last, count = first, words[first]
-        while last + 1 < len(sentences) and count + words[last + 1] <= target_words:
+        while (last + 1 < len(sentences) and count + words[last + 1] <= target_words
+               and sentences[last + 1][1] - sentences[first][0] <= max_chars):
             last += 1
             count += words[last]
         start, end = sentences[first][0], sentences[last][1]

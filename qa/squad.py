@@ -16,6 +16,8 @@ import string
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from qa.errors import InputError
+
 
 @dataclass
 class SquadExample:
@@ -37,17 +39,33 @@ def read_squad_json(path: str | Path) -> dict:
     """Load a plain or gzipped SQuAD JSON file."""
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        data = json.load(f)
-    if not isinstance(data, dict) or "data" not in data:
-        raise ValueError(f"{path} is not a SQuAD-format file (no top-level 'data' list).")
+    try:
+        with opener(path, "rt", encoding="utf-8") as f:
+            data = json.load(f)
+    except OSError as exc:  # also gzip's BadGzipFile
+        raise InputError(f"{path} could not be read ({getattr(exc, 'strerror', None) or exc}); pass a SQuAD-format "
+                         ".json or .json.gz file.") from None
+    except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError
+        raise InputError(f"{path} is not a SQuAD-format file (not JSON); pass a SQuAD-format .json or .json.gz "
+                         "file such as SQuAD v1.1's train-v1.1.json.") from None
+    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+        raise InputError(f"{path} is not a SQuAD-format file (no top-level 'data' list).")
     return data
 
 
 def load_examples(path: str | Path, limit: int | None = None) -> list[SquadExample]:
-    """Flatten a SQuAD file into examples, in file order."""
+    """Flatten a SQuAD file into examples, in file order; InputError in one line for a file of another shape."""
+    data = read_squad_json(path)["data"]
+    try:
+        return _examples(data, limit)
+    except (KeyError, TypeError, AttributeError):
+        raise InputError(f"{path} is not a SQuAD-format file (its articles lack paragraphs, questions or "
+                         "answers in SQuAD's fields).") from None
+
+
+def _examples(data: list, limit: int | None) -> list[SquadExample]:
     examples: list[SquadExample] = []
-    for article in read_squad_json(path)["data"]:
+    for article in data:
         for paragraph in article["paragraphs"]:
             for qa in paragraph["qas"]:
                 answers = [] if qa.get("is_impossible") else qa.get("answers", [])

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.files import replacing
+from qa.files import replacing, write_atomic
 from qa.passages import sentence_spans
 from qa.reading import Reader, Windows, pick_device
 from qa.squad import SquadExample, load_examples, paragraphs_by_title
@@ -314,7 +314,7 @@ def export_reader(model: Any, tokenizer: Any, output: Path, info: dict[str, Any]
     half = copy.deepcopy(model).to("cpu").half()
     half.save_pretrained(output)
     tokenizer.save_pretrained(output)
-    (output / "training.json").write_text(json.dumps(info, indent=2) + "\n")
+    write_atomic(output / "training.json", json.dumps(info, indent=2) + "\n")
 
 
 # What `export_reader` writes: a reader folder that `Reader(folder)` loads.

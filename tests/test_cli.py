@@ -19,9 +19,11 @@ def qa(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subpr
 
 
 def one_error_line(proc: subprocess.CompletedProcess) -> str:
+    """The one `error:` line of a failed command; an unexpected exception (a bug) is never accepted as one."""
     lines = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
     assert len(lines) == 1, proc.stderr
     assert "Traceback" not in proc.stderr
+    assert "internal error" not in lines[0] and proc.returncode != 70, proc.stderr
     return lines[0]
 
 
@@ -38,8 +40,10 @@ def test_the_first_ask_from_anywhere_builds_the_default_index_in_the_users_data_
     proc = qa("ask", SEED_QUESTION, "--json", cwd=tmp_path, env=env)  # found again from another folder
     assert proc.returncode == 0 and json.loads(proc.stdout)["answered"]
 
+    # A folder named by $QA_INDEX_DIR is never seeded: a typo there fails as one in --index-dir does.
     proc = qa("ask", SEED_QUESTION, cwd=elsewhere, env={"QA_INDEX_DIR": str(tmp_path / "mine")})
-    assert proc.returncode == 0 and (tmp_path / "mine" / "index.sqlite").is_file()
+    assert proc.returncode == 2 and "$QA_INDEX_DIR" in one_error_line(proc)
+    assert not (tmp_path / "mine").exists()
 
 
 def test_ask_json_schema(index_copy: Path):

@@ -19,7 +19,7 @@ import gradio as gr
 
 from qa.articles import SUFFIXES, Article, collect_articles, read_date, slug
 from qa.batching import MicroBatcher
-from qa.config import Config, default_index_dir
+from qa.config import Config, default_index_dir, is_seeded_default
 from qa.engine import Engine
 from qa.errors import QAError
 from qa.index import PassageIndex
@@ -66,7 +66,7 @@ class Library:
         self.remembering = threading.Lock()  # the recent questions list
         self.recent: list[str] = []  # questions answered here lately, newest first: the page's examples
         self.just_added: set[str] = set()  # ids the last upload added or changed, marked in the table
-        if PassageIndex.exists(self.index_dir) or self.index_dir == default_index_dir():
+        if PassageIndex.exists(self.index_dir) or is_seeded_default(self.index_dir):
             self.engine = Engine.open_or_seed(self.index_dir, config)
         else:  # a new library, filled from the page
             self.engine = Engine.create(self.index_dir, config)
@@ -140,7 +140,7 @@ class Library:
                 if target.exists():
                     target = Path(tmp) / f"{slug(source.stem)}-{n}{suffix}"
                 shutil.copyfile(source, target)
-                collected = collect_articles([target])
+                collected = collect_articles([target], local_links=False)  # a feed's links stay links
                 if collected.failed:
                     reason = collected.failed[0][1].replace(str(target), source.name)
                     lines.append(f"- **{source.name}**: failed — {reason}")
@@ -150,6 +150,8 @@ class Library:
                           else "updated" if a.id in known else "added" for a in collected.articles]
                 counts = ", ".join(f"{states.count(x)} {x}" for x in ("added", "updated", "unchanged") if x in states)
                 lines.append(f"- **{source.name}**: " + (states[0] if len(states) == 1 else f"{len(states)} articles: {counts}"))
+                for article in collected.articles:
+                    article.origin = None  # an upload's name is all the page knows: the same name updates
                 articles.extend(collected.articles)
             if articles:
                 with self.writing:
