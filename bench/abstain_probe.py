@@ -64,33 +64,50 @@ def features(question: str, context: str, reading: Reading, stem, stopwords: set
     n = max(1, len(asked))
     names = [m.group() for m in NAME_OR_NUMBER.finditer(question) if m.start() > 0]
     words = {w.lower() for w in WORD.findall(sentence)}
-    antonyms = sum(1 for w in WORD.findall(question) if w.lower() in _OPPOSITE and w.lower() not in words
-                   and _OPPOSITE[w.lower()] in words)
+    antonyms = sum(
+        1
+        for w in WORD.findall(question)
+        if w.lower() in _OPPOSITE and w.lower() not in words and _OPPOSITE[w.lower()] in words
+    )
     negated = bool(NEGATION.search(question))
     return [
-        answerability(span, reading.no_answer, "ratio"), math.log(span), math.log(max(reading.no_answer, 1e-12)),
+        answerability(span, reading.no_answer, "ratio"),
+        math.log(span),
+        math.log(max(reading.no_answer, 1e-12)),
         math.log(second) - math.log(span),
-        len(asked - in_paragraph) / n, len(asked - in_sentence) / n, len(asked - in_sentence),
-        sum(1 for m in names if m.lower() not in context.lower()), sum(1 for m in names if m.lower() not in sentence.lower()),
-        float(negated), float(negated and not NEGATION.search(sentence)), float(antonyms), float(len(asked)),
+        len(asked - in_paragraph) / n,
+        len(asked - in_sentence) / n,
+        len(asked - in_sentence),
+        sum(1 for m in names if m.lower() not in context.lower()),
+        sum(1 for m in names if m.lower() not in sentence.lower()),
+        float(negated),
+        float(negated and not NEGATION.search(sentence)),
+        float(antonyms),
+        float(len(asked)),
     ]
 
 
-def read_all(reader: Reader, pairs: list[tuple[str, str]], stem, stopwords: set[str]) -> tuple[np.ndarray, list[str]]:
+def read_all(
+    reader: Reader, pairs: list[tuple[str, str]], stem, stopwords: set[str]
+) -> tuple[np.ndarray, list[str]]:
     """Features and best answer text of each (question, context) pair."""
     from tqdm.auto import tqdm
 
     rows, texts = [], []
     for lo in tqdm(range(0, len(pairs), 64), desc="reading", unit="batch"):
         chunk = pairs[lo : lo + 64]
-        for (q, c), reading in zip(chunk, reader.read_pairs([q for q, _ in chunk], [c for _, c in chunk], top_n=2)):
+        for (q, c), reading in zip(
+            chunk, reader.read_pairs([q for q, _ in chunk], [c for _, c in chunk], top_n=2)
+        ):
             rows.append(features(q, c, reading, stem, stopwords))
             texts.append(reading.best.text if reading.best else "")
     return np.array(rows), texts
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--squad-dir", type=Path, default=ROOT.parent / "shared" / "data" / "squad")
     parser.add_argument("--reader", default=str(SHIPPED_READER))
     args = parser.parse_args()
@@ -100,7 +117,19 @@ def main() -> None:
     from sklearn.linear_model import LogisticRegression
 
     stem = Stemmer.Stemmer("english").stemWord
-    stopwords = set(STOPWORDS_EN) | {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "many", "much"}
+    stopwords = set(STOPWORDS_EN) | {
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "when",
+        "where",
+        "why",
+        "how",
+        "many",
+        "much",
+    }
     reader = Reader(args.reader, int8=True)
 
     dev2 = load_examples(args.squad_dir / "dev-v2.0.json.gz")
@@ -133,8 +162,12 @@ def main() -> None:
 
     print(f"SQuAD 2.0 dev ({len(dev2)} questions), NoAns accuracy at HasAns F1 70:")
     print(f"  reader's ratio alone (shipped)                          {no_ans_at_floor(X[:, 0]):.1f}")
-    print(f"  + check fitted on synthetic negatives ({len(pairs)} pairs, {len(other)} questions)   {no_ans_at_floor(synthetic):.1f}")
-    print(f"  + check fitted on the other half of SQuAD 2.0 dev (3 splits)   {np.mean(upper):.1f} ({', '.join(f'{u:.1f}' for u in upper)})")
+    print(
+        f"  + check fitted on synthetic negatives ({len(pairs)} pairs, {len(other)} questions)   {no_ans_at_floor(synthetic):.1f}"
+    )
+    print(
+        f"  + check fitted on the other half of SQuAD 2.0 dev (3 splits)   {np.mean(upper):.1f} ({', '.join(f'{u:.1f}' for u in upper)})"
+    )
 
 
 if __name__ == "__main__":

@@ -29,7 +29,9 @@ from qa.squad import load_examples, load_paragraphs  # noqa: E402
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--squad-file", type=Path, default=ROOT.parent / "shared" / "data" / "squad" / "dev-v1.1.json.gz")
+    parser.add_argument(
+        "--squad-file", type=Path, default=ROOT.parent / "shared" / "data" / "squad" / "dev-v1.1.json.gz"
+    )
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--paragraphs", type=int, default=600)
     args = parser.parse_args()
@@ -47,9 +49,13 @@ def main() -> int:
         started = time.perf_counter()
         together = engine.ask_many(questions)
         batched = time.perf_counter() - started
-    same = sum(a.best is None and b.best is None or (a.best and b.best and a.best.text == b.best.text)
-               for a, b in zip(alone, together))
-    print(f"{len(questions)} questions over {len(paragraphs)} paragraphs ({engine.stats().passages} passages)")
+    same = sum(
+        a.best is None and b.best is None or (a.best and b.best and a.best.text == b.best.text)
+        for a, b in zip(alone, together)
+    )
+    print(
+        f"{len(questions)} questions over {len(paragraphs)} paragraphs ({engine.stats().passages} passages)"
+    )
     print(f"one at a time: {len(questions) / one_by_one:.1f} questions/s")
     print(f"ask_many:      {len(questions) / batched:.1f} questions/s  ({one_by_one / batched:.2f}x)")
     print(f"same best answer both ways: {same}/{len(questions)}")

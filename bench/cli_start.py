@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from versions import ROOT, build_seed_index, checkout, environment, qa_command
 
 QUESTION = "Who leads next week's talks?"
@@ -26,8 +25,13 @@ QUESTION = "Who leads next week's talks?"
 
 def ask(code: Path, index_dir: Path) -> float:
     started = time.perf_counter()
-    proc = subprocess.run(qa_command("ask", "--index-dir", str(index_dir), QUESTION), cwd=code, env=environment(code),
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        qa_command("ask", "--index-dir", str(index_dir), QUESTION),
+        cwd=code,
+        env=environment(code),
+        capture_output=True,
+        text=True,
+    )
     seconds = time.perf_counter() - started
     if proc.returncode != 0 or "Marco Rubio" not in proc.stdout:
         raise RuntimeError(f"qa ask from {code} failed: {proc.stderr.strip()[-300:]}")
@@ -35,18 +39,22 @@ def ask(code: Path, index_dir: Path) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--baseline", default="afe47a3", help="the earlier commit to compare with")
     parser.add_argument("--runs", type=int, default=10)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="qa-cli-start-"))
     os.environ["QA_CACHE_DIR"] = str(work / "cache")  # both versions export their int8 graphs here, untimed
     versions = {}
-    for n, (name, code) in enumerate({"baseline " + args.baseline: checkout(args.baseline), "working tree": ROOT}.items()):
+    for n, (name, code) in enumerate(
+        {"baseline " + args.baseline: checkout(args.baseline), "working tree": ROOT}.items()
+    ):
         build_seed_index(code, work / f"index-{n}")
         versions[name] = (code, work / f"index-{n}")
     times: dict[str, list[float]] = {name: [] for name in versions}
-    for name, (code, index_dir) in versions.items():
+    for _name, (code, index_dir) in versions.items():
         ask(code, index_dir)  # warm: caches and the page cache
     for _ in range(args.runs):
         for name, (code, index_dir) in versions.items():

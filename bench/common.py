@@ -1,6 +1,6 @@
 """What every benchmark starts with: this checkout's `qa` first on the import path, models offline.
 
-    from common import ROOT  # first, before importing qa
+from common import ROOT  # first, before importing qa
 """
 
 from __future__ import annotations

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from versions import ROOT, build_seed_index, checkout, start_server
 
 QUESTION = "Who leads next week's talks?"
@@ -32,8 +31,11 @@ QUESTION = "Who leads next week's talks?"
 
 def http_ask(url: str, question: str) -> dict:
     """One /ask call over Gradio's REST API (POST the inputs, then read the event stream to its result)."""
-    request = urllib.request.Request(f"{url}gradio_api/call/ask", data=json.dumps({"data": [question, "hybrid", 5, False, "", "", ""]}).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{url}gradio_api/call/ask",
+        data=json.dumps({"data": [question, "hybrid", 5, False, "", "", ""]}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=120) as response:
         event = json.load(response)["event_id"]
     with urllib.request.urlopen(f"{url}gradio_api/call/ask/{event}", timeout=120) as stream:
@@ -62,7 +64,9 @@ def crowd(url: str, calls: int, client: str) -> tuple[list[float], int]:
     def call(one: Any) -> tuple[float, bool]:
         t0 = time.perf_counter()
         result = one()
-        return time.perf_counter() - t0, bool(result["answered"] and "Marco Rubio" in result["answer"]["text"])
+        return time.perf_counter() - t0, bool(
+            result["answered"] and "Marco Rubio" in result["answer"]["text"]
+        )
 
     with ThreadPoolExecutor(max_workers=calls) as pool:
         results = list(pool.map(call, ask))
@@ -70,12 +74,20 @@ def crowd(url: str, calls: int, client: str) -> tuple[list[float], int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--calls", type=int, nargs="+", default=[20, 50])
-    parser.add_argument("--baseline", default="afe47a3", help="an earlier commit to measure in the same run ('' for none)")
-    parser.add_argument("--client", choices=["http", "gradio", "both"], default="both",
-                        help="http: Gradio's REST API over urllib (light: about 5 ms of CPU a call); gradio: "
-                             "gradio_client (about 50 ms of CPU a call, taken from the same cores as the server)")
+    parser.add_argument(
+        "--baseline", default="afe47a3", help="an earlier commit to measure in the same run ('' for none)"
+    )
+    parser.add_argument(
+        "--client",
+        choices=["http", "gradio", "both"],
+        default="both",
+        help="http: Gradio's REST API over urllib (light: about 5 ms of CPU a call); gradio: "
+        "gradio_client (about 50 ms of CPU a call, taken from the same cores as the server)",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="qa-concurrent-"))
     os.environ["QA_CACHE_DIR"] = str(work / "cache")
@@ -93,9 +105,11 @@ def main() -> None:
             Client(url, verbose=False).predict(QUESTION, "hybrid", 5, api_name="/ask")  # warm-up
             for calls, client in [(c, k) for k in clients for c in args.calls]:
                 seconds, right = crowd(url, calls, client)
-                print(f"{name:<18} {client:<6} {calls:>3} concurrent /ask calls: {right}/{calls} right; latency "
-                      f"median {np.median(seconds):.2f} s, p90 {np.percentile(seconds, 90):.2f} s, max {max(seconds):.2f} s",
-                      flush=True)
+                print(
+                    f"{name:<18} {client:<6} {calls:>3} concurrent /ask calls: {right}/{calls} right; latency "
+                    f"median {np.median(seconds):.2f} s, p90 {np.percentile(seconds, 90):.2f} s, max {max(seconds):.2f} s",
+                    flush=True,
+                )
         finally:
             server.terminate()
             server.wait(timeout=30)

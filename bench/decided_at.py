@@ -16,7 +16,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-
 from common import SQUAD  # first: this checkout's qa, models offline
 
 from qa.articles import Article
@@ -26,7 +25,9 @@ from qa.squad import load_examples, load_paragraphs, score
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--squad-file", type=Path, default=SQUAD / "dev-v1.1.json.gz")
     parser.add_argument("--questions", type=int, default=1500)
     args = parser.parse_args()
@@ -46,11 +47,16 @@ def main() -> None:
     for decided_at in (None, 1.0, 2.0, 3.0, 4.0, 6.0):
         engine.config = Config(decided_at=decided_at)
         counted.clear()
-        scores = [score(r.best.text if r.best else "", e.answers)
-                  for e in examples for r in engine.ask_many([e.question], always_answer=True)]
+        scores = [
+            score(r.best.text if r.best else "", e.answers)
+            for e in examples
+            for r in engine.ask_many([e.question], always_answer=True)
+        ]
         em, f1 = (100 * np.mean([s[i] for s in scores]) for i in (0, 1))
-        print(f"decided_at {decided_at}: EM {em:.2f} F1 {f1:.2f}, {sum(counted) / len(examples):.2f} passages read a question",
-              flush=True)
+        print(
+            f"decided_at {decided_at}: EM {em:.2f} F1 {f1:.2f}, {sum(counted) / len(examples):.2f} passages read a question",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from common import SQUAD  # first: this checkout's qa, models offline
 
 from qa.articles import Article
@@ -24,7 +23,9 @@ from qa.squad import load_examples, load_paragraphs
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--squad-file", type=Path, default=SQUAD / "dev-v1.1.json.gz")
     args = parser.parse_args()
     examples = [e for e in load_examples(args.squad_file) if not e.is_impossible]
@@ -44,7 +45,9 @@ def main() -> None:
     for p in ("fp32", "int8"):
         for q in ("fp32", "int8"):
             top = np.argsort(-(vectors[q, "questions"] @ vectors[p, "passages"].T), axis=1)[:, :5]
-            found = [any(a.lower() in lowered[j] for a in e.answers for j in row) for e, row in zip(examples, top)]
+            found = [
+                any(a.lower() in lowered[j] for a in e.answers for j in row) for e, row in zip(examples, top)
+            ]
             print(f"passages {p}, questions {q}: dense recall@5 {np.mean(found):.4f}")
     cosine = (vectors["fp32", "passages"] * vectors["int8", "passages"]).sum(axis=1)
     print(f"passage cosine int8 vs fp32: min {cosine.min():.4f}, mean {cosine.mean():.4f}")

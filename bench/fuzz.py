@@ -37,10 +37,12 @@ def main() -> int:
     parser.add_argument("--examples", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    warnings.filterwarnings("ignore")  # hypothesis warns that example() is meant for the console; here it is the point
+    warnings.filterwarnings(
+        "ignore"
+    )  # hypothesis warns that example() is meant for the console; here it is the point
 
-    from test_fuzz import FILES, OPTIONS, QUESTIONS, ANY_TEXT
     from hypothesis import strategies as st
+    from test_fuzz import ANY_TEXT, FILES, OPTIONS, QUESTIONS
 
     from qa.answers import Result
     from qa.articles import collect_articles
@@ -60,7 +62,9 @@ def main() -> int:
         engine = Engine.build([SEEDS_DIR], index)
         # `serve` would start a server and wait; the page is fuzzed through its API in tests/test_ui.py.
         words = st.sampled_from([o for o in OPTIONS if o != "serve"])
-        options = st.lists(st.one_of(words, ANY_TEXT.filter(lambda t: "\x00" not in t and t.strip() != "serve")), max_size=5)
+        options = st.lists(
+            st.one_of(words, ANY_TEXT.filter(lambda t: "\x00" not in t and t.strip() != "serve")), max_size=5
+        )
         started = time.perf_counter()
         for n in range(args.examples):
             kind = rng.choices(["question", "file", "cli"], weights=[6, 3, 1])[0]
@@ -68,7 +72,9 @@ def main() -> int:
                 if kind == "question":
                     result = engine.ask(QUESTIONS.example())
                     assert isinstance(result, Result)
-                    counts["question: answered" if result.answered else "question: the articles don't say"] += 1
+                    counts[
+                        "question: answered" if result.answered else "question: the articles don't say"
+                    ] += 1
                 elif kind == "file":
                     folder = Path(tmp) / f"files{n}"
                     folder.mkdir()
@@ -76,7 +82,7 @@ def main() -> int:
                         (folder / f"f{i}{suffix}").write_bytes(data)
                     collected = collect_articles([folder])
                     for article in collected.articles:
-                        article.checksum
+                        _ = article.checksum
                     counts["file: read"] += len(collected.articles) > 0
                     counts["file: reported in one line"] += len(collected.failed)
                 else:
@@ -84,12 +90,19 @@ def main() -> int:
                     err = io.StringIO()
                     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
                         try:
-                            status = cli_main([*argv, "--index-dir", str(index)] if argv[:1] in (["ask"], ["index"]) else argv)
+                            status = cli_main(
+                                [*argv, "--index-dir", str(index)]
+                                if argv[:1] in (["ask"], ["index"])
+                                else argv
+                            )
                             # (other commands never reach an index: `eval` wants a SQuAD file, the rest are usage errors)
                         except SystemExit as exc:
                             status = exc.code
                     text = err.getvalue()
-                    if "Traceback" in text or any(l.startswith("error: ") and ":" in l[7:].split(" ")[0] for l in text.splitlines()):
+                    if "Traceback" in text or any(
+                        line.startswith("error: ") and ":" in line[7:].split(" ")[0]
+                        for line in text.splitlines()
+                    ):
                         counts["cli: traceback or raw error"] += 1
                         raw.append(f"cli {argv!r}: {text.strip()[:200]}")
                     else:

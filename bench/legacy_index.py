@@ -56,15 +56,19 @@ class Stats:
     format_version: int = FORMAT_VERSION
 
     def describe(self) -> str:
-        return (f"{self.articles} article(s), {self.passages} passage(s), {self.index_type} vectors "
-                f"of {self.embedding_model} ({self.dimension}-d)")
+        return (
+            f"{self.articles} article(s), {self.passages} passage(s), {self.index_type} vectors "
+            f"of {self.embedding_model} ({self.dimension}-d)"
+        )
 
 
 def bm25_tokens(texts: list[str]) -> list[list[str]]:
     import bm25s
     import Stemmer
 
-    return bm25s.tokenize(texts, stopwords="en", stemmer=Stemmer.Stemmer("english"), return_ids=False, show_progress=False)
+    return bm25s.tokenize(
+        texts, stopwords="en", stemmer=Stemmer.Stemmer("english"), return_ids=False, show_progress=False
+    )
 
 
 class PassageIndex:
@@ -87,7 +91,11 @@ class PassageIndex:
         ids = {a.id for a in articles}
         keep = [i for i, p in enumerate(self.passages) if p.article_id not in ids]
         self.passages = [self.passages[i] for i in keep] + list(passages)
-        self.vectors = np.concatenate([self.vectors[keep], vectors.astype(np.float32)]) if len(keep) or len(vectors) else self.vectors[:0]
+        self.vectors = (
+            np.concatenate([self.vectors[keep], vectors.astype(np.float32)])
+            if len(keep) or len(vectors)
+            else self.vectors[:0]
+        )
         for a in articles:
             self.articles[a.id] = a
         self._rebuild()
@@ -125,8 +133,13 @@ class PassageIndex:
 
     # ----- saving and loading ---------------------------------------------
     def stats(self) -> Stats:
-        return Stats(len(self.articles), len(self.passages), self.embedding_model, self.dimension,
-                     "approximate (HNSW)" if self.approximate else "exact (flat)")
+        return Stats(
+            len(self.articles),
+            len(self.passages),
+            self.embedding_model,
+            self.dimension,
+            "approximate (HNSW)" if self.approximate else "exact (flat)",
+        )
 
     def save(self, index_dir: Path) -> None:
         """Write a complete new version, switch CURRENT to it atomically, then tidy up.
@@ -191,7 +204,7 @@ class PassageIndex:
         # Committed. Retire the old live version (kept for readers until the next save) and
         # remove what earlier saves retired or left half-written.
         catalog[name] = "live"
-        for old, state in list(catalog.items()):
+        for old, _state in list(catalog.items()):
             if old == name:
                 continue
             if old == previous:
@@ -224,14 +237,18 @@ class PassageIndex:
         others = sorted(p.name for p in index_dir.iterdir() if p.name not in OWN_FILES)
         if others:
             shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
-            raise InputError(f"{index_dir} is not an index and already holds other files ({shown}); pass an empty "
-                             f"or new folder such as {index_dir / 'qa-index'}, or add --force to put the index beside them.")
+            raise InputError(
+                f"{index_dir} is not an index and already holds other files ({shown}); pass an empty "
+                f"or new folder such as {index_dir / 'qa-index'}, or add --force to put the index beside them."
+            )
 
     @classmethod
-    def load(cls, index_dir: Path) -> "PassageIndex":
+    def load(cls, index_dir: Path) -> PassageIndex:
         """Open the live version; a load that races a save (CURRENT moved on) tries again."""
         if not index_dir.is_dir():
-            raise NoIndex(f"There is no index in {index_dir}; build one with `qa index build --index-dir {index_dir} PATH...`.")
+            raise NoIndex(
+                f"There is no index in {index_dir}; build one with `qa index build --index-dir {index_dir} PATH...`."
+            )
         for attempt in range(3):
             current = _read_pointer(index_dir)
             try:
@@ -243,14 +260,16 @@ class PassageIndex:
         raise AssertionError("unreachable")
 
     @classmethod
-    def _load_version(cls, index_dir: Path, current: str | None) -> "PassageIndex":
+    def _load_version(cls, index_dir: Path, current: str | None) -> PassageIndex:
         import bm25s
         import faiss
 
         rebuild = f"rebuild it with `qa index build --index-dir {index_dir} PATH...`"
         if not current and not (index_dir / CATALOG).exists():  # a wrong --index-dir, not a damaged index
-            raise NoIndex(f"{index_dir} is not an index (no {POINTER} file); build one with "
-                          f"`qa index build --index-dir {index_dir} PATH...`.")
+            raise NoIndex(
+                f"{index_dir} is not an index (no {POINTER} file); build one with "
+                f"`qa index build --index-dir {index_dir} PATH...`."
+            )
         if not current:
             raise IndexUnusable(f"The index in {index_dir} has lost its {POINTER} file; {rebuild}.")
         version = index_dir / current
@@ -259,27 +278,47 @@ class PassageIndex:
         except (OSError, ValueError):
             raise IndexUnusable(f"The index in {index_dir} has no readable manifest; {rebuild}.") from None
         if manifest.get("format_version") != FORMAT_VERSION:
-            raise IndexUnusable(f"The index in {index_dir} has format version {manifest.get('format_version')}, "
-                                f"this program reads version {FORMAT_VERSION}; {rebuild}.")
+            raise IndexUnusable(
+                f"The index in {index_dir} has format version {manifest.get('format_version')}, "
+                f"this program reads version {FORMAT_VERSION}; {rebuild}."
+            )
         for name, digest in manifest.get("checksums", {}).items():
             path = version / name
             if not path.is_file() or sha256_file(path) != digest:
-                raise IndexUnusable(f"The index in {index_dir} is damaged ({name} is missing or changed); {rebuild}.")
+                raise IndexUnusable(
+                    f"The index in {index_dir} is damaged ({name} is missing or changed); {rebuild}."
+                )
         try:
             index = cls.__new__(cls)
             index.embedding_model = manifest["embedding_model"]
             index.dimension = int(manifest["dimension"])
             index.approximate = bool(manifest.get("approximate"))
-            articles = [Article(**json.loads(line)) for line in (version / "articles.jsonl").read_text(encoding="utf-8").splitlines()]
+            articles = [
+                Article(**json.loads(line))
+                for line in (version / "articles.jsonl").read_text(encoding="utf-8").splitlines()
+            ]
             index.articles = {a.id: a for a in articles}
-            index.passages = [Passage(**json.loads(line)) for line in (version / "passages.jsonl").read_text(encoding="utf-8").splitlines()]
+            index.passages = [
+                Passage(**json.loads(line))
+                for line in (version / "passages.jsonl").read_text(encoding="utf-8").splitlines()
+            ]
             index.vectors = np.load(version / "vectors.npy")
             index.dense = faiss.read_index(str(version / "dense.faiss"))
-            index.bm25 = bm25s.BM25.load(str(version / "bm25"), show_progress=False) if (version / "bm25").is_dir() else None
+            index.bm25 = (
+                bm25s.BM25.load(str(version / "bm25"), show_progress=False)
+                if (version / "bm25").is_dir()
+                else None
+            )
         except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
-            raise IndexUnusable(f"The index in {index_dir} could not be read ({type(exc).__name__}); {rebuild}.") from None
-        if not (len(index.passages) == len(index.vectors) == index.dense.ntotal) or (index.bm25 is None) != (not index.passages):
-            raise IndexUnusable(f"The index in {index_dir} is inconsistent (passage, vector and BM25 counts differ); {rebuild}.")
+            raise IndexUnusable(
+                f"The index in {index_dir} could not be read ({type(exc).__name__}); {rebuild}."
+            ) from None
+        if not (len(index.passages) == len(index.vectors) == index.dense.ntotal) or (index.bm25 is None) != (
+            not index.passages
+        ):
+            raise IndexUnusable(
+                f"The index in {index_dir} is inconsistent (passage, vector and BM25 counts differ); {rebuild}."
+            )
         return index
 
 
@@ -317,7 +356,10 @@ def _save_failure(index_dir: Path, exc: BaseException) -> str:
     elif errno_ in (errno.EACCES, errno.EPERM):
         what, fix = "permission denied", "make the folder writable for you"
     else:
-        what, fix = f"a file could not be written ({getattr(exc, 'strerror', None) or type(exc).__name__})", "check the disk"
+        what, fix = (
+            f"a file could not be written ({getattr(exc, 'strerror', None) or type(exc).__name__})",
+            "check the disk",
+        )
     return f"Could not save the index in {index_dir}: {what}. The previous index is unchanged; {fix} and try again."
 
 

@@ -26,7 +26,9 @@ from qa.squad import load_paragraphs
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--squad-file", type=Path, default=SQUAD / "dev-v1.1.json.gz")
     parser.add_argument("--paragraphs", type=int, default=2000)
     parser.add_argument("--batch-size", type=int, default=200, help="passages per Ray batch (and segment)")
@@ -54,16 +56,22 @@ def main() -> None:
     started = time.perf_counter() - t0
     for workers in (1, 2):
         t0 = time.perf_counter()
-        Engine.build([folder], work / f"ray-{workers}", ray=RayOptions(workers=workers, batch_size=args.batch_size))
+        Engine.build(
+            [folder], work / f"ray-{workers}", ray=RayOptions(workers=workers, batch_size=args.batch_size)
+        )
         seconds[f"ray, {workers} worker(s)"] = time.perf_counter() - t0
     ray.shutdown()
     batches = -(-passages // args.batch_size)
-    print(f"{args.paragraphs} paragraphs, {passages} passages, batches of {args.batch_size} ({batches} batches); "
-          f"Ray runtime start {started:.1f} s (not in the timings)")
+    print(
+        f"{args.paragraphs} paragraphs, {passages} passages, batches of {args.batch_size} ({batches} batches); "
+        f"Ray runtime start {started:.1f} s (not in the timings)"
+    )
     for name, s in seconds.items():
         print(f"  {name:<18} {s:6.1f} s  {passages / s:6.1f} passages/s  ({seconds['local'] / s:.2f}x local)")
     overhead = (seconds["ray, 1 worker(s)"] - seconds["local, 1 thread"]) / batches
-    print(f"  Ray's overhead per batch (1 worker against a local build on 1 thread): {overhead * 1000:.0f} ms")
+    print(
+        f"  Ray's overhead per batch (1 worker against a local build on 1 thread): {overhead * 1000:.0f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -56,7 +56,9 @@ def squad_corpus(train_file: Path, passages: int, config: Config) -> tuple[list[
 def indexing(articles: list[Article], config: Config, workdir: Path, name: str) -> dict[str, float]:
     """Build time of the whole index next to the bare encoder (int8 or fp32, as `config` says) on the same passages."""
     engine = Engine.create(workdir / name, config)
-    texts = [p.text for a in articles for p in split_passages(a, config.passage_words, config.overlap_sentences)]
+    texts = [
+        p.text for a in articles for p in split_passages(a, config.passage_words, config.overlap_sentences)
+    ]
     engine.embedder.encode(texts[:64])  # warm-up
     t0 = time.perf_counter()
     engine.embedder.encode(texts)
@@ -64,8 +66,13 @@ def indexing(articles: list[Article], config: Config, workdir: Path, name: str) 
     t0 = time.perf_counter()
     engine.add_articles(articles)
     built = time.perf_counter() - t0
-    return {"passages": len(texts), "raw_encode_per_s": len(texts) / raw, "index_per_s": len(texts) / built,
-            "overhead_pct": 100 * (built / raw - 1), "encoder": engine.embedder.encoder}
+    return {
+        "passages": len(texts),
+        "raw_encode_per_s": len(texts) / raw,
+        "index_per_s": len(texts) / built,
+        "overhead_pct": 100 * (built / raw - 1),
+        "encoder": engine.embedder.encoder,
+    }
 
 
 def query_encoding(int8: Engine, fp32: Engine, questions: list[str]) -> dict[str, float]:
@@ -91,8 +98,11 @@ def batched(engine: Engine, questions: list[str]) -> dict[str, float]:
     t0 = time.perf_counter()
     engine.ask_many(questions)
     together = time.perf_counter() - t0
-    return {"questions": len(questions), "one_at_a_time_per_s": len(questions) / alone,
-            "ask_many_per_s": len(questions) / together}
+    return {
+        "questions": len(questions),
+        "one_at_a_time_per_s": len(questions) / alone,
+        "ask_many_per_s": len(questions) / together,
+    }
 
 
 def latency(engine: Engine, questions: list[str]) -> dict[str, float]:
@@ -103,10 +113,15 @@ def latency(engine: Engine, questions: list[str]) -> dict[str, float]:
         retrieval.append(r.seconds["retrieval"] * 1000)
         reading.append(r.seconds["reading"] * 1000)
         total.append(r.seconds["total"] * 1000)
-    return {"queries": len(questions),
-            "retrieval_ms_median": percentile(retrieval, 50), "retrieval_ms_p90": percentile(retrieval, 90),
-            "reading_ms_median": percentile(reading, 50), "reading_ms_p90": percentile(reading, 90),
-            "total_ms_median": percentile(total, 50), "total_ms_p90": percentile(total, 90)}
+    return {
+        "queries": len(questions),
+        "retrieval_ms_median": percentile(retrieval, 50),
+        "retrieval_ms_p90": percentile(retrieval, 90),
+        "reading_ms_median": percentile(reading, 50),
+        "reading_ms_p90": percentile(reading, 90),
+        "total_ms_median": percentile(total, 50),
+        "total_ms_p90": percentile(total, 90),
+    }
 
 
 def filtered_retrieval(engine: Engine, questions: list[str]) -> dict[str, float]:
@@ -124,11 +139,17 @@ def filtered_retrieval(engine: Engine, questions: list[str]) -> dict[str, float]
         t2 = time.perf_counter()
         plain.append((t1 - t0) * 1000)
         filtered.append((t2 - t1) * 1000)
-    return {"queries": len(questions), "unfiltered_ms_median": percentile(plain, 50),
-            "filtered_ms_median": percentile(filtered, 50), "ratio": percentile(filtered, 50) / percentile(plain, 50)}
+    return {
+        "queries": len(questions),
+        "unfiltered_ms_median": percentile(plain, 50),
+        "filtered_ms_median": percentile(filtered, 50),
+        "ratio": percentile(filtered, 50) / percentile(plain, 50),
+    }
 
 
-def recall(dev_file: Path, config: Config, workdir: Path, ks: tuple[int, ...] = (1, 5, 20)) -> dict[str, dict[str, float]]:
+def recall(
+    dev_file: Path, config: Config, workdir: Path, ks: tuple[int, ...] = (1, 5, 20)
+) -> dict[str, dict[str, float]]:
     """Recall@k of each retrieval mode on SQuAD dev, its paragraphs as the corpus."""
     examples = [e for e in load_examples(dev_file) if not e.is_impossible]
     articles = [Article.from_text(c, title=t) for t, c in load_paragraphs(dev_file)]
@@ -140,10 +161,16 @@ def recall(dev_file: Path, config: Config, workdir: Path, ks: tuple[int, ...] = 
         t0 = time.perf_counter()
         hits = engine.retriever.batch_search(questions, top_k=max(ks), mode=mode)
         seconds = time.perf_counter() - t0
-        found = np.array([answer_hits(hs, e.answers) + [False] * (max(ks) - len(hs)) for e, hs in zip(examples, hits)])
+        found = np.array(
+            [answer_hits(hs, e.answers) + [False] * (max(ks) - len(hs)) for e, hs in zip(examples, hits)]
+        )
         out[mode] = {f"recall@{k}": float(found[:, :k].any(axis=1).mean()) for k in ks}
         out[mode]["queries_per_s"] = len(questions) / seconds
-    out["_corpus"] = {"questions": len(questions), "paragraphs": len(articles), "passages": engine.stats().passages}
+    out["_corpus"] = {
+        "questions": len(questions),
+        "paragraphs": len(articles),
+        "passages": engine.stats().passages,
+    }
     return out
 
 
@@ -163,7 +190,9 @@ def approximate_recall(engine: Engine, questions: list[str], k: int = 20) -> flo
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--squad-dir", type=Path, default=ROOT.parent / "shared" / "data" / "squad")
     parser.add_argument("--passages", type=int, default=10_000, help="size of the SQuAD latency corpus")
     parser.add_argument("--queries", type=int, default=50, help="questions timed per corpus")
@@ -180,19 +209,25 @@ def main() -> None:
         from ui.app import SEED_EXAMPLES
 
         results["seed_latency"] = latency(seed, (SEED_EXAMPLES * 20)[: args.queries])
-        results["seed_latency_fp32"] = latency(Engine.open(work / "seed", config.with_(reader_int8=False)),
-                                               (SEED_EXAMPLES * 20)[: args.queries])
+        results["seed_latency_fp32"] = latency(
+            Engine.open(work / "seed", config.with_(reader_int8=False)), (SEED_EXAMPLES * 20)[: args.queries]
+        )
 
         articles, questions = squad_corpus(args.squad_dir / "train-v1.1.json.gz", args.passages, config)
         results["squad_indexing"] = indexing(articles, config, work, "squad")
-        results["squad_indexing_fp32"] = indexing(articles, config.with_(encoder_int8=False), work, "squad-fp32")
+        results["squad_indexing_fp32"] = indexing(
+            articles, config.with_(encoder_int8=False), work, "squad-fp32"
+        )
         squad = Engine.open(work / "squad", config)
         results["squad_latency"] = latency(squad, questions[: args.queries])
-        results["query_encoding"] = query_encoding(squad, Engine.open(work / "squad", config.with_(encoder_int8=False)),
-                                                   questions[: args.queries])
+        results["query_encoding"] = query_encoding(
+            squad, Engine.open(work / "squad", config.with_(encoder_int8=False)), questions[: args.queries]
+        )
         results["squad_batched"] = batched(squad, questions[: max(args.queries, 200)])
         results["squad_date_filter"] = filtered_retrieval(squad, questions[: max(args.queries, 100)])
-        results["squad_latency_fp32"] = latency(Engine.open(work / "squad", config.with_(reader_int8=False)), questions[: args.queries])
+        results["squad_latency_fp32"] = latency(
+            Engine.open(work / "squad", config.with_(reader_int8=False)), questions[: args.queries]
+        )
         results["ivf_recall@20_vs_exact"] = approximate_recall(squad, questions[:1000])
         if not args.skip_recall:
             results["recall"] = recall(args.squad_dir / "dev-v1.1.json.gz", config, work)
@@ -207,35 +242,85 @@ def print_table(r: dict) -> None:
     rows = []
     for corpus in ("seed", "squad"):
         ix, lat = r[f"{corpus}_indexing"], r[f"{corpus}_latency"]
-        rows.append((f"{corpus}: indexing", f"{ix['passages']} passages: {ix['index_per_s']:.1f}/s indexed vs {ix['raw_encode_per_s']:.1f}/s raw encode "
-                                            f"(overhead {ix['overhead_pct']:+.1f}%)"))
-        rows.append((f"{corpus}: query latency", f"{lat['queries']} queries, ms median/p90: retrieval {lat['retrieval_ms_median']:.0f}/{lat['retrieval_ms_p90']:.0f}, "
-                                                 f"reading {lat['reading_ms_median']:.0f}/{lat['reading_ms_p90']:.0f}, total {lat['total_ms_median']:.0f}/{lat['total_ms_p90']:.0f}"))
+        rows.append(
+            (
+                f"{corpus}: indexing",
+                f"{ix['passages']} passages: {ix['index_per_s']:.1f}/s indexed vs {ix['raw_encode_per_s']:.1f}/s raw encode "
+                f"(overhead {ix['overhead_pct']:+.1f}%)",
+            )
+        )
+        rows.append(
+            (
+                f"{corpus}: query latency",
+                f"{lat['queries']} queries, ms median/p90: retrieval {lat['retrieval_ms_median']:.0f}/{lat['retrieval_ms_p90']:.0f}, "
+                f"reading {lat['reading_ms_median']:.0f}/{lat['reading_ms_p90']:.0f}, total {lat['total_ms_median']:.0f}/{lat['total_ms_p90']:.0f}",
+            )
+        )
         fp32 = r[f"{corpus}_latency_fp32"]
-        rows.append((f"{corpus}: reading, int8 vs fp32", f"ms median {lat['reading_ms_median']:.0f} vs {fp32['reading_ms_median']:.0f} "
-                                                        f"(int8 {fp32['reading_ms_median'] / lat['reading_ms_median']:.1f}x faster)"))
+        rows.append(
+            (
+                f"{corpus}: reading, int8 vs fp32",
+                f"ms median {lat['reading_ms_median']:.0f} vs {fp32['reading_ms_median']:.0f} "
+                f"(int8 {fp32['reading_ms_median'] / lat['reading_ms_median']:.1f}x faster)",
+            )
+        )
     ix8, ix32 = r["squad_indexing"], r["squad_indexing_fp32"]
-    rows.append(("squad: passage encoder, int8 vs fp32", f"{ix8['raw_encode_per_s']:.0f} vs {ix32['raw_encode_per_s']:.0f} passages/s "
-                                                         f"({ix8['raw_encode_per_s'] / ix32['raw_encode_per_s']:.1f}x)"))
+    rows.append(
+        (
+            "squad: passage encoder, int8 vs fp32",
+            f"{ix8['raw_encode_per_s']:.0f} vs {ix32['raw_encode_per_s']:.0f} passages/s "
+            f"({ix8['raw_encode_per_s'] / ix32['raw_encode_per_s']:.1f}x)",
+        )
+    )
     qe = r["query_encoding"]
-    rows.append(("squad: one question's encoding, int8 vs fp32", f"ms median {qe['int8_ms_median']:.1f} vs {qe['fp32_ms_median']:.1f}"))
+    rows.append(
+        (
+            "squad: one question's encoding, int8 vs fp32",
+            f"ms median {qe['int8_ms_median']:.1f} vs {qe['fp32_ms_median']:.1f}",
+        )
+    )
     lat = r["squad_latency"]
-    rows.append(("squad: 50 ms target (retrieval + reading top 5)", f"total median {lat['total_ms_median']:.0f} ms: "
-                                                                    f"{'met' if lat['total_ms_median'] <= 50 else 'not met'}"))
+    rows.append(
+        (
+            "squad: 50 ms target (retrieval + reading top 5)",
+            f"total median {lat['total_ms_median']:.0f} ms: "
+            f"{'met' if lat['total_ms_median'] <= 50 else 'not met'}",
+        )
+    )
     b = r["squad_batched"]
-    rows.append(("squad: many questions at once", f"{b['questions']} questions: ask_many {b['ask_many_per_s']:.1f}/s vs "
-                                                  f"{b['one_at_a_time_per_s']:.1f}/s one at a time "
-                                                  f"({b['ask_many_per_s'] / b['one_at_a_time_per_s']:.2f}x)"))
+    rows.append(
+        (
+            "squad: many questions at once",
+            f"{b['questions']} questions: ask_many {b['ask_many_per_s']:.1f}/s vs "
+            f"{b['one_at_a_time_per_s']:.1f}/s one at a time "
+            f"({b['ask_many_per_s'] / b['one_at_a_time_per_s']:.2f}x)",
+        )
+    )
     f = r["squad_date_filter"]
-    rows.append(("squad: retrieval with a date filter", f"ms median {f['filtered_ms_median']:.1f} vs {f['unfiltered_ms_median']:.1f} "
-                                                        f"unfiltered ({f['ratio']:.2f}x; {f['queries']} queries, half the articles kept)"))
+    rows.append(
+        (
+            "squad: retrieval with a date filter",
+            f"ms median {f['filtered_ms_median']:.1f} vs {f['unfiltered_ms_median']:.1f} "
+            f"unfiltered ({f['ratio']:.2f}x; {f['queries']} queries, half the articles kept)",
+        )
+    )
     rows.append(("squad: IVF recall@20 vs exact", f"{r['ivf_recall@20_vs_exact']:.3f}"))
     if "recall" in r:
         c = r["recall"]["_corpus"]
-        rows.append(("SQuAD v1.1 dev retrieval", f"{c['questions']} questions over {c['paragraphs']} paragraphs ({c['passages']} passages)"))
+        rows.append(
+            (
+                "SQuAD v1.1 dev retrieval",
+                f"{c['questions']} questions over {c['paragraphs']} paragraphs ({c['passages']} passages)",
+            )
+        )
         for mode in ("dense", "bm25", "hybrid"):
             m = r["recall"][mode]
-            rows.append((f"  {mode}", f"recall@1 {m['recall@1']:.3f}  @5 {m['recall@5']:.3f}  @20 {m['recall@20']:.3f}  ({m['queries_per_s']:.0f} q/s)"))
+            rows.append(
+                (
+                    f"  {mode}",
+                    f"recall@1 {m['recall@1']:.3f}  @5 {m['recall@5']:.3f}  @20 {m['recall@20']:.3f}  ({m['queries_per_s']:.0f} q/s)",
+                )
+            )
     width = max(len(a) for a, _ in rows)
     print(f"| {'measure'.ljust(width)} | result |\n|{'-' * (width + 2)}|--------|")
     for a, b in rows:

@@ -46,12 +46,16 @@ class Corpus:
     def __init__(self, squad: Path) -> None:
         from qa.squad import load_paragraphs
 
-        counts = collections.Counter(w for _, c in load_paragraphs(squad) for w in re.findall(r"\w+", c.lower()))
+        counts = collections.Counter(
+            w for _, c in load_paragraphs(squad) for w in re.findall(r"\w+", c.lower())
+        )
         self.vocab = np.array(list(counts))
         self.p = np.array(list(counts.values()), float) / sum(counts.values())
         self.centres = _unit(np.random.default_rng(7).standard_normal((CENTRES, DIM)))
 
-    def batch(self, number: int, articles: int = BATCH, tag: str = "a") -> tuple[list[Article], list[Passage], np.ndarray]:
+    def batch(
+        self, number: int, articles: int = BATCH, tag: str = "a"
+    ) -> tuple[list[Article], list[Passage], np.ndarray]:
         rng = np.random.default_rng(number + (10**6 if tag != "a" else 0))
         words = self.vocab[rng.choice(len(self.vocab), size=(articles * PER_ARTICLE, WORDS), p=self.p)]
         texts = [" ".join(w) + "." for w in words]
@@ -70,7 +74,9 @@ class Corpus:
 
     def vectors(self, rng: np.random.Generator, n: int) -> np.ndarray:
         centre = self.centres[rng.integers(0, CENTRES, n)]
-        return _unit(centre + rng.standard_normal((n, DIM)).astype(np.float32) / np.sqrt(DIM)).astype(np.float32)
+        return _unit(centre + rng.standard_normal((n, DIM)).astype(np.float32) / np.sqrt(DIM)).astype(
+            np.float32
+        )
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -93,7 +99,11 @@ def questions(corpus: Corpus, size: int) -> tuple[list[str], np.ndarray, np.ndar
             for i in inside:
                 words = passages[i].text.rstrip(".").split()
                 texts.append(" ".join(rng.choice(words, 6, replace=False)))
-                vecs.append(_unit((vectors[i] + rng.standard_normal(DIM).astype(np.float32) * 0.5 / np.sqrt(DIM))[None])[0])
+                vecs.append(
+                    _unit(
+                        (vectors[i] + rng.standard_normal(DIM).astype(np.float32) * 0.5 / np.sqrt(DIM))[None]
+                    )[0]
+                )
     queries = np.array(vecs, np.float32)
     for b in range(batches):  # second pass: exact search, batch by batch
         vectors = corpus.batch(b)[2]
@@ -116,8 +126,11 @@ def build(corpus: Corpus, folder: Path, size: int) -> None:
     for b in range(done, batches):
         articles, passages, vectors = corpus.batch(b)
         index.add(articles, passages, vectors)
-        print(f"  built {(b + 1) * BATCH * PER_ARTICLE:,} passages, {time.perf_counter() - t0:.0f} s", file=sys.stderr,
-              flush=True)
+        print(
+            f"  built {(b + 1) * BATCH * PER_ARTICLE:,} passages, {time.perf_counter() - t0:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def measure(corpus: Corpus, folder: Path, size: int) -> dict:
@@ -130,7 +143,7 @@ def measure(corpus: Corpus, folder: Path, size: int) -> dict:
     t0 = time.perf_counter()
     index = PassageIndex.open(folder)
     with index.snapshot() as view:
-        view.empty  # maps the segments
+        _ = view.empty  # maps the segments
     open_s = time.perf_counter() - t0
     rss_open = _rss_mb()
 
@@ -165,13 +178,25 @@ def measure(corpus: Corpus, folder: Path, size: int) -> dict:
     remove_1 = time.perf_counter() - t
     disk = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
     passages_now = index.stats().passages
-    index.remove([f"y9-{a}" for a in range(1000)] + [f"x{n}-0" for n in range(1, 5)])  # back to the built archive
-    return {"passages": size, "add_1_article_s": float(np.median(adds)), "add_1_article_max_s": max(adds),
-            "add_1000_articles_s": add_1000, "remove_1_article_s": remove_1, "open_s": open_s,
-            "hybrid_ms_median": float(np.median(times)), "hybrid_ms_p90": float(np.percentile(times, 90)),
-            "dense_recall@10": float(recall), "rss_before_open_mb": rss0, "rss_open_mb": rss_open,
-            "rss_after_queries_mb": rss_queries, "disk_bytes_per_passage": disk / passages_now,
-            "segments": [(s.number, s.kind, s.vectors) for s in index.stats().segments]}
+    index.remove(
+        [f"y9-{a}" for a in range(1000)] + [f"x{n}-0" for n in range(1, 5)]
+    )  # back to the built archive
+    return {
+        "passages": size,
+        "add_1_article_s": float(np.median(adds)),
+        "add_1_article_max_s": max(adds),
+        "add_1000_articles_s": add_1000,
+        "remove_1_article_s": remove_1,
+        "open_s": open_s,
+        "hybrid_ms_median": float(np.median(times)),
+        "hybrid_ms_p90": float(np.percentile(times, 90)),
+        "dense_recall@10": float(recall),
+        "rss_before_open_mb": rss0,
+        "rss_open_mb": rss_open,
+        "rss_after_queries_mb": rss_queries,
+        "disk_bytes_per_passage": disk / passages_now,
+        "segments": [(s.number, s.kind, s.vectors) for s in index.stats().segments],
+    }
 
 
 def measure_legacy(corpus: Corpus, folder: Path, size: int) -> dict:
@@ -183,7 +208,11 @@ def measure_legacy(corpus: Corpus, folder: Path, size: int) -> dict:
     if not (folder / "CURRENT").exists():
         index = PassageIndex("synthetic", DIM)
         parts = [corpus.batch(b) for b in range(size // (BATCH * PER_ARTICLE))]
-        index.replace([a for p in parts for a in p[0]], [x for p in parts for x in p[1]], np.concatenate([p[2] for p in parts]))
+        index.replace(
+            [a for p in parts for a in p[0]],
+            [x for p in parts for x in p[1]],
+            np.concatenate([p[2] for p in parts]),
+        )
         index.save(folder)
     texts, queries, exact = questions(corpus, size)
     rss0 = _rss_mb()
@@ -212,9 +241,18 @@ def measure_legacy(corpus: Corpus, folder: Path, size: int) -> dict:
     index.remove(["x1-0"])
     index.save(folder)
     del faiss
-    return {"passages": size, "format": 1, "add_1_article_s": float(np.median(adds)), "remove_1_article_s": remove_1,
-            "open_s": open_s, "hybrid_ms_median": float(np.median(times)), "hybrid_ms_p90": float(np.percentile(times, 90)),
-            "rss_before_open_mb": rss0, "rss_open_mb": rss_open, "rss_after_queries_mb": _rss_mb()}
+    return {
+        "passages": size,
+        "format": 1,
+        "add_1_article_s": float(np.median(adds)),
+        "remove_1_article_s": remove_1,
+        "open_s": open_s,
+        "hybrid_ms_median": float(np.median(times)),
+        "hybrid_ms_p90": float(np.percentile(times, 90)),
+        "rss_before_open_mb": rss0,
+        "rss_open_mb": rss_open,
+        "rss_after_queries_mb": _rss_mb(),
+    }
 
 
 def _rss_mb() -> float:
@@ -225,12 +263,16 @@ def _rss_mb() -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--legacy", type=int, nargs="*", default=[10_000, 50_000])
     parser.add_argument("--workdir", type=Path, default=Path("bench-scale"))
     parser.add_argument("--squad", type=Path, default=ROOT.parent / "shared/data/squad/dev-v1.1.json.gz")
-    parser.add_argument("--one", nargs=2, metavar=("KIND", "SIZE"), help=argparse.SUPPRESS)  # a measuring subprocess
+    parser.add_argument(
+        "--one", nargs=2, metavar=("KIND", "SIZE"), help=argparse.SUPPRESS
+    )  # a measuring subprocess
     args = parser.parse_args()
     corpus = Corpus(args.squad)
     if args.one:
@@ -246,25 +288,44 @@ def main() -> None:
             if kind == "segments":
                 print(f"building {size:,} passages ...", file=sys.stderr, flush=True)
                 build(corpus, args.workdir / f"{kind}-{size}", size)
-            out = subprocess.run([sys.executable, __file__, "--workdir", str(args.workdir), "--squad", str(args.squad),
-                                  "--one", kind, str(size)], capture_output=True, text=True)
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--workdir",
+                    str(args.workdir),
+                    "--squad",
+                    str(args.squad),
+                    "--one",
+                    kind,
+                    str(size),
+                ],
+                capture_output=True,
+                text=True,
+            )
             if out.returncode:
                 print(out.stderr[-3000:], file=sys.stderr)
                 continue
             results.append(json.loads(out.stdout.strip().splitlines()[-1]))
             print(json.dumps(results[-1]), flush=True)
     (args.workdir / "results.json").write_text(json.dumps(results, indent=2))
-    print(f"\n{'storage':>10} {'passages':>10} {'add 1':>8} {'add 1000':>9} {'remove 1':>9} {'open':>7} {'hybrid ms':>12} "
-          f"{'recall@10':>9} {'RSS MB':>14} {'B/passage':>9}")
+    print(
+        f"\n{'storage':>10} {'passages':>10} {'add 1':>8} {'add 1000':>9} {'remove 1':>9} {'open':>7} {'hybrid ms':>12} "
+        f"{'recall@10':>9} {'RSS MB':>14} {'B/passage':>9}"
+    )
     for r in results:
         name = "format 1" if r.get("format") == 1 else "segments"
-        print(f"{name:>10} {r['passages']:>10,} {r['add_1_article_s']:>7.2f}s {r.get('add_1000_articles_s', float('nan')):>8.2f}s "
-              f"{r['remove_1_article_s']:>8.2f}s {r['open_s']:>6.2f}s {r['hybrid_ms_median']:>5.1f}/{r['hybrid_ms_p90']:<6.1f} "
-              f"{r.get('dense_recall@10', float('nan')):>9.3f} {r['rss_open_mb']:>6.0f}/{r['rss_after_queries_mb']:<7.0f} "
-              f"{r.get('disk_bytes_per_passage', float('nan')):>9.0f}")
+        print(
+            f"{name:>10} {r['passages']:>10,} {r['add_1_article_s']:>7.2f}s {r.get('add_1000_articles_s', float('nan')):>8.2f}s "
+            f"{r['remove_1_article_s']:>8.2f}s {r['open_s']:>6.2f}s {r['hybrid_ms_median']:>5.1f}/{r['hybrid_ms_p90']:<6.1f} "
+            f"{r.get('dense_recall@10', float('nan')):>9.3f} {r['rss_open_mb']:>6.0f}/{r['rss_after_queries_mb']:<7.0f} "
+            f"{r.get('disk_bytes_per_passage', float('nan')):>9.0f}"
+        )
     new = {r["passages"]: r for r in results if r.get("format") != 1}
     if 10_000 in new and 1_000_000 in new:
-        print(f"add 1 article, 1M / 10k: {new[1_000_000]['add_1_article_s'] / new[10_000]['add_1_article_s']:.2f}x")
+        print(
+            f"add 1 article, 1M / 10k: {new[1_000_000]['add_1_article_s'] / new[10_000]['add_1_article_s']:.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -33,8 +33,13 @@ def read_with_titles(self, question, hits):  # type: ignore[no-untyped-def]
         return []
     prefixes = [f"{h.article.title}. " for h in hits]
     readings = self.reader.read(question, [p + h.passage.text for p, h in zip(prefixes, hits)])
-    shifted = [Reading([replace(s, start=s.start - len(p), end=s.end - len(p)) for s in r.spans if s.start >= len(p)],
-                       r.no_answer) for p, r in zip(prefixes, readings)]
+    shifted = [
+        Reading(
+            [replace(s, start=s.start - len(p), end=s.end - len(p)) for s in r.spans if s.start >= len(p)],
+            r.no_answer,
+        )
+        for p, r in zip(prefixes, readings)
+    ]
     return merge(shifted, hits, {h.article.id: h.article for h in hits}, self.abstain_on, self.calibration)
 
 
@@ -42,7 +47,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("mode", choices=["base", "title"])
     parser.add_argument("--limit", type=int, default=3000)
-    parser.add_argument("--squad-file", type=Path, default=ROOT.parent / "shared" / "data" / "squad" / "dev-v1.1.json.gz")
+    parser.add_argument(
+        "--squad-file", type=Path, default=ROOT.parent / "shared" / "data" / "squad" / "dev-v1.1.json.gz"
+    )
     args = parser.parse_args()
     if args.mode == "title":
         qa.engine.Engine.read = read_with_titles  # type: ignore[method-assign]

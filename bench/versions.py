@@ -19,8 +19,12 @@ from pathlib import Path
 
 from common import ROOT
 
-QUIET = {"HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1", "GRADIO_ANALYTICS_ENABLED": "False",
-         "TOKENIZERS_PARALLELISM": "false"}
+QUIET = {
+    "HF_HUB_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "TOKENIZERS_PARALLELISM": "false",
+}
 
 
 def checkout(ref: str) -> Path:
@@ -46,8 +50,13 @@ def environment(code: Path, **extra: str) -> dict[str, str]:
 
 def build_seed_index(code: Path, index_dir: Path) -> None:
     """The seed index, built by that version of the code (each version reads what it wrote)."""
-    subprocess.run(qa_command("index", "build", "--index-dir", str(index_dir), "--quiet"), cwd=code,
-                   env=environment(code), check=True, capture_output=True)
+    subprocess.run(
+        qa_command("index", "build", "--index-dir", str(index_dir), "--quiet"),
+        cwd=code,
+        env=environment(code),
+        check=True,
+        capture_output=True,
+    )
 
 
 def free_port() -> int:
@@ -59,8 +68,13 @@ def free_port() -> int:
 def start_server(code: Path, index_dir: Path, timeout: float = 600) -> tuple[subprocess.Popen, str]:
     """`qa serve` of that version on a free port, once it answers; returns the process and its url."""
     port = free_port()
-    proc = subprocess.Popen(qa_command("serve", "--port", str(port), "--index-dir", str(index_dir)), cwd=code,
-                            env=environment(code), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        qa_command("serve", "--port", str(port), "--index-dir", str(index_dir)),
+        cwd=code,
+        env=environment(code),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -69,7 +83,7 @@ def start_server(code: Path, index_dir: Path, timeout: float = 600) -> tuple[sub
             return proc, url
         except OSError:
             if proc.poll() is not None:
-                raise RuntimeError(f"qa serve from {code} exited with status {proc.returncode}")
+                raise RuntimeError(f"qa serve from {code} exited with status {proc.returncode}") from None
             time.sleep(0.5)
     proc.terminate()
     raise RuntimeError(f"qa serve from {code} did not answer within {timeout:.0f} s")

@@ -1,8 +1,8 @@
 """Extractive question answering over your own news articles, with citations.
 
-    from qa import Engine
-    engine = Engine.build(["my-articles/"], "index")
-    result = engine.ask("Who leads next week's talks?")
+from qa import Engine
+engine = Engine.build(["my-articles/"], "index")
+result = engine.ask("Who leads next week's talks?")
 """
 
 from __future__ import annotations

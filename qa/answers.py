@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from qa.articles import Article
-from qa.passages import sentence_at
 from qa.config import AbstainRule
+from qa.passages import sentence_at
 from qa.reading import Reading, answerability
 from qa.retrieval import Hit
 from qa.squad import normalize_answer
@@ -60,11 +61,23 @@ class Answer:
     def to_dict(self) -> dict[str, Any]:
         c = self.citation
         return {
-            "text": self.text, "score": round(self.score, 4), "answerability": round(self.answerability, 4),
+            "text": self.text,
+            "score": round(self.score, 4),
+            "answerability": round(self.answerability, 4),
             "carried_by": self.carried_by,
-            "article_id": c.article_id, "title": c.title, "date": c.date, "source": c.source, "url": c.url,
-            "passage_id": c.passage_id, "passage": c.passage, "passage_start": c.passage_start, "start": c.start, "end": c.end,
-            "sentence": c.sentence, "sentence_start": c.sentence_start, "sentence_end": c.sentence_end,
+            "article_id": c.article_id,
+            "title": c.title,
+            "date": c.date,
+            "source": c.source,
+            "url": c.url,
+            "passage_id": c.passage_id,
+            "passage": c.passage,
+            "passage_start": c.passage_start,
+            "start": c.start,
+            "end": c.end,
+            "sentence": c.sentence,
+            "sentence_start": c.sentence_start,
+            "sentence_end": c.sentence_end,
             "evidence": [asdict(e) for e in self.evidence],
         }
 
@@ -79,8 +92,12 @@ class Result:
     passages: list[Hit] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     confident: bool = True  # False: answered only because the best guess was asked for (always_answer)
-    earlier: list[Answer] = field(default_factory=list)  # other answers from dated articles, newest first (timeline)
-    sources: dict[str, dict[str, str | None]] = field(default_factory=dict)  # article id -> title, date, source, url
+    earlier: list[Answer] = field(
+        default_factory=list
+    )  # other answers from dated articles, newest first (timeline)
+    sources: dict[str, dict[str, str | None]] = field(
+        default_factory=dict
+    )  # article id -> title, date, source, url
 
     @property
     def best(self) -> Answer | None:
@@ -92,13 +109,33 @@ class Result:
             "answered": self.answered,
             "confident": self.confident,
             "answer": self.best.to_dict() if self.best else None,
-            "as_of": as_of(self.question, self.best.citation.sentence, self.best.citation.date) if self.best else None,
-            "timeline": [{"text": a.text, "date": a.citation.date, "article_id": a.citation.article_id,
-                          "title": a.citation.title} for a in self.earlier] if self.best else [],
+            "as_of": as_of(self.question, self.best.citation.sentence, self.best.citation.date)
+            if self.best
+            else None,
+            "timeline": [
+                {
+                    "text": a.text,
+                    "date": a.citation.date,
+                    "article_id": a.citation.article_id,
+                    "title": a.citation.title,
+                }
+                for a in self.earlier
+            ]
+            if self.best
+            else [],
             "candidates": [a.to_dict() for a in self.answers],
-            "passages": [{"passage_id": h.passage.id, "article_id": h.passage.article_id, "text": h.passage.text,
-                          "start": h.passage.start, "end": h.passage.end, "score": h.score, **self.sources.get(h.passage.article_id, {})}
-                         for h in self.passages],
+            "passages": [
+                {
+                    "passage_id": h.passage.id,
+                    "article_id": h.passage.article_id,
+                    "text": h.passage.text,
+                    "start": h.passage.start,
+                    "end": h.passage.end,
+                    "score": h.score,
+                    **self.sources.get(h.passage.article_id, {}),
+                }
+                for h in self.passages
+            ],
             "seconds": {k: round(v, 4) for k, v in self.seconds.items()},
         }
 
@@ -106,33 +143,54 @@ class Result:
         if not self.best:
             lines = ["The articles don't say."]
             if self.answers:
-                lines.append(f"(Best guess, below the confidence threshold: {self.answers[0].text!r}, {self.answers[0].score:.0%};"
-                             " --always-answer shows it)")
+                lines.append(
+                    f"(Best guess, below the confidence threshold: {self.answers[0].text!r}, "
+                    f"{self.answers[0].score:.0%};"
+                    " --always-answer shows it)"
+                )
             if self.passages:
                 lines.append("Closest passages:")
-                lines += [f"  {n}. {_clip(h.passage.text)} [{h.passage.article_id}]" for n, h in enumerate(self.passages[:3], 1)]
+                lines += [
+                    f"  {n}. {_clip(h.passage.text)} [{h.passage.article_id}]"
+                    for n, h in enumerate(self.passages[:3], 1)
+                ]
             return "\n".join(lines)
         c = self.best.citation
         where = ", ".join(x for x in (c.title, c.date, c.source) if x)
         sure = "confident" if self.confident else "confident: a best guess below the threshold"
         when = as_of(self.question, c.sentence, c.date)
-        lines = [f"{self.best.text}  ({self.best.score:.0%} {sure})",
-                 f"  \u201c{c.sentence}\u201d" + (f" (article of {when})" if when else ""),
-                 f"  \u2014 {where} [{c.article_id}, chars {c.start}-{c.end}]"
-                 + (f" (the story was carried by {self.best.carried_by} sources)" if self.best.carried_by > 1 else "")]
+        lines = [
+            f"{self.best.text}  ({self.best.score:.0%} {sure})",
+            f"  \u201c{c.sentence}\u201d" + (f" (article of {when})" if when else ""),
+            f"  \u2014 {where} [{c.article_id}, chars {c.start}-{c.end}]"
+            + (
+                f" (the story was carried by {self.best.carried_by} sources)"
+                if self.best.carried_by > 1
+                else ""
+            ),
+        ]
         if self.earlier:
-            lines.append("Other answers, newest first: " + "; ".join(f"{a.text} \u2014 {a.citation.date[:10]}"
-                                                                      for a in self.earlier[:4]))
+            lines.append(
+                "Other answers, newest first: "
+                + "; ".join(f"{a.text} \u2014 {(a.citation.date or '')[:10]}" for a in self.earlier[:4])
+            )
         others = self.answers[1:4]
         if others:
-            lines.append("Other candidates: " + "; ".join(f"{a.text} ({a.score:.0%}, {a.citation.title})" for a in others))
+            lines.append(
+                "Other candidates: "
+                + "; ".join(f"{a.text} ({a.score:.0%}, {a.citation.title})" for a in others)
+            )
         return "\n".join(lines)
 
 
 RELATIVE_TIME = re.compile(
-    r"\b(today|tonight|yesterday|tomorrow|(this|next|last|coming|past) (week|weekend|month|year|spring|summer|autumn|fall|winter)"
-    r"|(on|next|last|this) (monday|tuesday|wednesday|thursday|friday|saturday|sunday)|(\d+|a|two|three) (days?|weeks?|months?) "
-    r"(ago|from now)|week'?s|month'?s|year'?s)\b", re.IGNORECASE)
+    r"\b(today|tonight|yesterday|tomorrow|(this|next|last|coming|past) "
+    r"(week|weekend|month|year|spring|summer|autumn|fall|winter)"
+    r"|(on|next|last|this) "
+    r"(monday|tuesday|wednesday|thursday|friday|saturday|sunday)|(\d+|a|two|three) (days?|weeks?|months?) "
+    r"(ago|from now)|week'?s|month'?s|year'?s)\b",
+    re.IGNORECASE,
+)
 
 
 def as_of(question: str, sentence: str, date: str | None) -> str | None:
@@ -142,8 +200,11 @@ def as_of(question: str, sentence: str, date: str | None) -> str | None:
     return None
 
 
-PRESENT = re.compile(r"\b(current(ly)?|latest|now|nowadays|today|present(ly)?|newest|most recent(ly)?|at the moment|"
-                     r"these days|still)\b", re.IGNORECASE)
+PRESENT = re.compile(
+    r"\b(current(ly)?|latest|now|nowadays|today|present(ly)?|newest|most recent(ly)?|at the moment|"
+    r"these days|still)\b",
+    re.IGNORECASE,
+)
 RECENCY_FOR_THE_PRESENT = 2.0  # log-odds points per 30 days, for questions that ask for the present
 
 
@@ -173,22 +234,34 @@ def prefer_recent(answers: list[Answer], strength: float, threshold: float) -> l
     plausible = [a for a in answers if a.answerability >= threshold]
     if strength <= 0 or len(plausible) < 2:
         return answers
-    newest = {id(a): max((d for d in (_day(e.date) for e in a.evidence) if d is not None), default=None) for a in plausible}
+    newest = {
+        id(a): max((d for d in (_day(e.date) for e in a.evidence) if d is not None), default=None)
+        for a in plausible
+    }
     known = [d for d in newest.values() if d is not None]
     if not known:
         return answers
     top, bottom = max(known), min(known)
+
     def adjusted(a: Answer) -> float:
         day = newest[id(a)]
         return a.answerability - strength * (top - (day if day is not None else bottom)) / 30
+
     return sorted(plausible, key=adjusted, reverse=True) + [a for a in answers if a.answerability < threshold]
 
 
 def timeline(answers: list[Answer], threshold: float) -> list[Answer]:
     """The other answers the engine would give that come from dated articles, newest first: how a story changed."""
-    best = answers[0] if answers else None
-    others = [a for a in answers[1:] if a.answerability >= threshold and _day(a.citation.date) is not None
-              and normalize_answer(a.text) != normalize_answer(best.text)]  # type: ignore[union-attr]
+    if not answers:
+        return []
+    best = answers[0]
+    others = [
+        a
+        for a in answers[1:]
+        if a.answerability >= threshold
+        and _day(a.citation.date) is not None
+        and normalize_answer(a.text) != normalize_answer(best.text)
+    ]
     return sorted(others, key=lambda a: a.citation.date or "", reverse=True)
 
 
@@ -197,8 +270,13 @@ def _clip(text: str, width: int = 100) -> str:
     return text if len(text) <= width else text[: width - 1].rsplit(" ", 1)[0] + " \u2026"
 
 
-def merge(readings: list[Reading], hits: list[Hit], articles: dict[str, Article], rule: AbstainRule = "ratio",
-          confidence: Callable[[float], float] | None = None) -> list[Answer]:
+def merge(
+    readings: list[Reading],
+    hits: list[Hit],
+    articles: dict[str, Article],
+    rule: AbstainRule = "ratio",
+    confidence: Callable[[float], float] | None = None,
+) -> list[Answer]:
     """Pool every passage's answers; answers with the same normalised text are one answer.
 
     An answer's answerability is its best evidence's (see `Answer`), and answers
@@ -214,9 +292,24 @@ def merge(readings: list[Reading], hits: list[Hit], articles: dict[str, Article]
         for span in reading.spans:
             key = normalize_answer(span.text) or span.text.strip().lower()
             s0, s1 = sentence_at(p.text, span.start, span.end)
-            evidence = Evidence(article.id, article.title, article.date, article.source, article.url, p.id, p.text,
-                                p.start, p.start + span.start, p.start + span.end, p.text[s0:s1], p.start + s0, p.start + s1,
-                                span.score, reading.no_answer, answerability(span.score, reading.no_answer, rule))
+            evidence = Evidence(
+                article.id,
+                article.title,
+                article.date,
+                article.source,
+                article.url,
+                p.id,
+                p.text,
+                p.start,
+                p.start + span.start,
+                p.start + span.end,
+                p.text[s0:s1],
+                p.start + s0,
+                p.start + s1,
+                span.score,
+                reading.no_answer,
+                answerability(span.score, reading.no_answer, rule),
+            )
             group = grouped.setdefault(key, [])
             if all(e.start != evidence.start or e.article_id != evidence.article_id for e in group):
                 group.append(evidence)

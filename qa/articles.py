@@ -6,16 +6,20 @@ import hashlib
 import json
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from qa.errors import InputError
 
 SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl", ".xml", ".rss", ".atom")
 FEED_SUFFIXES = (".xml", ".rss", ".atom")
-MAX_FILE_BYTES = 32 * 2**20  # one article file or feed (a .jsonl line); anything larger is refused before it is read
-SYSTEM_FOLDERS = {Path(p) for p in ("/proc", "/sys", "/dev", "/run", "/boot", "/etc", "/usr", "/bin", "/lib", "/var")}
+MAX_FILE_BYTES = (
+    32 * 2**20
+)  # one article file or feed (a .jsonl line); anything larger is refused before it is read
+SYSTEM_FOLDERS = {
+    Path(p) for p in ("/proc", "/sys", "/dev", "/run", "/boot", "/etc", "/usr", "/bin", "/lib", "/var")
+}
 
 
 @dataclass
@@ -32,8 +36,15 @@ class Article:
     origin: str | None = None  # the file its id was taken from (see Engine.add_articles), if any
 
     @classmethod
-    def from_text(cls, text: str, title: str = "", id: str | None = None, date: str | None = None,
-                  source: str | None = None, url: str | None = None) -> "Article":
+    def from_text(
+        cls,
+        text: str,
+        title: str = "",
+        id: str | None = None,
+        date: str | None = None,
+        source: str | None = None,
+        url: str | None = None,
+    ) -> Article:
         """An article from a string; without an id, one is derived from the url or the content."""
         key = url or f"{title}\n{text}"
         return cls(id or "a" + hashlib.sha1(key.encode()).hexdigest()[:12], title, text, date, source, url)
@@ -55,12 +66,19 @@ def normalise_date(raw: str | None) -> str | None:
     if raw is None or not str(raw).strip():
         return None
     raw = " ".join(str(raw).split())
-    if ISO_LIKE.fullmatch(raw):  # numbers in ISO order: valid as written or not a date (never re-read day-first)
+    if ISO_LIKE.fullmatch(
+        raw
+    ):  # numbers in ISO order: valid as written or not a date (never re-read day-first)
         return iso_day(raw) or raw
     import dateparser
 
-    parsed = dateparser.parse(raw, settings={"REQUIRE_PARTS": ["day", "month", "year"],
-                                             "PARSERS": ["timestamp", "custom-formats", "absolute-time"]})
+    parsed = dateparser.parse(
+        raw,
+        settings={
+            "REQUIRE_PARTS": ["day", "month", "year"],
+            "PARSERS": ["timestamp", "custom-formats", "absolute-time"],
+        },
+    )
     if parsed is None:
         return raw
     if parsed.tzinfo is None and (parsed.hour, parsed.minute, parsed.second) == (0, 0, 0):
@@ -106,10 +124,14 @@ def read_date(text: str | None, what: str = "") -> str | None:
     if ISO_BOUND.fullmatch(text) and "-" in text:
         if valid_bound(text):
             return text
-        raise InputError(f"{what + ' ' if what else ''}{text!r} is not a real date; write it like 2025-10-01.")
+        raise InputError(
+            f"{what + ' ' if what else ''}{text!r} is not a real date; write it like 2025-10-01."
+        )
     value = normalise_date(text)
     if not is_iso_date(value):
-        raise InputError(f"{what + ' ' if what else ''}{str(text)!r} is not a date; write it like 2025-10-01.")
+        raise InputError(
+            f"{what + ' ' if what else ''}{str(text)!r} is not a date; write it like 2025-10-01."
+        )
     return value
 
 
@@ -123,7 +145,7 @@ def _front_matter(text: str) -> tuple[dict[str, str], str]:
     "Date:", "Source:", "URL:" lines before the text. Returns the fields found and the rest."""
     fields: dict[str, str] = {}
     lines = text.lstrip("\ufeff").split("\n")
-    if lines and lines[0].strip() == "---" and "---" in (l.strip() for l in lines[1:40]):
+    if lines and lines[0].strip() == "---" and "---" in (line.strip() for line in lines[1:40]):
         end = next(i for i in range(1, len(lines)) if lines[i].strip() == "---")
         for line in lines[1:end]:
             key, sep, value = line.partition(":")
@@ -131,7 +153,9 @@ def _front_matter(text: str) -> tuple[dict[str, str], str]:
                 fields[key.strip().lower()] = value.strip().strip("\"'")
         return fields, "\n".join(lines[end + 1 :])
     meta = re.compile(r"\s*(date|published|source|url)\s*:\s*(.+)$", re.IGNORECASE)
-    at = 1 if lines and not meta.match(lines[0]) and _looks_like_title(lines[0]) else 0  # a title may come first
+    at = (
+        1 if lines and not meta.match(lines[0]) and _looks_like_title(lines[0]) else 0
+    )  # a title may come first
     while at < len(lines) and not lines[at].strip() and at < 3:
         at += 1
     while at < len(lines):
@@ -155,7 +179,9 @@ def clean_text(text: str, form: str = "NFC") -> str:
     if _has_surrogates(text):
         text = text.encode("utf-8", "replace").decode("utf-8")
     text = unicodedata.normalize(form, text)  # type: ignore[arg-type]
-    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co"))
+    return "".join(
+        ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co")
+    )
 
 
 def _has_surrogates(text: str) -> bool:
@@ -178,8 +204,10 @@ def _read_bytes(path: Path) -> bytes:
     except OSError as exc:
         raise InputError(f"{path} could not be read ({exc.strerror}).") from None
     if len(data) > MAX_FILE_BYTES:
-        raise InputError(f"{path} is larger than {MAX_FILE_BYTES // 2**20} MB, more than one file of articles should "
-                         "be; split it into smaller files (a .jsonl file can hold any number of articles).")
+        raise InputError(
+            f"{path} is larger than {MAX_FILE_BYTES // 2**20} MB, more than one file of articles should "
+            "be; split it into smaller files (a .jsonl file can hold any number of articles)."
+        )
     return data
 
 
@@ -212,8 +240,15 @@ def read_text_file(path: Path, id: str | None = None) -> Article:
     title, body = _title_and_body(text, path.stem.replace("-", " ").replace("_", " ").strip().capitalize())
     if not body:
         raise InputError(f"{path} holds no text; add a file with the article's text.")
-    return Article(id or slug(path.stem), fields.get("title") or title, body, normalise_date(fields.get("date")),
-                   fields.get("source"), fields.get("url"), origin=_origin(path))
+    return Article(
+        id or slug(path.stem),
+        fields.get("title") or title,
+        body,
+        normalise_date(fields.get("date")),
+        fields.get("source"),
+        fields.get("url"),
+        origin=_origin(path),
+    )
 
 
 def read_html_file(path: Path, id: str | None = None) -> Article:
@@ -225,8 +260,15 @@ def read_html_file(path: Path, id: str | None = None) -> Article:
         raise InputError(f"No article text could be found in {path}; save the page's text as .txt instead.")
     meta = trafilatura.extract_metadata(html)
     title = (meta.title if meta and meta.title else None) or path.stem.replace("-", " ").capitalize()
-    return Article(id or slug(path.stem), title, text.strip(), normalise_date(meta.date) if meta else None,
-                   meta.sitename if meta else None, meta.url if meta else None, origin=_origin(path))
+    return Article(
+        id or slug(path.stem),
+        title,
+        text.strip(),
+        normalise_date(meta.date) if meta else None,
+        meta.sitename if meta else None,
+        meta.url if meta else None,
+        origin=_origin(path),
+    )
 
 
 def _origin(path: Path) -> str:
@@ -246,15 +288,17 @@ def read_jsonl_file(path: Path) -> list[Article]:
         with open(path, "rb") as f:
             for n, raw in enumerate(iter(lambda: f.readline(MAX_FILE_BYTES + 1), b""), 1):
                 if len(raw) > MAX_FILE_BYTES:
-                    raise InputError(f"{path}, line {n}, is longer than {MAX_FILE_BYTES // 2**20} MB; each line must "
-                                     "be one article.")
+                    raise InputError(
+                        f"{path}, line {n}, is longer than {MAX_FILE_BYTES // 2**20} MB; each line must "
+                        "be one article."
+                    )
                 article = _jsonl_article(path, n, raw)
                 if article is not None:
                     articles.append(article)
     except OSError as exc:
         raise InputError(f"{path} could not be read ({exc.strerror}).") from None
     if not articles:
-        raise InputError(f"{path} holds no articles; add one JSON object per line with a \"text\" field.")
+        raise InputError(f'{path} holds no articles; add one JSON object per line with a "text" field.')
     return articles
 
 
@@ -263,7 +307,9 @@ def _jsonl_article(path: Path, n: int, raw: bytes) -> Article | None:
     try:
         line = clean_text(raw.decode("utf-8-sig" if n == 1 else "utf-8"))
     except UnicodeDecodeError:
-        raise InputError(f"{path}, line {n}, is not UTF-8 text; convert the file to UTF-8 and add it again.") from None
+        raise InputError(
+            f"{path}, line {n}, is not UTF-8 text; convert the file to UTF-8 and add it again."
+        ) from None
     if not line.strip():
         return None
     try:
@@ -271,12 +317,21 @@ def _jsonl_article(path: Path, n: int, raw: bytes) -> Article | None:
     except (json.JSONDecodeError, RecursionError):
         raise InputError(f"{path}, line {n}, is not valid JSON; each line must be one JSON object.") from None
     if not isinstance(record, dict) or not isinstance(record.get("text"), str) or not record["text"].strip():
-        raise InputError(f"{path}, line {n}, has no 'text'; each line needs at least a non-empty \"text\" field.")
-    fields = {k: (clean_text(str(record[k])) if record.get(k) is not None else None)
-              for k in ("title", "date", "source", "url", "id")}
-    return Article.from_text(clean_text(record["text"]).strip(), title=fields["title"] or f"{path.stem} #{n}",
-                             id=slug(fields["id"]) if fields["id"] else fields["url"],
-                             date=normalise_date(fields["date"]), source=fields["source"], url=fields["url"])
+        raise InputError(
+            f"{path}, line {n}, has no 'text'; each line needs at least a non-empty \"text\" field."
+        )
+    fields = {
+        k: (clean_text(str(record[k])) if record.get(k) is not None else None)
+        for k in ("title", "date", "source", "url", "id")
+    }
+    return Article.from_text(
+        clean_text(record["text"]).strip(),
+        title=fields["title"] or f"{path.stem} #{n}",
+        id=slug(fields["id"]) if fields["id"] else fields["url"],
+        date=normalise_date(fields["date"]),
+        source=fields["source"],
+        url=fields["url"],
+    )
 
 
 def read_feed_file(path: Path, local_links: bool = True) -> list[Article]:
@@ -302,14 +357,25 @@ def read_feed_file(path: Path, local_links: bool = True) -> list[Article]:
         if local is not None:
             text = read_html_file(local).text
         else:
-            html = entry.get("content", [{}])[0].get("value") if entry.get("content") else entry.get("summary", "")
+            html = (
+                entry.get("content", [{}])[0].get("value")
+                if entry.get("content")
+                else entry.get("summary", "")
+            )
             text = _html_to_text(html or "")
         if not text.strip():
             continue
         date = entry.get("published") or entry.get("updated")
-        articles.append(Article.from_text(clean_text(text).strip(), title=clean_text(entry.get("title", "")).strip()
-                                          or f"{path.stem} #{n}", id=entry.get("id") or link, date=normalise_date(date),
-                                          source=source, url=link))
+        articles.append(
+            Article.from_text(
+                clean_text(text).strip(),
+                title=clean_text(entry.get("title", "")).strip() or f"{path.stem} #{n}",
+                id=entry.get("id") or link,
+                date=normalise_date(date),
+                source=source,
+                url=link,
+            )
+        )
     if not articles:
         raise InputError(f"{path} has feed entries but none with text; nothing to add.")
     return articles
@@ -359,7 +425,9 @@ def read_file(path: Path, local_links: bool = True) -> list[Article]:
         return [read_html_file(path)]
     if suffix in (".txt", ".md", ".markdown"):
         return [read_text_file(path)]
-    raise InputError(f"{path} is not a supported file; use .txt, .md, .html, .jsonl or an RSS/Atom feed (.xml, .rss, .atom).")
+    raise InputError(
+        f"{path} is not a supported file; use .txt, .md, .html, .jsonl or an RSS/Atom feed (.xml, .rss, .atom)."
+    )
 
 
 @dataclass
@@ -368,7 +436,9 @@ class Collected:
 
     articles: list[Article] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)  # (file, the one-line reason)
-    skipped: list[Path] = field(default_factory=list)  # files in folders that are not articles (.pdf, .docx, ...)
+    skipped: list[Path] = field(
+        default_factory=list
+    )  # files in folders that are not articles (.pdf, .docx, ...)
 
 
 def collect_articles(paths: Iterable[str | Path], local_links: bool = True) -> Collected:
@@ -390,7 +460,9 @@ def list_files(paths: Iterable[str | Path]) -> tuple[Collected, list[Path]]:
     if isinstance(paths, (str, Path)):
         paths = [paths]
     if not isinstance(paths, Iterable):
-        raise InputError(f"{paths!r} is not a list of files or folders; pass paths as strings or pathlib.Path objects.")
+        raise InputError(
+            f"{paths!r} is not a list of files or folders; pass paths as strings or pathlib.Path objects."
+        )
     collected = Collected()
     files: list[Path] = []
     for raw in paths:
@@ -399,15 +471,20 @@ def list_files(paths: Iterable[str | Path]) -> tuple[Collected, list[Path]]:
         path = Path(raw)
         if path.is_dir():
             if path.resolve() == Path(path.resolve().anchor) or path.resolve() in SYSTEM_FOLDERS:
-                raise InputError(f"{path} is a system folder, not a folder of articles; point to the folder that holds them.")
+                raise InputError(
+                    f"{path} is a system folder, not a folder of articles; point to the folder that holds them."
+                )
             try:
                 found = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
             except OSError as exc:
-                raise InputError(f"{path} could not be read ({exc.strerror or type(exc).__name__}); "
-                                 "check its permissions.") from None
+                raise InputError(
+                    f"{path} could not be read ({exc.strerror or type(exc).__name__}); check its permissions."
+                ) from None
             articles = [p for p in found if p.suffix.lower() in SUFFIXES]
             if not articles:
-                raise InputError(f"{path} holds no .txt, .md, .html, .jsonl or feed files; point to a folder of articles.")
+                raise InputError(
+                    f"{path} holds no .txt, .md, .html, .jsonl or feed files; point to a folder of articles."
+                )
             files.extend(articles)
             collected.skipped.extend(p for p in found if p.suffix.lower() not in SUFFIXES)
         elif path.is_file():
@@ -423,7 +500,12 @@ def read_one(file: Path, local_links: bool = True) -> tuple[Path, list[Article] 
         return file, read_file(file, local_links)
     except InputError as exc:
         return file, str(exc)
-    except (OSError, ValueError, RecursionError, MemoryError) as exc:  # what a strange file can do to a parser
+    except (
+        OSError,
+        ValueError,
+        RecursionError,
+        MemoryError,
+    ) as exc:  # what a strange file can do to a parser
         return file, f"{file} could not be read as an article ({type(exc).__name__})."
 
 

@@ -54,12 +54,22 @@ class MicroBatcher:
         self._worker = threading.Thread(target=self._serve, name="qa-micro-batcher", daemon=True)
         self._worker.start()
 
-    def ask(self, question: str, top_k: int | None = None, retrieval: Retrieval | None = None,
-            filters: Filters | None = None, always_answer: bool = False) -> Result:
+    def ask(
+        self,
+        question: str,
+        top_k: int | None = None,
+        retrieval: Retrieval | None = None,
+        filters: Filters | None = None,
+        always_answer: bool = False,
+    ) -> Result:
         """Like Engine.ask, from any thread; a bad question raises its InputError here, in the caller's thread."""
         question = self.engine.check_question(question)
-        options = (self.engine.check_top_k(top_k), self.engine.check_search(retrieval, filters), filters,
-                   bool(always_answer))
+        options = (
+            self.engine.check_top_k(top_k),
+            self.engine.check_search(retrieval, filters),
+            filters,
+            bool(always_answer),
+        )
         request = _Request(question, options, Future())
         self._queue.put(request)
         return request.future.result()
@@ -69,7 +79,9 @@ class MicroBatcher:
             batch = [self._queue.get()]
             try:
                 while len(batch) < self.max_batch:
-                    batch.append(self._queue.get(timeout=self.wait) if self.wait else self._queue.get_nowait())
+                    batch.append(
+                        self._queue.get(timeout=self.wait) if self.wait else self._queue.get_nowait()
+                    )
             except queue.Empty:
                 pass
             self.largest = max(self.largest, len(batch))
@@ -83,8 +95,9 @@ class MicroBatcher:
             for requests in groups:
                 top_k, retrieval, filters, always_answer = requests[0].options
                 try:
-                    results = self.engine.ask_many([r.question for r in requests], top_k, retrieval, filters,
-                                                   always_answer)
+                    results = self.engine.ask_many(
+                        [r.question for r in requests], top_k, retrieval, filters, always_answer
+                    )
                 except Exception as exc:  # handed to every caller of the batch, who reports it as usual
                     for r in requests:
                         r.future.set_exception(exc)

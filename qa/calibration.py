@@ -10,9 +10,10 @@ applied with `numpy.interp`, so asking a question needs no scikit-learn.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -29,16 +30,25 @@ class Calibration:
         return float(np.interp(score, self.x, self.y))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"x": [round(v, 5) for v in self.x], "y": [round(v, 5) for v in self.y], "fitted_on": self.fitted_on}
+        return {
+            "x": [round(v, 5) for v in self.x],
+            "y": [round(v, 5) for v in self.y],
+            "fitted_on": self.fitted_on,
+        }
 
     @classmethod
-    def from_dict(cls, data: Any) -> "Calibration | None":
+    def from_dict(cls, data: Any) -> Calibration | None:
         """The calibration stored in a card, or None if it is missing or malformed."""
         try:
             x, y = [float(v) for v in data["x"]], [float(v) for v in data["y"]]
         except (TypeError, KeyError, ValueError):
             return None
-        if not x or len(x) != len(y) or any(b < a for a, b in zip(x, x[1:])) or not all(0 <= v <= 1 for v in y):
+        if (
+            not x
+            or len(x) != len(y)
+            or any(b < a for a, b in zip(x, x[1:]))
+            or not all(0 <= v <= 1 for v in y)
+        ):
             return None
         return cls(x, y, str(data.get("fitted_on", "")))
 
@@ -49,7 +59,9 @@ def fit_calibration(scores: Sequence[float], right: Sequence[bool], fitted_on: s
 
     model = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
     model.fit(np.asarray(scores, dtype=float), np.asarray(right, dtype=float))
-    return Calibration([float(v) for v in model.X_thresholds_], [float(v) for v in model.y_thresholds_], fitted_on)
+    return Calibration(
+        [float(v) for v in model.X_thresholds_], [float(v) for v in model.y_thresholds_], fitted_on
+    )
 
 
 def reliability(confidence: Sequence[float], right: Sequence[bool], bins: int = 10) -> list[dict[str, float]]:
@@ -60,8 +72,15 @@ def reliability(confidence: Sequence[float], right: Sequence[bool], bins: int = 
     for b in range(bins):
         inside = which == b
         if inside.any():
-            rows.append({"low": b / bins, "high": (b + 1) / bins, "count": int(inside.sum()),
-                         "confidence": float(conf[inside].mean()), "accuracy": float(ok[inside].mean())})
+            rows.append(
+                {
+                    "low": b / bins,
+                    "high": (b + 1) / bins,
+                    "count": int(inside.sum()),
+                    "confidence": float(conf[inside].mean()),
+                    "accuracy": float(ok[inside].mean()),
+                }
+            )
     return rows
 
 
@@ -82,14 +101,32 @@ def reliability_diagram(confidence: Sequence[float], right: Sequence[bool], path
     rows = reliability(confidence, right)
     fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
     ax.plot([0, 1], [0, 1], linestyle="--", color="#888", label="perfect calibration")
-    ax.bar([(r["low"] + r["high"]) / 2 for r in rows], [r["accuracy"] for r in rows], width=0.09,
-           color="#f59e0b", edgecolor="#b45309", label="share of answers right")
-    ax.plot([r["confidence"] for r in rows], [r["accuracy"] for r in rows], "o-", color="#1f2937",
-            label="share right at the bin's mean confidence")
+    ax.bar(
+        [(r["low"] + r["high"]) / 2 for r in rows],
+        [r["accuracy"] for r in rows],
+        width=0.09,
+        color="#f59e0b",
+        edgecolor="#b45309",
+        label="share of answers right",
+    )
+    ax.plot(
+        [r["confidence"] for r in rows],
+        [r["accuracy"] for r in rows],
+        "o-",
+        color="#1f2937",
+        label="share right at the bin's mean confidence",
+    )
     ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence shown", ylabel="share right", title=title)
     ax.legend(loc="upper left", fontsize=8)
     ece = expected_calibration_error(confidence, right)
-    ax.text(0.98, 0.03, f"ECE {ece:.3f}, {len(confidence)} answers", ha="right", fontsize=9, transform=ax.transAxes)
+    ax.text(
+        0.98,
+        0.03,
+        f"ECE {ece:.3f}, {len(confidence)} answers",
+        ha="right",
+        fontsize=9,
+        transform=ax.transAxes,
+    )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)

@@ -12,9 +12,10 @@ import logging
 import math
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from qa.config import SEEDS_DIR, Config, default_index_dir
 from qa.errors import InputError, QAError
@@ -34,11 +35,15 @@ def _number(kind: type, low: float | None = None, high: float | None = None, low
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a{'n integer' if kind is int else ' number'}") from None
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a{'n integer' if kind is int else ' number'}"
+            ) from None
         if not math.isfinite(value):
             raise argparse.ArgumentTypeError(f"must be a finite number, not {text!r}")
         if low is not None and (value <= low if low_open else value < low):
-            raise argparse.ArgumentTypeError(f"must be {'above' if low_open else 'at least'} {low:g}, not {text}")
+            raise argparse.ArgumentTypeError(
+                f"must be {'above' if low_open else 'at least'} {low:g}, not {text}"
+            )
         if high is not None and value > high:
             raise argparse.ArgumentTypeError(f"must be at most {high:g}, not {text}")
         return value
@@ -46,30 +51,58 @@ def _number(kind: type, low: float | None = None, high: float | None = None, low
     return parse
 
 
-INT8_HELP = ("run the reader and the embedding model in int8 on ONNX Runtime (the default on CPU; no torch "
-             "needed to answer); --no-int8 runs both in fp32 in torch: reading about twice as slow and a little "
-             "more accurate (the reader's model card has the figures); an index keeps the precision it was built with")
+INT8_HELP = (
+    "run the reader and the embedding model in int8 on ONNX Runtime (the default on CPU; no torch "
+    "needed to answer); --no-int8 runs both in fp32 in torch: reading about twice as slow and a little "
+    "more accurate (the reader's model card has the figures); an index keeps the precision it was built with"
+)
 
 
 def _engine_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--index-dir", type=Path, default=None,
-                   help="index directory (default: $QA_INDEX_DIR; else index/ in a checkout of this project; "
-                        "else index/ in your data folder, e.g. ~/.local/share/qa-news/index)")
-    p.add_argument("--embedding-model", help="sentence-transformers model name or path (default: the packaged all-MiniLM-L6-v2)")
-    p.add_argument("--reader-model", help="question-answering model name or path (default: the shipped reader)")
+    p.add_argument(
+        "--index-dir",
+        type=Path,
+        default=None,
+        help="index directory (default: $QA_INDEX_DIR; else index/ in a checkout of this project; "
+        "else index/ in your data folder, e.g. ~/.local/share/qa-news/index)",
+    )
+    p.add_argument(
+        "--embedding-model",
+        help="sentence-transformers model name or path (default: the packaged all-MiniLM-L6-v2)",
+    )
+    p.add_argument(
+        "--reader-model", help="question-answering model name or path (default: the shipped reader)"
+    )
     p.add_argument("--int8", action=argparse.BooleanOptionalAction, help=INT8_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def _ray_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS", type=_ray_address,
-                   help="read the files and embed the passages on Ray (pip install 'qa-news[ray]'): without ADDRESS on a "
-                        "local Ray runtime started for this command; with `auto` or ray://HOST:10001 on that cluster, "
-                        "whose nodes must all see --index-dir (see the README's \"Ingesting on a Ray cluster\")")
-    p.add_argument("--ray-workers", type=_number(int, 1), default=2, metavar="N",
-                   help="encoder actors on Ray, one CPU and one copy of the model each (default 2)")
-    p.add_argument("--ray-batch-size", type=_number(int, 1), default=1000, metavar="N",
-                   help="passages per Ray batch, and per segment file (default 1000)")
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ADDRESS",
+        type=_ray_address,
+        help="read the files and embed the passages on Ray (pip install 'qa-news[ray]'): without ADDRESS on a "
+        "local Ray runtime started for this command; with `auto` or ray://HOST:10001 on that cluster, "
+        'whose nodes must all see --index-dir (see the README\'s "Ingesting on a Ray cluster")',
+    )
+    p.add_argument(
+        "--ray-workers",
+        type=_number(int, 1),
+        default=2,
+        metavar="N",
+        help="encoder actors on Ray, one CPU and one copy of the model each (default 2)",
+    )
+    p.add_argument(
+        "--ray-batch-size",
+        type=_number(int, 1),
+        default=1000,
+        metavar="N",
+        help="passages per Ray batch, and per segment file (default 1000)",
+    )
 
 
 def _ray_address(text: str) -> str:
@@ -78,8 +111,10 @@ def _ray_address(text: str) -> str:
 
     if text in ("", "auto") or re.fullmatch(r"(ray://)?[\w.\-\[\]:]+:\d+", text):
         return text
-    raise argparse.ArgumentTypeError(f"takes a cluster address (auto, ray://HOST:10001 or HOST:PORT), not {text!r}; "
-                                     "put the files before --ray")
+    raise argparse.ArgumentTypeError(
+        f"takes a cluster address (auto, ray://HOST:10001 or HOST:PORT), not {text!r}; "
+        "put the files before --ray"
+    )
 
 
 def _ray(args: argparse.Namespace) -> Any:
@@ -123,8 +158,16 @@ def cmd_index_build(args: argparse.Namespace) -> int:
     from qa.engine import Engine
 
     paths = args.paths or [SEEDS_DIR]
-    engine = Engine.build(paths, args.index_dir, _config(args), progress=not args.quiet, force=args.force, strict=args.strict,
-                          ray=_ray(args))
+    engine = Engine.build(
+        paths,
+        args.index_dir,
+        _config(args),
+        progress=not args.quiet,
+        force=args.force,
+        strict=args.strict,
+        ray=_ray(args),
+    )
+    assert engine.report is not None  # a build always reports
     status = _report_files(engine.report)
     print(f"Built {args.index_dir}: {engine.stats().describe()}{engine.report.files_note()}")
     return status
@@ -157,24 +200,50 @@ def cmd_index_info(args: argparse.Namespace) -> int:
     stats = engine.stats()
     if args.json:
         counts = engine.passage_counts()
-        _print_json({"stats": asdict(stats), "articles": [
-            {k: v for k, v in {**asdict(a), "passages": counts.get(a.id, 0), "date_readable": is_iso_date(a.date)
-                                if a.date else None}.items() if k != "text"} for a in engine.articles()]})
+        _print_json(
+            {
+                "stats": asdict(stats),
+                "articles": [
+                    {
+                        k: v
+                        for k, v in {
+                            **asdict(a),
+                            "passages": counts.get(a.id, 0),
+                            "date_readable": is_iso_date(a.date) if a.date else None,
+                        }.items()
+                        if k != "text"
+                    }
+                    for a in engine.articles()
+                ],
+            }
+        )
         return 0
     print(stats.describe())
     for segment in stats.segments:
-        print(f"  segment {segment.number}: {segment.vectors} vectors ({segment.kind}"
-              + (f", {segment.removed} removed" if segment.removed else "") + f"), {segment.bytes / 1e6:.1f} MB")
+        print(
+            f"  segment {segment.number}: {segment.vectors} vectors ({segment.kind}"
+            + (f", {segment.removed} removed" if segment.removed else "")
+            + f"), {segment.bytes / 1e6:.1f} MB"
+        )
     undated = [a for a in engine.articles() if a.date and not is_iso_date(a.date)]
     if undated:
-        print(f"{len(undated)} article(s) with a date that could not be read (kept as written): "
-              + ", ".join(f"{a.id} ({a.date!r})" for a in undated[:5]) + (" ..." if len(undated) > 5 else ""))
-    for root, members in engine.stories().items():
-        print(f"One story, {len(members)} articles (syndicated copies, searched once): "
-              + ", ".join(a.id + (f" [{a.source}]" if a.source else "") for a in members))
+        print(
+            f"{len(undated)} article(s) with a date that could not be read (kept as written): "
+            + ", ".join(f"{a.id} ({a.date!r})" for a in undated[:5])
+            + (" ..." if len(undated) > 5 else "")
+        )
+    for members in engine.stories().values():
+        print(
+            f"One story, {len(members)} articles (syndicated copies, searched once): "
+            + ", ".join(a.id + (f" [{a.source}]" if a.source else "") for a in members)
+        )
     for a in engine.articles(text=False):
-        print(f"  {a.id}  {a.title}" + (f"  ({a.date})" if a.date else "") + (f"  [{a.source}]" if a.source else "")
-              + (f"  <{a.url}>" if a.url and a.url != a.id else ""))
+        print(
+            f"  {a.id}  {a.title}"
+            + (f"  ({a.date})" if a.date else "")
+            + (f"  [{a.source}]" if a.source else "")
+            + (f"  <{a.url}>" if a.url and a.url != a.id else "")
+        )
     return 0
 
 
@@ -182,8 +251,12 @@ def cmd_index_check(args: argparse.Namespace) -> int:
     from qa.engine import Engine
 
     engine = Engine.open(args.index_dir, _config(args), progress=False)
-    if _problems(engine, f"{{n}} problem(s) in {args.index_dir}; `qa index rebuild --index-dir {args.index_dir}` "
-                         "rebuilds the BM25 index and damaged vector segments from the database.", args.quick):
+    if _problems(
+        engine,
+        f"{{n}} problem(s) in {args.index_dir}; `qa index rebuild --index-dir {args.index_dir}` "
+        "rebuilds the BM25 index and damaged vector segments from the database.",
+        args.quick,
+    ):
         return 1
     print(f"{args.index_dir} is sound: {engine.stats().describe()}")
     return 0
@@ -204,7 +277,13 @@ def cmd_index_rebuild(args: argparse.Namespace) -> int:
 
     engine = Engine.open(args.index_dir, _config(args), progress=not args.quiet)
     print(engine.rebuild())
-    return 1 if _problems(engine, "Some problems remain; build the index again from the articles with `qa index build`.") else 0
+    return (
+        1
+        if _problems(
+            engine, "Some problems remain; build the index again from the articles with `qa index build`."
+        )
+        else 0
+    )
 
 
 def cmd_index_optimize(args: argparse.Namespace) -> int:
@@ -220,7 +299,9 @@ def cmd_index_upgrade(args: argparse.Namespace) -> int:
     from qa.engine import Engine
 
     engine = Engine.upgrade(args.index_dir, _config(args), progress=not args.quiet)
-    print(f"Converted {args.index_dir} to format {engine.stats().format_version}: {engine.stats().describe()}")
+    print(
+        f"Converted {args.index_dir} to format {engine.stats().format_version}: {engine.stats().describe()}"
+    )
     return 0
 
 
@@ -238,8 +319,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
     load = time.perf_counter() - started
     if args.file:
         return _ask_file(engine, questions, args, load)
-    result = engine.ask(args.question, top_k=args.top_k, retrieval=args.retrieval, filters=_filters(args),
-                        always_answer=args.always_answer)
+    result = engine.ask(
+        args.question,
+        top_k=args.top_k,
+        retrieval=args.retrieval,
+        filters=_filters(args),
+        always_answer=args.always_answer,
+    )
     result.seconds = {"load": load, **result.seconds}
     if args.verbose:
         print(_timings(result.seconds), file=sys.stderr)
@@ -276,7 +362,9 @@ def _read_questions(path: Path) -> list[dict[str, Any]]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path} could not be read as UTF-8 text ({type(exc).__name__}); pass a file of questions.") from None
+        raise InputError(
+            f"{path} could not be read as UTF-8 text ({type(exc).__name__}); pass a file of questions."
+        ) from None
     questions = []
     for n, line in enumerate(lines, 1):
         if not line.strip():
@@ -285,9 +373,11 @@ def _read_questions(path: Path) -> list[dict[str, Any]]:
             try:
                 record = json.loads(line)
             except (ValueError, RecursionError):
-                raise InputError(f"{path}, line {n}, is not valid JSON; write a question a line or one JSON object a line.") from None
+                raise InputError(
+                    f"{path}, line {n}, is not valid JSON; write a question a line or one JSON object a line."
+                ) from None
             if not isinstance(record, dict) or not isinstance(record.get("question"), str):
-                raise InputError(f"{path}, line {n}, has no \"question\" text.")
+                raise InputError(f'{path}, line {n}, has no "question" text.')
             questions.append({"question": record["question"], "top_k": record.get("top_k"), "line": n})
         else:
             questions.append({"question": line, "top_k": None, "line": n})
@@ -308,8 +398,13 @@ def _ask_file(engine: Any, questions: list[dict[str, Any]], args: argparse.Names
         except QAError as exc:
             out[i] = {"line": q["line"], "question": q["question"], "error": str(exc)}
     for top_k, members in groups.items():
-        results = engine.ask_many([questions[i]["question"] for i in members], top_k=top_k, retrieval=args.retrieval,
-                                  filters=_filters(args), always_answer=args.always_answer)
+        results = engine.ask_many(
+            [questions[i]["question"] for i in members],
+            top_k=top_k,
+            retrieval=args.retrieval,
+            filters=_filters(args),
+            always_answer=args.always_answer,
+        )
         for i, result in zip(members, results):
             out[i] = {"line": questions[i]["line"], **result.to_dict()}
     for row in out:
@@ -328,16 +423,24 @@ def _check_host(host: str) -> None:
         with socket.socket(infos[0][0], socket.SOCK_STREAM) as probe:
             probe.bind((infos[0][4][0], 0))
     except (OSError, UnicodeError, IndexError) as exc:
-        raise InputError(f"Cannot listen on {host!r} ({getattr(exc, 'strerror', None) or exc}): it is not an address "
-                         "of this machine; use 127.0.0.1 (this machine only) or 0.0.0.0 (every address).") from None
+        raise InputError(
+            f"Cannot listen on {host!r} ({getattr(exc, 'strerror', None) or exc}): it is not an address "
+            "of this machine; use 127.0.0.1 (this machine only) or 0.0.0.0 (every address)."
+        ) from None
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from ui.app import serve
 
     _check_host(args.host)
-    serve(index_dir=args.index_dir, host=args.host, port=args.port, config=_config(args), max_upload_mb=args.max_upload_mb,
-          share=args.share)
+    serve(
+        index_dir=args.index_dir,
+        host=args.host,
+        port=args.port,
+        config=_config(args),
+        max_upload_mb=args.max_upload_mb,
+        share=args.share,
+    )
     return 0
 
 
@@ -345,17 +448,37 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
     from qa.training import TrainConfig, train_reader
 
     if not Path(args.data).is_file():
-        raise InputError(f"Training file {args.data} does not exist; pass a SQuAD-format JSON file (plain or .gz).")
+        raise InputError(
+            f"Training file {args.data} does not exist; pass a SQuAD-format JSON file (plain or .gz)."
+        )
     config = TrainConfig(
-        data=str(args.data), output=str(args.output), checkpoint_dir=str(args.checkpoint_dir),
-        base_model=args.base_model or "", epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size,
-        learning_rate=args.learning_rate, warmup=args.warmup, max_length=args.max_length, stride=args.stride, negatives=args.negatives,
-        seed=args.seed, device=args.device, bf16=args.bf16, save_every=args.save_every, max_minutes=args.max_minutes,
-        limit=args.limit, eval_file=str(args.eval_file) if args.eval_file else None, eval_limit=args.eval_limit,
+        data=str(args.data),
+        output=str(args.output),
+        checkpoint_dir=str(args.checkpoint_dir),
+        base_model=args.base_model or "",
+        epochs=args.epochs,
+        max_steps=args.max_steps,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        warmup=args.warmup,
+        max_length=args.max_length,
+        stride=args.stride,
+        negatives=args.negatives,
+        seed=args.seed,
+        device=args.device,
+        bf16=args.bf16,
+        save_every=args.save_every,
+        max_minutes=args.max_minutes,
+        limit=args.limit,
+        eval_file=str(args.eval_file) if args.eval_file else None,
+        eval_limit=args.eval_limit,
     )
     result = train_reader(config, progress=not args.quiet)
     state = "finished" if result.finished else "stopped at the time limit (run again to resume)"
-    print(f"Training {state} after {result.steps} steps ({result.examples_seen} examples, {result.seconds:.0f} s); reader written to {args.output}.")
+    print(
+        f"Training {state} after {result.steps} steps ({result.examples_seen} examples, "
+        f"{result.seconds:.0f} s); reader written to {args.output}."
+    )
     return 0
 
 
@@ -368,9 +491,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     calibration = None
     local_reader = Path(config.reader_model).is_dir()
     if args.save_threshold and (args.what != "reader" or not local_reader):
-        raise InputError("--save-threshold works with `qa eval reader` on a SQuAD 2.0 file, for a reader in a local folder.")
+        raise InputError(
+            "--save-threshold works with `qa eval reader` on a SQuAD 2.0 file, for a reader in a local folder."
+        )
     if args.save_calibration and (args.what != "reader" or not args.mix or not local_reader):
-        raise InputError("--save-calibration works with `qa eval reader FILE --mix realistic`, for a reader in a local folder.")
+        raise InputError(
+            "--save-calibration works with `qa eval reader FILE --mix realistic`, for a reader in a local folder."
+        )
     if args.what == "reader":
         from qa.evaluation import evaluate_reader
         from qa.reading import Reader
@@ -387,39 +514,66 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if args.mix:
             examples, kinds = realistic_mix(examples, seed=args.seed)
         reader = Reader.from_config(config, batch_size=args.batch_size)
+        threshold: float | None
         rule, threshold = config.with_(abstain_on=args.abstain_on).no_answer_rule()
         calibration = config.with_(abstain_on=args.abstain_on).calibration()
         if not any(e.is_impossible for e in examples):
             if args.save_threshold:
-                raise InputError(f"{args.file} has no unanswerable questions, so --save-threshold has nothing to tune; use a SQuAD 2.0 file.")
+                raise InputError(
+                    f"{args.file} has no unanswerable questions, so --save-threshold has nothing to "
+                    f"tune; use a SQuAD 2.0 file."
+                )
             threshold = None
-        result = evaluate_reader(reader, examples, threshold=threshold, batch_size=args.batch_size, progress=not args.quiet, abstain_on=rule,
-                                 has_ans_floor=args.has_ans_floor, kinds=kinds, calibration=calibration)
+        result = evaluate_reader(
+            reader,
+            examples,
+            threshold=threshold,
+            batch_size=args.batch_size,
+            progress=not args.quiet,
+            abstain_on=rule,
+            has_ans_floor=args.has_ans_floor,
+            kinds=kinds,
+            calibration=calibration,
+        )
         if args.mix:
             result["mix"] = args.mix
     else:
         from qa.evaluation import evaluate_open
 
-        result = evaluate_open(args.file, config, limit=args.limit, progress=not args.quiet, orphan=args.orphan, seed=args.seed)
+        result = evaluate_open(
+            args.file, config, limit=args.limit, progress=not args.quiet, orphan=args.orphan, seed=args.seed
+        )
     result["file"] = str(args.file)
     scores, right = result.pop("scores", []), result.pop("right", [])
     if args.save_threshold:
         from qa.evaluation import save_threshold
 
         card = save_threshold(config.reader_model, result)
-        print(f"Saved no-answer threshold {result['floor_threshold']:.4f} ({result['abstain_on']}) to {card}.", file=sys.stderr)
+        print(
+            f"Saved no-answer threshold {result['floor_threshold']:.4f} ({result['abstain_on']}) to {card}.",
+            file=sys.stderr,
+        )
     if args.save_calibration:
         from qa.calibration import expected_calibration_error, fit_calibration
         from qa.evaluation import save_calibration
 
-        calibration = fit_calibration(scores, right, fitted_on=f"{args.file} --mix {args.mix} ({len(scores)} pairs)")
-        result["expected_calibration_error_in_sample"] = expected_calibration_error([calibration(x) for x in scores], right)
+        calibration = fit_calibration(
+            scores, right, fitted_on=f"{args.file} --mix {args.mix} ({len(scores)} pairs)"
+        )
+        result["expected_calibration_error_in_sample"] = expected_calibration_error(
+            [calibration(x) for x in scores], right
+        )
         card = save_calibration(config.reader_model, result, calibration)
-        print(f"Saved no-answer threshold {result['best_threshold']:.4f} ({result['abstain_on']}) and a confidence "
-              f"calibration to {card}.", file=sys.stderr)
+        print(
+            f"Saved no-answer threshold {result['best_threshold']:.4f} ({result['abstain_on']}) and a confidence "
+            f"calibration to {card}.",
+            file=sys.stderr,
+        )
     if args.diagram:
         if calibration is None or not scores:
-            raise InputError("--diagram needs `qa eval reader` and a reader with a calibration (see --save-calibration).")
+            raise InputError(
+                "--diagram needs `qa eval reader` and a reader with a calibration (see --save-calibration)."
+            )
         from qa.calibration import reliability_diagram
 
         title = f"{Path(args.file).name}" + (f", --mix {args.mix}" if args.mix else "")
@@ -435,144 +589,328 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="qa", description="Extractive question answering over your own news articles, with citations.")
+    parser = _Parser(
+        prog="qa", description="Extractive question answering over your own news articles, with citations."
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    index = sub.add_parser("index", help="build or change the index", description="Build, update and inspect the article index.")
+    index = sub.add_parser(
+        "index", help="build or change the index", description="Build, update and inspect the article index."
+    )
     isub = index.add_subparsers(dest="index_command", required=True, metavar="ACTION")
-    p = isub.add_parser("build", help="build a new index from files or folders (replaces any existing one)",
-                        description="Build an index from .txt, .md, .html and .jsonl files or folders of them. The old index stays until the new one is complete.")
-    p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: the seed article shipped with qa)")
-    p.add_argument("--approximate", action="store_true",
-                   help="make every vector segment approximate (IVF); by default only segments above 50,000 vectors")
-    p.add_argument("--force", action="store_true",
-                   help="build even when --index-dir is a folder that already holds other files (they are never touched)")
-    p.add_argument("--strict", action="store_true", help="all or nothing: stop, adding nothing, if any file cannot be read")
+    p = isub.add_parser(
+        "build",
+        help="build a new index from files or folders (replaces any existing one)",
+        description="Build an index from .txt, .md, .html and .jsonl files or folders of them. The "
+        "old index stays until the new one is complete.",
+    )
+    p.add_argument(
+        "paths", nargs="*", type=Path, help="files or folders (default: the seed article shipped with qa)"
+    )
+    p.add_argument(
+        "--approximate",
+        action="store_true",
+        help="make every vector segment approximate (IVF); by default only segments above 50,000 vectors",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="build even when --index-dir is a folder that already holds other files (they are never touched)",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="all or nothing: stop, adding nothing, if any file cannot be read",
+    )
     _ray_options(p)
     _engine_options(p)
     p.set_defaults(func=cmd_index_build)
-    p = isub.add_parser("add", help="add or update articles",
-                        description="Add articles; an unchanged article is skipped, a changed one replaces its old passages. "
-                                    "A file that cannot be read is reported in one line and the rest is added (exit status 1).")
+    p = isub.add_parser(
+        "add",
+        help="add or update articles",
+        description="Add articles; an unchanged article is skipped, a changed one replaces its old passages. "
+        "A file that cannot be read is reported in one line and the rest is added (exit status 1).",
+    )
     p.add_argument("paths", nargs="+", type=Path, help="files or folders")
-    p.add_argument("--strict", action="store_true", help="all or nothing: stop, adding nothing, if any file cannot be read")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="all or nothing: stop, adding nothing, if any file cannot be read",
+    )
     _ray_options(p)
     _engine_options(p)
     p.set_defaults(func=cmd_index_add)
-    p = isub.add_parser("remove", help="remove articles by id, url or title",
-                        description="Remove articles named by id, url or exact title (see `qa index info`).")
+    p = isub.add_parser(
+        "remove",
+        help="remove articles by id, url or title",
+        description="Remove articles named by id, url or exact title (see `qa index info`).",
+    )
     p.add_argument("ids", nargs="+", metavar="ID", help="article ids, urls or exact titles")
     _engine_options(p)
     p.set_defaults(func=cmd_index_remove)
-    p = isub.add_parser("info", help="show what the index holds", description="Show the index's model, counts and articles.")
+    p = isub.add_parser(
+        "info", help="show what the index holds", description="Show the index's model, counts and articles."
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     _engine_options(p)
     p.set_defaults(func=cmd_index_info)
     for name, func, summary, description in (
-        ("check", cmd_index_check, "verify checksums and counts",
-         "Verify the database, every vector segment's checksum and that articles, passages, BM25 documents and "
-         "vectors agree. Exit status 1 when anything is wrong."),
-        ("rebuild", cmd_index_rebuild, "rebuild BM25 and damaged vector segments from the database",
-         "Rebuild the BM25 index from the passages in the database, and re-embed the passages of any vector "
-         "segment that is missing or damaged."),
-        ("optimize", cmd_index_optimize, "merge the vector segments into one",
-         "Merge all vector segments into one, dropping the vectors of removed articles (adds merge small "
-         "segments on their own; this is for after many removals)."),
-        ("upgrade", cmd_index_upgrade, "convert an index written in the older format",
-         "Convert an index in format 1 (a CURRENT file and v000001/ folders) to the current format, keeping "
-         "its vectors; the old files are removed once the new index is committed."),
+        (
+            "check",
+            cmd_index_check,
+            "verify checksums and counts",
+            "Verify the database, every vector segment's checksum and that articles, passages, BM25 documents and "
+            "vectors agree. Exit status 1 when anything is wrong.",
+        ),
+        (
+            "rebuild",
+            cmd_index_rebuild,
+            "rebuild BM25 and damaged vector segments from the database",
+            "Rebuild the BM25 index from the passages in the database, and re-embed the passages of any vector "
+            "segment that is missing or damaged.",
+        ),
+        (
+            "optimize",
+            cmd_index_optimize,
+            "merge the vector segments into one",
+            "Merge all vector segments into one, dropping the vectors of removed articles (adds merge small "
+            "segments on their own; this is for after many removals).",
+        ),
+        (
+            "upgrade",
+            cmd_index_upgrade,
+            "convert an index written in the older format",
+            "Convert an index in format 1 (a CURRENT file and v000001/ folders) to the current format, keeping "
+            "its vectors; the old files are removed once the new index is committed.",
+        ),
     ):  # the maintenance commands: only the engine options
         p = isub.add_parser(name, help=summary, description=description)
         _engine_options(p)
         p.set_defaults(func=func, quick=False)
         if name == "check":
-            p.add_argument("--quick", action="store_true",
-                           help="check a random sample of the articles' texts and BM25 documents instead of all of them "
-                                "(for very large archives)")
+            p.add_argument(
+                "--quick",
+                action="store_true",
+                help="check a random sample of the articles' texts and BM25 documents instead of all of them "
+                "(for very large archives)",
+            )
 
-    p = sub.add_parser("ask", help="answer a question from the articles", description="Answer a question with the sentence it came from. Builds the default index from the seed article when there is none.")
+    p = sub.add_parser(
+        "ask",
+        help="answer a question from the articles",
+        description="Answer a question with the sentence it came from. Builds the default index "
+        "from the seed article when there is none.",
+    )
     p.add_argument("question", nargs="?", help="the question (or --file for many)")
-    p.add_argument("--file", type=Path, help="answer every question of this file (one a line, or JSONL objects with "
-                                            "\"question\" and optional \"top_k\") in batches; prints one JSON line each")
-    p.add_argument("--verbose", action="store_true", help="print the seconds spent loading, retrieving and reading")
-    p.add_argument("--since", type=_date, help="only articles published on or after this date (e.g. 2025-10-01)")
-    p.add_argument("--until", type=_date, help="only articles published on or before this date (the whole day counts)")
+    p.add_argument(
+        "--file",
+        type=Path,
+        help="answer every question of this file (one a line, or JSONL objects with "
+        '"question" and optional "top_k") in batches; prints one JSON line each',
+    )
+    p.add_argument(
+        "--verbose", action="store_true", help="print the seconds spent loading, retrieving and reading"
+    )
+    p.add_argument(
+        "--since", type=_date, help="only articles published on or after this date (e.g. 2025-10-01)"
+    )
+    p.add_argument(
+        "--until", type=_date, help="only articles published on or before this date (the whole day counts)"
+    )
     p.add_argument("--source", action="append", help="only articles from this source (repeat for several)")
-    p.add_argument("--recency", type=_number(float, 0, 100),
-                   help="how strongly newer articles win among the answers the engine would give: log-odds points per 30 "
-                        "days (default: 2 for questions that ask for the present, such as \"current\" or \"latest\"; else 0)")
-    p.add_argument("--top-k", type=_number(int, 1, 100), default=None, help="passages to read, 1 to 100 (default 5)")
+    p.add_argument(
+        "--recency",
+        type=_number(float, 0, 100),
+        help="how strongly newer articles win among the answers the engine would give: log-odds points per 30 "
+        'days (default: 2 for questions that ask for the present, such as "current" or "latest"; else 0)',
+    )
+    p.add_argument(
+        "--top-k", type=_number(int, 1, 100), default=None, help="passages to read, 1 to 100 (default 5)"
+    )
     p.add_argument("--retrieval", choices=["hybrid", "dense", "bm25"], help="retrieval mode (default hybrid)")
-    p.add_argument("--threshold", type=_number(float), help="answerability below which the engine says the articles don't say (default: the threshold the reader was tuned with, from its training.json)")
-    p.add_argument("--always-answer", action="store_true",
-                   help="give the best guess even when it is below the threshold (marked as such)")
+    p.add_argument(
+        "--threshold",
+        type=_number(float),
+        help="answerability below which the engine says the articles don't say (default: the "
+        "threshold the reader was tuned with, from its training.json)",
+    )
+    p.add_argument(
+        "--always-answer",
+        action="store_true",
+        help="give the best guess even when it is below the threshold (marked as such)",
+    )
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
     _engine_options(p)
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("serve", help="start the web page", description="Serve the Gradio page (loopback only by default).")
+    p = sub.add_parser(
+        "serve", help="start the web page", description="Serve the Gradio page (loopback only by default)."
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
-    p.add_argument("--port", type=_number(int, 1, 65535), default=7860, help="port, 1 to 65535 (default %(default)s)")
-    p.add_argument("--share", action="store_true",
-                   help="also serve through a temporary public gradio.live link (needs the internet; anyone with it can ask)")
-    p.add_argument("--max-upload-mb", type=_number(float, 0, 10_000, low_open=True), default=20.0,
-                   help="largest accepted upload, above 0 and at most 10000 (default %(default)s MB)")
+    p.add_argument(
+        "--port", type=_number(int, 1, 65535), default=7860, help="port, 1 to 65535 (default %(default)s)"
+    )
+    p.add_argument(
+        "--share",
+        action="store_true",
+        help="also serve through a temporary public gradio.live link (needs the internet; anyone with it can ask)",
+    )
+    p.add_argument(
+        "--max-upload-mb",
+        type=_number(float, 0, 10_000, low_open=True),
+        default=20.0,
+        help="largest accepted upload, above 0 and at most 10000 (default %(default)s MB)",
+    )
     _engine_options(p)
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("train-reader", help="fine-tune the extractive reader on SQuAD-format data",
-                       description="Fine-tune a reader; killed runs resume from --checkpoint-dir when started again with the same options.")
+    p = sub.add_parser(
+        "train-reader",
+        help="fine-tune the extractive reader on SQuAD-format data",
+        description="Fine-tune a reader; killed runs resume from --checkpoint-dir when started "
+        "again with the same options.",
+    )
     p.add_argument("--data", type=Path, required=True, help="SQuAD-format training file (.json or .json.gz)")
-    p.add_argument("--output", type=Path, default=Path("reader-out"), help="where the trained reader is written (default %(default)s)")
-    p.add_argument("--checkpoint-dir", type=Path, default=Path("checkpoints/reader"), help="resumable checkpoints (default %(default)s)")
+    p.add_argument(
+        "--output",
+        type=Path,
+        default=Path("reader-out"),
+        help="where the trained reader is written (default %(default)s)",
+    )
+    p.add_argument(
+        "--checkpoint-dir",
+        type=Path,
+        default=Path("checkpoints/reader"),
+        help="resumable checkpoints (default %(default)s)",
+    )
     p.add_argument("--base-model", help="starting model (default: the packaged all-MiniLM-L6-v2)")
-    p.add_argument("--epochs", type=_number(float, 0, low_open=True), default=3.0, help="epochs (default %(default)s)")
+    p.add_argument(
+        "--epochs", type=_number(float, 0, low_open=True), default=3.0, help="epochs (default %(default)s)"
+    )
     p.add_argument("--max-steps", type=_number(int, 1), help="stop after this many steps instead")
     p.add_argument("--batch-size", type=_number(int, 1), default=32)
     p.add_argument("--learning-rate", type=_number(float, 0, low_open=True), default=1e-4)
-    p.add_argument("--warmup", type=_number(float, 0), default=0.1,
-                   help="share of the steps over which the learning rate rises before it decays linearly to zero (default %(default)s)")
-    p.add_argument("--max-length", type=_number(int, 32, 4096), default=256, help="window length in tokens (default %(default)s)")
-    p.add_argument("--stride", type=_number(int, 0), default=96, help="overlap between windows in tokens (default %(default)s)")
-    p.add_argument("--negatives", type=_number(float, 0), default=0.5, help="synthetic unanswerable examples per question (default %(default)s)")
+    p.add_argument(
+        "--warmup",
+        type=_number(float, 0),
+        default=0.1,
+        help="share of the steps over which the learning rate rises before it decays linearly to "
+        "zero (default %(default)s)",
+    )
+    p.add_argument(
+        "--max-length",
+        type=_number(int, 32, 4096),
+        default=256,
+        help="window length in tokens (default %(default)s)",
+    )
+    p.add_argument(
+        "--stride",
+        type=_number(int, 0),
+        default=96,
+        help="overlap between windows in tokens (default %(default)s)",
+    )
+    p.add_argument(
+        "--negatives",
+        type=_number(float, 0),
+        default=0.5,
+        help="synthetic unanswerable examples per question (default %(default)s)",
+    )
     p.add_argument("--seed", type=_number(int), default=13)
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default %(default)s)")
-    p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
-                   help="matrix products in bfloat16 (default: on a GPU only; on a CPU with AVX512-BF16 or AMX, "
-                        "--bf16 trains about 1.4x faster)")
-    p.add_argument("--save-every", type=_number(int, 1), default=500, help="checkpoint every N steps (default %(default)s)")
-    p.add_argument("--max-minutes", type=_number(float, 0, low_open=True), help="stop (resumably) after this many minutes")
+    p.add_argument(
+        "--bf16",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="matrix products in bfloat16 (default: on a GPU only; on a CPU with AVX512-BF16 or AMX, "
+        "--bf16 trains about 1.4x faster)",
+    )
+    p.add_argument(
+        "--save-every",
+        type=_number(int, 1),
+        default=500,
+        help="checkpoint every N steps (default %(default)s)",
+    )
+    p.add_argument(
+        "--max-minutes",
+        type=_number(float, 0, low_open=True),
+        help="stop (resumably) after this many minutes",
+    )
     p.add_argument("--limit", type=_number(int, 1), help="use only the first N training questions")
     p.add_argument("--eval-file", type=Path, help="SQuAD file for the learning curve")
-    p.add_argument("--eval-limit", type=_number(int, 1), default=2000, help="questions of --eval-file per curve point (default %(default)s)")
+    p.add_argument(
+        "--eval-limit",
+        type=_number(int, 1),
+        default=2000,
+        help="questions of --eval-file per curve point (default %(default)s)",
+    )
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_train_reader)
 
-    p = sub.add_parser("eval", help="score the reader or the whole engine on SQuAD-format data",
-                       description="`qa eval reader FILE`: reader on gold paragraphs. `qa eval open FILE`: whole engine with all paragraphs as the corpus.")
+    p = sub.add_parser(
+        "eval",
+        help="score the reader or the whole engine on SQuAD-format data",
+        description="`qa eval reader FILE`: reader on gold paragraphs. `qa eval open FILE`: whole "
+        "engine with all paragraphs as the corpus.",
+    )
     p.add_argument("what", choices=["reader", "open"])
     p.add_argument("file", type=Path)
     p.add_argument("--limit", type=_number(int, 1), help="only the first N questions")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--threshold", type=_number(float), help="no-answer threshold (default: the reader's tuned one, for SQuAD 2.0 files)")
-    p.add_argument("--abstain-on", choices=["null", "span", "ratio"], help="no-answer score: 1 - P(no answer), the best span's probability, or the log-odds of the span against no answer (default: the reader's own rule, from its training.json; else ratio)")
-    p.add_argument("--has-ans-floor", type=_number(float, 0, 100), default=70.0, help="SQuAD 2.0: also report the highest threshold keeping HasAns F1 at this level (default %(default)s)")
-    p.add_argument("--save-threshold", action="store_true",
-                   help="SQuAD 2.0: store that HasAns-floor threshold (and the rule) in the reader's training.json, where the engine reads it")
-    p.add_argument("--mix", choices=["realistic"],
-                   help="reader: pair each answerable question with one truly unanswerable twin, the same question beside a "
-                        "paragraph of another article or another paragraph of its own article without the answer")
-    p.add_argument("--sample", type=_number(int, 1), help="reader: a random sample of N questions from the whole file")
-    p.add_argument("--seed", type=_number(int), default=13, help="for --sample, --mix and --orphan (default %(default)s)")
-    p.add_argument("--save-calibration", action="store_true",
-                   help="with --mix: fit the confidence calibration and store it, with the best-F1 threshold, in the reader's "
-                        "training.json (fit on the training file, report on dev)")
-    p.add_argument("--diagram", type=Path, help="reader: write a reliability diagram (PNG) of the calibrated confidence")
-    p.add_argument("--orphan", type=_number(float, 0, 1), default=0.0,
-                   help="open: the share of articles removed from the corpus, so that their questions have no answer to find")
+    p.add_argument(
+        "--threshold",
+        type=_number(float),
+        help="no-answer threshold (default: the reader's tuned one, for SQuAD 2.0 files)",
+    )
+    p.add_argument(
+        "--abstain-on",
+        choices=["null", "span", "ratio"],
+        help="no-answer score: 1 - P(no answer), the best span's probability, or the log-odds of "
+        "the span against no answer (default: the reader's own rule, from its training.json; else ratio)",
+    )
+    p.add_argument(
+        "--has-ans-floor",
+        type=_number(float, 0, 100),
+        default=70.0,
+        help="SQuAD 2.0: also report the highest threshold keeping HasAns F1 at this level (default %(default)s)",
+    )
+    p.add_argument(
+        "--save-threshold",
+        action="store_true",
+        help="SQuAD 2.0: store that HasAns-floor threshold (and the rule) in the reader's "
+        "training.json, where the engine reads it",
+    )
+    p.add_argument(
+        "--mix",
+        choices=["realistic"],
+        help="reader: pair each answerable question with one truly unanswerable twin, the same question beside a "
+        "paragraph of another article or another paragraph of its own article without the answer",
+    )
+    p.add_argument(
+        "--sample", type=_number(int, 1), help="reader: a random sample of N questions from the whole file"
+    )
+    p.add_argument(
+        "--seed", type=_number(int), default=13, help="for --sample, --mix and --orphan (default %(default)s)"
+    )
+    p.add_argument(
+        "--save-calibration",
+        action="store_true",
+        help="with --mix: fit the confidence calibration and store it, with the best-F1 threshold, in the reader's "
+        "training.json (fit on the training file, report on dev)",
+    )
+    p.add_argument(
+        "--diagram", type=Path, help="reader: write a reliability diagram (PNG) of the calibrated confidence"
+    )
+    p.add_argument(
+        "--orphan",
+        type=_number(float, 0, 1),
+        default=0.0,
+        help="open: the share of articles removed from the corpus, so that their questions have no answer to find",
+    )
     p.add_argument("--top-k", type=_number(int, 1, 100), help="passages read per question (open)")
     p.add_argument("--retrieval", choices=["hybrid", "dense", "bm25"])
-    p.add_argument("--reader-model", help="question-answering model name or path (default: the shipped reader)")
+    p.add_argument(
+        "--reader-model", help="question-answering model name or path (default: the shipped reader)"
+    )
     p.add_argument("--embedding-model")
     p.add_argument("--device", help="cpu or cuda")
     p.add_argument("--batch-size", type=_number(int, 1), default=64)
@@ -585,11 +923,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no weight-loading bars between a question and its answer
+    os.environ.setdefault(
+        "HF_HUB_DISABLE_PROGRESS_BARS", "1"
+    )  # no weight-loading bars between a question and its answer
     args = build_parser().parse_args(argv)
     if hasattr(args, "index_dir") and args.index_dir is None:
         args.index_dir = default_index_dir()
-    logging.basicConfig(format="%(message)s", level=logging.WARNING)  # the library's notes, as plain lines on stderr
+    logging.basicConfig(
+        format="%(message)s", level=logging.WARNING
+    )  # the library's notes, as plain lines on stderr
     try:
         return args.func(args)
     except QAError as exc:
@@ -599,14 +941,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("Interrupted.", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `qa index info | head -1`: the reader has all it wanted
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes stdout
+        os.dup2(
+            os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno()
+        )  # no second error when Python flushes stdout
         return 0
-    except BaseException as exc:  # a bug (or a native library's panic): one line, marked, and its traceback kept
+    except (
+        BaseException
+    ) as exc:  # a bug (or a native library's panic): one line, marked, and its traceback kept
         if isinstance(exc, (SystemExit, GeneratorExit)):
             raise
-        print(f"error: internal error, not a problem with your input ({type(exc).__name__}: "
-              f"{' '.join(str(exc).split())[:300]}); please report it with the traceback in {_save_traceback()}",
-              file=sys.stderr)
+        print(
+            f"error: internal error, not a problem with your input ({type(exc).__name__}: "
+            f"{' '.join(str(exc).split())[:300]}); please report it with the traceback in {_save_traceback()}",
+            file=sys.stderr,
+        )
         return 70  # EX_SOFTWARE
 
 

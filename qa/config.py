@@ -23,10 +23,19 @@ AbstainRule = Literal["null", "span", "ratio"]
 FALLBACK_RULE: AbstainRule = "ratio"
 FALLBACK_THRESHOLDS: dict[AbstainRule, float] = {"ratio": 0.0, "null": 0.5, "span": 0.5}
 # Whole-number settings of Config, with the range each must lie in.
-INTEGER_SETTINGS = (("passage_words", 5, 10_000), ("overlap_sentences", 0, 100), ("top_k", 1, 100),
-                    ("candidates", 1, 10_000), ("rrf_k", 0, 10_000), ("approximate_above", 0, 2**62),
-                    ("max_answer_tokens", 1, 1_000), ("reader_max_length", 32, 4_096), ("reader_stride", 0, 4_096),
-                    ("max_question_chars", 1, 100_000), ("batch_size", 1, 100_000))
+INTEGER_SETTINGS = (
+    ("passage_words", 5, 10_000),
+    ("overlap_sentences", 0, 100),
+    ("top_k", 1, 100),
+    ("candidates", 1, 10_000),
+    ("rrf_k", 0, 10_000),
+    ("approximate_above", 0, 2**62),
+    ("max_answer_tokens", 1, 1_000),
+    ("reader_max_length", 32, 4_096),
+    ("reader_stride", 0, 4_096),
+    ("max_question_chars", 1, 100_000),
+    ("batch_size", 1, 100_000),
+)
 
 
 def default_index_dir() -> Path:
@@ -82,7 +91,9 @@ class Config:
     top_k: int = 5
     candidates: int = 50  # per retriever, before fusion
     rrf_k: int = 60
-    approximate: bool | None = None  # vector segments: True all approximate (IVF), False all exact, None by size
+    approximate: bool | None = (
+        None  # vector segments: True all approximate (IVF), False all exact, None by size
+    )
     approximate_above: int = 50_000  # vectors in one segment, when `approximate` is None
     # The engine says "the articles don't say" when the best answer's answerability
     # (qa.reading.answerability: "span", "null" or "ratio", in its passage) is below
@@ -121,8 +132,9 @@ class Config:
                 raise InputError(f"Config({name}={value!r}): must be a whole number from {low} to {high}.")
         for name in ("no_answer_threshold", "decided_at", "recency"):
             value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                      or not math.isfinite(value)):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+            ):
                 raise InputError(f"Config({name}={value!r}): must be a finite number or None.")
         for name in ("embedding_model", "reader_model", "device"):
             if not isinstance(getattr(self, name), str):
@@ -160,7 +172,7 @@ class Config:
             return self.approximate_above
         return 0 if self.approximate else None
 
-    def calibration(self) -> "Calibration | None":
+    def calibration(self) -> Calibration | None:
         """The reader's fitted confidence calibration, if its card has one for the rule in use."""
         from qa.calibration import Calibration
 
@@ -169,6 +181,6 @@ class Config:
             return None
         return Calibration.from_dict(card["calibration"])
 
-    def with_(self, **changes: Any) -> "Config":
+    def with_(self, **changes: Any) -> Config:
         """A copy with some fields changed; None values are ignored (handy for CLI options)."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})

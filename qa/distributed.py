@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,7 +36,10 @@ if TYPE_CHECKING:
     from qa.passages import Passage
 
 logger = logging.getLogger(__name__)
-INSTALL = "Ray is not installed; install it with `pip install 'qa-news[ray]'` (in a checkout: `pip install -e '.[ray]'`)."
+INSTALL = (
+    "Ray is not installed; install it with `pip install 'qa-news[ray]'` "
+    "(in a checkout: `pip install -e '.[ray]'`)."
+)
 
 
 @dataclass
@@ -81,16 +85,20 @@ def _check_reachable(address: str | None) -> None:
         return  # None (a local runtime) or "auto"
     if match.group(1):
         try:
-            import ray.util.client  # noqa: F401
             import grpc  # noqa: F401
+            import ray.util.client  # noqa: F401
         except ImportError:
-            raise InputError("Joining a cluster through ray:// needs Ray's client; install it with "
-                             "`pip install 'ray[client]'` (the qa-news[ray] extra includes it).") from None
+            raise InputError(
+                "Joining a cluster through ray:// needs Ray's client; install it with "
+                "`pip install 'ray[client]'` (the qa-news[ray] extra includes it)."
+            ) from None
     try:
         socket.create_connection((match.group(2), int(match.group(3))), timeout=CONNECT_SECONDS).close()
     except OSError as exc:
-        raise InputError(f"Nothing answers at the Ray address {address} ({getattr(exc, 'strerror', None) or exc}); "
-                         "start the cluster with `ray start --head` or check the address.") from None
+        raise InputError(
+            f"Nothing answers at the Ray address {address} ({getattr(exc, 'strerror', None) or exc}); "
+            "start the cluster with `ray start --head` or check the address."
+        ) from None
 
 
 class Runtime:
@@ -108,11 +116,17 @@ class Runtime:
         if not ray.is_initialized():
             _check_reachable(self.options.address)
             try:
-                ray.init(address=self.options.address or "local", include_dashboard=False, log_to_driver=False,
-                         logging_level=logging.ERROR)
+                ray.init(
+                    address=self.options.address or "local",
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    logging_level=logging.ERROR,
+                )
             except ConnectionError as exc:
-                raise InputError(f"Could not join the Ray cluster at {self.options.address} ({exc}); "
-                                 "start it with `ray start --head` or check the address.") from None
+                raise InputError(
+                    f"Could not join the Ray cluster at {self.options.address} ({exc}); "
+                    "start it with `ray start --head` or check the address."
+                ) from None
             self.started = True
         context = ray.data.DataContext.get_current()
         self._bars, self._level = context.enable_progress_bars, logging.getLogger("ray.data").level
@@ -133,7 +147,9 @@ def _read_rows(row: dict[str, Any]) -> list[dict[str, Any]]:
     _, found = read_one(Path(row["path"]))
     if isinstance(found, str):
         return [{"n": row["n"], "k": 0, "error": found, "article": ""}]
-    return [{"n": row["n"], "k": k, "error": "", "article": json.dumps(asdict(a))} for k, a in enumerate(found)]
+    return [
+        {"n": row["n"], "k": k, "error": "", "article": json.dumps(asdict(a))} for k, a in enumerate(found)
+    ]
 
 
 def read_files(files: Sequence[Path], options: RayOptions) -> list[tuple[Path, list[Article] | str]]:
@@ -153,7 +169,7 @@ def read_files(files: Sequence[Path], options: RayOptions) -> list[tuple[Path, l
 class _EncodeAndWrite:
     """A Ray Data actor: loads the encoder once, then turns each batch of passages into a segment file."""
 
-    def __init__(self, model: str, precision: str, device: str, job: "Job") -> None:
+    def __init__(self, model: str, precision: str, device: str, job: Job) -> None:
         from qa.embeddings import Embedder
 
         # One thread: the actor was given one CPU, and its siblings on the node have the others.
@@ -169,23 +185,42 @@ class _EncodeAndWrite:
         return {key: [value] for key, value in record.items()}
 
 
-def embed_and_commit(index: "PassageIndex", embedder: "Embedder", articles: Sequence[Article],
-                     passages: Sequence["Passage"], signatures: dict[str, bytes], replace_all: bool,
-                     options: RayOptions, progress: bool = False) -> None:
+def embed_and_commit(
+    index: PassageIndex,
+    embedder: Embedder,
+    articles: Sequence[Article],
+    passages: Sequence[Passage],
+    signatures: dict[str, bytes],
+    replace_all: bool,
+    options: RayOptions,
+    progress: bool = False,
+) -> None:
     """Embed `passages` on Ray into segment files of the index, then commit everything in one transaction."""
     from tqdm import tqdm
 
-    embedder.model  # export the int8 graph into the cache once, before the workers look for it
-    with Runtime(options) as ray, index.staging(len(passages), replace_all, embedder.encoder) as job, _one_line(ray):
+    _ = embedder.model  # export the int8 graph into the cache once, before the workers look for it
+    with (
+        Runtime(options) as ray,
+        index.staging(len(passages), replace_all, embedder.encoder) as job,
+        _one_line(ray),
+    ):
         rows = [{"rowid": job.first + n, "text": p.text} for n, p in enumerate(passages)]
         written = []
         if rows:
             batches = -(-len(rows) // options.batch_size)
             # Ray Data restarts an actor that dies and runs its batch again (a batch rewrites the same file).
             dataset = ray.data.from_items(rows, override_num_blocks=batches).map_batches(
-                _EncodeAndWrite, batch_size=options.batch_size, concurrency=min(options.workers, batches), num_cpus=1,
-                fn_constructor_kwargs={"model": embedder.source, "precision": embedder.precision,
-                                       "device": embedder.device, "job": job})
+                _EncodeAndWrite,
+                batch_size=options.batch_size,
+                concurrency=min(options.workers, batches),
+                num_cpus=1,
+                fn_constructor_kwargs={
+                    "model": embedder.source,
+                    "precision": embedder.precision,
+                    "device": embedder.device,
+                    "job": job,
+                },
+            )
             with tqdm(total=len(rows), unit="passage", desc="embedding on Ray", disable=not progress) as bar:
                 for record in _records(dataset):
                     written.append(record)
@@ -200,7 +235,9 @@ def _one_line(ray: Any) -> Iterator[None]:
         yield
     except ray.exceptions.RayError as exc:
         cause = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise SaveFailed(f"The Ray job failed ({cause[:300]}); the index is unchanged. Run it again.") from None
+        raise SaveFailed(
+            f"The Ray job failed ({cause[:300]}); the index is unchanged. Run it again."
+        ) from None
 
 
 def _records(dataset: Any) -> Iterator[dict[str, Any]]:

@@ -10,14 +10,18 @@ article per story while the answer says how many sources carried it.
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 from qa.articles import Article
 
-THRESHOLD = 0.7  # estimated Jaccard of 4-word shingles; see tests/test_engine.py for the real variants it groups
+THRESHOLD = (
+    0.7  # estimated Jaccard of 4-word shingles; see tests/test_engine.py for the real variants it groups
+)
 SHINGLE = 4
 PERMUTATIONS = 128
-SCHEME = "affine64"  # named, so that signatures stored in an index are read back with the scheme that made them
+SCHEME = (
+    "affine64"  # named, so that signatures stored in an index are read back with the scheme that made them
+)
 
 
 def signature(text: str):  # -> datasketch.MinHash
@@ -77,7 +81,9 @@ class Stories:
 
     def original_of(self, article: Article) -> str | None:
         """The first article of the story this one copies, or None if it is a story of its own."""
-        found = [key for key in self.lsh.query(signature(article.text)) if key != article.id and key in self.root]
+        found = [
+            key for key in self.lsh.query(signature(article.text)) if key != article.id and key in self.root
+        ]
         if not found:
             return None
         order = {key: n for n, key in enumerate(self.root)}

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Literal, Sequence
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import numpy as np
 
@@ -45,8 +46,14 @@ class Embedder:
     `precision` then says so.
     """
 
-    def __init__(self, model: str, device: str = "cpu", batch_size: int = 64, precision: Precision = "int8",
-                 threads: int | None = None) -> None:
+    def __init__(
+        self,
+        model: str,
+        device: str = "cpu",
+        batch_size: int = 64,
+        precision: Precision = "int8",
+        threads: int | None = None,
+    ) -> None:
         from qa.quantized import is_mean_pooled
 
         self.name = canonical_name(model)
@@ -87,16 +94,22 @@ class Embedder:
             except QAError:
                 raise
             except Exception as exc:  # an export that fails on this model: encode in fp32 instead
-                logger.warning("No int8 encoder for '%s' (%s: %s); encoding in fp32.", self._source,
-                               type(exc).__name__, exc)
+                logger.warning(
+                    "No int8 encoder for '%s' (%s: %s); encoding in fp32.",
+                    self._source,
+                    type(exc).__name__,
+                    exc,
+                )
                 self.precision = "fp32"
         from sentence_transformers import SentenceTransformer
 
         try:
             self._model = SentenceTransformer(path, device=self.device)
         except OSError as exc:
-            raise QAError(f"Could not load the embedding model '{self._source}': it is neither a local folder "
-                          "nor a model reachable on the Hub.") from exc
+            raise QAError(
+                f"Could not load the embedding model '{self._source}': it is neither a local folder "
+                "nor a model reachable on the Hub."
+            ) from exc
         return self._model
 
     @property
@@ -111,6 +124,11 @@ class Embedder:
         if self.precision == "int8":
             vectors = model.encode(list(texts), progress=progress)
         else:
-            vectors = model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-                                   convert_to_numpy=True, show_progress_bar=progress)
+            vectors = model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=progress,
+            )
         return np.ascontiguousarray(vectors, dtype=np.float32)

@@ -1,9 +1,9 @@
 """The one Python API: build, update and ask. The CLI and the web page only call this.
 
-    engine = Engine.build(["my-articles/"], "index")  # or Engine.open("index")
-    engine.add(["more-articles/"]); engine.remove(["some-id"])
-    result = engine.ask("Who leads next week's talks?")
-    print(result.best.text, result.best.citation.sentence)
+engine = Engine.build(["my-articles/"], "index")  # or Engine.open("index")
+engine.add(["more-articles/"]); engine.remove(["some-id"])
+result = engine.ask("Who leads next week's talks?")
+print(result.best.text, result.best.citation.sentence)
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ import os
 import re
 import threading
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Literal
 
 from qa.answers import Answer, Result, merge, prefer_recent, recency_for, share_confidence, timeline
 from qa.articles import Article, Collected, clean_text, collect_articles, distinct_id, gather, list_files
@@ -47,12 +48,18 @@ class AddReport:
     skipped: list[Path] = field(default_factory=list)
 
     def describe(self) -> str:
-        return (f"Added {self.added}, updated {self.updated}, unchanged {self.unchanged} article(s) "
-                f"({self.passages} new passage(s)).{self.files_note()}")
+        return (
+            f"Added {self.added}, updated {self.updated}, unchanged {self.unchanged} article(s) "
+            f"({self.passages} new passage(s)).{self.files_note()}"
+        )
 
     def files_note(self) -> str:
-        """" N file(s) failed, M skipped." when any did, else nothing."""
-        return f" {len(self.failed)} file(s) failed, {len(self.skipped)} skipped." if self.failed or self.skipped else ""
+        """ " N file(s) failed, M skipped." when any did, else nothing."""
+        return (
+            f" {len(self.failed)} file(s) failed, {len(self.skipped)} skipped."
+            if self.failed or self.skipped
+            else ""
+        )
 
 
 def _checked(index_dir: object, config: object) -> tuple[Path, Config]:
@@ -64,7 +71,7 @@ def _checked(index_dir: object, config: object) -> tuple[Path, Config]:
     return Path(index_dir), config or Config()
 
 
-def _collect(paths: Iterable[str | Path], strict: bool, ray: "RayOptions | None" = None) -> Collected:
+def _collect(paths: Iterable[str | Path], strict: bool, ray: RayOptions | None = None) -> Collected:
     """The articles to add (read by Ray workers with `ray`); with `strict`, any file that fails stops
     everything before anything is written."""
     if ray is None:
@@ -77,56 +84,93 @@ def _collect(paths: Iterable[str | Path], strict: bool, ray: "RayOptions | None"
     if collected.failed and (strict or not collected.articles):
         if len(collected.failed) == 1:
             raise InputError(collected.failed[0][1])
-        raise InputError(f"{len(collected.failed)} files could not be read, the first: {collected.failed[0][1]}"
-                         + ("" if strict else " Nothing else was found to add."))
+        raise InputError(
+            f"{len(collected.failed)} files could not be read, the first: {collected.failed[0][1]}"
+            + ("" if strict else " Nothing else was found to add.")
+        )
     return collected
 
 
 class Engine:
     """An index directory plus the models that search and read it; models load on first use."""
 
-    def __init__(self, index_dir: Path, index: PassageIndex, config: Config, progress: bool = False,
-                 embedder: Embedder | None = None) -> None:
+    def __init__(
+        self,
+        index_dir: Path,
+        index: PassageIndex,
+        config: Config,
+        progress: bool = False,
+        embedder: Embedder | None = None,
+    ) -> None:
         self.index_dir = Path(index_dir)
         self.index = index
         self.config = config
         self.progress = progress
         # Passages are embedded as the index's were; questions as the config asks (int8 by default),
         # which costs retrieval little (dense recall@5 within 0.003 on SQuAD dev: bench/encoder_recall.py).
-        self.embedder = embedder or Embedder(config.embedding_model, config.device, config.batch_size,
-                                             "int8" if index.encoder == INT8_ENCODER else "fp32")
-        asked = "int8" if config.encoder_int8 else "fp32"
-        self.query_encoder = self.embedder if self.embedder.precision == asked else Embedder(
-            config.embedding_model, config.device, config.batch_size, asked)
+        self.embedder = embedder or Embedder(
+            config.embedding_model,
+            config.device,
+            config.batch_size,
+            "int8" if index.encoder == INT8_ENCODER else "fp32",
+        )
+        asked: Literal["int8", "fp32"] = "int8" if config.encoder_int8 else "fp32"
+        self.query_encoder = (
+            self.embedder
+            if self.embedder.precision == asked
+            else Embedder(config.embedding_model, config.device, config.batch_size, asked)
+        )
         self.retriever = Retriever(index, self.query_encoder, config.candidates, config.rrf_k)
         self._reader: Reader | None = None
         self._loading = threading.Lock()  # the page asks from several threads
+        self._counting = threading.Lock()
+        self.passages_read = 0  # passages the reader has read since this engine was made (benchmarks report it)
         self.report: AddReport | None = None  # what the build that made this engine did
         self._stories: Stories | None = None  # MinHash LSH of the articles, built on the first add
         self.abstain_on, self.no_answer_threshold = config.no_answer_rule()
         self.calibration = config.calibration()
         if not math.isfinite(self.no_answer_threshold):
-            raise InputError(f"The no-answer threshold must be a finite number, not {self.no_answer_threshold}.")
+            raise InputError(
+                f"The no-answer threshold must be a finite number, not {self.no_answer_threshold}."
+            )
 
     # ----- opening ----------------------------------------------------------
     @classmethod
-    def create(cls, index_dir: str | Path, config: Config | None = None, progress: bool = False,
-               force: bool = False) -> "Engine":
+    def create(
+        cls, index_dir: str | Path, config: Config | None = None, progress: bool = False, force: bool = False
+    ) -> Engine:
         """An empty engine that will save into `index_dir` (nothing is written until articles are added).
 
         A folder that holds other things than an index is refused unless `force` is set.
         """
         index_dir, config = _checked(index_dir, config)
         PassageIndex.check_new_home(index_dir, force)
-        embedder = Embedder(config.embedding_model, config.device, config.batch_size,
-                            "int8" if config.encoder_int8 else "fp32")
-        index = PassageIndex(Path(index_dir), embedder.name, embedder.dimension, config.approximate_threshold(),
-                             embedder.encoder)
+        embedder = Embedder(
+            config.embedding_model,
+            config.device,
+            config.batch_size,
+            "int8" if config.encoder_int8 else "fp32",
+        )
+        index = PassageIndex(
+            Path(index_dir),
+            embedder.name,
+            embedder.dimension,
+            config.approximate_threshold(),
+            embedder.encoder,
+        )
         return cls(Path(index_dir), index, config, progress, embedder)
 
     @classmethod
-    def build(cls, paths: Iterable[str | Path], index_dir: str | Path, config: Config | None = None, progress: bool = False,
-              force: bool = False, strict: bool = False, ray: "RayOptions | None" = None) -> "Engine":
+    def build(
+        cls,
+        paths: Iterable[str | Path],
+        index_dir: str | Path,
+        config: Config | None = None,
+        progress: bool = False,
+        force: bool = False,
+        strict: bool = False,
+        ray: RayOptions | None = None,
+    ) -> Engine:
         """A new index from files and folders; it replaces any index in `index_dir` only once complete.
 
         A folder that holds other things than an index is refused unless `force` is set.
@@ -141,19 +185,21 @@ class Engine:
         return engine
 
     @classmethod
-    def open(cls, index_dir: str | Path, config: Config | None = None, progress: bool = False) -> "Engine":
+    def open(cls, index_dir: str | Path, config: Config | None = None, progress: bool = False) -> Engine:
         """Open a saved index; refuses one built with another embedding model than `config` names."""
         index_dir, config = _checked(index_dir, config)
         index = PassageIndex.open(index_dir, config.approximate_threshold())
         wanted = canonical_name(config.embedding_model)
         if index.embedding_model != wanted:
             raise IndexUnusable(
-                f"The index in {index_dir} was built with the embedding model '{index.embedding_model}', not '{wanted}'; "
-                f"pass --embedding-model {index.embedding_model} or rebuild it with `qa index build`.")
+                f"The index in {index_dir} was built with the embedding model "
+                f"'{index.embedding_model}', not '{wanted}'; "
+                f"pass --embedding-model {index.embedding_model} or rebuild it with `qa index build`."
+            )
         return cls(Path(index_dir), index, config, progress)
 
     @classmethod
-    def upgrade(cls, index_dir: str | Path, config: Config | None = None, progress: bool = False) -> "Engine":
+    def upgrade(cls, index_dir: str | Path, config: Config | None = None, progress: bool = False) -> Engine:
         """Convert an index written in format 1 to the current format, keeping its vectors.
 
         The old files are removed only once the new index is committed; an
@@ -167,26 +213,41 @@ class Engine:
             return cls.open(index_dir, config, progress)
         articles, passages, vectors, model = read_format_1(index_dir)
         index = PassageIndex(index_dir, model, int(vectors.shape[1]), config.approximate_threshold())
-        index.add(articles, passages, vectors, {a.id: to_bytes(signature(a.text)) for a in articles}, replace_all=True)
+        index.add(
+            articles,
+            passages,
+            vectors,
+            {a.id: to_bytes(signature(a.text)) for a in articles},
+            replace_all=True,
+        )
         remove_format_1(index_dir)
         return cls.open(index_dir, config.with_(embedding_model=model), progress)
 
     @classmethod
-    def open_or_seed(cls, index_dir: str | Path, config: Config | None = None, progress: bool = False) -> "Engine":
+    def open_or_seed(
+        cls, index_dir: str | Path, config: Config | None = None, progress: bool = False
+    ) -> Engine:
         """Open an index; the built-in default one (see `qa.config.is_seeded_default`) is first built from the
         seed article. A folder named by $QA_INDEX_DIR that holds no index is refused, as --index-dir is."""
         index_dir, config = _checked(index_dir, config)
         if is_seeded_default(index_dir) and not PassageIndex.exists(index_dir):
             logger.warning("No index in %s: building it from the seed article ...", index_dir)
             return cls.build([SEEDS_DIR], index_dir, config, progress)
-        if not PassageIndex.exists(index_dir) and os.environ.get("QA_INDEX_DIR") \
-                and index_dir == Path(os.environ["QA_INDEX_DIR"]).expanduser():
-            raise NoIndex(f"There is no index in {index_dir}, the folder $QA_INDEX_DIR names; correct the variable, "
-                          f"or build one there with `qa index build PATH...`.")
+        if (
+            not PassageIndex.exists(index_dir)
+            and os.environ.get("QA_INDEX_DIR")
+            and index_dir == Path(os.environ["QA_INDEX_DIR"]).expanduser()
+        ):
+            raise NoIndex(
+                f"There is no index in {index_dir}, the folder $QA_INDEX_DIR names; correct the variable, "
+                f"or build one there with `qa index build PATH...`."
+            )
         return cls.open(index_dir, config, progress)
 
     # ----- changing ---------------------------------------------------------
-    def add(self, paths: Iterable[str | Path], strict: bool = False, ray: "RayOptions | None" = None) -> AddReport:
+    def add(
+        self, paths: Iterable[str | Path], strict: bool = False, ray: RayOptions | None = None
+    ) -> AddReport:
         """Add articles from files or folders; unchanged ones are skipped, changed ones replaced.
 
         Files that cannot be read are left out and listed in the report (with
@@ -195,8 +256,9 @@ class Engine:
         """
         return self._add_paths(paths, strict, ray)
 
-    def _add_paths(self, paths: Iterable[str | Path], strict: bool, ray: "RayOptions | None",
-                   replace_all: bool = False) -> AddReport:
+    def _add_paths(
+        self, paths: Iterable[str | Path], strict: bool, ray: RayOptions | None, replace_all: bool = False
+    ) -> AddReport:
         """Add what the files hold; the report also names each file that failed or was skipped."""
         if ray is None:
             return self._add_collected(_collect(paths, strict), replace_all)
@@ -205,14 +267,16 @@ class Engine:
         with Runtime(ray):  # one Ray runtime for reading and embedding
             return self._add_collected(_collect(paths, strict, ray), replace_all, ray)
 
-    def _add_collected(self, collected: Collected, replace_all: bool = False, ray: "RayOptions | None" = None
-                       ) -> AddReport:
+    def _add_collected(
+        self, collected: Collected, replace_all: bool = False, ray: RayOptions | None = None
+    ) -> AddReport:
         report = self.add_articles(collected.articles, replace_all, ray)
         report.failed, report.skipped = collected.failed, collected.skipped
         return report
 
-    def add_articles(self, articles: Sequence[Article], replace_all: bool = False, ray: "RayOptions | None" = None
-                     ) -> AddReport:
+    def add_articles(
+        self, articles: Sequence[Article], replace_all: bool = False, ray: RayOptions | None = None
+    ) -> AddReport:
         """Add (or replace) articles in one commit; with `replace_all` they replace everything (a build).
 
         The slow part, embedding, runs before the index's writer lock is taken, so
@@ -237,15 +301,28 @@ class Engine:
         if replace_all:
             self._stories = Stories()
         signatures = self._mark_copies(fresh)
-        passages = [p for a in fresh for p in split_passages(a, self.config.passage_words, self.config.overlap_sentences)]
+        passages = [
+            p
+            for a in fresh
+            for p in split_passages(a, self.config.passage_words, self.config.overlap_sentences)
+        ]
         try:
             if ray is None:
                 vectors = self.embedder.encode([p.text for p in passages], progress=self.progress)
-                self.index.add(fresh, passages, vectors, signatures, replace_all=replace_all, encoder=self.embedder.encoder)
+                self.index.add(
+                    fresh,
+                    passages,
+                    vectors,
+                    signatures,
+                    replace_all=replace_all,
+                    encoder=self.embedder.encoder,
+                )
             else:
                 from qa.distributed import embed_and_commit
 
-                embed_and_commit(self.index, self.embedder, fresh, passages, signatures, replace_all, ray, self.progress)
+                embed_and_commit(
+                    self.index, self.embedder, fresh, passages, signatures, replace_all, ray, self.progress
+                )
         except SaveFailed:
             self._stories = None  # it may hold the articles that were not saved
             raise
@@ -298,8 +375,10 @@ class Engine:
         found = {k: self.resolve(k) for k in keys}
         unknown = [k for k, ids in found.items() if not ids]
         if unknown:
-            raise InputError(f"No article with id, url or title {', '.join(unknown)} in the index; "
-                             "see `qa index info` for them.")
+            raise InputError(
+                f"No article with id, url or title {', '.join(unknown)} in the index; "
+                "see `qa index info` for them."
+            )
         ids = list(dict.fromkeys(i for k in keys for i in found[k]))
         self._stories = None  # rebuilt from what is left on the next add
         return self.index.remove(ids)
@@ -349,15 +428,19 @@ class Engine:
             raise InputError(f"The question must be text, not {type(question).__name__}.")
         question = " ".join(clean_text(question, "NFKC").split())
         if not question:
-            raise InputError("The question is empty; ask something like \"Who leads next week's talks?\".")
+            raise InputError('The question is empty; ask something like "Who leads next week\'s talks?".')
         if len(question) > self.config.max_question_chars:
-            raise InputError(f"The question is {len(question)} characters long; keep it under {self.config.max_question_chars}.")
+            raise InputError(
+                f"The question is {len(question)} characters long; keep it under {self.config.max_question_chars}."
+            )
         if not re.search(r"\w\w", question):
             raise InputError("The question has no words in it; ask a question in words.")
         tokens = self.reader.question_tokens(question)
         if tokens > self.reader.max_question_tokens:
-            raise InputError(f"The question is too long for the reader ({tokens} word pieces, at most "
-                             f"{self.reader.max_question_tokens}); ask it in fewer words.")
+            raise InputError(
+                f"The question is too long for the reader ({tokens} word pieces, at most "
+                f"{self.reader.max_question_tokens}); ask it in fewer words."
+            )
         return question
 
     def check_top_k(self, top_k: int | None) -> int:
@@ -377,10 +460,19 @@ class Engine:
             raise InputError(f"filters must be a qa.retrieval.Filters, not {type(filters).__name__}.")
         return retrieval
 
-    def search(self, question: str, top_k: int | None = None, retrieval: Retrieval | None = None,
-               filters: Filters | None = None) -> list[Hit]:
-        return self.retriever.search(self.check_question(question), self.check_top_k(top_k),
-                                     self.check_search(retrieval, filters), filters)
+    def search(
+        self,
+        question: str,
+        top_k: int | None = None,
+        retrieval: Retrieval | None = None,
+        filters: Filters | None = None,
+    ) -> list[Hit]:
+        return self.retriever.search(
+            self.check_question(question),
+            self.check_top_k(top_k),
+            self.check_search(retrieval, filters),
+            filters,
+        )
 
     def read(self, question: str, hits: list[Hit]) -> list[Answer]:
         """Candidate answers from these passages, best first, with no no-answer decision.
@@ -390,8 +482,13 @@ class Engine:
         if not hits:
             return []
         readings = self._read([question], [hits])[0]
-        return merge(readings, hits[: len(readings)], {h.article.id: h.article for h in hits}, self.abstain_on,
-                     self.calibration)
+        return merge(
+            readings,
+            hits[: len(readings)],
+            {h.article.id: h.article for h in hits},
+            self.abstain_on,
+            self.calibration,
+        )
 
     def _read(self, questions: list[str], hits_per_question: list[list[Hit]]) -> list[list[Reading]]:
         """Each question's readings of its first hits, in order: all of them, or only the first (see below).
@@ -408,24 +505,43 @@ class Engine:
         def read(wanted: list[tuple[int, Hit]]) -> None:
             if not wanted:
                 return
+            with self._counting:
+                self.passages_read += len(wanted)
             # Passages of indexes written before passages were capped (qa.passages) may be any length:
             # reading is bounded all the same, so that one article cannot stall everyone's questions.
             limit = 4 * CHARS_PER_WORD * self.config.passage_words
             texts = [h.passage.text[:limit] for _, h in wanted]
-            for (i, _), reading in zip(wanted, self.reader.read_pairs([questions[i] for i, _ in wanted], texts)):
+            for (i, _), reading in zip(
+                wanted, self.reader.read_pairs([questions[i] for i, _ in wanted], texts)
+            ):
                 readings[i].append(reading)
 
         if self.config.decided_at is not None:
-            read([(i, hits[0]) for i, (q, hits) in enumerate(zip(questions, hits_per_question))
-                  if hits and not recency_for(q, self.config.recency)])
-        read([(i, h) for i, hits in enumerate(hits_per_question) if not self._decided(readings[i])
-              for h in hits[len(readings[i]) :]])
+            read(
+                [
+                    (i, hits[0])
+                    for i, (q, hits) in enumerate(zip(questions, hits_per_question))
+                    if hits and not recency_for(q, self.config.recency)
+                ]
+            )
+        read(
+            [
+                (i, h)
+                for i, hits in enumerate(hits_per_question)
+                if not self._decided(readings[i])
+                for h in hits[len(readings[i]) :]
+            ]
+        )
         return readings
 
     def _decided(self, readings: list[Reading]) -> bool:
         """Whether a question's first reading is sure enough to stop at (`config.decided_at`)."""
         best = readings[0].best if readings else None
-        return best is not None and answerability(best.score, readings[0].no_answer, "ratio") >= self.config.decided_at
+        return (
+            best is not None
+            and self.config.decided_at is not None
+            and answerability(best.score, readings[0].no_answer, "ratio") >= self.config.decided_at
+        )
 
     def decide(self, answers: list[Answer]) -> bool:
         """Whether the best answer is answerable enough to give (the one no-answer rule)."""
@@ -433,11 +549,17 @@ class Engine:
 
     def load_models(self) -> None:
         """Load the question encoder and the reader now rather than on the first question (timed as `load`)."""
-        self.query_encoder.model
+        _ = self.query_encoder.model
         self.reader._load()
 
-    def ask(self, question: str, top_k: int | None = None, retrieval: Retrieval | None = None,
-            filters: Filters | None = None, always_answer: bool = False) -> Result:
+    def ask(
+        self,
+        question: str,
+        top_k: int | None = None,
+        retrieval: Retrieval | None = None,
+        filters: Filters | None = None,
+        always_answer: bool = False,
+    ) -> Result:
         """Answer from the articles, or say honestly that they don't say.
 
         With `always_answer`, the best guess is given even below the threshold;
@@ -445,8 +567,14 @@ class Engine:
         """
         return self.ask_many([question], top_k, retrieval, filters, always_answer)[0]
 
-    def ask_many(self, questions: Sequence[str], top_k: int | None = None, retrieval: Retrieval | None = None,
-                 filters: Filters | None = None, always_answer: bool = False) -> list[Result]:
+    def ask_many(
+        self,
+        questions: Sequence[str],
+        top_k: int | None = None,
+        retrieval: Retrieval | None = None,
+        filters: Filters | None = None,
+        always_answer: bool = False,
+    ) -> list[Result]:
         """Answer many questions at once: one batched retrieval, then all their passages read in shared batches.
 
         Every question is checked first; a bad one raises InputError naming it, before any work.
@@ -469,7 +597,11 @@ class Engine:
         readings_per_question = self._read(checked, hits_per_question)
         t2 = time.perf_counter()
         results = []
-        share = {"retrieval": (t1 - t0) / len(checked), "reading": (t2 - t1) / len(checked), "total": (t2 - t0) / len(checked)}
+        share = {
+            "retrieval": (t1 - t0) / len(checked),
+            "reading": (t2 - t1) / len(checked),
+            "total": (t2 - t0) / len(checked),
+        }
         articles = {h.article.id: h.article for hits in hits_per_question for h in hits}
         carried = self.index.carried_by(list({a.copy_of or a.id for a in articles.values()}))
         for question, hits, readings in zip(checked, hits_per_question, readings_per_question):
@@ -477,12 +609,31 @@ class Engine:
             for answer in answers:
                 article = articles[answer.citation.article_id]
                 answer.carried_by = carried.get(article.copy_of or article.id, 1)
-            answers = prefer_recent(answers, recency_for(question, self.config.recency), self.no_answer_threshold)
+            answers = prefer_recent(
+                answers, recency_for(question, self.config.recency), self.no_answer_threshold
+            )
             if self.calibration is not None:
                 answers = share_confidence(answers)
             confident = self.decide(answers)
-            sources = {h.article.id: {"title": h.article.title, "date": h.article.date, "source": h.article.source,
-                                      "url": h.article.url} for h in hits}
-            results.append(Result(question, confident or (always_answer and bool(answers)), answers, hits, dict(share),
-                                  confident=confident, sources=sources, earlier=timeline(answers, self.no_answer_threshold)))
+            sources = {
+                h.article.id: {
+                    "title": h.article.title,
+                    "date": h.article.date,
+                    "source": h.article.source,
+                    "url": h.article.url,
+                }
+                for h in hits
+            }
+            results.append(
+                Result(
+                    question,
+                    confident or (always_answer and bool(answers)),
+                    answers,
+                    hits,
+                    dict(share),
+                    confident=confident,
+                    sources=sources,
+                    earlier=timeline(answers, self.no_answer_threshold),
+                )
+            )
         return results

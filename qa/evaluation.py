@@ -30,13 +30,17 @@ def _progress(total: int, desc: str, enabled: bool) -> Any:
     return tqdm(total=total, desc=desc, unit="q", disable=not enabled)
 
 
-def best_threshold(scores: np.ndarray, f1_if_answered: np.ndarray, impossible: np.ndarray) -> tuple[float, float]:
+def best_threshold(
+    scores: np.ndarray, f1_if_answered: np.ndarray, impossible: np.ndarray
+) -> tuple[float, float]:
     """The answer-score threshold that maximises F1 when lower scores abstain, and that F1 (0-1)."""
     order = np.argsort(scores)
     null_f1 = impossible[order].astype(float)
     ans_f1 = f1_if_answered[order]
     # Abstaining on the first k (lowest-scored) questions, for k = 0..n.
-    totals = np.concatenate([[0.0], np.cumsum(null_f1)]) + np.concatenate([np.cumsum(ans_f1[::-1])[::-1], [0.0]])
+    totals = np.concatenate([[0.0], np.cumsum(null_f1)]) + np.concatenate(
+        [np.cumsum(ans_f1[::-1])[::-1], [0.0]]
+    )
     k = int(np.argmax(totals))
     return _threshold_below(scores[order], k), float(totals[k] / len(scores))
 
@@ -52,7 +56,9 @@ def _threshold_below(sorted_scores: np.ndarray, k: int) -> float:
     return float((sorted_scores[k - 1] + sorted_scores[k]) / 2)
 
 
-def threshold_keeping(scores: np.ndarray, f1_if_answered: np.ndarray, impossible: np.ndarray, has_ans_f1: float) -> float:
+def threshold_keeping(
+    scores: np.ndarray, f1_if_answered: np.ndarray, impossible: np.ndarray, has_ans_f1: float
+) -> float:
     """The highest threshold at which answerable questions still score `has_ans_f1` (0-1) F1.
 
     Abstaining only ever costs answerable questions F1, so this is the threshold
@@ -73,10 +79,17 @@ def save_threshold(reader_dir: str | Path, result: dict[str, Any]) -> Path:
     """
     if "floor_threshold" not in result:
         raise InputError("--save-threshold needs a file with unanswerable questions (SQuAD 2.0 format).")
-    return _update_card(reader_dir, "--save-threshold", result["abstain_on"], result["floor_threshold"], (
-        f"floor_threshold of `qa eval reader {result.get('file', '?')}` ({result['count']} questions, rule "
-        f"'{result['abstain_on']}'): the highest threshold keeping HasAns F1 at {result['floor_has_ans_f1']:g} "
-        f"(there NoAns accuracy {result['floor_no_ans_accuracy']:.1f}, F1 {result['floor_f1']:.1f})"))
+    return _update_card(
+        reader_dir,
+        "--save-threshold",
+        result["abstain_on"],
+        result["floor_threshold"],
+        (
+            f"floor_threshold of `qa eval reader {result.get('file', '?')}` ({result['count']} questions, rule "
+            f"'{result['abstain_on']}'): the highest threshold keeping HasAns F1 at {result['floor_has_ans_f1']:g} "
+            f"(there NoAns accuracy {result['floor_no_ans_accuracy']:.1f}, F1 {result['floor_f1']:.1f})"
+        ),
+    )
 
 
 def save_calibration(reader_dir: str | Path, result: dict[str, Any], calibration: Calibration) -> Path:
@@ -86,14 +99,24 @@ def save_calibration(reader_dir: str | Path, result: dict[str, Any], calibration
     """
     if "best_threshold" not in result:
         raise InputError("--save-calibration needs unanswerable pairs: pass --mix realistic.")
-    return _update_card(reader_dir, "--save-calibration", result["abstain_on"], result["best_threshold"], (
-        f"best_threshold of `qa eval reader {result.get('file', '?')} --mix realistic` ({result['count']} pairs, "
-        f"rule '{result['abstain_on']}'): the threshold with the best F1 there "
-        f"(F1 {result['best_f1']:.1f}, HasAns F1 {result['best_has_ans_f1']:.1f}, NoAns {result['best_no_ans_accuracy']:.1f})"),
-        calibration=calibration.to_dict())
+    return _update_card(
+        reader_dir,
+        "--save-calibration",
+        result["abstain_on"],
+        result["best_threshold"],
+        (
+            f"best_threshold of `qa eval reader {result.get('file', '?')} --mix realistic` ({result['count']} pairs, "
+            f"rule '{result['abstain_on']}'): the threshold with the best F1 there "
+            f"(F1 {result['best_f1']:.1f}, HasAns F1 {result['best_has_ans_f1']:.1f}, NoAns "
+            f"{result['best_no_ans_accuracy']:.1f})"
+        ),
+        calibration=calibration.to_dict(),
+    )
 
 
-def _update_card(reader_dir: str | Path, option: str, rule: str, threshold: float, why: str, **more: Any) -> Path:
+def _update_card(
+    reader_dir: str | Path, option: str, rule: str, threshold: float, why: str, **more: Any
+) -> Path:
     import json
 
     folder = Path(reader_dir)
@@ -105,7 +128,9 @@ def _update_card(reader_dir: str | Path, option: str, rule: str, threshold: floa
         raise InputError(f"{card_path} is not a JSON object; fix or remove it, then run again.")
     if card.get("abstain_on") != rule:
         card.pop("calibration", None)  # a calibration maps one rule's scores; it means nothing for another
-    card.update(abstain_on=rule, no_answer_threshold=round(float(threshold), 4), no_answer_threshold_from=why, **more)
+    card.update(
+        abstain_on=rule, no_answer_threshold=round(float(threshold), 4), no_answer_threshold_from=why, **more
+    )
     write_atomic(card_path, json.dumps(card, indent=2, ensure_ascii=False) + "\n")
     return card_path
 
@@ -186,7 +211,9 @@ def evaluate_reader(
         result.update(
             best_threshold=t_best,
             best_f1=100 * f1_best,
-            best_has_ans_f1=100 * float(np.where(best_abstain, 0.0, f1_answered)[has].mean()) if has.any() else 0.0,
+            best_has_ans_f1=100 * float(np.where(best_abstain, 0.0, f1_answered)[has].mean())
+            if has.any()
+            else 0.0,
             best_no_ans_accuracy=100 * float(best_abstain[impossible].mean()),
         )
         t_floor = threshold_keeping(score_arr, f1_answered, impossible, has_ans_floor / 100)
@@ -205,14 +232,14 @@ def evaluate_reader(
     return result
 
 
-def answer_hits(hits: list["Hit"], answers: list[str]) -> list[bool]:
+def answer_hits(hits: list[Hit], answers: list[str]) -> list[bool]:
     """For each retrieved passage, whether it contains a gold answer (the open-QA notion of a hit)."""
     return [any(a.lower() in hit.passage.text.lower() for a in answers) for hit in hits]
 
 
 def evaluate_open(
     squad_file: str | Path,
-    config: "Config",
+    config: Config,
     limit: int | None = None,
     ks: tuple[int, ...] = (1, 5, 20),
     index_dir: str | Path | None = None,
@@ -240,7 +267,9 @@ def evaluate_open(
     paragraphs = load_paragraphs(squad_file)
     titles = list(dict.fromkeys(title for title, _ in paragraphs))
     orphaned = set(random.Random(seed).sample(titles, round(orphan * len(titles))))
-    articles = [Article.from_text(context, title=title) for title, context in paragraphs if title not in orphaned]
+    articles = [
+        Article.from_text(context, title=title) for title, context in paragraphs if title not in orphaned
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         engine = Engine.create(Path(index_dir or tmp), config, progress=progress)
         engine.add_articles(articles)
@@ -278,13 +307,17 @@ def evaluate_open(
         "threshold": engine.no_answer_threshold,
     }
     if engine.calibration is not None and shown:
-        result["expected_calibration_error"] = expected_calibration_error([c for c, _ in shown], [r for _, r in shown])
+        result["expected_calibration_error"] = expected_calibration_error(
+            [c for c, _ in shown], [r for _, r in shown]
+        )
     if orphan:
         result.update(
             orphan=orphan,
             orphaned_articles=len(orphaned),
             orphaned_questions=len(lost),
             orphaned_abstained=100 * sum(not r[3] for r in lost) / max(1, len(lost)),
-            exact_match_abstaining_all=100 * sum(r[1] * r[3] if not r[0] else (not r[3]) for r in rows) / max(1, len(rows)),
+            exact_match_abstaining_all=100
+            * sum(r[1] * r[3] if not r[0] else (not r[3]) for r in rows)
+            / max(1, len(rows)),
         )
     return result

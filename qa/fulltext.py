@@ -29,9 +29,10 @@ import struct
 import tempfile
 import weakref
 import zlib
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 from qa.errors import IndexUnusable
 from qa.files import write_atomic
@@ -77,9 +78,14 @@ def _footer_sound(path: Path) -> bool:
 def _analyzer() -> Any:
     import tantivy
 
-    return (tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
-            .filter(tantivy.Filter.remove_long(40)).filter(tantivy.Filter.lowercase())
-            .filter(tantivy.Filter.stopword("english")).filter(tantivy.Filter.stemmer("english")).build())
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(40))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.stopword("english"))
+        .filter(tantivy.Filter.stemmer("english"))
+        .build()
+    )
 
 
 def _schema() -> Any:
@@ -116,9 +122,13 @@ class FullText:
 
     def _refuse_links(self) -> None:
         """An index's BM25 files are its own: a folder or file here that is a link to elsewhere is refused."""
-        if self.folder.is_symlink() or (self.folder.is_dir() and any(p.is_symlink() for p in self.folder.iterdir())):
-            raise IndexUnusable(f"The BM25 index in {self.folder} links to files outside the index folder, which "
-                                f"is never followed; rebuild it with `qa index rebuild --index-dir {self.folder.parent}`.")
+        if self.folder.is_symlink() or (
+            self.folder.is_dir() and any(p.is_symlink() for p in self.folder.iterdir())
+        ):
+            raise IndexUnusable(
+                f"The BM25 index in {self.folder} links to files outside the index folder, which "
+                f"is never followed; rebuild it with `qa index rebuild --index-dir {self.folder.parent}`."
+            )
 
     def _read_only_view(self) -> Path:
         """A temporary folder of links to this read-only folder's files, where tantivy can keep its lock files.
@@ -148,16 +158,19 @@ class FullText:
 
     def _unreadable(self, doing: str, exc: BaseException) -> IndexUnusable:
         detail = " ".join(str(exc).split())[:200]
-        return IndexUnusable(f"The BM25 index in {self.folder} cannot be {doing} ({detail}); rebuild it with "
-                             f"`qa index rebuild --index-dir {self.folder.parent}`.")
+        return IndexUnusable(
+            f"The BM25 index in {self.folder} cannot be {doing} ({detail}); rebuild it with "
+            f"`qa index rebuild --index-dir {self.folder.parent}`."
+        )
 
     def reload(self) -> None:
         """See what writers (in this process or another) have committed since."""
         with self._native("read"):
             self.index.reload()
 
-    def search(self, questions: Sequence[str], depth: int, allowed: Sequence[int] | None = None
-               ) -> list[list[tuple[int, float]]]:
+    def search(
+        self, questions: Sequence[str], depth: int, allowed: Iterable[int] | None = None
+    ) -> list[list[tuple[int, float]]]:
         """Top `depth` (row id, BM25 score) per question; `allowed` limits the row ids searched."""
         import tantivy
 
@@ -169,11 +182,13 @@ class FullText:
                 only = tantivy.Query.term_set_query(index.schema, "rowid", list(map(int, allowed)))
             return self._search(searcher, questions, depth, only)
 
-    def _search(self, searcher: Any, questions: Sequence[str], depth: int, only: Any) -> list[list[tuple[int, float]]]:
+    def _search(
+        self, searcher: Any, questions: Sequence[str], depth: int, only: Any
+    ) -> list[list[tuple[int, float]]]:
         import tantivy
 
         index = self.index
-        results = []
+        results: list[list[tuple[int, float]]] = []
         for question in questions:
             words = re.findall(r"\w+", question.lower())
             query = index.parse_query_lenient(" ".join(words), ["text"])[0] if words else None
@@ -183,7 +198,9 @@ class FullText:
             if only is not None:
                 query = tantivy.Query.boolean_query([(tantivy.Occur.Must, query), (tantivy.Occur.Must, only)])
             hits = searcher.search(query, depth, count=False).hits
-            results.append([(searcher.doc(address)["rowid"][0], float(score)) for score, address in hits if score > 0])
+            results.append(
+                [(searcher.doc(address)["rowid"][0], float(score)) for score, address in hits if score > 0]
+            )
         return results
 
     def count(self) -> int:
@@ -198,8 +215,11 @@ class FullText:
             segments = {str(s["segment_id"]).replace("-", "") for s in meta.get("segments", [])}
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return ["meta.json"]
-        return [path.name for path in sorted(self.folder.iterdir())
-                if path.name.split(".")[0] in segments and not _footer_sound(path)]
+        return [
+            path.name
+            for path in sorted(self.folder.iterdir())
+            if path.name.split(".")[0] in segments and not _footer_sound(path)
+        ]
 
     def finds(self, rowid: int, text: str) -> bool:
         """Whether the document `rowid` is found by its own words (a real query: terms, postings, stored id)."""
@@ -213,8 +233,9 @@ class FullText:
                 return True  # nothing to search for: not a fault of the index
             only = tantivy.Query.term_query(index.schema, "rowid", int(rowid))
             searcher = index.searcher()
-            hits = searcher.search(tantivy.Query.boolean_query([(tantivy.Occur.Must, query),
-                                                                 (tantivy.Occur.Must, only)]), 1).hits
+            hits = searcher.search(
+                tantivy.Query.boolean_query([(tantivy.Occur.Must, query), (tantivy.Occur.Must, only)]), 1
+            ).hits
             return any(searcher.doc(address)["rowid"][0] == rowid for _, address in hits)
 
     def change(self, add: Iterable[tuple[int, str]] = (), delete: Iterable[int] = ()) -> None:
@@ -240,8 +261,11 @@ class FullText:
     def _committed_deletes(self) -> set[str]:
         """The deletes files meta.json names (one per segment with deleted documents)."""
         meta = json.loads((self.folder / "meta.json").read_text(encoding="utf-8"))
-        return {f"{s['segment_id'].replace('-', '')}.{s['deletes']['opstamp']}.del"
-                for s in meta.get("segments", []) if s.get("deletes")}
+        return {
+            f"{s['segment_id'].replace('-', '')}.{s['deletes']['opstamp']}.del"
+            for s in meta.get("segments", [])
+            if s.get("deletes")
+        }
 
     def _writer(self) -> Any:
         """tantivy's writer, once its list of managed files holds only plain names in this folder."""
@@ -261,8 +285,9 @@ class FullText:
         if isinstance(names, list) and all(isinstance(n, str) and PLAIN_NAME.fullmatch(n) for n in names):
             return
         kept = [n for n in names or [] if isinstance(n, str) and PLAIN_NAME.fullmatch(n)]
-        logger.warning("The BM25 index's list of files in %s named files outside it; only its own are kept.",
-                       self.folder)
+        logger.warning(
+            "The BM25 index's list of files in %s named files outside it; only its own are kept.", self.folder
+        )
         write_atomic(path, json.dumps(kept))
 
     def _change(self, add: list[tuple[int, str]], delete: list[int]) -> None:
@@ -281,4 +306,3 @@ class FullText:
         finally:
             writer.wait_merging_threads()  # also gives up tantivy's own writer lock
         self.reload()
-

@@ -37,10 +37,11 @@ import shutil
 import sqlite3
 import threading
 import uuid
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +49,7 @@ from qa import segments as seg
 from qa.articles import Article, is_iso_date, valid_bound
 from qa.embeddings import FP32_ENCODER
 from qa.errors import IndexUnusable, InputError, NoIndex, SaveFailed
-from qa.files import fsync, sha256_file, temporary_name
+from qa.files import fsync, sha256_file
 from qa.fulltext import FullText
 from qa.passages import Passage
 
@@ -59,14 +60,28 @@ TEXT = "text"
 LOCK = ".lock"
 TEXT_NEW, TEXT_OLD = "text.new", "text.old"  # a rebuild writes the new BM25 index beside the old, then swaps
 OLD_POINTER, OLD_CATALOG = "CURRENT", "versions.json"  # format 1: one folder per saved version
-OWN_FILES = {DATABASE, DATABASE + "-wal", DATABASE + "-shm", SEGMENTS, TEXT, TEXT_NEW, TEXT_OLD, LOCK, OLD_POINTER,
-             OLD_CATALOG}
+OWN_FILES = {
+    DATABASE,
+    DATABASE + "-wal",
+    DATABASE + "-shm",
+    SEGMENTS,
+    TEXT,
+    TEXT_NEW,
+    TEXT_OLD,
+    LOCK,
+    OLD_POINTER,
+    OLD_CATALOG,
+}
 # The only names an index's database may give its files (see own_file).
 SEGMENT_FILE = re.compile(r"(seg-\d{6,}|job-[0-9a-f]{12}-\d{12})\.faiss")
-TEMPORARY_FILE = re.compile(r"seg-\d{6,}\.faiss\.[0-9a-f]{12}\.tmp")  # a local writer's (files.temporary_name)
+TEMPORARY_FILE = re.compile(
+    r"seg-\d{6,}\.faiss\.[0-9a-f]{12}\.tmp"
+)  # a local writer's (files.temporary_name)
 JOB_ID = re.compile(r"[0-9a-f]{12}")
 OLD_VERSION = re.compile(r"v\d{1,9}")
-READ_CHECKED_AT_MOST = 2000  # passages whose BM25 document `check --quick` queries (all of them without --quick)
+READ_CHECKED_AT_MOST = (
+    2000  # passages whose BM25 document `check --quick` queries (all of them without --quick)
+)
 _RUNNING_JOBS: set[str] = set()  # the distributed adds this process is running (see PassageIndex.staging)
 APPROXIMATE_ABOVE = 50_000  # vectors: a segment larger than this is an IVF index
 logger = logging.getLogger(__name__)
@@ -117,11 +132,15 @@ class Filters:
         self.sources = list(self.sources)
         for name, value in (("date_from", self.date_from), ("date_to", self.date_to)):
             if value is not None and not valid_bound(value):
-                raise InputError(f"Filters({name}={value!r}) is not a date; pass it as YYYY-MM-DD (or YYYY-MM, YYYY), "
-                                 "or read a typed date with qa.articles.read_date.")
+                raise InputError(
+                    f"Filters({name}={value!r}) is not a date; pass it as YYYY-MM-DD (or YYYY-MM, YYYY), "
+                    "or read a typed date with qa.articles.read_date."
+                )
         if self.date_from and self.date_to and self.date_from[: len(self.date_to)] > self.date_to:
-            raise InputError(f"The date range is inverted: from {self.date_from} until {self.date_to}; "
-                             "put the earlier date first.")
+            raise InputError(
+                f"The date range is inverted: from {self.date_from} until {self.date_to}; "
+                "put the earlier date first."
+            )
 
     def __bool__(self) -> bool:
         return bool(self.sources or self.date_from or self.date_to)
@@ -152,8 +171,10 @@ class Stats:
         return "approximate (IVF) and exact" if len(kinds) > 1 else (kinds.pop() if kinds else "exact")
 
     def describe(self) -> str:
-        return (f"{self.articles} article(s), {self.passages} passage(s) in {len(self.segments)} vector segment(s) "
-                f"({self.index_type}) of {self.embedding_model} ({self.dimension}-d, {self.encoder})")
+        return (
+            f"{self.articles} article(s), {self.passages} passage(s) in {len(self.segments)} vector segment(s) "
+            f"({self.index_type}) of {self.embedding_model} ({self.dimension}-d, {self.encoder})"
+        )
 
 
 def own_file(folder: Path, subfolder: str, name: object, pattern: re.Pattern[str]) -> Path | None:
@@ -177,8 +198,14 @@ class PassageIndex:
         encoder: how the vectors are computed (qa.embeddings.Embedder.encoder); adds keep to it.
     """
 
-    def __init__(self, folder: Path, embedding_model: str, dimension: int,
-                 approximate_above: int | None = APPROXIMATE_ABOVE, encoder: str = FP32_ENCODER) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        embedding_model: str,
+        dimension: int,
+        approximate_above: int | None = APPROXIMATE_ABOVE,
+        encoder: str = FP32_ENCODER,
+    ) -> None:
         self.folder = Path(folder)
         self.embedding_model = embedding_model
         self.dimension = dimension
@@ -189,7 +216,9 @@ class PassageIndex:
         self._cache_lock = threading.Lock()
         self._generation: int | None = None
         self._segments: dict[int, seg.Segment] = {}
-        self._seen = False  # its database has been read: from then on, a missing database means it was deleted
+        self._seen = (
+            False  # its database has been read: from then on, a missing database means it was deleted
+        )
 
     # ----- opening ----------------------------------------------------------
     @classmethod
@@ -197,26 +226,36 @@ class PassageIndex:
         return (Path(folder) / DATABASE).is_file() or (Path(folder) / OLD_POINTER).is_file()
 
     @classmethod
-    def open(cls, folder: Path, approximate_above: int | None = APPROXIMATE_ABOVE) -> "PassageIndex":
+    def open(cls, folder: Path, approximate_above: int | None = APPROXIMATE_ABOVE) -> PassageIndex:
         """Open a committed index: reads its settings; segments are mapped on the first search."""
         folder = Path(folder)
         if not folder.is_dir():
-            raise NoIndex(f"There is no index in {folder}; build one with `qa index build --index-dir {folder} PATH...`.")
+            raise NoIndex(
+                f"There is no index in {folder}; build one with `qa index build --index-dir {folder} PATH...`."
+            )
         if (folder / OLD_POINTER).is_file():
-            raise IndexUnusable(f"The index in {folder} is in an older format (1), this program reads format "
-                                f"{FORMAT_VERSION}; convert it with `qa index upgrade --index-dir {folder}`.")
+            raise IndexUnusable(
+                f"The index in {folder} is in an older format (1), this program reads format "
+                f"{FORMAT_VERSION}; convert it with `qa index upgrade --index-dir {folder}`."
+            )
         if not (folder / DATABASE).is_file() and ((folder / SEGMENTS).is_dir() or (folder / TEXT).is_dir()):
-            raise IndexUnusable(f"The index in {folder} has lost its database ({DATABASE}); its articles cannot be "
-                                f"recovered from what is left: build it again with `qa index build`.")
+            raise IndexUnusable(
+                f"The index in {folder} has lost its database ({DATABASE}); its articles cannot be "
+                f"recovered from what is left: build it again with `qa index build`."
+            )
         if not (folder / DATABASE).is_file():
-            raise NoIndex(f"{folder} is not an index (no {DATABASE}); build one with "
-                          f"`qa index build --index-dir {folder} PATH...`.")
+            raise NoIndex(
+                f"{folder} is not an index (no {DATABASE}); build one with "
+                f"`qa index build --index-dir {folder} PATH...`."
+            )
         index = cls(folder, "", 0, approximate_above)
         with index._reading() as db:
             settings = dict(db.execute("SELECT key, value FROM settings"))
         if settings.get("format_version") != str(FORMAT_VERSION):
-            raise IndexUnusable(f"The index in {folder} has format version {settings.get('format_version')}, "
-                                f"this program reads version {FORMAT_VERSION}; rebuild it with `qa index build`.")
+            raise IndexUnusable(
+                f"The index in {folder} has format version {settings.get('format_version')}, "
+                f"this program reads version {FORMAT_VERSION}; rebuild it with `qa index build`."
+            )
         index.embedding_model, index.dimension = settings["embedding_model"], int(settings["dimension"])
         index.encoder = settings.get("encoder", FP32_ENCODER)  # indexes from before the int8 encoder
         return index
@@ -237,16 +276,22 @@ class PassageIndex:
         others = sorted(p.name for p in folder.iterdir() if p.name not in OWN_FILES)
         if others:
             shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
-            raise InputError(f"{folder} is not an index and already holds other files ({shown}); pass an empty "
-                             f"or new folder such as {folder / 'qa-index'}, or add --force to put the index beside them.")
+            raise InputError(
+                f"{folder} is not an index and already holds other files ({shown}); pass an empty "
+                f"or new folder such as {folder / 'qa-index'}, or add --force to put the index beside them."
+            )
 
     # ----- reading ----------------------------------------------------------
     def _connect(self, reading: bool = False) -> sqlite3.Connection:
         """A connection; on a read-only folder (an archive on read-only media), an immutable read-only one."""
         path = self.folder / DATABASE
         if reading and not os.access(self.folder, os.W_OK):
-            return sqlite3.connect(f"{path.absolute().as_uri()}?immutable=1", uri=True, isolation_level=None,
-                                   check_same_thread=False)
+            return sqlite3.connect(
+                f"{path.absolute().as_uri()}?immutable=1",
+                uri=True,
+                isolation_level=None,
+                check_same_thread=False,
+            )
         db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA synchronous=FULL")
         return db
@@ -265,14 +310,18 @@ class PassageIndex:
             raise IndexUnusable(self._read_failure(exc)) from None
 
     def _connection(self) -> sqlite3.Connection:
-        """This thread's connection; a new one when the database file was replaced, and a clear error when it is gone."""
+        """This thread's connection; a new one when the database file was replaced; a clear error when it is gone."""
         try:
             inode = (self.folder / DATABASE).stat().st_ino
         except OSError:
             if self._seen:
-                raise IndexUnusable(f"The index in {self.folder} is gone (its database was deleted or moved while "
-                                    "in use); restore the folder or build it again with `qa index build`.") from None
-            raise NoIndex(f"There is no index in {self.folder} (no {DATABASE}); build one with `qa index build`.") from None
+                raise IndexUnusable(
+                    f"The index in {self.folder} is gone (its database was deleted or moved while "
+                    "in use); restore the folder or build it again with `qa index build`."
+                ) from None
+            raise NoIndex(
+                f"There is no index in {self.folder} (no {DATABASE}); build one with `qa index build`."
+            ) from None
         db = getattr(self._local, "db", None)
         if db is None or getattr(self._local, "inode", None) != inode:
             if db is not None:
@@ -290,18 +339,25 @@ class PassageIndex:
         """One line for a database that cannot be read: locked, a full disk, or damage."""
         message = str(exc).lower()
         if "locked" in message or "busy" in message:
-            return (f"The index's database in {self.folder} is locked by another program; wait until it is done "
-                    "(or close it) and try again.")
+            return (
+                f"The index's database in {self.folder} is locked by another program; wait until it is done "
+                "(or close it) and try again."
+            )
         if "full" in message or _free_bytes(self.folder) < (1 << 20):
-            return f"The disk that holds {self.folder} is full, so the index cannot be read; free some space and try again."
+            return (
+                f"The disk that holds {self.folder} is full, so the index cannot be read; "
+                "free some space and try again."
+            )
         return self._damaged(f"its database cannot be read ({exc})")
 
     def _damaged(self, what: str) -> str:
-        return (f"The index in {self.folder} is damaged: {what}; run `qa index check --index-dir {self.folder}`, "
-                f"then `qa index rebuild` (or build it again from the articles).")
+        return (
+            f"The index in {self.folder} is damaged: {what}; run `qa index check --index-dir {self.folder}`, "
+            f"then `qa index rebuild` (or build it again from the articles)."
+        )
 
     @contextmanager
-    def snapshot(self) -> Iterator["Snapshot"]:
+    def snapshot(self) -> Iterator[Snapshot]:
         """A consistent view for one search: the database as of now and the segments it names."""
         if self.empty and not self._seen:
             yield Snapshot(self, None, [])
@@ -314,7 +370,9 @@ class PassageIndex:
         with self._cache_lock:
             if generation != self._generation:
                 self._own_subfolders()
-                live = db.execute("SELECT number, file, kind FROM segments WHERE state='live' ORDER BY number").fetchall()
+                live = db.execute(
+                    "SELECT number, file, kind FROM segments WHERE state='live' ORDER BY number"
+                ).fetchall()
                 removed: dict[int, list[int]] = {}
                 for rowid, number in db.execute("SELECT rowid, segment FROM removed"):
                     removed.setdefault(number, []).append(rowid)
@@ -335,8 +393,12 @@ class PassageIndex:
     def _read_segment(self, name: str, kind: str) -> Any:
         path = own_file(self.folder, SEGMENTS, name, SEGMENT_FILE)
         if path is None:
-            raise IndexUnusable(self._damaged(f"its list of vector segments names {str(name)[:80]!r}, "
-                                              "which is not a segment file of this index"))
+            raise IndexUnusable(
+                self._damaged(
+                    f"its list of vector segments names {str(name)[:80]!r}, "
+                    "which is not a segment file of this index"
+                )
+            )
         try:
             return seg.read(path, kind == "approximate")
         except (RuntimeError, OSError):
@@ -355,7 +417,9 @@ class PassageIndex:
             articles = db.execute("SELECT count(*) FROM articles").fetchone()[0]
             passages = db.execute("SELECT count(*) FROM passages").fetchone()[0]
             removed = dict(db.execute("SELECT segment, count(*) FROM removed GROUP BY segment"))
-            rows = db.execute("SELECT number, kind, vectors, bytes FROM segments WHERE state='live' ORDER BY number")
+            rows = db.execute(
+                "SELECT number, kind, vectors, bytes FROM segments WHERE state='live' ORDER BY number"
+            )
             infos = [SegmentInfo(n, k, v, removed.get(n, 0), b) for n, k, v, b in rows]
         return Stats(articles, passages, self.embedding_model, self.dimension, infos, encoder=self.encoder)
 
@@ -384,7 +448,9 @@ class PassageIndex:
         with self._reading() as db:
             if "origin" not in {r[1] for r in db.execute("PRAGMA table_info(articles)")}:
                 return {}  # an index from before origins were recorded
-            rows = _select_in(db, "SELECT id, origin FROM articles WHERE origin IS NOT NULL AND id IN ({})", list(ids))
+            rows = _select_in(
+                db, "SELECT id, origin FROM articles WHERE origin IS NOT NULL AND id IN ({})", list(ids)
+            )
         return dict(rows)
 
     def find(self, column: str, value: str) -> list[str]:
@@ -393,7 +459,9 @@ class PassageIndex:
         if self.empty:
             return []
         with self._reading() as db:
-            return [r[0] for r in db.execute(f"SELECT id FROM articles WHERE {column}=? ORDER BY rowid", (value,))]
+            return [
+                r[0] for r in db.execute(f"SELECT id FROM articles WHERE {column}=? ORDER BY rowid", (value,))
+            ]
 
     def passage_counts(self) -> dict[str, int]:
         if self.empty:
@@ -404,7 +472,10 @@ class PassageIndex:
     def passages_of(self, article_id: str) -> list[tuple[Passage, np.ndarray]]:
         """An article's passages with their vectors, in order (for checks and tests)."""
         with self.snapshot() as view:
-            rows = view.db.execute("SELECT rowid FROM passages WHERE article_id=? ORDER BY rowid", (article_id,))
+            assert view.db is not None, "an index with articles has a database"
+            rows = view.db.execute(
+                "SELECT rowid FROM passages WHERE article_id=? ORDER BY rowid", (article_id,)
+            )
             rowids = [r[0] for r in rows]
             passages = view.passages(rowids)
             vectors = view.vectors(rowids)
@@ -415,9 +486,11 @@ class PassageIndex:
         if self.empty:
             return {}
         with self._reading() as db:
-            rows = db.execute(f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE coalesce(copy_of, id) IN "
-                              "(SELECT coalesce(copy_of, id) AS root FROM articles GROUP BY root HAVING count(*) > 1) "
-                              "ORDER BY rowid").fetchall()
+            rows = db.execute(
+                f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE coalesce(copy_of, id) IN "
+                "(SELECT coalesce(copy_of, id) AS root FROM articles GROUP BY root HAVING count(*) > 1) "
+                "ORDER BY rowid"
+            ).fetchall()
         groups: dict[str, list[Article]] = {}
         for row in rows:
             article = Article(*row)
@@ -429,16 +502,24 @@ class PassageIndex:
         if self.empty:
             return {}
         with self._reading() as db:
-            return dict(_select_in(db, "SELECT coalesce(copy_of, id) AS root, count(DISTINCT coalesce(source, id)) "
-                                       "FROM articles WHERE root IN ({}) GROUP BY root", list(roots)))
+            return dict(
+                _select_in(
+                    db,
+                    "SELECT coalesce(copy_of, id) AS root, count(DISTINCT coalesce(source, id)) "
+                    "FROM articles WHERE root IN ({}) GROUP BY root",
+                    list(roots),
+                )
+            )
 
     def signatures(self) -> list[tuple[str, str | None, bytes | None, str | None]]:
         """(id, copy_of, MinHash signature, text where no signature was stored) of every article, oldest first."""
         if self.empty:
             return []
         with self._reading() as db:
-            return db.execute("SELECT id, copy_of, signature, CASE WHEN signature IS NULL THEN text END "
-                              "FROM articles ORDER BY rowid").fetchall()
+            return db.execute(
+                "SELECT id, copy_of, signature, CASE WHEN signature IS NULL THEN text END "
+                "FROM articles ORDER BY rowid"
+            ).fetchall()
 
     # ----- changing ---------------------------------------------------------
     @contextmanager
@@ -472,13 +553,21 @@ class PassageIndex:
         except (SaveFailed, IndexUnusable):
             raise
         except Timeout:
-            raise SaveFailed(f"Another program has been changing the index in {self.folder} for ten minutes; "
-                             "try again when it is done.") from None
-        except (OSError, sqlite3.Error, RuntimeError, ValueError) as exc:  # RuntimeError: FAISS; ValueError: tantivy
+            raise SaveFailed(
+                f"Another program has been changing the index in {self.folder} for ten minutes; "
+                "try again when it is done."
+            ) from None
+        except (
+            OSError,
+            sqlite3.Error,
+            RuntimeError,
+            ValueError,
+        ) as exc:  # RuntimeError: FAISS; ValueError: tantivy
             raise SaveFailed(_save_failure(self.folder, exc)) from None
 
     def _undo(self, db: sqlite3.Connection) -> None:
-        """After a failed change: roll back, and remove what it wrote now if the disk lets us (else the next write will)."""
+        """After a failed change: roll back, and remove what it wrote now if the disk lets us (else the next write
+        will)."""
         try:
             if db.in_transaction:
                 db.execute("ROLLBACK")
@@ -498,16 +587,21 @@ class PassageIndex:
         """
         self._own_subfolders()
         self._settle_jobs(db)
-        for number, name, state in db.execute("SELECT number, file, state FROM segments WHERE state != 'live'"
-                                              ).fetchall():
+        for number, name, state in db.execute(
+            "SELECT number, file, state FROM segments WHERE state != 'live'"
+        ).fetchall():
             path = own_file(self.folder, SEGMENTS, name, SEGMENT_FILE)
             if path is not None:
                 path.unlink(missing_ok=True)
                 logger.info("Removed segment file %s (%s).", name, state)
             else:
-                logger.warning("Dropped a segment row naming %r, not a file of this index (left alone).", name)
+                logger.warning(
+                    "Dropped a segment row naming %r, not a file of this index (left alone).", name
+                )
             db.execute("DELETE FROM segments WHERE number=?", (number,))
-        for path in self._temporary_files():  # a local writer killed between writing a segment and renaming it
+        for (
+            path
+        ) in self._temporary_files():  # a local writer killed between writing a segment and renaming it
             path.unlink(missing_ok=True)
             logger.info("Removed %s, left by a writer that did not finish.", path.name)
         self._settle_text()
@@ -522,7 +616,9 @@ class PassageIndex:
         from filelock import FileLock, Timeout
 
         for (key,) in db.execute("SELECT key FROM settings WHERE key LIKE 'job:%'").fetchall():
-            lease = own_file(self.folder, SEGMENTS, f"job-{key[4:]}.lock", re.compile(r"job-[0-9a-f]{12}\.lock"))
+            lease = own_file(
+                self.folder, SEGMENTS, f"job-{key[4:]}.lock", re.compile(r"job-[0-9a-f]{12}\.lock")
+            )
             if lease is None:
                 continue  # not a job of ours: `check` reports it as foreign
             if key[4:] in _RUNNING_JOBS:
@@ -553,9 +649,11 @@ class PassageIndex:
         """Refuse to work in an index whose segments/ or text/ is a link to another folder."""
         for name in (SEGMENTS, TEXT, TEXT_NEW, TEXT_OLD):
             if (self.folder / name).is_symlink():
-                raise IndexUnusable(f"{self.folder / name} is a link to another folder; an index keeps its files in "
-                                    f"its own folder, so nothing is read or written through it. Replace the link "
-                                    f"with a real folder (then `qa index rebuild`).")
+                raise IndexUnusable(
+                    f"{self.folder / name} is a link to another folder; an index keeps its files in "
+                    f"its own folder, so nothing is read or written through it. Replace the link "
+                    f"with a real folder (then `qa index rebuild`)."
+                )
 
     def _settle_text(self) -> None:
         """Finish or undo a BM25 rebuild that was interrupted (it builds text.new, then swaps it in)."""
@@ -572,9 +670,14 @@ class PassageIndex:
         return dict(db.execute("SELECT key, value FROM settings"))
 
     def _set(self, db: sqlite3.Connection, **values: Any) -> None:
-        db.executemany("INSERT OR REPLACE INTO settings(key, value) VALUES (?, ?)", [(k, str(v)) for k, v in values.items()])
+        db.executemany(
+            "INSERT OR REPLACE INTO settings(key, value) VALUES (?, ?)",
+            [(k, str(v)) for k, v in values.items()],
+        )
 
-    def _reserve(self, db: sqlite3.Connection, rows: int, unsettled: Sequence[int] = ()) -> tuple[int, int, str]:
+    def _reserve(
+        self, db: sqlite3.Connection, rows: int, unsettled: Sequence[int] = ()
+    ) -> tuple[int, int, str]:
         """Commit, before any file is written: the next row ids and segment number, the file's name, and the
         row ids whose BM25 documents are about to change. Returns (first row id, segment number, file name)."""
         settings = self._settings(db)
@@ -583,19 +686,29 @@ class PassageIndex:
         db.execute("BEGIN IMMEDIATE")
         self._set(db, next_rowid=first + rows, next_segment=number + 1)
         db.execute("INSERT INTO segments(number, file, state) VALUES (?, ?, 'writing')", (number, name))
-        db.executemany("INSERT OR IGNORE INTO unsettled(rowid) VALUES (?)",
-                       [(r,) for r in [*unsettled, *range(first, first + rows)]])
+        db.executemany(
+            "INSERT OR IGNORE INTO unsettled(rowid) VALUES (?)",
+            [(r,) for r in [*unsettled, *range(first, first + rows)]],
+        )
         db.execute("COMMIT")
         return first, number, name
 
-    def _write_segment(self, number: int, name: str, rowids: np.ndarray, vectors: np.ndarray
-                       ) -> tuple[str, int, int, str]:
+    def _write_segment(
+        self, number: int, name: str, rowids: np.ndarray, vectors: np.ndarray
+    ) -> tuple[str, int, int, str]:
         """Write a segment file; returns what its database row records (kind, vectors, bytes, sha256)."""
         (self.folder / SEGMENTS).mkdir(exist_ok=True)
         return write_segment_file(self.folder / SEGMENTS / name, rowids, vectors, self.approximate_above)
 
-    def add(self, articles: Sequence[Article], passages: Sequence[Passage], vectors: np.ndarray,
-            signatures: dict[str, bytes] | None = None, replace_all: bool = False, encoder: str | None = None) -> None:
+    def add(
+        self,
+        articles: Sequence[Article],
+        passages: Sequence[Passage],
+        vectors: np.ndarray,
+        signatures: dict[str, bytes] | None = None,
+        replace_all: bool = False,
+        encoder: str | None = None,
+    ) -> None:
         """Commit articles (replacing any with the same ids), their passages and vectors, as one change.
 
         Args:
@@ -611,58 +724,115 @@ class PassageIndex:
             first, number, name = self._reserve(db, len(passages), [r for r, _ in old])
             rowids = np.arange(first, first + len(passages), dtype=np.int64)
             kind, count, size, digest = self._write_segment(number, name, rowids, vectors)
-            self.text.change(add=[(int(r), p.text) for r, p in zip(rowids, passages)])  # invisible until committed
+            self.text.change(
+                add=[(int(r), p.text) for r, p in zip(rowids, passages)]
+            )  # invisible until committed
             db.execute("BEGIN IMMEDIATE")
-            db.execute("UPDATE segments SET state='live', kind=?, vectors=?, bytes=?, sha256=? WHERE number=?",
-                       (kind, count, size, digest, number))
-            self._apply(db, articles, passages, rowids, np.full(len(passages), number), [number], old,
-                        signatures or {}, replace_all)
+            db.execute(
+                "UPDATE segments SET state='live', kind=?, vectors=?, bytes=?, sha256=? WHERE number=?",
+                (kind, count, size, digest, number),
+            )
+            self._apply(
+                db,
+                articles,
+                passages,
+                rowids,
+                np.full(len(passages), number),
+                [number],
+                old,
+                signatures or {},
+                replace_all,
+            )
 
     def _prepare(self, db: sqlite3.Connection, replace_all: bool, encoder: str) -> None:
         """Write a new index's settings (or a rebuilt one's); refuse vectors of another encoder than the index's."""
         settings = self._settings(db)
         recorded = settings.get("encoder", FP32_ENCODER)
         if settings and not replace_all and recorded != encoder:
-            raise InputError(f"The index in {self.folder} holds vectors from the {recorded} encoder, these are from "
-                             f"{encoder}; add with the same encoder or rebuild it with `qa index build`.")
+            raise InputError(
+                f"The index in {self.folder} holds vectors from the {recorded} encoder, these are from "
+                f"{encoder}; add with the same encoder or rebuild it with `qa index build`."
+            )
         if not settings or replace_all:
             self.encoder = encoder
             if settings.get("embedding_model", self.embedding_model) != self.embedding_model:
                 logger.info("The index is rebuilt with %s.", self.embedding_model)
             db.execute("BEGIN IMMEDIATE")
-            self._set(db, format_version=FORMAT_VERSION, embedding_model=self.embedding_model,
-                      dimension=self.dimension, encoder=self.encoder, generation=settings.get("generation", 0),
-                      next_rowid=settings.get("next_rowid", 1), next_segment=settings.get("next_segment", 1))
+            self._set(
+                db,
+                format_version=FORMAT_VERSION,
+                embedding_model=self.embedding_model,
+                dimension=self.dimension,
+                encoder=self.encoder,
+                generation=settings.get("generation", 0),
+                next_rowid=settings.get("next_rowid", 1),
+                next_segment=settings.get("next_segment", 1),
+            )
             db.execute("COMMIT")
 
-    def _replaced(self, db: sqlite3.Connection, articles: Sequence[Article], replace_all: bool) -> list[tuple[int, int]]:
+    def _replaced(
+        self, db: sqlite3.Connection, articles: Sequence[Article], replace_all: bool
+    ) -> list[tuple[int, int]]:
         """(row id, segment) of the passages a change replaces: all of them, or those of these articles."""
         if replace_all:
             return db.execute("SELECT rowid, segment FROM passages").fetchall()
-        return _select_in(db, "SELECT rowid, segment FROM passages WHERE article_id IN ({})", [a.id for a in articles])
+        return _select_in(
+            db, "SELECT rowid, segment FROM passages WHERE article_id IN ({})", [a.id for a in articles]
+        )
 
-    def _apply(self, db: sqlite3.Connection, articles: Sequence[Article], passages: Sequence[Passage],
-               rowids: np.ndarray, segment_of: np.ndarray, new: Sequence[int], old: list[tuple[int, int]],
-               signatures: dict[str, bytes], replace_all: bool) -> None:
+    def _apply(
+        self,
+        db: sqlite3.Connection,
+        articles: Sequence[Article],
+        passages: Sequence[Passage],
+        rowids: np.ndarray,
+        segment_of: np.ndarray,
+        new: Sequence[int],
+        old: list[tuple[int, int]],
+        signatures: dict[str, bytes],
+        replace_all: bool,
+    ) -> None:
         """Inside the open transaction, the `new` segments already live: replace the old passages by the new
         ones (in segments `segment_of`), commit, then settle BM25 and merge."""
         if replace_all:
             db.execute("DELETE FROM articles")
             db.execute("DELETE FROM passages")
             db.execute("DELETE FROM removed")
-            db.execute(f"UPDATE segments SET state='retired' WHERE state='live' AND number NOT IN "
-                       f"({','.join('?' * len(new))})", list(new))
+            db.execute(
+                f"UPDATE segments SET state='retired' WHERE state='live' AND number NOT IN "
+                f"({','.join('?' * len(new))})",
+                list(new),
+            )
         else:
             db.executemany("INSERT OR REPLACE INTO removed(rowid, segment) VALUES (?, ?)", old)
             db.executemany("DELETE FROM passages WHERE rowid=?", [(r,) for r, _ in old])
         db.executemany(
             "INSERT OR REPLACE INTO articles(id, title, text, date, source, url, copy_of, checksum, iso_date, "
             "signature, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(a.id, a.title, a.text, a.date, a.source, a.url, a.copy_of, a.checksum,
-              a.date if is_iso_date(a.date) else None, signatures.get(a.id), a.origin) for a in articles])
-        db.executemany("INSERT INTO passages(rowid, id, article_id, text, start, end, segment) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                       [(int(r), p.id, p.article_id, p.text, p.start, p.end, int(n))
-                        for r, p, n in zip(rowids, passages, segment_of)])
+            [
+                (
+                    a.id,
+                    a.title,
+                    a.text,
+                    a.date,
+                    a.source,
+                    a.url,
+                    a.copy_of,
+                    a.checksum,
+                    a.date if is_iso_date(a.date) else None,
+                    signatures.get(a.id),
+                    a.origin,
+                )
+                for a in articles
+            ],
+        )
+        db.executemany(
+            "INSERT INTO passages(rowid, id, article_id, text, start, end, segment) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (int(r), p.id, p.article_id, p.text, p.start, p.end, int(n))
+                for r, p, n in zip(rowids, passages, segment_of)
+            ],
+        )
         self._commit(db)
         self.text.change(delete=[r for r, _ in old])  # old documents go once nobody can see them live
         db.execute("DELETE FROM unsettled")
@@ -670,7 +840,7 @@ class PassageIndex:
 
     # ----- distributed adds (qa.distributed) ---------------------------------
     @contextmanager
-    def staging(self, passages: int, replace_all: bool = False, encoder: str | None = None) -> Iterator["Job"]:
+    def staging(self, passages: int, replace_all: bool = False, encoder: str | None = None) -> Iterator[Job]:
         """Row ids for `passages` new passages, reserved for a job whose workers write segment files.
 
         While the job runs, its lease (a lock file the job holds) keeps other writers
@@ -710,38 +880,64 @@ class PassageIndex:
                 lease.release()
             Path(lease.lock_file).unlink(missing_ok=True)
 
-    def commit_staged(self, job: "Job", articles: Sequence[Article], passages: Sequence[Passage],
-                      written: Sequence[dict[str, Any]], signatures: dict[str, bytes] | None = None,
-                      replace_all: bool = False, encoder: str | None = None) -> None:
+    def commit_staged(
+        self,
+        job: Job,
+        articles: Sequence[Article],
+        passages: Sequence[Passage],
+        written: Sequence[dict[str, Any]],
+        signatures: dict[str, bytes] | None = None,
+        replace_all: bool = False,
+        encoder: str | None = None,
+    ) -> None:
         """Commit a job's articles and passages with the segment files its workers wrote (Job.write's records)."""
         written = sorted(written, key=lambda w: min(w["rowids"]))
-        held = np.sort(np.concatenate([np.asarray(w["rowids"], dtype=np.int64) for w in written] or [np.zeros(0, int)]))
+        held = np.sort(
+            np.concatenate([np.asarray(w["rowids"], dtype=np.int64) for w in written] or [np.zeros(0, int)])
+        )
         if not np.array_equal(held, np.arange(job.first, job.first + len(passages))):
             raise ValueError("the job's segments do not hold one vector per passage")
         with self._writing() as db:
             if self._settings(db).get(f"job:{job.id}") != "staging":
-                raise SaveFailed(f"The job's segment files in {self.folder} were cleaned up before it finished; "
-                                 "run it again.")
+                raise SaveFailed(
+                    f"The job's segment files in {self.folder} were cleaned up before it finished; "
+                    "run it again."
+                )
             self._prepare(db, replace_all, encoder or self.encoder)
             old = self._replaced(db, articles, replace_all)
             rowids = np.arange(job.first, job.first + len(passages), dtype=np.int64)
             db.execute("BEGIN IMMEDIATE")
-            db.executemany("INSERT OR IGNORE INTO unsettled(rowid) VALUES (?)",
-                           [(int(r),) for r in [*(r for r, _ in old), *rowids]])
+            db.executemany(
+                "INSERT OR IGNORE INTO unsettled(rowid) VALUES (?)",
+                [(int(r),) for r in [*(r for r, _ in old), *rowids]],
+            )
             db.execute("COMMIT")
-            self.text.change(add=[(int(r), p.text) for r, p in zip(rowids, passages)])  # invisible until committed
+            self.text.change(
+                add=[(int(r), p.text) for r, p in zip(rowids, passages)]
+            )  # invisible until committed
             number = int(self._settings(db)["next_segment"])
             segment_of = np.zeros(len(passages), dtype=np.int64)
             db.execute("BEGIN IMMEDIATE")
             for n, w in enumerate(written, number):
-                db.execute("INSERT INTO segments(number, file, state, kind, vectors, bytes, sha256) "
-                           "VALUES (?, ?, 'live', ?, ?, ?, ?)",
-                           (n, w["file"], w["kind"], w["vectors"], w["bytes"], w["sha256"]))
+                db.execute(
+                    "INSERT INTO segments(number, file, state, kind, vectors, bytes, sha256) "
+                    "VALUES (?, ?, 'live', ?, ?, ?, ?)",
+                    (n, w["file"], w["kind"], w["vectors"], w["bytes"], w["sha256"]),
+                )
                 segment_of[np.asarray(w["rowids"], dtype=np.int64) - job.first] = n
             self._set(db, next_segment=number + len(written))
             db.execute("DELETE FROM settings WHERE key=?", (f"job:{job.id}",))
-            self._apply(db, articles, passages, rowids, segment_of, list(range(number, number + len(written))), old,
-                        signatures or {}, replace_all)
+            self._apply(
+                db,
+                articles,
+                passages,
+                rowids,
+                segment_of,
+                list(range(number, number + len(written))),
+                old,
+                signatures or {},
+                replace_all,
+            )
 
     def remove(self, ids: Sequence[str]) -> int:
         """Remove articles by id (their vectors are masked until their segment is merged); returns how many."""
@@ -774,7 +970,9 @@ class PassageIndex:
         """Merge segments: all of them (optimize), or whatever the size-tiered policy picks, repeatedly."""
         merged = 0
         while True:
-            rows = db.execute("SELECT number, file, vectors, kind FROM segments WHERE state='live'").fetchall()
+            rows = db.execute(
+                "SELECT number, file, vectors, kind FROM segments WHERE state='live'"
+            ).fetchall()
             removed = dict(db.execute("SELECT segment, count(*) FROM removed GROUP BY segment"))
             if everything:
                 chosen = [n for n, _, _, _ in rows] if len(rows) > 1 or removed else []
@@ -786,7 +984,9 @@ class PassageIndex:
             ids, vectors = [], []
             for number in chosen:
                 found, vecs = seg.contents(self._read_segment(*files[number]))
-                keep = ~np.isin(found, [r[0] for r in db.execute("SELECT rowid FROM removed WHERE segment=?", (number,))])
+                keep = ~np.isin(
+                    found, [r[0] for r in db.execute("SELECT rowid FROM removed WHERE segment=?", (number,))]
+                )
                 ids.append(found[keep])
                 vectors.append(vecs[keep])
             rowids = np.concatenate(ids) if ids else np.zeros(0, np.int64)
@@ -798,8 +998,10 @@ class PassageIndex:
             db.execute(f"UPDATE segments SET state='retired' WHERE number IN ({marks})", chosen)
             db.execute(f"UPDATE passages SET segment=? WHERE segment IN ({marks})", [number, *chosen])
             db.execute(f"DELETE FROM removed WHERE segment IN ({marks})", chosen)
-            db.execute("UPDATE segments SET state='live', kind=?, vectors=?, bytes=?, sha256=? WHERE number=?",
-                       (kind, count, size, digest, number))
+            db.execute(
+                "UPDATE segments SET state='live', kind=?, vectors=?, bytes=?, sha256=? WHERE number=?",
+                (kind, count, size, digest, number),
+            )
             self._commit(db)
             db.execute("DELETE FROM unsettled")
             merged += len(chosen)
@@ -819,10 +1021,14 @@ class PassageIndex:
             problems = self._foreign()
             self._own_subfolders()
             with self._reading() as db:
-                pending = db.execute("SELECT (SELECT count(*) FROM unsettled) + "
-                                     "(SELECT count(*) FROM segments WHERE state != 'live') + "
-                                     "(SELECT count(*) FROM settings WHERE key LIKE 'job:%')").fetchone()[0]
-            if pending or self._temporary_files():  # an interrupted change: settle it (what the next write would do)
+                pending = db.execute(
+                    "SELECT (SELECT count(*) FROM unsettled) + "
+                    "(SELECT count(*) FROM segments WHERE state != 'live') + "
+                    "(SELECT count(*) FROM settings WHERE key LIKE 'job:%')"
+                ).fetchone()[0]
+            if (
+                pending or self._temporary_files()
+            ):  # an interrupted change: settle it (what the next write would do)
                 try:
                     with self._writing():
                         pass
@@ -839,10 +1045,16 @@ class PassageIndex:
         with self._reading() as db:
             rows = db.execute("SELECT file, state FROM segments").fetchall()
             keys = [k for (k,) in db.execute("SELECT key FROM settings WHERE key LIKE 'job:%'")]
-        problems = [f"the segment list names {str(name)[:80]!r} ({state}), not a file of this index: left alone"
-                    for name, state in rows if not isinstance(name, str) or not SEGMENT_FILE.fullmatch(name)]
-        problems += [f"the settings name a job {k[4:][:80]!r} that is not one of this index's: left alone"
-                     for k in keys if not JOB_ID.fullmatch(k[4:])]
+        problems = [
+            f"the segment list names {str(name)[:80]!r} ({state}), not a file of this index: left alone"
+            for name, state in rows
+            if not isinstance(name, str) or not SEGMENT_FILE.fullmatch(name)
+        ]
+        problems += [
+            f"the settings name a job {k[4:][:80]!r} that is not one of this index's: left alone"
+            for k in keys
+            if not JOB_ID.fullmatch(k[4:])
+        ]
         return problems
 
     def _check_database(self, db: sqlite3.Connection, quick: bool) -> list[str]:
@@ -852,11 +1064,14 @@ class PassageIndex:
         passages = db.execute("SELECT count(*) FROM passages").fetchone()[0]
         rows = db.execute("SELECT number, file, vectors, sha256 FROM segments WHERE state='live'").fetchall()
         removed = db.execute("SELECT count(*) FROM removed").fetchone()[0]
-        orphans = db.execute("SELECT count(*) FROM passages WHERE article_id NOT IN (SELECT id FROM articles)"
-                             ).fetchone()[0]
-        unindexed = db.execute("SELECT count(*) FROM passages WHERE segment NOT IN "
-                               "(SELECT number FROM segments WHERE state='live')").fetchone()[0]
-        for number, name, vectors, digest in rows:
+        orphans = db.execute(
+            "SELECT count(*) FROM passages WHERE article_id NOT IN (SELECT id FROM articles)"
+        ).fetchone()[0]
+        unindexed = db.execute(
+            "SELECT count(*) FROM passages WHERE segment NOT IN "
+            "(SELECT number FROM segments WHERE state='live')"
+        ).fetchone()[0]
+        for _number, name, _vectors, digest in rows:
             path = own_file(self.folder, SEGMENTS, name, SEGMENT_FILE)
             if path is None:
                 continue  # reported as foreign
@@ -865,8 +1080,10 @@ class PassageIndex:
             elif sha256_file(path) != digest:
                 problems.append(f"vector segment {name} has changed since it was written (checksum differs)")
         if sum(v for _, _, v, _ in rows) - removed != passages:
-            problems.append(f"the segments hold {sum(v for _, _, v, _ in rows) - removed} live vectors "
-                            f"for {passages} passages")
+            problems.append(
+                f"the segments hold {sum(v for _, _, v, _ in rows) - removed} live vectors "
+                f"for {passages} passages"
+            )
         if orphans:
             problems.append(f"{orphans} passage(s) belong to no article")
         if unindexed:
@@ -877,20 +1094,27 @@ class PassageIndex:
 
     def _check_texts(self, db: sqlite3.Connection, quick: bool) -> list[str]:
         """Articles whose stored checksum no longer matches their fields, and passages that are not their text."""
-        sample = f" WHERE rowid IN (SELECT rowid FROM articles ORDER BY random() LIMIT {READ_CHECKED_AT_MOST})" \
-            if quick else ""
+        sample = (
+            f" WHERE rowid IN (SELECT rowid FROM articles ORDER BY random() LIMIT {READ_CHECKED_AT_MOST})"
+            if quick
+            else ""
+        )
         changed, wrong = [], 0
         for row in db.execute(f"SELECT {ARTICLE_COLUMNS}, checksum FROM articles{sample}"):
             article = Article(*row[:-1])
             if article.checksum != row[-1]:
                 changed.append(article.id)
                 continue
-            for text, start, end in db.execute("SELECT text, start, end FROM passages WHERE article_id=?", (article.id,)):
+            for text, start, end in db.execute(
+                "SELECT text, start, end FROM passages WHERE article_id=?", (article.id,)
+            ):
                 wrong += article.text[start:end] != text
         problems = []
         if changed:
-            problems.append(f"{len(changed)} article(s) changed since they were added (checksum differs), e.g. "
-                            f"{changed[0][:80]!r}: add them again from their files")
+            problems.append(
+                f"{len(changed)} article(s) changed since they were added (checksum differs), e.g. "
+                f"{changed[0][:80]!r}: add them again from their files"
+            )
         if wrong:
             problems.append(f"{wrong} passage(s) differ from their article's text")
         return problems
@@ -906,8 +1130,10 @@ class PassageIndex:
             if documents != passages:
                 return [f"the BM25 index holds {documents} passages, the database {passages}"]
             limit = f" ORDER BY random() LIMIT {READ_CHECKED_AT_MOST}" if quick else ""
-            lost = sum(not self.text.finds(rowid, text)
-                       for rowid, text in db.execute(f"SELECT rowid, text FROM passages{limit}"))
+            lost = sum(
+                not self.text.finds(rowid, text)
+                for rowid, text in db.execute(f"SELECT rowid, text FROM passages{limit}")
+            )
             return [f"the BM25 index does not find {lost} passage(s) by their own words"] if lost else []
         except (OSError, IndexUnusable) as exc:
             return [f"the BM25 index cannot be read ({exc})"]
@@ -927,14 +1153,26 @@ class PassageIndex:
             rows = db.execute("SELECT rowid, text FROM passages ORDER BY rowid").fetchall()
             shutil.rmtree(self.folder / TEXT_NEW, ignore_errors=True)
             FullText(self.folder / TEXT_NEW).change(add=rows)
-            bad = [number for number, name, digest in db.execute("SELECT number, file, sha256 FROM segments "
-                                                                 "WHERE state='live'").fetchall()
-                   if not self._sound_segment(name, digest)]
-            orphans = [r[0] for r in db.execute("SELECT rowid FROM passages WHERE segment NOT IN "
-                                                "(SELECT number FROM segments WHERE state='live')")]
+            bad = [
+                number
+                for number, name, digest in db.execute(
+                    "SELECT number, file, sha256 FROM segments WHERE state='live'"
+                ).fetchall()
+                if not self._sound_segment(name, digest)
+            ]
+            orphans = [
+                r[0]
+                for r in db.execute(
+                    "SELECT rowid FROM passages WHERE segment NOT IN "
+                    "(SELECT number FROM segments WHERE state='live')"
+                )
+            ]
             marks = ",".join("?" * len(bad))
-            rebuilt = [r for r in db.execute(f"SELECT rowid, text FROM passages WHERE segment IN ({marks})", bad)
-                       ] if bad else []
+            rebuilt = (
+                [r for r in db.execute(f"SELECT rowid, text FROM passages WHERE segment IN ({marks})", bad)]
+                if bad
+                else []
+            )
             rebuilt += _select_in(db, "SELECT rowid, text FROM passages WHERE rowid IN ({})", orphans)
             if rebuilt or bad:
                 self._replace_segments(db, bad, rebuilt, encode)
@@ -942,15 +1180,19 @@ class PassageIndex:
             db.execute("BEGIN IMMEDIATE")
             self._commit(db)  # readers reload the BM25 index
             db.execute("DELETE FROM unsettled")
-        return (f"Rebuilt the BM25 index ({len(rows)} passages)"
-                + (f" and re-embedded {len(rebuilt)} passage(s) of {len(bad)} damaged segment(s)." if rebuilt else "."))
+        return f"Rebuilt the BM25 index ({len(rows)} passages)" + (
+            f" and re-embedded {len(rebuilt)} passage(s) of {len(bad)} damaged segment(s)."
+            if rebuilt
+            else "."
+        )
 
     def _sound_segment(self, name: str, digest: str) -> bool:
         path = own_file(self.folder, SEGMENTS, name, SEGMENT_FILE)
         return path is not None and path.is_file() and sha256_file(path) == digest
 
-    def _replace_segments(self, db: sqlite3.Connection, bad: list[int], rebuilt: list[tuple[int, str]],
-                          encode: Any) -> None:
+    def _replace_segments(
+        self, db: sqlite3.Connection, bad: list[int], rebuilt: list[tuple[int, str]], encode: Any
+    ) -> None:
         """Re-embed passages into one new segment that replaces the `bad` ones (committed)."""
         vectors = encode([t for _, t in rebuilt]) if rebuilt else np.zeros((0, self.dimension), np.float32)
         _, number, name = self._reserve(db, 0)
@@ -959,14 +1201,19 @@ class PassageIndex:
         marks = ",".join("?" * len(bad))
         db.execute("BEGIN IMMEDIATE")
         if bad:
-            foreign = [n for n, name in db.execute(f"SELECT number, file FROM segments WHERE number IN ({marks})", bad)
-                       if own_file(self.folder, SEGMENTS, name, SEGMENT_FILE) is None]
+            foreign = [
+                n
+                for n, name in db.execute(f"SELECT number, file FROM segments WHERE number IN ({marks})", bad)
+                if own_file(self.folder, SEGMENTS, name, SEGMENT_FILE) is None
+            ]
             db.execute(f"UPDATE segments SET state='retired' WHERE number IN ({marks})", bad)
             db.executemany("DELETE FROM segments WHERE number=?", [(n,) for n in foreign])  # no file of ours
             db.execute(f"DELETE FROM removed WHERE segment IN ({marks})", bad)
         db.executemany("UPDATE passages SET segment=? WHERE rowid=?", [(number, int(r)) for r in rowids])
-        db.execute("UPDATE segments SET state='live', kind=?, vectors=?, bytes=?, sha256=? WHERE number=?",
-                   (kind, count, size, digest, number))
+        db.execute(
+            "UPDATE segments SET state='live', kind=?, vectors=?, bytes=?, sha256=? WHERE number=?",
+            (kind, count, size, digest, number),
+        )
         self._commit(db)
 
     def _swap_text(self) -> None:
@@ -979,6 +1226,7 @@ class PassageIndex:
         fsync(self.folder)
         shutil.rmtree(old, ignore_errors=True)
         self.text = FullText(text)
+
 
 @dataclass
 class Job:
@@ -996,14 +1244,25 @@ class Job:
     def write(self, rowids: np.ndarray, vectors: np.ndarray) -> dict[str, Any]:
         """Write one segment file of the job (on a worker); returns the record commit_staged needs."""
         name = f"{self.prefix}-{int(rowids.min()):012d}.faiss"  # a batch run again writes the same file
-        kind, count, size, digest = write_segment_file(Path(self.folder) / SEGMENTS / name, rowids, vectors,
-                                                       self.approximate_above)
-        return {"file": name, "rowids": rowids.tolist(), "kind": kind, "vectors": count, "bytes": size, "sha256": digest}
+        kind, count, size, digest = write_segment_file(
+            Path(self.folder) / SEGMENTS / name, rowids, vectors, self.approximate_above
+        )
+        return {
+            "file": name,
+            "rowids": rowids.tolist(),
+            "kind": kind,
+            "vectors": count,
+            "bytes": size,
+            "sha256": digest,
+        }
 
 
-def write_segment_file(path: Path, rowids: np.ndarray, vectors: np.ndarray, approximate_above: int | None
-                       ) -> tuple[str, int, int, str]:
-    """Write and fsync one segment file (IVF above `approximate_above` vectors); returns (kind, vectors, bytes, sha256)."""
+def write_segment_file(
+    path: Path, rowids: np.ndarray, vectors: np.ndarray, approximate_above: int | None
+) -> tuple[str, int, int, str]:
+    """Write and fsync one segment file (IVF above `approximate_above` vectors).
+
+    Returns (kind, vectors, bytes, sha256)."""
     approximate = approximate_above is not None and len(rowids) > approximate_above
     seg.write(seg.build(rowids, vectors, approximate), path)
     fsync(path.parent)
@@ -1013,7 +1272,9 @@ def write_segment_file(path: Path, rowids: np.ndarray, vectors: np.ndarray, appr
 class Snapshot:
     """One consistent view of an index for one search (see PassageIndex.snapshot)."""
 
-    def __init__(self, index: PassageIndex, db: sqlite3.Connection | None, segments: list[seg.Segment]) -> None:
+    def __init__(
+        self, index: PassageIndex, db: sqlite3.Connection | None, segments: list[seg.Segment]
+    ) -> None:
         self.index = index
         self.db = db
         self.segments = segments
@@ -1021,25 +1282,40 @@ class Snapshot:
     @property
     def empty(self) -> bool:
         """No live passages (asked without counting them: a count is a full scan of a large archive)."""
-        return self.db is None or self.db.execute("SELECT NOT EXISTS (SELECT 1 FROM passages)").fetchone()[0] == 1
+        return (
+            self.db is None
+            or self.db.execute("SELECT NOT EXISTS (SELECT 1 FROM passages)").fetchone()[0] == 1
+        )
 
     def allowed(self, filters: Filters) -> np.ndarray:
         """The row ids of the live passages the filters keep (SQL over indexed article columns)."""
-        where, args = [], []
+        where: list[str] = []
+        args: list[Any] = []
         if filters.sources:
             where.append(f"a.source IN ({','.join('?' * len(filters.sources))})")
             args += list(filters.sources)
         if filters.date_from:
             where.append("a.iso_date >= ?")
             args.append(filters.date_from)
-        if filters.date_to:  # a day's bound takes in all of that day: compare as many characters as the bound has
+        if (
+            filters.date_to
+        ):  # a day's bound takes in all of that day: compare as many characters as the bound has
             where.append("substr(a.iso_date, 1, ?) <= ?")
             args += [len(filters.date_to), filters.date_to]
-        rows = self.db.execute("SELECT p.rowid FROM passages p JOIN articles a ON a.id = p.article_id WHERE "
-                               + " AND ".join(where), args).fetchall() if self.db is not None else []
+        rows = (
+            self.db.execute(
+                "SELECT p.rowid FROM passages p JOIN articles a ON a.id = p.article_id WHERE "
+                + " AND ".join(where),
+                args,
+            ).fetchall()
+            if self.db is not None
+            else []
+        )
         return np.array([r[0] for r in rows], dtype=np.int64)
 
-    def dense(self, queries: np.ndarray, depth: int, allowed: np.ndarray | None = None) -> list[list[tuple[int, float]]]:
+    def dense(
+        self, queries: np.ndarray, depth: int, allowed: np.ndarray | None = None
+    ) -> list[list[tuple[int, float]]]:
         """Top `depth` (row id, inner product) per query over all segments, removed passages masked."""
         import faiss
 
@@ -1055,19 +1331,25 @@ class Snapshot:
                 found[q] += [(int(i), float(s)) for i, s in zip(ids[q], scores[q]) if i >= 0]
         return [sorted(f, key=lambda x: -x[1])[:depth] for f in found]
 
-    def bm25(self, questions: Sequence[str], depth: int, allowed: np.ndarray | None = None
-             ) -> list[list[tuple[int, float]]]:
+    def bm25(
+        self, questions: Sequence[str], depth: int, allowed: np.ndarray | None = None
+    ) -> list[list[tuple[int, float]]]:
         """Top `depth` (row id, BM25 score) per question, only passages live in this snapshot."""
         if self.db is None or (allowed is not None and allowed.size == 0):
             return [[] for _ in questions]
         results = self.index.text.search(questions, depth + 10, allowed)
         ids = {r for found in results for r, _ in found}
-        live = {r[0] for r in _select_in(self.db, "SELECT rowid FROM passages WHERE rowid IN ({})", list(ids))}
+        live = {
+            r[0] for r in _select_in(self.db, "SELECT rowid FROM passages WHERE rowid IN ({})", list(ids))
+        }
         return [[(r, s) for r, s in found if r in live][:depth] for found in results]
 
     def passages(self, rowids: Sequence[int]) -> dict[int, Passage]:
-        rows = _select_in(self.db, "SELECT rowid, id, article_id, text, start, end FROM passages WHERE rowid IN ({})",
-                          list(rowids))
+        rows = _select_in(
+            self.db,
+            "SELECT rowid, id, article_id, text, start, end FROM passages WHERE rowid IN ({})",
+            list(rowids),
+        )
         return {r[0]: Passage(*r[1:]) for r in rows}
 
     def articles(self, ids: Sequence[str]) -> dict[str, Article]:
@@ -1085,9 +1367,11 @@ class Snapshot:
         return out
 
 
-def _select_in(db: sqlite3.Connection, sql: str, values: list[Any], chunk: int = 900) -> list[tuple]:
-    """Run `sql` whose `IN ({})` takes `values`, in chunks under SQLite's parameter limit."""
+def _select_in(db: sqlite3.Connection | None, sql: str, values: list[Any], chunk: int = 900) -> list[tuple]:
+    """Run `sql` whose `IN ({})` takes `values`, in chunks under SQLite's parameter limit (no database: no rows)."""
     rows: list[tuple] = []
+    if db is None:
+        return rows
     for at in range(0, len(values), chunk):
         part = values[at : at + chunk]
         rows += db.execute(sql.format(",".join("?" * len(part))), part).fetchall()
@@ -1112,19 +1396,26 @@ def _save_failure(folder: Path, exc: BaseException) -> str:
     """One line for a failed change: what went wrong in words, and what to do."""
     errno_ = getattr(exc, "errno", None)
     message = str(exc).lower()
-    if errno_ in (errno.ENOSPC, errno.EDQUOT) or "disk is full" in message or "no space" in message \
-            or _free_bytes(folder) < (1 << 20):
+    if (
+        errno_ in (errno.ENOSPC, errno.EDQUOT)
+        or "disk is full" in message
+        or "no space" in message
+        or _free_bytes(folder) < (1 << 20)
+    ):
         what, fix = "the disk is full", "free some space"
     elif errno_ == errno.EROFS or _read_only_file_system(folder):
         what, fix = "the file system is read-only", "save to a writable folder"
-    elif errno_ in (errno.EACCES, errno.EPERM) or any(w in message for w in ("readonly", "read-only", "permission",
-                                                                               "unable to open")):
+    elif errno_ in (errno.EACCES, errno.EPERM) or any(
+        w in message for w in ("readonly", "read-only", "permission", "unable to open")
+    ):
         what, fix = "permission denied", "make the index folder and its files writable for you"
     elif "locked" in message or "busy" in message:
         what, fix = "another program holds its database locked", "close that program"
     else:
         what, fix = f"a file could not be written ({getattr(exc, 'strerror', None) or exc})", "check the disk"
-    return f"Could not save the index in {folder}: {what}. The previous index is unchanged; {fix} and try again."
+    return (
+        f"Could not save the index in {folder}: {what}. The previous index is unchanged; {fix} and try again."
+    )
 
 
 def read_format_1(folder: Path) -> tuple[list[Article], list[Passage], np.ndarray, str]:
@@ -1135,18 +1426,30 @@ def read_format_1(folder: Path) -> tuple[list[Article], list[Passage], np.ndarra
         name = ""
     version = folder / name
     if not OLD_VERSION.fullmatch(name) or version.is_symlink() or not version.is_dir():
-        raise IndexUnusable(f"The old index in {folder} names {name[:80]!r} as its current version, which is not a "
-                            "version folder of its own; build a new one from the articles with `qa index build`.")
+        raise IndexUnusable(
+            f"The old index in {folder} names {name[:80]!r} as its current version, which is not a "
+            "version folder of its own; build a new one from the articles with `qa index build`."
+        )
     try:
         manifest = json.loads((version / "manifest.json").read_text())
-        articles = [Article(**json.loads(line)) for line in (version / "articles.jsonl").read_text("utf-8").splitlines()]
-        passages = [Passage(**json.loads(line)) for line in (version / "passages.jsonl").read_text("utf-8").splitlines()]
+        articles = [
+            Article(**json.loads(line))
+            for line in (version / "articles.jsonl").read_text("utf-8").splitlines()
+        ]
+        passages = [
+            Passage(**json.loads(line))
+            for line in (version / "passages.jsonl").read_text("utf-8").splitlines()
+        ]
         vectors = np.load(version / "vectors.npy")
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise IndexUnusable(f"The old index in {folder} cannot be read ({type(exc).__name__}); "
-                            "build a new one from the articles with `qa index build`.") from None
+        raise IndexUnusable(
+            f"The old index in {folder} cannot be read ({type(exc).__name__}); "
+            "build a new one from the articles with `qa index build`."
+        ) from None
     if len(passages) != len(vectors):
-        raise IndexUnusable(f"The old index in {folder} is inconsistent; build a new one with `qa index build`.")
+        raise IndexUnusable(
+            f"The old index in {folder} is inconsistent; build a new one with `qa index build`."
+        )
     return articles, passages, vectors, manifest["embedding_model"]
 
 
@@ -1166,4 +1469,3 @@ def remove_format_1(folder: Path) -> None:
         if isinstance(name, str) and OLD_VERSION.fullmatch(name) and not (folder / name).is_symlink():
             shutil.rmtree(folder / name, ignore_errors=True)
     (folder / OLD_CATALOG).unlink(missing_ok=True)
-

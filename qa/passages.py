@@ -49,7 +49,9 @@ def sentence_at(text: str, start: int, end: int) -> tuple[int, int]:
     return covering[0][0], covering[-1][1]
 
 
-CHARS_PER_WORD = 12  # a passage holds at most this many characters per word of its target (see split_passages)
+CHARS_PER_WORD = (
+    12  # a passage holds at most this many characters per word of its target (see split_passages)
+)
 
 
 def bounded(text: str, start: int, end: int, max_words: int, max_chars: int) -> list[tuple[int, int]]:
@@ -78,7 +80,7 @@ def bounded(text: str, start: int, end: int, max_words: int, max_chars: int) -> 
     return pieces
 
 
-def split_passages(article: "Article", target_words: int = 120, overlap_sentences: int = 1) -> list[Passage]:
+def split_passages(article: Article, target_words: int = 120, overlap_sentences: int = 1) -> list[Passage]:
     """Greedy sentence packing up to about `target_words`, repeating `overlap_sentences` sentences between neighbours.
 
     The overlap keeps an answer whose evidence straddles a boundary readable in one piece. Whatever
@@ -87,19 +89,27 @@ def split_passages(article: "Article", target_words: int = 120, overlap_sentence
     one article can never make a question's reading slow.
     """
     max_chars = CHARS_PER_WORD * target_words
-    sentences = [piece for s, e in sentence_spans(article.text)
-                 for piece in bounded(article.text, s, e, target_words, max_chars)]
+    sentences = [
+        piece
+        for s, e in sentence_spans(article.text)
+        for piece in bounded(article.text, s, e, target_words, max_chars)
+    ]
     words = [len(article.text[s:e].split()) for s, e in sentences]
     passages: list[Passage] = []
     first = 0
     while first < len(sentences):
         last, count = first, words[first]
-        while (last + 1 < len(sentences) and count + words[last + 1] <= target_words
-               and sentences[last + 1][1] - sentences[first][0] <= max_chars):
+        while (
+            last + 1 < len(sentences)
+            and count + words[last + 1] <= target_words
+            and sentences[last + 1][1] - sentences[first][0] <= max_chars
+        ):
             last += 1
             count += words[last]
         start, end = sentences[first][0], sentences[last][1]
-        passages.append(Passage(f"{article.id}:{len(passages)}", article.id, article.text[start:end], start, end))
+        passages.append(
+            Passage(f"{article.id}:{len(passages)}", article.id, article.text[start:end], start, end)
+        )
         if last + 1 >= len(sentences):
             break
         # Step back for the overlap, but always move forward.

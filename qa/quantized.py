@@ -18,8 +18,9 @@ import logging
 import os
 import tempfile
 import warnings
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -75,7 +76,9 @@ def _checksum(files: list[Path]) -> str:
         digest.update(bytes.fromhex(sha256_file(path)))
     try:
         memo.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(memo, json.dumps({**(known if isinstance(known, dict) else {}), key: digest.hexdigest()}))
+        write_atomic(
+            memo, json.dumps({**(known if isinstance(known, dict) else {}), key: digest.hexdigest()})
+        )
     except OSError:
         pass  # an unwritable cache: hash again next time
     return digest.hexdigest()
@@ -109,19 +112,31 @@ def _fuse_and_quantize(plain: Path, target: Path, config: Any) -> None:
     from onnxruntime.transformers import optimizer
 
     fused, quantized = plain.with_name("fused.onnx"), plain.with_name("int8.onnx")
-    optimizer.optimize_model(str(plain), model_type="bert", num_heads=config.num_attention_heads,
-                             hidden_size=config.hidden_size).save_model_to_file(str(fused))
-    quantize_dynamic(str(fused), str(quantized), weight_type=QuantType.QInt8, per_channel=True,
-                     extra_options={"DefaultTensorType": 1})  # 1 = float, for the fused ops' outputs
+    optimizer.optimize_model(
+        str(plain), model_type="bert", num_heads=config.num_attention_heads, hidden_size=config.hidden_size
+    ).save_model_to_file(str(fused))
+    quantize_dynamic(
+        str(fused),
+        str(quantized),
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        extra_options={"DefaultTensorType": 1},
+    )  # 1 = float, for the fused ops' outputs
     os.replace(quantized, target)
 
 
-def _export(model: Any, outputs: Callable[..., Any], output_names: list[str], tokenizer: Any, target: Path) -> None:
+def _export(
+    model: Any, outputs: Callable[..., Any], output_names: list[str], tokenizer: Any, target: Path
+) -> None:
     """Trace `outputs(model, **inputs)` to ONNX with dynamic batch and length, then fuse and quantize it."""
     import torch
 
-    sample = tokenizer(["Who?", "Who leads?"], ["A short text.", "A somewhat longer text."], padding=True,
-                       return_tensors="pt")
+    sample = tokenizer(
+        ["Who?", "Who leads?"],
+        ["A short text.", "A somewhat longer text."],
+        padding=True,
+        return_tensors="pt",
+    )
     names = [k for k in INPUTS if k in sample]
 
     class Traced(torch.nn.Module):
@@ -137,8 +152,16 @@ def _export(model: Any, outputs: Callable[..., Any], output_names: list[str], to
         axes["vector"] = {0: "batch"}
     with _exporting(target) as tmp:
         plain = tmp / "plain.onnx"
-        torch.onnx.export(Traced(), tuple(sample[k] for k in names), str(plain), input_names=names,
-                          output_names=output_names, dynamic_axes=axes, opset_version=17, dynamo=False)
+        torch.onnx.export(
+            Traced(),
+            tuple(sample[k] for k in names),
+            str(plain),
+            input_names=names,
+            output_names=output_names,
+            dynamic_axes=axes,
+            opset_version=17,
+            dynamo=False,
+        )
         _fuse_and_quantize(plain, target, model.config)
 
 
@@ -147,7 +170,9 @@ def export_reader_int8(model_name: str, target: Path) -> None:
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
     # Eager attention exports as plain matmuls that ONNX Runtime can fuse into its Attention kernel.
-    model = AutoModelForQuestionAnswering.from_pretrained(model_name, attn_implementation="eager").float().eval()
+    model = (
+        AutoModelForQuestionAnswering.from_pretrained(model_name, attn_implementation="eager").float().eval()
+    )
 
     def logits(m: Any, **inputs: Any) -> Any:
         out = m(**inputs)
@@ -231,7 +256,11 @@ class Int8Reader:
         news-length passages), and since int8 activations are scaled per call, a
         window's scores never depend on what it was read with.
         """
-        feed = {"input_ids": window.ids, "attention_mask": window.attention_mask, "token_type_ids": window.type_ids}
+        feed = {
+            "input_ids": window.ids,
+            "attention_mask": window.attention_mask,
+            "token_type_ids": window.type_ids,
+        }
         start, end = self.session.run(None, {k: np.asarray([feed[k]], dtype=np.int64) for k in self.inputs})
         return start[0], end[0]
 
@@ -249,12 +278,23 @@ def is_mean_pooled(model_name: str) -> bool:
     """Whether a local sentence-transformers model is Transformer → mean pooling → Normalize, which we can export."""
     folder = Path(model_name)
     try:
-        modules = [m["type"].rsplit(".", 1)[-1] for m in json.loads((folder / "modules.json").read_text(encoding="utf-8"))]
+        modules = [
+            m["type"].rsplit(".", 1)[-1]
+            for m in json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+        ]
         pooling = json.loads((folder / "1_Pooling" / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError, KeyError, TypeError):
         return False
-    others = [k for k, v in pooling.items() if k.startswith("pooling_mode_") and k != "pooling_mode_mean_tokens" and v]
-    return modules == ["Transformer", "Pooling", "Normalize"] and pooling.get("pooling_mode_mean_tokens") and not others
+    others = [
+        k
+        for k, v in pooling.items()
+        if k.startswith("pooling_mode_") and k != "pooling_mode_mean_tokens" and v
+    ]
+    return (
+        modules == ["Transformer", "Pooling", "Normalize"]
+        and pooling.get("pooling_mode_mean_tokens")
+        and not others
+    )
 
 
 class Int8Encoder:
@@ -279,7 +319,11 @@ class Int8Encoder:
         from tqdm import tqdm
 
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for n, e in enumerate(tqdm(self.tokenizer.encode_batch(list(texts)), unit="passage", disable=not progress)):
+        for n, e in enumerate(
+            tqdm(self.tokenizer.encode_batch(list(texts)), unit="passage", disable=not progress)
+        ):
             feed = {"input_ids": e.ids, "attention_mask": e.attention_mask, "token_type_ids": e.type_ids}
-            vectors[n] = self.session.run(None, {k: np.asarray([feed[k]], dtype=np.int64) for k in self.inputs})[0][0]
+            vectors[n] = self.session.run(
+                None, {k: np.asarray([feed[k]], dtype=np.int64) for k in self.inputs}
+            )[0][0]
         return vectors

@@ -12,9 +12,10 @@ from __future__ import annotations
 import inspect
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -85,7 +86,9 @@ class Windows:
     def __init__(self, tokenizer: Any, max_length: int, stride: int) -> None:
         from tokenizers import Tokenizer
 
-        backend = getattr(tokenizer, "backend_tokenizer", tokenizer)  # a transformers tokenizer, or the plain one
+        backend = getattr(
+            tokenizer, "backend_tokenizer", tokenizer
+        )  # a transformers tokenizer, or the plain one
         self.pairs = Tokenizer.from_str(backend.to_str())
         self.pairs.enable_truncation(max_length, stride=stride, strategy="only_second")
         self.pairs.no_padding()
@@ -96,7 +99,7 @@ class Windows:
 
     def __call__(self, questions: Sequence[str], texts: Sequence[str]) -> list[tuple[int, Any]]:
         """(pair index, tokenizers.Encoding) for every window, pairs in order, windows in text order."""
-        windows = []
+        windows: list[tuple[int, Any]] = []
         for i, first in enumerate(self.pairs.encode_batch(list(zip(questions, texts)))):
             windows.extend((i, w) for w in [first, *first.overflowing])
         return windows
@@ -164,7 +167,9 @@ def within_lines(text: str, spans: Sequence[tuple[int, int, float]]) -> list[tup
 
 
 POOL_FROM = 20  # spans decoded per window before overlapping ones are pooled into answers
-SHORT_FORM = 0.8  # how likely, against the likeliest, a shorter form must be to be shown (see pool_overlapping)
+SHORT_FORM = (
+    0.8  # how likely, against the likeliest, a shorter form must be to be shown (see pool_overlapping)
+)
 
 
 def pool_overlapping(spans: Sequence[tuple[int, int, float]]) -> list[tuple[int, int, float, float]]:
@@ -230,13 +235,20 @@ class Reader:
         self._windows: Windows | None = None
 
     @classmethod
-    def from_config(cls, config: "Config", batch_size: int = 32) -> "Reader":
+    def from_config(cls, config: Config, batch_size: int = 32) -> Reader:
         """The reader a Config describes (model, device, windows, answer length, int8)."""
-        return cls(config.reader_model, config.device, config.reader_max_length, config.reader_stride,
-                   config.max_answer_tokens, batch_size, int8=config.reader_int8)
+        return cls(
+            config.reader_model,
+            config.device,
+            config.reader_max_length,
+            config.reader_stride,
+            config.max_answer_tokens,
+            batch_size,
+            int8=config.reader_int8,
+        )
 
     @classmethod
-    def from_loaded(cls, model: Any, tokenizer: Any, **kwargs: Any) -> "Reader":
+    def from_loaded(cls, model: Any, tokenizer: Any, **kwargs: Any) -> Reader:
         """Wrap a torch model and its tokenizer already in memory (used to evaluate during training)."""
         reader = cls(getattr(model, "name_or_path", "in-memory"), **kwargs)
         reader._model, reader._windows = model, Windows(tokenizer, reader.max_length, reader.stride)
@@ -257,8 +269,10 @@ class Reader:
         return self._load_tokenizer().count(question)
 
     def _unloadable(self) -> QAError:
-        return QAError(f"Could not load the reader model '{self.model_name}': it is neither a local "
-                       "folder with a question-answering model nor a model reachable on the Hub.")
+        return QAError(
+            f"Could not load the reader model '{self.model_name}': it is neither a local "
+            "folder with a question-answering model nor a model reachable on the Hub."
+        )
 
     def _load_tokenizer(self) -> Windows:
         if self._windows is None:
@@ -286,8 +300,12 @@ class Reader:
             except OSError as exc:
                 raise self._unloadable() from exc
             except Exception as exc:  # an architecture the exporter cannot handle: read in fp32 instead
-                logger.warning("No int8 reader for '%s' (%s: %s); reading in fp32.", self.model_name,
-                               type(exc).__name__, exc)
+                logger.warning(
+                    "No int8 reader for '%s' (%s: %s); reading in fp32.",
+                    self.model_name,
+                    type(exc).__name__,
+                    exc,
+                )
         from transformers import AutoModelForQuestionAnswering
 
         try:
@@ -304,15 +322,20 @@ class Reader:
             return [self._model.logits(w) for w in windows]
         import torch
 
+        assert self._windows is not None  # loaded with the model
         width = max(len(w.ids) for w in windows)
         ids = np.full((len(windows), width), self._windows.pad_id, dtype=np.int64)
         mask, types = np.zeros_like(ids), np.zeros_like(ids)
         for n, w in enumerate(windows):
             ids[n, : len(w.ids)], mask[n, : len(w.ids)], types[n, : len(w.ids)] = w.ids, 1, w.type_ids
         inputs = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-        names = inspect.signature(self._model.forward).parameters  # DistilBERT-like models take no token types
+        names = inspect.signature(
+            self._model.forward
+        ).parameters  # DistilBERT-like models take no token types
         with torch.inference_mode():
-            out = self._model(**{k: torch.from_numpy(v).to(self.device) for k, v in inputs.items() if k in names})
+            out = self._model(
+                **{k: torch.from_numpy(v).to(self.device) for k, v in inputs.items() if k in names}
+            )
         starts, ends = out.start_logits.float().cpu().numpy(), out.end_logits.float().cpu().numpy()
         return [(starts[n, : len(w.ids)], ends[n, : len(w.ids)]) for n, w in enumerate(windows)]
 
@@ -331,11 +354,15 @@ class Reader:
         for lo in range(0, len(windows), self.batch_size):
             batch = windows[lo : lo + self.batch_size]
             for (t, window), (start, end) in zip(batch, self._logits([w for _, w in batch])):
-                window_spans, null = decode_window(start, end, context_mask(window), self.max_answer_tokens, POOL_FROM)
+                window_spans, null = decode_window(
+                    start, end, context_mask(window), self.max_answer_tokens, POOL_FROM
+                )
                 # A text has no answer only if none of its windows has one.
                 nulls[t] = min(nulls[t], null)
                 offsets = window.offsets
-                in_chars = within_lines(texts[t], [(offsets[s][0], offsets[e][1], p) for s, e, p in window_spans])
+                in_chars = within_lines(
+                    texts[t], [(offsets[s][0], offsets[e][1], p) for s, e, p in window_spans]
+                )
                 for c0, c1, p, peak in pool_overlapping(in_chars)[:top_n]:
                     spans[t].append(Span(texts[t][c0:c1], c0, c1, p, t, peak))
         readings = []

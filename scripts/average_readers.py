@@ -17,8 +17,15 @@ from qa.training import average_readers  # noqa: E402
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description="Average the weights of readers of one architecture (a model soup).")
-    parser.add_argument("readers", nargs="+", type=Path, help="two or more reader folders, as `qa train-reader --output` writes them")
+    parser = argparse.ArgumentParser(
+        description="Average the weights of readers of one architecture (a model soup)."
+    )
+    parser.add_argument(
+        "readers",
+        nargs="+",
+        type=Path,
+        help="two or more reader folders, as `qa train-reader --output` writes them",
+    )
     parser.add_argument("--output", type=Path, required=True, help="folder for the averaged reader")
     args = parser.parse_args()
     try:

@@ -36,7 +36,9 @@ def main() -> int:
         _, url, _ = launch(app, prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
         try:
             with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=args.chromium, args=["--headless", "--no-sandbox"])
+                browser = p.chromium.launch(
+                    executable_path=args.chromium, args=["--headless", "--no-sandbox"]
+                )
                 page = browser.new_page(viewport={"width": 1200, "height": 1000})
                 page.goto(url, wait_until="networkidle")
                 page.locator("#question textarea").fill(SEED_EXAMPLES[0])

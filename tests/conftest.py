@@ -52,5 +52,8 @@ def snapshot(index_dir: Path) -> dict[str, bytes]:
     Left out: the lock, and SQLite's write-ahead log and its shared-memory index, which
     readers create and remove (every write checkpoints the log into index.sqlite).
     """
-    return {str(p.relative_to(index_dir)): p.read_bytes() for p in sorted(index_dir.rglob("*"))
-            if p.is_file() and p.name != ".lock" and not p.name.endswith(("-wal", "-shm"))}
+    return {
+        str(p.relative_to(index_dir)): p.read_bytes()
+        for p in sorted(index_dir.rglob("*"))
+        if p.is_file() and p.name != ".lock" and not p.name.endswith(("-wal", "-shm"))
+    }

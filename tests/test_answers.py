@@ -28,7 +28,7 @@ def test_overlapping_spans_are_one_answer_shown_in_its_short_form():
 
 
 def test_a_short_form_much_less_likely_than_the_long_one_is_not_shown():
-    (s, e, p, _), = pool_overlapping([(0, 33, 0.60), (22, 33, 0.30)])
+    ((s, e, p, _),) = pool_overlapping([(0, 33, 0.60), (22, 33, 0.30)])
     assert (s, e) == (0, 33) and p == pytest.approx(0.90)
 
 
@@ -44,21 +44,27 @@ def test_spans_that_only_touch_are_separate_answers():
 
 
 def hit(article: str, text: str, n: int = 0) -> Hit:
-    return Hit(Passage(f"{article}#{n}", article, text, 0, len(text)), 1.0)
+    return Hit(Passage(f"{article}#{n}", article, text, 0, len(text)), Article.from_text(text, id=article), 1.0)
 
 
 def test_one_answerability_the_best_evidences_log_odds_and_its_calibrated_confidence():
     articles = {a: Article.from_text(SENTENCE, title=a.upper(), id=a) for a in ("a", "b")}
     hits = [hit("a", SENTENCE), hit("b", SENTENCE)]
     rubio = SENTENCE.index("Marco Rubio"), SENTENCE.index("Marco Rubio") + len("Marco Rubio")
-    readings = [Reading([Span("Marco Rubio", *rubio, 0.6, 0, 0.6)], no_answer=0.3),
-                Reading([Span("Marco Rubio", *rubio, 0.8, 1, 0.8), Span("Budapest", 57, 65, 0.1, 1, 0.1)], no_answer=0.05)]
+    readings = [
+        Reading([Span("Marco Rubio", *rubio, 0.6, 0, 0.6)], no_answer=0.3),
+        Reading(
+            [Span("Marco Rubio", *rubio, 0.8, 1, 0.8), Span("Budapest", 57, 65, 0.1, 1, 0.1)], no_answer=0.05
+        ),
+    ]
     answers = merge(readings, hits, articles)
     best = answers[0]
     assert best.text == "Marco Rubio" and [e.article_id for e in best.evidence] == ["b", "a"]
     assert best.answerability == pytest.approx(math.log(0.8 / 0.05))  # passage b's, not a pooled score
     assert best.score == pytest.approx(1 - 0.4 * 0.2)  # uncalibrated: passages agreeing
-    calibrated = share_confidence(merge(readings, hits, articles, confidence=Calibration([0.0, 3.0], [0.1, 0.9])))
+    calibrated = share_confidence(
+        merge(readings, hits, articles, confidence=Calibration([0.0, 3.0], [0.1, 0.9]))
+    )
     best_confidence = 0.1 + 0.8 * math.log(16) / 3  # interpolated between the knots
     assert calibrated[0].score == pytest.approx(best_confidence)
     # Budapest's own calibrated value (0.28) would claim more than the best answer leaves (0.16): it gets what is left.
@@ -83,17 +89,26 @@ def test_calibration_fits_a_monotone_map_and_scores_its_own_error():
 
 def example(title: str, n: int, context: str, answer: str | None) -> SquadExample:
     answers = [answer] if answer else []
-    return SquadExample(f"{title}{n}", title, f"question {n}?", context, answers, [context.find(answer)] if answer else [])
+    return SquadExample(
+        f"{title}{n}", title, f"question {n}?", context, answers, [context.find(answer)] if answer else []
+    )
 
 
 def test_the_realistic_mix_pairs_each_answerable_question_with_one_true_unanswerable_twin():
-    examples = [example("Rome", 0, "Rome is in Italy.", "Italy"), example("Rome", 1, "The Tiber flows to the sea.", "the sea"),
-                example("Rome", 2, "Rome has seven hills.", None), example("Oslo", 3, "Oslo is in Norway.", "Norway"),
-                example("Oslo", 4, "Norway's fjords.", "Norway")]
+    examples = [
+        example("Rome", 0, "Rome is in Italy.", "Italy"),
+        example("Rome", 1, "The Tiber flows to the sea.", "the sea"),
+        example("Rome", 2, "Rome has seven hills.", None),
+        example("Oslo", 3, "Oslo is in Norway.", "Norway"),
+        example("Oslo", 4, "Norway's fjords.", "Norway"),
+    ]
     mixed, kinds = realistic_mix(examples, seed=1)
     # The SQuAD 2.0 unanswerable is dropped. Every second question's twin comes from its own article where a paragraph
     # lacks the answer (Rome's second question); Oslo's paragraphs all say "Norway", so its twins come from Rome.
-    assert kinds == ["answerable", "other-article", "answerable", "same-article"] + ["answerable", "other-article"] * 2
+    assert (
+        kinds
+        == ["answerable", "other-article", "answerable", "same-article"] + ["answerable", "other-article"] * 2
+    )
     for e, kind in zip(mixed, kinds):
         source = next(x for x in examples if x.question == e.question)
         if kind == "answerable":
@@ -101,7 +116,9 @@ def test_the_realistic_mix_pairs_each_answerable_question_with_one_true_unanswer
             continue
         assert e.is_impossible and source.answers[0].lower() not in e.context.lower()
         assert e.context != source.context and e.id == f"{source.id}/{kind}"
-        assert (e.context in {x.context for x in examples if x.title == source.title}) == (kind == "same-article")
+        assert (e.context in {x.context for x in examples if x.title == source.title}) == (
+            kind == "same-article"
+        )
 
 
 def test_answer_spans_never_cross_a_line_break():

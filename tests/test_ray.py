@@ -11,11 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ROOT, RUBIO_SENTENCE, SEED_QUESTION, SEEDS
 
 from qa.articles import Article
 from qa.engine import Engine
-
-from conftest import ROOT, RUBIO_SENTENCE, SEED_QUESTION, SEEDS
 
 ray = pytest.importorskip("ray", reason="the Ray tests need the `ray` extra: pip install -e '.[ray]'")
 
@@ -61,8 +60,12 @@ def test_a_ray_build_equals_a_local_build_and_reports_each_bad_file(local_ray, t
     folder = articles_folder(tmp_path / "articles")
     local = Engine.build([folder], tmp_path / "local")
     distributed = Engine.build([folder], tmp_path / "ray", ray=RayOptions(workers=2, batch_size=4))
-    assert sorted(str(p) for p, _ in distributed.report.failed) == sorted(str(p) for p, _ in local.report.failed)
-    assert len(distributed.report.failed) == 2 and all("\n" not in why for _, why in distributed.report.failed)
+    assert sorted(str(p) for p, _ in distributed.report.failed) == sorted(
+        str(p) for p, _ in local.report.failed
+    )
+    assert len(distributed.report.failed) == 2 and all(
+        "\n" not in why for _, why in distributed.report.failed
+    )
     assert distributed.report.added == local.report.added == 14  # 12 SQuAD paragraphs, the seed, its copy
 
     want, got = contents(local), contents(distributed)
@@ -80,9 +83,16 @@ def test_a_ray_build_equals_a_local_build_and_reports_each_bad_file(local_ray, t
         assert (a.best.text, a.best.citation.sentence) == (b.best.text, b.best.citation.sentence)
     assert distributed.ask(SEED_QUESTION).best.citation.sentence == RUBIO_SENTENCE
 
-    (folder / "late.txt").write_text("Late news\n\nThe ferry to Vlieland now sails at dawn.\n", encoding="utf-8")
+    (folder / "late.txt").write_text(
+        "Late news\n\nThe ferry to Vlieland now sails at dawn.\n", encoding="utf-8"
+    )
     report = distributed.add([folder], ray=RayOptions(batch_size=4))
-    assert (report.added, report.updated, report.unchanged, report.passages) == (1, 0, 14, 1)  # unchanged skipped
+    assert (report.added, report.updated, report.unchanged, report.passages) == (
+        1,
+        0,
+        14,
+        1,
+    )  # unchanged skipped
     assert distributed.ask("When does the ferry to Vlieland sail?").best.text == "dawn"
 
 
@@ -96,7 +106,9 @@ Engine.open(sys.argv[1]).add([sys.argv[2]], ray=RayOptions(workers=1, batch_size
 
 def kill_session(leader: int) -> None:
     """SIGKILL every process of the session `leader` leads (Ray's workers have process groups of their own)."""
-    rows = subprocess.run(["ps", "-eo", "pid=,sid="], capture_output=True, text=True, check=True).stdout.split("\n")
+    rows = subprocess.run(
+        ["ps", "-eo", "pid=,sid="], capture_output=True, text=True, check=True
+    ).stdout.split("\n")
     for pid, sid in (row.split() for row in rows if row.strip()):
         if int(sid) == leader:
             try:
@@ -111,11 +123,18 @@ def test_a_ray_job_killed_midway_leaves_the_index_as_it_was(index_copy: Path, tm
     for n in range(150):
         (folder / f"bulletin-{n:03d}.txt").write_text(
             f"Bulletin {n}\n\nThe harbour office posted notice number {n} about ferry berth {n % 7}.\n"
-            f"Crews were told to check the tide tables for week {n}.\n", encoding="utf-8")
+            f"Crews were told to check the tide tables for week {n}.\n",
+            encoding="utf-8",
+        )
     before = contents(Engine.open(index_copy))
-    driver = subprocess.Popen([sys.executable, "-c", KILLED, str(index_copy), str(folder)], cwd=ROOT,
-                              env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    driver = subprocess.Popen(
+        [sys.executable, "-c", KILLED, str(index_copy), str(folder)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and not list((index_copy / "segments").glob("job-*.faiss")):
         assert driver.poll() is None, "the Ray add ended before it could be interrupted"
@@ -139,11 +158,24 @@ def test_without_ray_installed_the_command_says_how_to_install_it(tmp_path: Path
     (blocker / "ray").mkdir()
     (blocker / "ray" / "__init__.py").write_text("raise ImportError('no ray here')\n", encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(blocker), str(ROOT)])}
-    proc = subprocess.run([sys.executable, "-m", "qa", "index", "add", "--index-dir", str(index_copy), str(SEEDS), "--ray"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "qa", "index", "add", "--index-dir", str(index_copy), str(SEEDS), "--ray"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        "error: Ray is not installed; install it with `pip install 'qa-news[ray]'` (in a checkout: `pip install -e '.[ray]'`)."]
-    misplaced = subprocess.run([sys.executable, "-m", "qa", "index", "add", "--index-dir", str(index_copy), "--ray", str(SEEDS)],
-                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        "error: Ray is not installed; install it with `pip install 'qa-news[ray]'` (in a checkout: `pip install -e '.[ray]'`)."
+    ]
+    misplaced = subprocess.run(
+        [sys.executable, "-m", "qa", "index", "add", "--index-dir", str(index_copy), "--ray", str(SEEDS)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert misplaced.returncode == 2 and "put the files before --ray" in misplaced.stderr

@@ -14,14 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ROOT, SEED_QUESTION, SEEDS, snapshot
+from test_cli import one_error_line, qa
 
 from qa.articles import Article
 from qa.engine import Engine
 from qa.errors import InputError, SaveFailed
 from qa.index import OWN_FILES
-
-from conftest import ROOT, SEED_QUESTION, SEEDS, snapshot
-from test_cli import one_error_line, qa
 
 # Folders a user might keep where an index lives; the format-1 code once deleted every `v[0-9]*` folder.
 USER_FOLDERS = {
@@ -31,8 +30,13 @@ USER_FOLDERS = {
     "segments-notes/monday.txt": b"call the printer\n",
 }
 
-NEW = Article.from_text("The chess olympiad in Chennai was won by the team from Uzbekistan, who beat Armenia in the last round.",
-                        title="Chess olympiad", id="chess", date="2024-08-01", source="Sports Desk")
+NEW = Article.from_text(
+    "The chess olympiad in Chennai was won by the team from Uzbekistan, who beat Armenia in the last round.",
+    title="Chess olympiad",
+    id="chess",
+    date="2024-08-01",
+    source="Sports Desk",
+)
 
 
 def plant_user_folders(folder: Path) -> dict[str, bytes]:
@@ -49,8 +53,11 @@ def user_files(folder: Path) -> dict[str, bytes]:
 
 def numbered(n: int, tag: str) -> Article:
     """An article with a word found nowhere else, so that BM25 must find exactly it."""
-    return Article.from_text(f"Dispatch {tag} {n}: the harbour office logged ship zq{tag}{n}x arriving with grain.",
-                             title=f"Dispatch {tag} {n}", id=f"{tag}-{n}")
+    return Article.from_text(
+        f"Dispatch {tag} {n}: the harbour office logged ship zq{tag}{n}x arriving with grain.",
+        title=f"Dispatch {tag} {n}",
+        id=f"{tag}-{n}",
+    )
 
 
 def test_build_refuses_a_folder_of_other_files_and_with_force_never_touches_them(tmp_path: Path):
@@ -112,8 +119,13 @@ def test_kill_9_at_any_moment_of_a_write_leaves_a_sound_index(index_copy: Path, 
     mine = plant_user_folders(index_copy)
     rng = random.Random(5)
     for trial in range(20):
-        writer = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(index_copy), str(vectors), str(trial)],
-                                  cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        writer = subprocess.Popen(
+            [sys.executable, "-c", KILLED_WRITER, str(index_copy), str(vectors), str(trial)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         assert writer.stdout.readline().strip() == "ready", writer.stderr.read()
         time.sleep(rng.uniform(0.05, 1.5))
         writer.kill()
@@ -121,11 +133,18 @@ def test_kill_9_at_any_moment_of_a_write_leaves_a_sound_index(index_copy: Path, 
         index = Engine.open(index_copy)
         assert index.check() == [], f"trial {trial}"
         stats = index.stats()
-        assert sum(s.vectors - s.removed for s in stats.segments) == stats.passages == sum(index.passage_counts().values())
+        assert (
+            sum(s.vectors - s.removed for s in stats.segments)
+            == stats.passages
+            == sum(index.passage_counts().values())
+        )
     assert user_files(index_copy) == mine
     # Every committed article is still found by both retrievers, and the answer cites the seed's sentence.
     engine = Engine.open(index_copy)
-    last = max((a for a in engine.articles(text=False) if a.id.startswith("k")), key=lambda a: int(a.id[1:].split("-")[0]))
+    last = max(
+        (a for a in engine.articles(text=False) if a.id.startswith("k")),
+        key=lambda a: int(a.id[1:].split("-")[0]),
+    )
     word = re.search(r"zk\d+q\d+", engine.index.articles([last.id])[last.id].text).group()
     assert engine.search(word, top_k=1, retrieval="bm25")[0].passage.article_id == last.id
     best = engine.ask(SEED_QUESTION).best
@@ -168,10 +187,23 @@ print(json.dumps({"asked": asked, "failures": failures, "seen": seen}))
 
 def test_two_writers_at_once_keep_all_their_articles_while_a_reader_asks(index_copy: Path, tmp_path: Path):
     stop = tmp_path / "stop"
-    asker = subprocess.Popen([sys.executable, "-c", ASKER, str(index_copy), str(stop)], cwd=ROOT,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(index_copy), tag], cwd=ROOT,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for tag in ("a", "b")]
+    asker = subprocess.Popen(
+        [sys.executable, "-c", ASKER, str(index_copy), str(stop)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(index_copy), tag],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for tag in ("a", "b")
+    ]
     for writer in writers:
         _, err = writer.communicate(timeout=600)
         assert writer.returncode == 0, err[-2000:]
@@ -197,7 +229,9 @@ def small_disk(tmp_path: Path):
     """A real 2 MB tmpfs, so that a save really runs out of space (needs root, as in CI; skipped otherwise)."""
     mount = tmp_path / "disk"
     mount.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)], capture_output=True, text=True)
+    proc = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)], capture_output=True, text=True
+    )
     if proc.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here ({proc.stderr.strip() or 'not root'})")
     try:
@@ -215,7 +249,9 @@ def fill(disk: Path, leave: int) -> Path:
     return filler
 
 
-def test_a_save_on_a_full_disk_fails_in_one_line_and_works_once_space_is_back(small_disk: Path, seed_index: Path):
+def test_a_save_on_a_full_disk_fails_in_one_line_and_works_once_space_is_back(
+    small_disk: Path, seed_index: Path
+):
     index_dir = small_disk / "index"
     shutil.copytree(seed_index, index_dir)
     engine = Engine.open(index_dir)
@@ -238,14 +274,19 @@ def test_a_save_on_a_full_disk_fails_in_one_line_and_works_once_space_is_back(sm
     assert reopened.index.find("id", "chess") and reopened.check() == []
 
 
-def test_a_save_to_a_read_only_folder_fails_in_one_line_and_keeps_the_index(small_disk: Path, seed_index: Path):
+def test_a_save_to_a_read_only_folder_fails_in_one_line_and_keeps_the_index(
+    small_disk: Path, seed_index: Path
+):
     index_dir = small_disk / "index"
     shutil.copytree(seed_index, index_dir)
     (small_disk / "chess.txt").write_text(NEW.text)
     before = snapshot(index_dir)
     subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
     try:
-        for args in (["index", "add", str(small_disk / "chess.txt")], ["index", "remove", "trump-putin-budapest-summit"]):
+        for args in (
+            ["index", "add", str(small_disk / "chess.txt")],
+            ["index", "remove", "trump-putin-budapest-summit"],
+        ):
             proc = qa(*args, "--index-dir", str(index_dir), "--quiet")
             assert proc.returncode == 1 and "read-only" in one_error_line(proc), proc.stderr
         assert snapshot(index_dir) == before
@@ -270,10 +311,17 @@ def damage(path: Path, how: str) -> None:
 
 @pytest.mark.parametrize("how", ["truncated", "altered", "deleted"])
 def test_each_damaged_file_gives_one_line_and_check_names_it(index_copy: Path, how: str, tmp_path: Path):
-    text = sorted((p for p in (index_copy / "text").iterdir() if p.is_file() and not p.name.startswith(".")),
-                  key=lambda p: p.stat().st_size)
+    text = sorted(
+        (p for p in (index_copy / "text").iterdir() if p.is_file() and not p.name.startswith(".")),
+        key=lambda p: p.stat().st_size,
+    )
     # the database, the vector segment, and the BM25 index's catalog and largest file
-    files = [index_copy / "index.sqlite", *(index_copy / "segments").iterdir(), index_copy / "text" / "meta.json", text[-1]]
+    files = [
+        index_copy / "index.sqlite",
+        *(index_copy / "segments").iterdir(),
+        index_copy / "text" / "meta.json",
+        text[-1],
+    ]
     for path in files:
         broken = tmp_path / f"{how}-{path.name}"
         shutil.copytree(index_copy, broken)
@@ -286,7 +334,10 @@ def test_each_damaged_file_gives_one_line_and_check_names_it(index_copy: Path, h
                 one_error_line(proc)
         # check names what matters: vector files and the database (altered bytes may fall in unused pages)
         if path.parent.name == "segments" or (path.name == "index.sqlite" and how != "altered"):
-            assert proc.returncode == 1 and ("problem" in proc.stderr or "damaged" in proc.stderr), (path.name, proc.stderr)
+            assert proc.returncode == 1 and ("problem" in proc.stderr or "damaged" in proc.stderr), (
+                path.name,
+                proc.stderr,
+            )
 
 
 def test_rebuild_restores_a_lost_segment_and_a_lost_bm25_index(index_copy: Path):
@@ -303,7 +354,12 @@ def test_rebuild_restores_a_lost_segment_and_a_lost_bm25_index(index_copy: Path)
     engine = Engine.open(index_copy)
     assert engine.check() == []
     for mode in ("dense", "bm25"):
-        assert engine.search("Who won the chess olympiad in Chennai?", top_k=1, retrieval=mode)[0].passage.article_id == "chess"
+        assert (
+            engine.search("Who won the chess olympiad in Chennai?", top_k=1, retrieval=mode)[
+                0
+            ].passage.article_id
+            == "chess"
+        )
 
 
 def test_an_index_in_format_1_is_refused_in_one_line_then_upgraded(tmp_path: Path):
@@ -313,10 +369,14 @@ def test_an_index_in_format_1_is_refused_in_one_line_then_upgraded(tmp_path: Pat
     (old / "my notes" / "keep.txt").write_text("mine")
     proc = qa("ask", SEED_QUESTION, "--index-dir", str(old))
     assert proc.returncode == 1 and "qa index upgrade" in one_error_line(proc)
-    before = [json.loads(line)["id"] for line in (old / "v000001" / "articles.jsonl").read_text().splitlines()]
+    before = [
+        json.loads(line)["id"] for line in (old / "v000001" / "articles.jsonl").read_text().splitlines()
+    ]
     proc = qa("index", "upgrade", "--index-dir", str(old), "--quiet")
     assert proc.returncode == 0, proc.stderr
-    assert {p.name for p in old.iterdir()} <= OWN_FILES | {"my notes"} and (old / "my notes" / "keep.txt").read_text() == "mine"
+    assert {p.name for p in old.iterdir()} <= OWN_FILES | {"my notes"} and (
+        old / "my notes" / "keep.txt"
+    ).read_text() == "mine"
     engine = Engine.open(old)
     assert [a.id for a in engine.articles(text=False)] == before and engine.check() == []
     best = engine.ask(SEED_QUESTION).best

@@ -9,12 +9,11 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-
 from conftest import ROOT, SEED_QUESTION, snapshot
 
 CHROMIUM = os.environ.get("QA_CHROMIUM", "/usr/bin/chromium")
@@ -33,8 +32,24 @@ def server(tmp_path_factory: pytest.TempPathFactory, seed_index: Path) -> Iterat
     shutil.copytree(seed_index, index_dir)
     port = free_port()
     log = open(index_dir.parent / "serve.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "qa", "serve", "--port", str(port), "--index-dir", str(index_dir), "--max-upload-mb", "1"],
-                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "qa",
+            "serve",
+            "--port",
+            str(port),
+            "--index-dir",
+            str(index_dir),
+            "--max-upload-mb",
+            "1",
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 180
     while True:
@@ -76,7 +91,9 @@ def ask(page, question: str) -> None:
     page.locator("#ask").click()
     page.wait_for_function(
         "prev => { const c = document.querySelector('#answer-card'); return c && c.dataset.answeredAt !== prev; }",
-        arg=previous or "", timeout=120_000)
+        arg=previous or "",
+        timeout=120_000,
+    )
 
 
 def test_seed_question_shows_rubio_highlighted_in_its_passage(server, browser, tmp_path: Path):
@@ -88,7 +105,9 @@ def test_seed_question_shows_rubio_highlighted_in_its_passage(server, browser, t
     assert "will lead the talks" in page.locator("#answer .passage").inner_text()
     assert "confident" in page.locator("#answer").inner_text()
     assert page.locator("#timing").inner_text().startswith("Answered in")
-    shot = tmp_path / "page.png"  # the README's picture is refreshed by scripts/screenshot.py, never by a test
+    shot = (
+        tmp_path / "page.png"
+    )  # the README's picture is refreshed by scripts/screenshot.py, never by a test
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
     page.close()
@@ -100,19 +119,25 @@ def upload(page, files: list[Path]) -> str:
     page.wait_for_timeout(500)
     page.locator("#add").click()
     message = page.locator("#library-message")
-    message.filter(has_text="Nothing was added").or_(message.filter(has_text="Added")).wait_for(timeout=120_000)
+    message.filter(has_text="Nothing was added").or_(message.filter(has_text="Added")).wait_for(
+        timeout=120_000
+    )
     return message.inner_text()
 
 
 def test_upload_ask_remove_then_dont_know(server, browser, tmp_path: Path):
     url, index_dir = server
     article = tmp_path / "vigo lighthouse.txt"
-    article.write_text("Vigo lighthouse repainted\nThe lighthouse of Vigo was repainted blue last spring by the painter "
-                       "Maria Ortega, who worked on it for six weeks.\n")
+    article.write_text(
+        "Vigo lighthouse repainted\nThe lighthouse of Vigo was repainted blue last spring by the painter "
+        "Maria Ortega, who worked on it for six weeks.\n"
+    )
     binary = tmp_path / "binary.txt"
     binary.write_bytes(bytes(range(256)) * 8)
     page = open_page(browser, url)
-    report = upload(page, [article, binary])  # one good file, one bad: the good one is added, each is reported
+    report = upload(
+        page, [article, binary]
+    )  # one good file, one bad: the good one is added, each is reported
     assert "Added 1" in report and "vigo lighthouse.txt: added" in report
     assert "binary.txt: failed" in report and "not UTF-8" in report
     table = page.locator("#articles").inner_text()
@@ -121,8 +146,12 @@ def test_upload_ask_remove_then_dont_know(server, browser, tmp_path: Path):
     question = "Who repainted the lighthouse of Vigo?"
     ask(page, question)
     assert "Maria Ortega" in page.locator("#answer mark").inner_text()
-    assert "Vigo lighthouse repainted" in page.locator("#answer .meta").first.inner_text()  # title beside the answer
-    page.locator("#examples").filter(has_text=question).wait_for(timeout=30_000)  # asked questions become examples
+    assert (
+        "Vigo lighthouse repainted" in page.locator("#answer .meta").first.inner_text()
+    )  # title beside the answer
+    page.locator("#examples").filter(has_text=question).wait_for(
+        timeout=30_000
+    )  # asked questions become examples
 
     page.get_by_role("tab", name="Library").click()
     page.locator("#remove-choice input").click()
@@ -152,7 +181,11 @@ def test_oversized_or_non_text_uploads_are_refused_and_change_nothing(server, br
     image.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
     binary = tmp_path / "binary.txt"
     binary.write_bytes(bytes(range(256)) * 8)
-    for files, message in (([big], "larger than the 1 MB upload limit"), ([image], "not a supported file"), ([binary], "not UTF-8")):
+    for files, message in (
+        ([big], "larger than the 1 MB upload limit"),
+        ([image], "not a supported file"),
+        ([binary], "not UTF-8"),
+    ):
         page = open_page(browser, url)
         assert message in upload(page, files)
         assert "Traceback" not in page.content()
@@ -204,13 +237,21 @@ def call_api(url: str, data: list) -> str:
     return urllib.request.urlopen(f"{url}gradio_api/call/ask/{event}", timeout=60).read().decode()
 
 
-@pytest.mark.parametrize("question, retrieval, top_k, says", [
-    (" ".join(["word"] * 1000), "hybrid", 5, "characters long"),
-    ("\u8ab0" * 300, "hybrid", 5, "too long for the reader"),
-    ("Who leads \udce2 the talks?", "hybrid", 5, None),  # a lone surrogate is dropped and the question answered
-    (SEED_QUESTION, "sideways", 5, "retrieval mode must be"),
-    (SEED_QUESTION, "hybrid", "five", "top-k must be"),
-])
+@pytest.mark.parametrize(
+    "question, retrieval, top_k, says",
+    [
+        (" ".join(["word"] * 1000), "hybrid", 5, "characters long"),
+        ("\u8ab0" * 300, "hybrid", 5, "too long for the reader"),
+        (
+            "Who leads \udce2 the talks?",
+            "hybrid",
+            5,
+            None,
+        ),  # a lone surrogate is dropped and the question answered
+        (SEED_QUESTION, "sideways", 5, "retrieval mode must be"),
+        (SEED_QUESTION, "hybrid", "five", "top-k must be"),
+    ],
+)
 def test_bad_requests_to_the_api_get_the_projects_one_line_quickly(server, question, retrieval, top_k, says):
     from gradio_client import Client
 
@@ -218,7 +259,9 @@ def test_bad_requests_to_the_api_get_the_projects_one_line_quickly(server, quest
     client = Client(url, verbose=False)
     started = time.perf_counter()
     if says is None:  # gradio_client cannot send a lone surrogate; a JSON escape over plain HTTP can
-        assert "\"answered\":true" in call_api(url, [question, retrieval, top_k, False, "", "", ""]).replace(" ", "")
+        assert '"answered":true' in call_api(url, [question, retrieval, top_k, False, "", "", ""]).replace(
+            " ", ""
+        )
     else:
         with pytest.raises(Exception) as info:
             client.predict(question, retrieval, top_k, api_name="/ask")
@@ -233,7 +276,9 @@ def test_date_filters_on_the_page_and_through_the_api(server, browser):
     page = open_page(browser, url)
     ask(page, SEED_QUESTION)
     meta = page.locator("#answer .meta").first.inner_text()
-    assert "2025-10-17" in meta and "article of 2025-10-17" in meta  # the date, and what "next week" was relative to
+    assert (
+        "2025-10-17" in meta and "article of 2025-10-17" in meta
+    )  # the date, and what "next week" was relative to
     page.locator("#filters").click()
     page.locator("#until input, #until textarea").first.fill("2025-09-30")
     ask(page, SEED_QUESTION)
@@ -246,8 +291,12 @@ def test_date_filters_on_the_page_and_through_the_api(server, browser):
     page.close()
 
     client = Client(url, verbose=False)
-    assert not client.predict(SEED_QUESTION, "hybrid", 5, False, "", "2025-09-30", "", api_name="/ask")["answered"]
-    assert client.predict(SEED_QUESTION, "hybrid", 5, False, "2025-10-01", "", "", api_name="/ask")["answered"]
+    assert not client.predict(SEED_QUESTION, "hybrid", 5, False, "", "2025-09-30", "", api_name="/ask")[
+        "answered"
+    ]
+    assert client.predict(SEED_QUESTION, "hybrid", 5, False, "2025-10-01", "", "", api_name="/ask")[
+        "answered"
+    ]
 
 
 def test_the_page_answers_while_an_upload_of_200_articles_is_embedded(server, browser, tmp_path: Path):
@@ -258,9 +307,23 @@ def test_the_page_answers_while_an_upload_of_200_articles_is_embedded(server, br
 
     url, _ = server
     batch = tmp_path / "wire batch.jsonl"
-    batch.write_text("".join(json.dumps({"id": f"wire-{n}", "title": f"Wire item {n}", "text": (
-        f"Item {n}: the port authority of Gdansk reported {n} container ships delayed by fog on Monday, "
-        "and said the backlog would clear by the end of the week. ") * 4}) + "\n" for n in range(200)))
+    batch.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": f"wire-{n}",
+                    "title": f"Wire item {n}",
+                    "text": (
+                        f"Item {n}: the port authority of Gdansk reported {n} container ships delayed by fog on Monday, "
+                        "and said the backlog would clear by the end of the week. "
+                    )
+                    * 4,
+                }
+            )
+            + "\n"
+            for n in range(200)
+        )
+    )
     client = Client(url, verbose=False)
     answered: dict = {}
 

@@ -6,28 +6,24 @@ Each crafted index keeps a canary file beside it: the file an old version delete
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
-
-from qa.articles import Article, MAX_FILE_BYTES, collect_articles
-from qa.config import Config
-from qa.engine import Engine
-from qa.errors import IndexUnusable, InputError, SaveFailed
-from qa.index import PassageIndex
-from qa.passages import CHARS_PER_WORD, split_passages
-from qa.retrieval import Filters
-
 from conftest import ROOT, RUBIO_SENTENCE, SEED_QUESTION, snapshot
 from test_cli import one_error_line, qa
 from test_saving import NEW, fill, small_disk  # noqa: F401  (small_disk: a real tmpfs, as a fixture)
+
+from qa.articles import MAX_FILE_BYTES, Article, collect_articles
+from qa.config import Config
+from qa.engine import Engine
+from qa.errors import IndexUnusable, InputError, SaveFailed
+from qa.passages import CHARS_PER_WORD, split_passages
+from qa.retrieval import Filters
 
 CANARY = b"a file that belongs to someone else\n"
 
@@ -57,11 +53,17 @@ CRAFTED_ROWS = {  # state, the file name a crafted segment row gives (the canary
 
 
 @pytest.mark.parametrize("craft", list(CRAFTED_ROWS))
-def test_a_crafted_segment_row_never_touches_a_file_outside_the_index(index_copy: Path, tmp_path: Path, craft: str):
+def test_a_crafted_segment_row_never_touches_a_file_outside_the_index(
+    index_copy: Path, tmp_path: Path, craft: str
+):
     victim = canary(tmp_path / "victim.txt")
     state, name = CRAFTED_ROWS[craft]
-    execute(index_copy, "INSERT INTO segments(number, file, state, kind, vectors, bytes, sha256) "
-                        "VALUES (9001, ?, ?, 'exact', 0, 10, 'bad')", (name.format(victim=victim), state))
+    execute(
+        index_copy,
+        "INSERT INTO segments(number, file, state, kind, vectors, bytes, sha256) "
+        "VALUES (9001, ?, ?, 'exact', 0, 10, 'bad')",
+        (name.format(victim=victim), state),
+    )
     proc = qa("index", "check", "--index-dir", str(index_copy))
     assert intact(victim), proc.stderr
     assert proc.returncode == 1 and "not a file of this index" in proc.stderr, proc.stderr
@@ -77,8 +79,14 @@ def test_a_crafted_segment_row_never_touches_a_file_outside_the_index(index_copy
     assert "Marco Rubio" in engine.ask(SEED_QUESTION).best.text
 
 
-def test_a_crafted_bm25_file_list_and_job_key_never_touch_files_outside_the_index(index_copy: Path, tmp_path: Path):
-    victims = [canary(tmp_path / "victim.txt"), canary(tmp_path / "victim2.txt"), canary(tmp_path / "victim.lock")]
+def test_a_crafted_bm25_file_list_and_job_key_never_touch_files_outside_the_index(
+    index_copy: Path, tmp_path: Path
+):
+    victims = [
+        canary(tmp_path / "victim.txt"),
+        canary(tmp_path / "victim2.txt"),
+        canary(tmp_path / "victim.lock"),
+    ]
     managed = index_copy / "text" / ".managed.json"
     managed.write_text(json.dumps(json.loads(managed.read_text()) + ["../../victim.txt", str(victims[1])]))
     (index_copy / "segments" / "job-x").mkdir()
@@ -93,8 +101,9 @@ def test_a_crafted_bm25_file_list_and_job_key_never_touch_files_outside_the_inde
     assert "Marco Rubio" in engine.ask(SEED_QUESTION).best.text
 
 
-def test_an_index_whose_segments_folder_links_elsewhere_is_refused_and_the_other_folder_kept(index_copy: Path,
-                                                                                            tmp_path: Path):
+def test_an_index_whose_segments_folder_links_elsewhere_is_refused_and_the_other_folder_kept(
+    index_copy: Path, tmp_path: Path
+):
     elsewhere = tmp_path / "elsewhere"
     shutil.copytree(index_copy / "segments", elsewhere)
     canary(elsewhere / "job-0123456789ab-000000000001.faiss")  # what a job sweep would delete
@@ -102,10 +111,16 @@ def test_an_index_whose_segments_folder_links_elsewhere_is_refused_and_the_other
     before = snapshot(elsewhere)
     shutil.rmtree(index_copy / "segments")
     (index_copy / "segments").symlink_to(elsewhere)
-    for args in (["index", "add", str(ROOT / "tests" / "data" / "evolving-story.jsonl"), "--quiet"],
-                 ["ask", SEED_QUESTION], ["index", "rebuild", "--quiet"]):
+    for args in (
+        ["index", "add", str(ROOT / "tests" / "data" / "evolving-story.jsonl"), "--quiet"],
+        ["ask", SEED_QUESTION],
+        ["index", "rebuild", "--quiet"],
+    ):
         proc = qa(*args, "--index-dir", str(index_copy))
-        assert proc.returncode == 1 and "is a link to another folder" in one_error_line(proc), (args, proc.stderr)
+        assert proc.returncode == 1 and "is a link to another folder" in one_error_line(proc), (
+            args,
+            proc.stderr,
+        )
     proc = qa("index", "check", "--index-dir", str(index_copy))
     assert proc.returncode == 1 and "is a link to another folder" in proc.stderr
     assert snapshot(elsewhere) == before
@@ -133,30 +148,48 @@ def test_an_upgrade_never_reads_a_version_outside_its_folder(tmp_path: Path):
 
 # ----- feeds and uploads -------------------------------------------------------------------------
 
+
 def feed(path: Path, links: list[str]) -> Path:
-    items = "".join(f"<item><title>Entry {n}</title><link>{link}</link><description>Summary {n} of the "
-                    f"harbour report.</description><pubDate>Mon, 06 Oct 2025 10:00:00 GMT</pubDate></item>"
-                    for n, link in enumerate(links))
+    items = "".join(
+        f"<item><title>Entry {n}</title><link>{link}</link><description>Summary {n} of the "
+        f"harbour report.</description><pubDate>Mon, 06 Oct 2025 10:00:00 GMT</pubDate></item>"
+        for n, link in enumerate(links)
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f'<?xml version="1.0"?><rss version="2.0"><channel><title>Harbour Wire</title>{items}'
-                    "</channel></rss>", encoding="utf-8")
+    path.write_text(
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>Harbour Wire</title>{items}'
+        "</channel></rss>",
+        encoding="utf-8",
+    )
     return path
 
 
 def page(path: Path, word: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"<html><head><title>Page</title></head><body><article><h1>Page</h1><p>The secret password "
-                    f"of the server is {word}, kept in this file since the spring.</p><p>Nobody else knows "
-                    f"{word}.</p></article></body></html>", encoding="utf-8")
+    path.write_text(
+        f"<html><head><title>Page</title></head><body><article><h1>Page</h1><p>The secret password "
+        f"of the server is {word}, kept in this file since the spring.</p><p>Nobody else knows "
+        f"{word}.</p></article></body></html>",
+        encoding="utf-8",
+    )
     return path
 
 
 def test_a_feed_reads_local_pages_only_inside_its_own_folder(tmp_path: Path):
     secret = page(tmp_path / "server" / "secret.html", "zyxwvu")
-    inside = page(tmp_path / "feeds" / "pages" / "inside.html", "qponml")
+    page(tmp_path / "feeds" / "pages" / "inside.html", "qponml")
     (tmp_path / "feeds" / "linked.html").symlink_to(secret)
-    path = feed(tmp_path / "feeds" / "wire.rss", [str(secret), "../server/secret.html", "linked.html",
-                                                  f"file://{secret}", "https://example.com/story", "pages/inside.html"])
+    path = feed(
+        tmp_path / "feeds" / "wire.rss",
+        [
+            str(secret),
+            "../server/secret.html",
+            "linked.html",
+            f"file://{secret}",
+            "https://example.com/story",
+            "pages/inside.html",
+        ],
+    )
     collected = collect_articles([path])
     texts = [a.text for a in collected.articles]
     assert len(texts) == 6 and not any("zyxwvu" in t for t in texts), texts
@@ -178,6 +211,7 @@ def test_a_feed_uploaded_through_the_page_never_reads_a_server_file(tmp_path: Pa
 
 
 # ----- one article cannot stall everyone -----------------------------------------------------------
+
 
 def test_text_without_sentence_ends_becomes_bounded_passages_with_true_offsets():
     words = [f"w{n % 997}" for n in range(30_000)]
@@ -214,6 +248,7 @@ def test_files_over_the_limit_are_refused_in_one_line_without_being_read(tmp_pat
 
 # ----- failures that must not lie -------------------------------------------------------------------
 
+
 def test_a_read_only_index_answers(small_disk: Path, seed_index: Path):  # noqa: F811
     index_dir = small_disk / "index"
     shutil.copytree(seed_index, index_dir)
@@ -234,7 +269,10 @@ def test_a_nearly_full_disk_is_reported_as_full_never_as_damage(small_disk: Path
     shutil.copytree(seed_index, index_dir)
     filler = fill(small_disk, leave=16 * 1024)
     try:
-        for args in (["ask", SEED_QUESTION], ["index", "add", str(ROOT / "tests" / "data" / "evolving-story.jsonl")]):
+        for args in (
+            ["ask", SEED_QUESTION],
+            ["index", "add", str(ROOT / "tests" / "data" / "evolving-story.jsonl")],
+        ):
             proc = qa(*args, "--index-dir", str(index_dir), "--quiet" if args[0] == "index" else "--json")
             if proc.returncode:
                 line = one_error_line(proc)
@@ -305,9 +343,17 @@ def test_a_failed_rebuild_keeps_the_old_bm25_index(index_copy: Path):
 
 def test_a_writer_never_waits_on_another_programs_open_read(index_copy: Path):
     reader = subprocess.Popen(
-        [sys.executable, "-c", "import sqlite3, sys, time; db = sqlite3.connect(sys.argv[1], isolation_level=None); "
-         "db.execute('BEGIN'); db.execute('SELECT count(*) FROM articles').fetchone(); print('in', flush=True); "
-         "time.sleep(120)", str(index_copy / "index.sqlite")], stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys, time; db = sqlite3.connect(sys.argv[1], isolation_level=None); "
+            "db.execute('BEGIN'); db.execute('SELECT count(*) FROM articles').fetchone(); print('in', flush=True); "
+            "time.sleep(120)",
+            str(index_copy / "index.sqlite"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert reader.stdout.readline().strip() == "in"
         engine = Engine.open(index_copy)
@@ -330,6 +376,7 @@ def test_asking_an_index_whose_folder_was_deleted_says_so(index_copy: Path):
 
 
 # ----- one-line messages with the real cause -------------------------------------------------------
+
 
 def test_wrong_types_through_the_api_are_refused_in_one_line(index_copy: Path):
     with pytest.raises(InputError, match="must be a path"):
@@ -372,22 +419,39 @@ def test_train_reader_on_a_file_that_is_not_squad_says_so(tmp_path: Path):
     for text in ("root:x:0:0:root:/root:/bin/bash\n", '{"version": "1.1"}', '{"data": [{"title": "x"}]}'):
         data = tmp_path / "data.json"
         data.write_text(text)
-        proc = qa("train-reader", "--data", str(data), "--output", str(tmp_path / "out"),
-                  "--checkpoint-dir", str(tmp_path / "ck"), "--quiet")
+        proc = qa(
+            "train-reader",
+            "--data",
+            str(data),
+            "--output",
+            str(tmp_path / "out"),
+            "--checkpoint-dir",
+            str(tmp_path / "ck"),
+            "--quiet",
+        )
         assert proc.returncode == 2 and "is not a SQuAD-format file" in one_error_line(proc)
 
 
 def test_ray_at_an_address_where_nothing_answers_fails_within_seconds(index_copy: Path):
     pytest.importorskip("ray")
     start = time.perf_counter()
-    proc = qa("index", "add", str(ROOT / "tests" / "data" / "evolving-story.jsonl"), "--index-dir", str(index_copy),
-              "--ray", "127.0.0.1:1", "--quiet")
+    proc = qa(
+        "index",
+        "add",
+        str(ROOT / "tests" / "data" / "evolving-story.jsonl"),
+        "--index-dir",
+        str(index_copy),
+        "--ray",
+        "127.0.0.1:1",
+        "--quiet",
+    )
     assert proc.returncode == 2 and "Nothing answers at the Ray address" in one_error_line(proc)
     assert time.perf_counter() - start < 60
 
 
-def test_an_unexpected_exception_is_marked_as_internal_with_its_traceback_kept(monkeypatch: pytest.MonkeyPatch,
-                                                                               capsys: pytest.CaptureFixture):
+def test_an_unexpected_exception_is_marked_as_internal_with_its_traceback_kept(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+):
     from qa import cli
 
     def broken(args: object) -> int:
@@ -404,11 +468,14 @@ def test_an_unexpected_exception_is_marked_as_internal_with_its_traceback_kept(m
 
 # ----- ids that never collide silently --------------------------------------------------------------
 
+
 def test_two_different_files_of_one_name_in_separate_adds_both_stay(tmp_path: Path, index_copy: Path):
     first = tmp_path / "monday" / "report.txt"
     second = tmp_path / "tuesday" / "report.txt"
-    for path, text in ((first, "The ferry to Brindisi was cancelled on Monday because of the storm."),
-                       (second, "The council approved the new tram line to the airport on Tuesday.")):
+    for path, text in (
+        (first, "The ferry to Brindisi was cancelled on Monday because of the storm."),
+        (second, "The council approved the new tram line to the airport on Tuesday."),
+    ):
         path.parent.mkdir()
         path.write_text(text)
     engine = Engine.open(index_copy)
@@ -416,7 +483,9 @@ def test_two_different_files_of_one_name_in_separate_adds_both_stay(tmp_path: Pa
     report = engine.add([second])
     assert report.added == 1 and report.updated == 0
     texts = {a.id: a.text for a in engine.articles()}
-    assert texts["report"].startswith("The ferry") and any(t.startswith("The council") for t in texts.values())
+    assert texts["report"].startswith("The ferry") and any(
+        t.startswith("The council") for t in texts.values()
+    )
     assert engine.add([first]).unchanged == 1 and engine.add([second]).unchanged == 1
     first.write_text("The ferry to Brindisi sailed again on Wednesday.")
     assert engine.add([first]).updated == 1

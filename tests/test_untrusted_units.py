@@ -19,10 +19,22 @@ from qa.passages import bounded
 
 def test_own_file_takes_only_plain_names_of_the_pattern_in_an_unlinked_subfolder(tmp_path: Path):
     (tmp_path / "segments").mkdir()
-    assert own_file(tmp_path, "segments", "seg-000001.faiss", SEGMENT_FILE) == tmp_path / "segments" / "seg-000001.faiss"
+    assert (
+        own_file(tmp_path, "segments", "seg-000001.faiss", SEGMENT_FILE)
+        == tmp_path / "segments" / "seg-000001.faiss"
+    )
     assert own_file(tmp_path, "segments", "job-0123456789ab-000000000042.faiss", SEGMENT_FILE) is not None
-    for name in ("/etc/passwd", "../seg-000001.faiss", "seg-000001.faiss/../../x", "seg-1.faiss", "", None, 7,
-                 "seg-000001.faiss\n", "SEG-000001.faiss"):
+    for name in (
+        "/etc/passwd",
+        "../seg-000001.faiss",
+        "seg-000001.faiss/../../x",
+        "seg-1.faiss",
+        "",
+        None,
+        7,
+        "seg-000001.faiss\n",
+        "SEG-000001.faiss",
+    ):
         assert own_file(tmp_path, "segments", name, SEGMENT_FILE) is None, name
     (tmp_path / "segments" / "seg-000002.faiss").symlink_to("/etc/hostname")
     assert own_file(tmp_path, "segments", "seg-000002.faiss", SEGMENT_FILE) is None
@@ -51,8 +63,19 @@ def test_a_feeds_local_links_stay_inside_its_folder(tmp_path: Path):
     (tmp_path / "feeds" / "c.html").symlink_to(outside)
     assert local_page(feed, "pages/a.html") == inside.resolve()
     assert local_page(feed, "./pages/../pages/a.html") == inside.resolve()
-    for link in (str(outside), "../b.html", "c.html", f"file://{outside}", "https://example.com/a.html",
-                 "HTTP://example.com/a.html", "pages/missing.html", "pages", "", None, "\\\\server\\share\\a.html"):
+    for link in (
+        str(outside),
+        "../b.html",
+        "c.html",
+        f"file://{outside}",
+        "https://example.com/a.html",
+        "HTTP://example.com/a.html",
+        "pages/missing.html",
+        "pages",
+        "",
+        None,
+        "\\\\server\\share\\a.html",
+    ):
         assert local_page(feed, link) is None, link
     (tmp_path / "feeds" / "notes.txt").write_text("x")
     assert local_page(feed, "notes.txt") is None  # only HTML pages are read through a feed
@@ -72,15 +95,25 @@ def test_bounded_cuts_at_spaces_within_both_limits_and_keeps_offsets():
     assert bounded("skip this part", 5, 14, 1, 100) == [(5, 9), (10, 14)]
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("2025-10-01", "2025-10-01"), ("2025-10", "2025-10"), ("October 1, 2025", "2025-10-01"),
-    (" 2024-02-29 ", "2024-02-29"), ("", None), (None, None)])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("2025-10-01", "2025-10-01"),
+        ("2025-10", "2025-10"),
+        ("October 1, 2025", "2025-10-01"),
+        (" 2024-02-29 ", "2024-02-29"),
+        ("", None),
+        (None, None),
+    ],
+)
 def test_read_date_reads_real_dates(text: str | None, expected: str | None):
     assert read_date(text) == expected
 
 
-@pytest.mark.parametrize("text", ["9999-99-99", "2025-13-01", "2025-02-30", "2022-13-45", "2023-02-29", "2025-00",
-                                  "yesterday", "soon"])
+@pytest.mark.parametrize(
+    "text",
+    ["9999-99-99", "2025-13-01", "2025-02-30", "2022-13-45", "2023-02-29", "2025-00", "yesterday", "soon"],
+)
 def test_read_date_refuses_impossible_dates_in_one_line(text: str):
     with pytest.raises(InputError, match="date"):
         read_date(text, "Published since:")
@@ -88,18 +121,23 @@ def test_read_date_refuses_impossible_dates_in_one_line(text: str):
 
 def test_valid_bound_and_iso_day():
     assert valid_bound("2025") and valid_bound("2025-12") and valid_bound("2025-12-31")
-    assert not any(valid_bound(v) for v in ("2025-13", "2025-12-32", "25-12-01", "2025-1-1", 20251201, None, ""))
+    assert not any(
+        valid_bound(v) for v in ("2025-13", "2025-12-32", "25-12-01", "2025-1-1", 20251201, None, "")
+    )
     assert iso_day("2025-1-5") == "2025-01-05" and iso_day("2025-02-29") is None
 
 
-@pytest.mark.parametrize("error, said", [
-    (OSError(28, "No space left on device"), "the disk is full"),
-    (sqlite3.OperationalError("database or disk is full"), "the disk is full"),
-    (sqlite3.OperationalError("attempt to write a readonly database"), "permission denied"),
-    (PermissionError(13, "Permission denied"), "permission denied"),
-    (sqlite3.OperationalError("database is locked"), "holds its database locked"),
-    (OSError(5, "Input/output error"), "could not be written (Input/output error)"),
-])
+@pytest.mark.parametrize(
+    "error, said",
+    [
+        (OSError(28, "No space left on device"), "the disk is full"),
+        (sqlite3.OperationalError("database or disk is full"), "the disk is full"),
+        (sqlite3.OperationalError("attempt to write a readonly database"), "permission denied"),
+        (PermissionError(13, "Permission denied"), "permission denied"),
+        (sqlite3.OperationalError("database is locked"), "holds its database locked"),
+        (OSError(5, "Input/output error"), "could not be written (Input/output error)"),
+    ],
+)
 def test_a_failed_save_names_its_real_cause(tmp_path: Path, error: BaseException, said: str):
     line = _save_failure(tmp_path, error)
     assert said in line and "The previous index is unchanged" in line and "\n" not in line

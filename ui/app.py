@@ -41,7 +41,8 @@ ASK_CONCURRENCY = 64
 CSS = """
 #answer .answer-text { font-size: 2rem; font-weight: 700; line-height: 1.2; }
 #answer .meta, .candidate .meta { color: #666; font-size: 0.9rem; }
-#answer .passage { margin-top: .75rem; padding: .75rem; border-left: 4px solid #f59e0b; background: rgba(245,158,11,.06); }
+#answer .passage { margin-top: .75rem; padding: .75rem; border-left: 4px solid #f59e0b;
+                  background: rgba(245,158,11,.06); }
 #answer mark { background: #fde68a; padding: 0 .15em; border-radius: 3px; }
 #answer .dont-know { font-size: 1.5rem; font-weight: 600; }
 .candidate { margin: .25rem 0; }
@@ -73,19 +74,37 @@ class Library:
         self.batcher = MicroBatcher(self.engine)
 
     # ----- asking ------------------------------------------------------------
-    def ask(self, question: str, retrieval: str = "hybrid", top_k: int = 5, always_answer: bool = False,
-            remember: bool = True, since: str = "", until: str = "", source: str = "") -> dict[str, Any]:
+    def ask(
+        self,
+        question: str,
+        retrieval: str = "hybrid",
+        top_k: int = 5,
+        always_answer: bool = False,
+        remember: bool = True,
+        since: str = "",
+        until: str = "",
+        source: str = "",
+    ) -> dict[str, Any]:
         """The answer as a dict; confident answers are remembered as examples for the page (`remember`).
 
         `since`/`until` are dates in any common form, `source` one source name; empty means no filter.
         """
         filters = page_filters(since, until, source)
         try:  # the API may send anything: "5", 5.0, "five"
-            top_k = int(float(top_k)) if not isinstance(top_k, bool) and float(top_k) == int(float(top_k)) else top_k
+            top_k = (
+                int(float(top_k))
+                if not isinstance(top_k, bool) and float(top_k) == int(float(top_k))
+                else top_k
+            )
         except (TypeError, ValueError, OverflowError):
             pass  # the engine refuses it in one line
-        result = self.batcher.ask(question, top_k=top_k, retrieval=retrieval,  # type: ignore[arg-type]
-                                  filters=filters, always_answer=bool(always_answer))
+        result = self.batcher.ask(
+            question,
+            top_k=top_k,
+            retrieval=retrieval,  # type: ignore[arg-type]
+            filters=filters,
+            always_answer=bool(always_answer),
+        )
         with self.remembering:
             if remember and result.confident and result.question not in self.recent:
                 self.recent.insert(0, result.question)
@@ -97,8 +116,18 @@ class Library:
         """The library table, newest first; what the last upload added or changed is marked "new"."""
         counts = self.engine.passage_counts()
         articles = sorted(self.engine.articles(text=False), key=lambda a: a.date or "", reverse=True)
-        return [["new" if a.id in self.just_added else "", a.title, a.date or "", a.source or "", a.url or "",
-                 counts.get(a.id, 0), a.id] for a in articles]
+        return [
+            [
+                "new" if a.id in self.just_added else "",
+                a.title,
+                a.date or "",
+                a.source or "",
+                a.url or "",
+                counts.get(a.id, 0),
+                a.id,
+            ]
+            for a in articles
+        ]
 
     def examples(self) -> list[str]:
         """Questions to try: the latest asked here, the seed's if the seed article is in, else from recent titles."""
@@ -129,11 +158,16 @@ class Library:
                 source = Path(upload)
                 suffix = source.suffix.lower()
                 if suffix not in SUFFIXES:
-                    lines.append(f"- **{source.name}**: failed — not a supported file; upload .txt, .md, .html, .jsonl or RSS/Atom feeds.")
+                    lines.append(
+                        f"- **{source.name}**: failed — not a supported file; upload .txt, .md, "
+                        f".html, .jsonl or RSS/Atom feeds."
+                    )
                     continue
                 if source.stat().st_size > self.max_upload_bytes:
-                    lines.append(f"- **{source.name}**: failed — larger than the {self.max_upload_bytes // (1024 * 1024)} MB "
-                                 "upload limit; split it into smaller files.")
+                    lines.append(
+                        f"- **{source.name}**: failed — larger than the {self.max_upload_bytes // (1024 * 1024)} MB "
+                        "upload limit; split it into smaller files."
+                    )
                     continue
                 # The uploaded name only ever becomes a slug, never a path of its own.
                 target = Path(tmp) / f"{slug(source.stem)}{suffix}"
@@ -146,10 +180,17 @@ class Library:
                     lines.append(f"- **{source.name}**: failed — {reason}")
                     continue
                 known = self.engine.index.checksums([a.id for a in collected.articles])
-                states = ["unchanged" if known.get(a.id) == a.checksum
-                          else "updated" if a.id in known else "added" for a in collected.articles]
-                counts = ", ".join(f"{states.count(x)} {x}" for x in ("added", "updated", "unchanged") if x in states)
-                lines.append(f"- **{source.name}**: " + (states[0] if len(states) == 1 else f"{len(states)} articles: {counts}"))
+                states = [
+                    "unchanged" if known.get(a.id) == a.checksum else "updated" if a.id in known else "added"
+                    for a in collected.articles
+                ]
+                counts = ", ".join(
+                    f"{states.count(x)} {x}" for x in ("added", "updated", "unchanged") if x in states
+                )
+                lines.append(
+                    f"- **{source.name}**: "
+                    + (states[0] if len(states) == 1 else f"{len(states)} articles: {counts}")
+                )
                 for article in collected.articles:
                     article.origin = None  # an upload's name is all the page knows: the same name updates
                 articles.extend(collected.articles)
@@ -170,8 +211,11 @@ class Library:
 
 def page_filters(since: str, until: str, source: str) -> Filters | None:
     """Filters from the page's boxes; a date that cannot be read is refused in one line."""
-    filters = Filters(sources=[str(source).strip()] if source and str(source).strip() else [],
-                      date_from=read_date(since, "Published since:"), date_to=read_date(until, "Published until:"))
+    filters = Filters(
+        sources=[str(source).strip()] if source and str(source).strip() else [],
+        date_from=read_date(since, "Published since:"),
+        date_to=read_date(until, "Published until:"),
+    )
     return filters if filters else None
 
 
@@ -197,51 +241,84 @@ def render_answer(result: dict[str, Any]) -> tuple[str, str]:
     """The answer card and the other candidates, as HTML."""
     e = html.escape
     seconds = result["seconds"]
-    timing = (f"<p class='meta' id='timing'>Answered in {seconds.get('total', 0):.2f} s "
-              f"(retrieval {seconds.get('retrieval', 0):.2f} s, reading {seconds.get('reading', 0):.2f} s)</p>")
+    timing = (
+        f"<p class='meta' id='timing'>Answered in {seconds.get('total', 0):.2f} s "
+        f"(retrieval {seconds.get('retrieval', 0):.2f} s, reading {seconds.get('reading', 0):.2f} s)</p>"
+    )
     answer = result["answer"]
     if not answer:
-        closest = "".join(f"<li><p class='meta'>{where(p)}</p><p>{e(p['text'])}</p></li>" for p in result["passages"][:3])
-        card = ("<div class='dont-know'>The articles don't say.</div>"
-                "<p class='meta'>No passage answers this with enough confidence."
-                + (" These came closest:</p><ol class='closest'>" + closest + "</ol>" if closest else "</p>") + timing)
+        closest = "".join(
+            f"<li><p class='meta'>{where(p)}</p><p>{e(p['text'])}</p></li>" for p in result["passages"][:3]
+        )
+        card = (
+            "<div class='dont-know'>The articles don't say.</div>"
+            "<p class='meta'>No passage answers this with enough confidence."
+            + (" These came closest:</p><ol class='closest'>" + closest + "</ol>" if closest else "</p>")
+            + timing
+        )
     else:
         passage = answer["passage"]
         a0 = answer["start"] - answer["passage_start"]
         a1 = answer["end"] - answer["passage_start"]
         marked = f"{e(passage[:a0])}<mark>{e(passage[a0:a1])}</mark>{e(passage[a1:])}"
-        sure = "confident" if result.get("confident", True) else "confident — a best guess, below the confidence threshold"
+        sure = (
+            "confident"
+            if result.get("confident", True)
+            else "confident — a best guess, below the confidence threshold"
+        )
         when = f" · <span class='as-of'>article of {e(result['as_of'])}</span>" if result.get("as_of") else ""
-        card = (f"<div class='answer-text'>{e(answer['text'])}</div>"
-                f"<p class='meta'>{answer['score']:.0%} {sure} · {where(answer)}{when}</p>"
-                f"<div class='passage'>{marked}</div>{timing}")
+        card = (
+            f"<div class='answer-text'>{e(answer['text'])}</div>"
+            f"<p class='meta'>{answer['score']:.0%} {sure} · {where(answer)}{when}</p>"
+            f"<div class='passage'>{marked}</div>{timing}"
+        )
         if result.get("timeline"):
-            card += ("<p class='meta timeline'>Other answers, newest first: " + "; ".join(
-                f"<b>{e(t['text'])}</b> \u2014 {e((t['date'] or '')[:10])}" for t in result["timeline"][:4]) + "</p>")
+            card += (
+                "<p class='meta timeline'>Other answers, newest first: "
+                + "; ".join(
+                    f"<b>{e(t['text'])}</b> \u2014 {e((t['date'] or '')[:10])}"
+                    for t in result["timeline"][:4]
+                )
+                + "</p>"
+            )
     others = [c for c in result["candidates"] if not answer or c["text"] != answer["text"]][:5]
-    listing = "".join(f"<li class='candidate'><b>{e(c['text'])}</b> <span class='meta'>{c['score']:.0%} · {where(c)}</span></li>"
-                      for c in others)
+    listing = "".join(
+        f"<li class='candidate'><b>{e(c['text'])}</b> <span class='meta'>{c['score']:.0%} · {where(c)}</span></li>"
+        for c in others
+    )
     # data-answered-at lets a browser test tell a fresh answer from the previous one.
     stamp = time.time_ns()
-    return f"<div id='answer-card' data-question='{e(result['question'])}' data-answered-at='{stamp}'>{card}</div>", (f"<h4>Other candidates</h4><ul>{listing}</ul>" if listing else "")
+    return (
+        f"<div id='answer-card' data-question='{e(result['question'])}' data-answered-at='{stamp}'>{card}</div>",
+        (f"<h4>Other candidates</h4><ul>{listing}</ul>" if listing else ""),
+    )
 
 
 def build_app(library: Library) -> gr.Blocks:
-    def ask_page(question: str, retrieval: str, top_k: float, always_answer: bool, since: str, until: str,
-                 source: str) -> tuple[str, str]:
+    def ask_page(
+        question: str, retrieval: str, top_k: float, always_answer: bool, since: str, until: str, source: str
+    ) -> tuple[str, str]:
         try:
-            return render_answer(library.ask(question, retrieval, top_k, always_answer, since=since, until=until,
-                                             source=source))
+            return render_answer(
+                library.ask(
+                    question, retrieval, int(top_k), always_answer, since=since, until=until, source=source
+                )
+            )
         except Exception as exc:  # QAError's one line, or a bug's, never Gradio's generic error
             return f"<div class='error' id='ask-error'>{html.escape(one_line(exc))}</div>", ""
 
     def refresh() -> tuple[str, list[list[Any]], Any, Any]:
-        return library.stats(), library.rows(), gr.update(choices=library.choices(), value=[]), examples_update()
+        return (
+            library.stats(),
+            library.rows(),
+            gr.update(choices=library.choices(), value=[]),
+            examples_update(),
+        )
 
     def examples_update() -> Any:
         return gr.Dataset(samples=[[q] for q in library.examples()])
 
-    def add(files: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+    def add(files: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 (Gradio's idiom)
         progress(0.1, desc="Reading and indexing the articles")
         try:
             message = library.add_uploads(files or [])
@@ -257,57 +334,104 @@ def build_app(library: Library) -> gr.Blocks:
         return (message, *refresh())
 
     with gr.Blocks(title="News QA") as app:
-        gr.Markdown("# News QA\nAsk your articles a question; every answer is shown in the sentence it came from.")
+        gr.Markdown(
+            "# News QA\nAsk your articles a question; every answer is shown in the sentence it came from."
+        )
         with gr.Tab("Ask"):
             with gr.Row():
-                question = gr.Textbox(label="Question", placeholder=SEED_EXAMPLES[0], elem_id="question", scale=5, max_length=1000)
+                question = gr.Textbox(
+                    label="Question",
+                    placeholder=SEED_EXAMPLES[0],
+                    elem_id="question",
+                    scale=5,
+                    max_length=1000,
+                )
                 ask = gr.Button("Ask", variant="primary", elem_id="ask", scale=1)
             with gr.Row():
-                retrieval = gr.Radio(["hybrid", "dense", "bm25"], value=library.config.retrieval, label="Retrieval")
+                retrieval = gr.Radio(
+                    ["hybrid", "dense", "bm25"], value=library.config.retrieval, label="Retrieval"
+                )
                 top_k = gr.Slider(1, 20, value=library.config.top_k, step=1, label="Passages to read (top-k)")
-                always = gr.Checkbox(False, label="Always show the best guess", elem_id="always-answer",
-                                     info="even when the articles don't say it with enough confidence")
+                always = gr.Checkbox(
+                    False,
+                    label="Always show the best guess",
+                    elem_id="always-answer",
+                    info="even when the articles don't say it with enough confidence",
+                )
             with gr.Accordion("Only some articles", open=False, elem_id="filters"):
                 with gr.Row():
                     since = gr.Textbox(label="Published since", placeholder="2025-10-01", elem_id="since")
                     until = gr.Textbox(label="Published until", placeholder="2025-10-31", elem_id="until")
-                    source = gr.Dropdown(library.sources(), value=None, label="Source", allow_custom_value=True,
-                                         elem_id="source")
-            examples = gr.Dataset(components=[gr.Textbox(visible=False)], samples=[[q] for q in library.examples()],
-                                  label="Try", elem_id="examples")
+                    source = gr.Dropdown(
+                        library.sources(),
+                        value=None,
+                        label="Source",
+                        allow_custom_value=True,
+                        elem_id="source",
+                    )
+            examples = gr.Dataset(
+                components=[gr.Textbox(visible=False)],
+                samples=[[q] for q in library.examples()],
+                label="Try",
+                elem_id="examples",
+            )
             answer = gr.HTML(elem_id="answer")
             candidates = gr.HTML(elem_id="candidates")
         with gr.Tab("Library"):
             stats = gr.Markdown(library.stats(), elem_id="stats")
-            table = gr.Dataframe(library.rows(), headers=["", "title", "date", "source", "url", "passages", "id"],
-                                 interactive=False, elem_id="articles", show_search="search", wrap=True)
-            upload = gr.File(label=f"Add articles (.txt, .md, .html, .jsonl, RSS/Atom .xml; up to {library.max_upload_bytes // (1024 * 1024)} MB each)",
-                             file_count="multiple", elem_id="upload")
+            table = gr.Dataframe(
+                library.rows(),
+                headers=["", "title", "date", "source", "url", "passages", "id"],
+                interactive=False,
+                elem_id="articles",
+                show_search="search",
+                wrap=True,
+            )
+            upload = gr.File(
+                label=f"Add articles (.txt, .md, .html, .jsonl, RSS/Atom .xml; up to "
+                f"{library.max_upload_bytes // (1024 * 1024)} MB each)",
+                file_count="multiple",
+                elem_id="upload",
+            )
             add_button = gr.Button("Add to the index", elem_id="add")
             upload_message = gr.Markdown(elem_id="library-message")  # beside the upload box it reports on
-            chosen = gr.Dropdown(library.choices(), multiselect=True, label="Articles to remove", elem_id="remove-choice")
+            chosen = gr.Dropdown(
+                library.choices(), multiselect=True, label="Articles to remove", elem_id="remove-choice"
+            )
             remove_button = gr.Button("Remove", variant="stop", elem_id="remove")
             remove_message = gr.Markdown(elem_id="remove-message")
 
         shown = [stats, table, chosen, examples]
         examples.click(lambda sample: sample[0], examples, question, api_visibility="undocumented")
         for trigger in (ask.click, question.submit):
-            trigger(ask_page, [question, retrieval, top_k, always, since, until, source], [answer, candidates],
-                    api_visibility="undocumented",
-                    concurrency_limit=ASK_CONCURRENCY).then(examples_update, None, examples, api_visibility="undocumented",
-                                              show_progress="hidden")
+            trigger(
+                ask_page,
+                [question, retrieval, top_k, always, since, until, source],
+                [answer, candidates],
+                api_visibility="undocumented",
+                concurrency_limit=ASK_CONCURRENCY,
+            ).then(examples_update, None, examples, api_visibility="undocumented", show_progress="hidden")
         add_button.click(add, [upload], [upload_message, *shown], api_visibility="undocumented")
         remove_button.click(remove, [chosen], [remove_message, *shown], api_visibility="undocumented")
         app.load(refresh, None, shown, api_visibility="undocumented")
 
-        def api_ask(question: str, retrieval: str = "hybrid", top_k: int = 5, always_answer: bool = False,
-                    since: str = "", until: str = "", source: str = "") -> dict[str, Any]:
+        def api_ask(
+            question: str,
+            retrieval: str = "hybrid",
+            top_k: int = 5,
+            always_answer: bool = False,
+            since: str = "",
+            until: str = "",
+            source: str = "",
+        ) -> dict[str, Any]:
             """Answer a question from the indexed articles; returns the answer, its citation and the candidates.
 
             `since`/`until` (dates) and `source` restrict the articles searched; empty means all.
             """
             try:
-                return library.ask(question, retrieval, top_k, always_answer, since=since, until=until, source=source)
+                return library.ask(
+                    question, retrieval, top_k, always_answer, since=since, until=until, source=source
+                )
             except Exception as exc:
                 raise gr.Error(one_line(exc)) from None
 
@@ -316,15 +440,27 @@ def build_app(library: Library) -> gr.Blocks:
     return app
 
 
-def serve(index_dir: Path | None = None, host: str = "127.0.0.1", port: int = 7860, config: Config | None = None,
-          max_upload_mb: float = 20.0, share: bool = False) -> None:
+def serve(
+    index_dir: Path | None = None,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    config: Config | None = None,
+    max_upload_mb: float = 20.0,
+    share: bool = False,
+) -> None:
     index_dir = Path(index_dir) if index_dir else default_index_dir()
     library = Library(index_dir, config or Config(), max_upload_mb)
     library.ask(SEED_EXAMPLES[0], remember=False)  # load the models before the first visitor waits for them
     app = build_app(library)
     print(f"Serving on http://{host}:{port} (index {index_dir}); Ctrl+C stops.", flush=True)
-    launch(app, server_name=host, server_port=port, share=share, quiet=not share,
-           max_file_size=int(max_upload_mb * 4 * 1024 * 1024))
+    launch(
+        app,
+        server_name=host,
+        server_port=port,
+        share=share,
+        quiet=not share,
+        max_file_size=int(max_upload_mb * 4 * 1024 * 1024),
+    )
 
 
 def launch(app: gr.Blocks, **options: Any) -> tuple[Any, str, Any]:

@@ -1,0 +1,231 @@
+"""Fast unit tests of the pure logic, on hand-made inputs and without models, so that a failure names the
+function that broke: span decoding, fusion, story folding, recency and timeline, duplicate detection,
+calibration fitting and the training time budget."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from qa.answers import Answer, Evidence, prefer_recent, recency_for, timeline
+from qa.articles import Article
+from qa.calibration import Calibration, expected_calibration_error, fit_calibration
+from qa.duplicates import Stories
+from qa.passages import Passage
+from qa.reading import decode_window
+from qa.retrieval import Hit, Retriever, fuse
+from qa.training import steps_within_budget
+
+# ----- span decoding -------------------------------------------------------------------------------
+
+
+def logits(size: int, peaks: dict[int, float]) -> np.ndarray:
+    out = np.zeros(size, dtype=np.float32)
+    for at, value in peaks.items():
+        out[at] = value
+    return out
+
+
+def test_decode_window_finds_the_peak_span_and_the_no_answer_probability():
+    context = np.array(
+        [False, False, True, True, True, True, True, False]
+    )  # [CLS] question | 5 tokens | [SEP]
+    start, end = logits(8, {3: 8.0}), logits(8, {5: 8.0})
+    spans, null = decode_window(start, end, context, max_answer_tokens=30, top_n=3)
+    assert spans[0][:2] == (3, 5)
+    probabilities = [p for _, _, p in spans]
+    assert probabilities == sorted(probabilities, reverse=True) and 0.9 < probabilities[0] <= 1.0
+    # [CLS] holds almost nothing: logit 0 (like 4 other tokens) against one of 8, on both ends
+    assert null == pytest.approx((1 / (5 + math.exp(8))) ** 2, rel=1e-4)
+
+
+def test_decode_window_keeps_spans_inside_the_context_in_order_and_short_enough():
+    context = np.array([False, False, True, True, True, True, True, True, False])
+    start = logits(9, {0: 20.0, 1: 30.0, 7: 5.0, 2: 4.0})  # the question token 1 and [CLS] are never starts
+    end = logits(9, {8: 30.0, 2: 6.0, 6: 5.0, 7: 1.0})
+    spans, _ = decode_window(start, end, context, max_answer_tokens=3, top_n=20)
+    assert spans and all(2 <= s <= e <= 7 and e - s < 3 for s, e, _ in spans)
+    assert (7, 2, spans[0][2]) not in spans  # an end before its start is no span
+    assert spans[0][:2] == (2, 2)
+
+
+def test_decode_window_with_no_context_has_only_no_answer():
+    spans, null = decode_window(logits(4, {0: 2.0}), logits(4, {0: 2.0}), np.zeros(4, bool), 30, 5)
+    assert spans == [] and null == pytest.approx(1.0)
+
+
+# ----- fusion and folding ----------------------------------------------------------------------------
+
+
+def test_fuse_ranks_by_reciprocal_rank_and_keeps_each_sides_rank():
+    dense = [(1, 0.9), (2, 0.8), (3, 0.7)]
+    sparse = [(3, 12.0), (4, 9.0)]
+    fused = fuse(dense, sparse, rrf_k=60)
+    assert [i for i, *_ in fused] == [3, 1, 2, 4]  # 3 is found by both; 1 is first of dense
+    assert fused[0] == (3, pytest.approx(1 / 63 + 1 / 61), 2, 0)
+    assert fused[-1][2:] == (None, 1)
+
+
+def test_fuse_breaks_equal_ranks_by_the_surer_side():
+    # A is first in dense by a wide margin, B first in BM25 by a narrow one: equal RRF, A wins.
+    dense = [(1, 0.9), (2, 0.3)]
+    sparse = [(2, 10.0), (1, 9.9)]
+    assert [i for i, *_ in fuse(dense, sparse, rrf_k=60)] == [1, 2]
+    assert [i for i, *_ in fuse([(1, 0.9), (2, 0.89)], [(2, 10.0), (1, 2.0)], rrf_k=60)] == [2, 1]
+
+
+def test_one_passage_per_story_in_rank_order():
+    def hit(article: str, copy_of: str | None, n: int) -> Hit:
+        passage = Passage(f"{article}:{n}", article, "text", 0, 4)
+        return Hit(passage, Article(article, article, "text", copy_of=copy_of), 1.0 / (n + 1))
+
+    hits = [hit("wire", None, 0), hit("reprint", "wire", 1), hit("other", None, 2), hit("wire", None, 3)]
+    kept = Retriever(None, None)._one_per_story(hits, top_k=5)  # type: ignore[arg-type]
+    assert [h.passage.id for h in kept] == ["wire:0", "other:2", "wire:3"]
+    assert [h.passage.id for h in Retriever(None, None)._one_per_story(hits, 1)] == ["wire:0"]  # type: ignore[arg-type]
+
+
+# ----- recency and timeline -------------------------------------------------------------------------
+
+
+def answer(text: str, answerability: float, date: str | None) -> Answer:
+    evidence = Evidence(
+        "a-" + text,
+        "t",
+        date,
+        None,
+        None,
+        "p",
+        "passage",
+        0,
+        0,
+        len(text),
+        text,
+        0,
+        len(text),
+        0.5,
+        0.1,
+        answerability,
+    )
+    return Answer(text, 0.5, [evidence], answerability)
+
+
+def test_prefer_recent_moves_only_plausible_answers_and_only_when_asked():
+    older, newer, weak = (
+        answer("Ana", 3.0, "2025-01-01"),
+        answer("Ben", 2.0, "2025-03-02"),
+        answer("Cy", -9, "2025-06-01"),
+    )
+    answers = [older, newer, weak]
+    assert prefer_recent(answers, 0.0, threshold=0.0) == answers
+    assert [a.text for a in prefer_recent(answers, 2.0, threshold=0.0)] == [
+        "Ben",
+        "Ana",
+        "Cy",
+    ]  # 60 days: -4 points
+    assert [a.text for a in prefer_recent(answers, 0.1, threshold=0.0)] == [
+        "Ana",
+        "Ben",
+        "Cy",
+    ]  # -0.2: not enough
+    undated = answer("Dee", 3.5, None)  # counts as old as the oldest dated answer: 4 points down, like Ana
+    assert [a.text for a in prefer_recent([undated, older, newer], 2.0, 0.0)] == ["Ben", "Dee", "Ana"]
+
+
+def test_recency_for_the_present_only_by_default():
+    assert recency_for("Who is the current prime minister?", None) == 2.0
+    assert recency_for("Who won the 1998 final?", None) == 0.0
+    assert recency_for("Who won the 1998 final?", 0.5) == 0.5
+
+
+def test_timeline_lists_other_dated_plausible_answers_newest_first():
+    best = answer("Ana", 3.0, "2025-01-01")
+    others = [
+        answer("Ben", 1.0, "2025-02-01"),
+        answer("ana", 2.0, "2025-03-01"),
+        answer("Cy", 0.5, "2025-04-01"),
+        answer("Dee", -5.0, "2025-05-01"),
+        answer("Eve", 1.0, None),
+    ]
+    assert [a.text for a in timeline([best, *others], threshold=0.0)] == ["Cy", "Ben"]
+    assert timeline([], 0.0) == []
+
+
+# ----- duplicate detection ----------------------------------------------------------------------------
+
+STORY = (
+    "The city council of Tallinn voted on Tuesday to build a new tram line from the harbour to the airport, "
+    "a project estimated at 90 million euros that will take four years. The mayor said the first trams would "
+    "run in 2029 and that tickets would cost the same as on the existing lines. Opponents argued the money "
+    "should go to buses in the suburbs, where most commuters live, and promised to fight the plan in court."
+)
+
+
+def test_copies_of_one_story_are_grouped_and_other_stories_on_the_topic_kept_apart():
+    stories = Stories()
+    original = Article("orig", "Tram", STORY)
+    stories.add(original)
+    reprint = Article(
+        "reprint",
+        "Tallinn tram approved",
+        "By a staff writer. " + STORY.replace("Tuesday", "Tuesday evening"),
+    )
+    assert stories.original_of(reprint) == "orig"
+    reprint.copy_of = "orig"
+    stories.add(reprint)
+    same_topic = Article(
+        "other",
+        "Tram delays",
+        "Tallinn's existing tram lines were delayed on Friday by a power failure near the harbour, the city "
+        "transport company said. Commuters to the airport waited up to an hour, and the company promised "
+        "refunds for monthly tickets. The new line the council approved this week is not affected, it said.",
+    )
+    assert stories.original_of(same_topic) is None
+    # A follow-up that repeats three of the story's four sentences but reports a new event (estimated Jaccard
+    # 0.43) is a story of its own.
+    follow_up = Article(
+        "follow-up",
+        "Tram challenged",
+        STORY.split(" Opponents argued")[0]
+        + " On Thursday a group of suburban residents filed a complaint in the "
+        "administrative court, asking it to halt the tender until buses are reviewed.",
+    )
+    assert stories.original_of(follow_up) is None
+    assert stories.original_of(Article("copy2", "t", STORY)) == "orig"  # a copy of the copy is the same story
+
+
+# ----- calibration -------------------------------------------------------------------------------------
+
+
+def test_fit_calibration_is_monotone_and_matches_the_rate_of_right_answers():
+    scores = [-3.0] * 10 + [0.0] * 10 + [3.0] * 10
+    right = [False] * 9 + [True] + [False] * 5 + [True] * 5 + [True] * 9 + [False]
+    calibration = fit_calibration(scores, right, "hand-made")
+    assert calibration(-3.0) == pytest.approx(0.1) and calibration(0.0) == pytest.approx(0.5)
+    assert calibration(3.0) == pytest.approx(0.9) and calibration(100.0) == pytest.approx(0.9)
+    assert Calibration.from_dict(calibration.to_dict()) == calibration
+    assert expected_calibration_error([calibration(s) for s in scores], right) == pytest.approx(0.0, abs=1e-9)
+    assert expected_calibration_error([0.9] * 10, [True] * 5 + [False] * 5) == pytest.approx(0.4)
+
+
+def test_a_malformed_stored_calibration_is_refused():
+    for data in (
+        {"x": [1, 0], "y": [0.1, 0.2]},
+        {"x": [0, 1], "y": [0.1, 1.5]},
+        {"x": [], "y": []},
+        None,
+        {"x": [0]},
+    ):
+        assert Calibration.from_dict(data) is None
+
+
+# ----- the training time budget ----------------------------------------------------------------------
+
+
+def test_steps_within_budget_shortens_only_what_does_not_fit():
+    assert steps_within_budget(400, steps_per_second=2.0, seconds_left=1000.0, total=10_000) == 400 + 1700
+    assert steps_within_budget(400, 2.0, 1000.0, total=2000) is None  # fits already
+    assert steps_within_budget(400, 2.0, -5.0, total=10_000) == 401  # out of time: stop at the next step
+    assert steps_within_budget(400, 0.0, 1000.0, total=10_000) is None
