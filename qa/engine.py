@@ -124,7 +124,8 @@ class Engine:
         self._reader: Reader | None = None
         self._loading = threading.Lock()  # the page asks from several threads
         self._counting = threading.Lock()
-        self.passages_read = 0  # passages the reader has read since this engine was made (benchmarks report it)
+        # passages the reader has read since this engine was made (the benchmarks report it)
+        self.passages_read = 0
         self.report: AddReport | None = None  # what the build that made this engine did
         self._stories: Stories | None = None  # MinHash LSH of the articles, built on the first add
         self.abstain_on, self.no_answer_threshold = config.no_answer_rule()

@@ -44,7 +44,9 @@ def test_spans_that_only_touch_are_separate_answers():
 
 
 def hit(article: str, text: str, n: int = 0) -> Hit:
-    return Hit(Passage(f"{article}#{n}", article, text, 0, len(text)), Article.from_text(text, id=article), 1.0)
+    return Hit(
+        Passage(f"{article}#{n}", article, text, 0, len(text)), Article.from_text(text, id=article), 1.0
+    )
 
 
 def test_one_answerability_the_best_evidences_log_odds_and_its_calibrated_confidence():
