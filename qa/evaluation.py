@@ -287,7 +287,13 @@ def evaluate_open(
             answers = engine.read(example.question, hits[: config.top_k])
             em, f1 = score(answers[0].text if answers else "", example.answers)
             rows.append((example.title in orphaned, em, f1, engine.decide(answers)))
-            shown.append((answers[0].score if answers else 0.0, f1 >= 0.5 and example.title not in orphaned))
+            shown.append(
+                (
+                    answers[0].score if answers else 0.0,
+                    f1 >= 0.5 and example.title not in orphaned,
+                    rows[-1][3],
+                )
+            )
             bar.update(1)
         bar.close()
     present = [r for r in rows if not r[0]]
@@ -307,9 +313,15 @@ def evaluate_open(
         "threshold": engine.no_answer_threshold,
     }
     if engine.calibration is not None and shown:
+        # "right" is F1 >= 0.5 against a gold answer; over every question, and over the answered ones only
         result["expected_calibration_error"] = expected_calibration_error(
-            [c for c, _ in shown], [r for _, r in shown]
+            [c for c, _, _ in shown], [r for _, r, _ in shown]
         )
+        answered = [(c, r) for c, r, a in shown if a]
+        if answered:
+            result["expected_calibration_error_answered"] = expected_calibration_error(
+                [c for c, _ in answered], [r for _, r in answered]
+            )
     if orphan:
         result.update(
             orphan=orphan,

@@ -26,6 +26,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def server_temp(index_dir: Path) -> Path:
+    """The page server's temporary folder: the page copies an upload there while it adds it."""
+    folder = index_dir.parent / "server-tmp"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, seed_index: Path) -> Iterator[tuple[str, Path]]:
     index_dir = tmp_path_factory.mktemp("ui") / "index"
@@ -48,7 +55,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, seed_index: Path) -> Iterat
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        # its own temporary folder, where the tests can see an upload being added (see server_temp)
+        env={**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(server_temp(index_dir))},
     )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 180
@@ -305,7 +313,7 @@ def test_the_page_answers_while_an_upload_of_200_articles_is_embedded(server, br
 
     from gradio_client import Client
 
-    url, _ = server
+    url, index_dir = server
     batch = tmp_path / "wire batch.jsonl"
     batch.write_text(
         "".join(
@@ -327,10 +335,17 @@ def test_the_page_answers_while_an_upload_of_200_articles_is_embedded(server, br
     client = Client(url, verbose=False)
     answered: dict = {}
 
+    def adding() -> bool:  # the page holds its copy of the upload while it embeds and commits it
+        return bool(list(server_temp(index_dir).glob("tmp*/wire-batch.jsonl")))
+
     def ask_during_upload() -> None:
-        time.sleep(2.0)  # the upload is being embedded by now
+        deadline = time.monotonic() + 120
+        while not adding() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        answered["asked_while_adding"] = adding()
         answered["result"] = client.predict(SEED_QUESTION, "hybrid", 5, api_name="/ask")
         answered["at"] = time.monotonic()
+        answered["answered_while_adding"] = adding()
 
     page = open_page(browser, url)
     asker = threading.Thread(target=ask_during_upload)
@@ -340,4 +355,5 @@ def test_the_page_answers_while_an_upload_of_200_articles_is_embedded(server, br
     asker.join(timeout=120)
     assert "Added 200" in report, report
     assert "Marco Rubio" in answered["result"]["answer"]["text"]
+    assert answered["asked_while_adding"] and answered["answered_while_adding"], answered
     assert answered["at"] < upload_done, "the question waited for the upload"

@@ -1,0 +1,230 @@
+"""One reproducible results table: runs the benchmarks and writes docs/benchmarks.md.
+
+    python bench/report.py [--quick] [--out docs/benchmarks.md]
+
+Every figure comes from a command run here, in this run, on data the shipped models and knobs were
+not fitted on (SQuAD v1.1 dev; real 2023 news for encoding speed); each row gives its figure, the
+exact command (run from the repository root), its data and split. The page header says the commit,
+the machine (cores, model, load before and after) and the date. `--quick` runs smaller samples
+(about 20 minutes on 2 cores); without it, everything in full.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DEV = "../shared/data/squad/dev-v1.1.json.gz"
+
+
+@dataclass
+class Measure:
+    """One command whose JSON output gives one or more rows."""
+
+    command: list[str]  # run from the repository root; "python" is this interpreter
+    data: str
+    rows: list[tuple[str, Callable[[dict[str, Any]], str]]]
+
+
+def measures(quick: bool) -> list[Measure]:
+    limit = ["--limit", "3000"] if quick else []
+    speed = ["--questions", "100", "--encode", "200"] if quick else []
+    sample = ["--sample", "2000"] if quick else []
+    dev_note = "SQuAD v1.1 dev" + (" (first 3,000 questions; all 2,067 paragraphs indexed)" if quick else "")
+    return [
+        Measure(
+            ["python", "-m", "qa", "eval", "open", DEV, *limit, "--json", "--quiet"],
+            dev_note + ", the whole engine, each paragraph an article",
+            [
+                ("open QA, always answering: EM / F1", lambda r: f"{r['exact_match']:.1f} / {r['f1']:.1f}"),
+                (
+                    "open QA with the shipped no-answer rule: EM / F1, answered",
+                    lambda r: (
+                        f"{r['exact_match_abstaining']:.1f} / {r['f1_abstaining']:.1f}, "
+                        f"{r['answered_rate']:.1f} %"
+                    ),
+                ),
+                (
+                    "retrieval: answer in the top 1 / 5 / 20 passages (hybrid)",
+                    lambda r: f"{r['recall@1']:.3f} / {r['recall@5']:.3f} / {r['recall@20']:.3f}",
+                ),
+                (
+                    "engine calibration: ECE over answered questions (right = F1 ≥ 0.5)",
+                    lambda r: f"{r['expected_calibration_error_answered']:.3f}",
+                ),
+            ],
+        ),
+        Measure(
+            ["python", "-m", "qa", "eval", "open", DEV, "--orphan", "0.5", *limit, "--json", "--quiet"],
+            dev_note + ", half of the articles removed, so their questions have no answer to find",
+            [
+                (
+                    "abstained on questions whose article was removed",
+                    lambda r: f"{r['orphaned_abstained']:.1f} %",
+                ),
+                (
+                    "engine calibration with removed articles: ECE over answered questions",
+                    lambda r: f"{r['expected_calibration_error_answered']:.3f}",
+                ),
+            ],
+        ),
+        Measure(
+            ["python", "-m", "qa", "eval", "reader", DEV, "--mix", "realistic", *sample, "--json", "--quiet"],
+            "SQuAD v1.1 dev"
+            + (" (2,000 random questions)" if quick else "")
+            + ", the reader alone on gold paragraphs, each with an unanswerable twin",
+            [
+                (
+                    "reader calibration: ECE over the realistic mix (all pairs)",
+                    lambda r: f"{r['expected_calibration_error']:.3f}",
+                ),
+                ("reader: F1 on answerable questions, always answering", lambda r: f"{r['has_ans_f1']:.1f}"),
+            ],
+        ),
+        Measure(
+            ["python", "bench/speed.py", *speed, "--json"],
+            "SQuAD v1.1 dev (random questions of all 48 topics, index of all 2,067 paragraphs); "
+            "passages of real 2023 news (RealTimeQA)",
+            [
+                (
+                    "one question, hybrid retrieval + reading: median (p90), passages read",
+                    lambda r: (
+                        f"{r['ask_shipped']['total_ms_median']:.0f} ms "
+                        f"({r['ask_shipped']['total_ms_p90']:.0f}), "
+                        f"{r['ask_shipped']['passages_read_per_question']:.2f} passages"
+                    ),
+                ),
+                (
+                    "the same, reading all top 5 (`decided_at=None`), same run",
+                    lambda r: (
+                        f"{r['ask_read_all_5']['total_ms_median']:.0f} ms "
+                        f"({r['ask_read_all_5']['total_ms_p90']:.0f}), "
+                        f"{r['ask_read_all_5']['passages_read_per_question']:.2f} passages"
+                    ),
+                ),
+                (
+                    "indexing, passages/s: shipped int8 (one a call) vs fp32 batched, SQuAD dev",
+                    lambda r: (
+                        f"{r['encode_squad_dev']['int8_per_s']:.1f} vs {r['encode_squad_dev']['fp32_per_s']:.1f}"
+                    ),
+                ),
+                (
+                    "the same on real news passages",
+                    lambda r: (
+                        f"{r['encode_news_2023']['int8_per_s']:.1f} vs {r['encode_news_2023']['fp32_per_s']:.1f}"
+                    ),
+                ),
+                (
+                    "20 different questions at once: median latency, directly vs through the page's micro-batcher",
+                    lambda r: (
+                        f"{r['concurrent_direct']['median_s']:.2f} s vs "
+                        f"{r['concurrent_batched']['median_s']:.2f} s"
+                    ),
+                ),
+            ],
+        ),
+        Measure(
+            ["python", "bench/first_ask.py", "--json"],
+            "the seed article (the README's first command)",
+            [
+                (
+                    "first `qa ask` after install (empty model cache, no index)",
+                    lambda r: f"{r['first_s']:.1f} s",
+                ),
+                ("`qa ask` from the shell afterwards, median of 5", lambda r: f"{r['again_median_s']:.2f} s"),
+            ],
+        ),
+    ]
+
+
+def machine() -> str:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores ({model or platform.processor()}), Python {platform.python_version()}"
+
+
+def git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+
+def run(measure: Measure) -> tuple[dict[str, Any] | None, float, str]:
+    command = [sys.executable if part == "python" else part for part in measure.command]
+    start = time.perf_counter()
+    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    try:
+        return json.loads(proc.stdout), seconds, ""
+    except ValueError:
+        return None, seconds, (proc.stderr.strip().splitlines() or ["no output"])[-1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="smaller samples (about 20 minutes)")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    args = parser.parse_args()
+    load_before = os.getloadavg()
+    started = datetime.datetime.now(datetime.timezone.utc)
+    lines, raw = [], {}
+    for measure in measures(args.quick):
+        shown = " ".join(measure.command)
+        print(f"running: {shown}", file=sys.stderr, flush=True)
+        result, seconds, error = run(measure)
+        raw[shown] = result
+        for label, figure in measure.rows:
+            try:
+                value = figure(result) if result is not None else f"failed: {error}"
+            except (KeyError, TypeError) as exc:
+                value = f"missing from the output ({exc})"
+            lines.append(f"| {label} | **{value}** | `{shown}` | {measure.data} |")
+        print(f"  {seconds:.0f} s", file=sys.stderr, flush=True)
+    load_after = os.getloadavg()
+    dirty = " (with uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no") else ""
+    page = [
+        "# Benchmarks",
+        "",
+        f"Written by `python bench/report.py{' --quick' if args.quick else ''}` on {started:%Y-%m-%d %H:%M} UTC, "
+        f"commit `{git('rev-parse', '--short', 'HEAD')}`{dirty}; {machine()}; load average "
+        f"{load_before[0]:.1f} before, {load_after[0]:.1f} after. One run; timings on a shared machine are "
+        "noisy, so compare the figures of one run, not across runs. Each command runs from the repository "
+        "root; the data sit in `../shared/data/`. Nothing measured here was used to fit or choose what ships: "
+        "the reader, its no-answer threshold and calibration were fitted on SQuAD v1.1 train.",
+        "",
+        "| measure | figure | command | data |",
+        "|---|---|---|---|",
+        *lines,
+        "",
+        "What the words mean: *EM/F1* are SQuAD's official answer scores (normalised text); an answer is "
+        "*right* when its F1 against a gold answer is at least 0.5; *ECE* is the expected calibration error "
+        "of the confidence shown (10 bins), over the questions the engine answered unless a row says "
+        "otherwise; *passages read* counts the passages the reader actually read (reading stops at a sure "
+        "first passage).",
+        "",
+    ]
+    args.out.write_text("\n".join(page), encoding="utf-8")
+    (ROOT / "bench" / "results").mkdir(exist_ok=True)
+    (ROOT / "bench" / "results" / "report.json").write_text(json.dumps(raw, indent=1))
+    print(f"wrote {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
