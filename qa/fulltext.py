@@ -1,9 +1,8 @@
 """BM25 over passage text with tantivy: an incremental full-text index that lives beside the database.
 
-tantivy was chosen over SQLite FTS5 by measurement (README, "Storage"): both find
-the answer passage in the top 5 as often as the bm25s index they replace, but at a
-million passages tantivy answers a question in about 1.5 ms and FTS5 in about
-145 ms, because tantivy skips documents that cannot reach the top k.
+tantivy was chosen over SQLite FTS5 (docs/design.md, "Storage"): both find the
+answer passage in the top 5 about as often, and tantivy skips documents that cannot
+reach the top k, which keeps a large archive's searches fast.
 
 The database is the truth; this index follows it. Each document is a passage's
 row id and text. A write adds the new passages here *before* the database commits

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import nupunkt
 
+from qa.boilerplate import boilerplate_spans
+
 if TYPE_CHECKING:
     from qa.articles import Article
 
@@ -86,16 +88,39 @@ def split_passages(article: Article, target_words: int = 120, overlap_sentences:
     The overlap keeps an answer whose evidence straddles a boundary readable in one piece. Whatever
     the punctuation, no passage is longer than `target_words` words or CHARS_PER_WORD characters per
     target word: a sentence that is longer (text with no sentence ends) is cut at spaces first, so
-    one article can never make a question's reading slow.
+    one article can never make a question's reading slow. Boilerplate lines (datelines, bylines,
+    credits, newsletter and ad apparatus: qa.boilerplate) are left out, and no passage spans one.
     """
     max_chars = CHARS_PER_WORD * target_words
-    sentences = [
-        piece
-        for s, e in sentence_spans(article.text)
-        for piece in bounded(article.text, s, e, target_words, max_chars)
-    ]
-    words = [len(article.text[s:e].split()) for s, e in sentences]
     passages: list[Passage] = []
+    for run in news_runs(article.text):
+        sentences = [piece for s, e in run for piece in bounded(article.text, s, e, target_words, max_chars)]
+        for start, end in pack(article.text, sentences, target_words, overlap_sentences, max_chars):
+            passages.append(
+                Passage(f"{article.id}:{len(passages)}", article.id, article.text[start:end], start, end)
+            )
+    return passages
+
+
+def news_runs(text: str) -> list[list[tuple[int, int]]]:
+    """The sentence spans of `text`, in runs of consecutive sentences that are not boilerplate."""
+    bad = boilerplate_spans(text)
+    runs: list[list[tuple[int, int]]] = [[]]
+    for start, end in sentence_spans(text):
+        if any(b0 <= start and end <= b1 for b0, b1 in bad):
+            if runs[-1]:
+                runs.append([])
+        else:
+            runs[-1].append((start, end))
+    return [run for run in runs if run]
+
+
+def pack(
+    text: str, sentences: list[tuple[int, int]], target_words: int, overlap_sentences: int, max_chars: int
+) -> list[tuple[int, int]]:
+    """(start, end) of each passage packed greedily from consecutive `sentences` (see split_passages)."""
+    words = [len(text[s:e].split()) for s, e in sentences]
+    spans: list[tuple[int, int]] = []
     first = 0
     while first < len(sentences):
         last, count = first, words[first]
@@ -106,12 +131,9 @@ def split_passages(article: Article, target_words: int = 120, overlap_sentences:
         ):
             last += 1
             count += words[last]
-        start, end = sentences[first][0], sentences[last][1]
-        passages.append(
-            Passage(f"{article.id}:{len(passages)}", article.id, article.text[start:end], start, end)
-        )
+        spans.append((sentences[first][0], sentences[last][1]))
         if last + 1 >= len(sentences):
             break
         # Step back for the overlap, but always move forward.
         first = max(first + 1, last + 1 - overlap_sentences)
-    return passages
+    return spans

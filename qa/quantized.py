@@ -213,11 +213,10 @@ def cached_graph(model_name: str, kind: str, export: Callable[[str, Path], None]
 def session(path: Path, threads: int | None = None, spin: bool = True) -> Any:
     """An ONNX Runtime session for a cached graph, using the machine's cores.
 
-    `spin`: worker threads spin briefly between operators instead of sleeping: about
-    10% faster reading on 2 cores (see the model card); the spin is bounded, so an
-    idle server sleeps. Only one session may spin, though: the question encoder's
-    threads, spinning after their 2 ms, would take the cores from the reader that
-    runs next (reading the seed's top 4 took 43 ms instead of 23).
+    `spin`: worker threads spin briefly between operators instead of sleeping, which
+    made reading faster on 2 cores (the model card); the spin is bounded, so an idle
+    server sleeps. Only one session may spin, though: the question encoder's spinning
+    threads would take the cores from the reader that runs next.
     """
     try:
         import onnxruntime as ort
@@ -252,8 +251,8 @@ class Int8Reader:
     def logits(self, window: Any) -> tuple[np.ndarray, np.ndarray]:
         """(start, end) logits of one `tokenizers.Encoding`, run without padding.
 
-        One window at a time is faster on a CPU than a padded batch (about 12% on
-        news-length passages), and since int8 activations are scaled per call, a
+        One window at a time was faster on a CPU than a padded batch, and since int8
+        activations are scaled per call, a
         window's scores never depend on what it was read with.
         """
         feed = {

@@ -61,8 +61,7 @@ class Segment:
         if len(queries) >= FEW_QUERIES:
             return self.index.search(queries, depth, params=params)
         # A flat search splits its work by query, so a few questions gain nothing from OpenMP's team,
-        # whose idle threads then spin for a while and take the cores from the reader that runs next
-        # (reading the seed's top 4: 25 ms after a one-thread search, 30 after a two-thread one).
+        # whose idle threads then spin for a while and take the cores from the reader that runs next.
         # The setting is the calling thread's own (an OpenMP ICV), restored at once.
         threads = faiss.omp_get_max_threads()
         faiss.omp_set_num_threads(1)

@@ -56,6 +56,7 @@ def test_ask_json_schema(index_copy: Path):
         "answered",
         "confident",
         "answer",
+        "asked_as_of",
         "as_of",
         "timeline",
         "candidates",

@@ -11,9 +11,10 @@ import pytest
 
 from qa.answers import Answer, Evidence, prefer_recent, recency_for, timeline
 from qa.articles import Article
+from qa.boilerplate import is_boilerplate
 from qa.calibration import Calibration, expected_calibration_error, fit_calibration
 from qa.duplicates import Stories
-from qa.passages import Passage
+from qa.passages import Passage, split_passages
 from qa.reading import decode_window
 from qa.retrieval import Hit, Retriever, fuse
 from qa.training import steps_within_budget
@@ -229,3 +230,60 @@ def test_steps_within_budget_shortens_only_what_does_not_fit():
     assert steps_within_budget(400, 2.0, 1000.0, total=2000) is None  # fits already
     assert steps_within_budget(400, 2.0, -5.0, total=10_000) == 401  # out of time: stop at the next step
     assert steps_within_budget(400, 0.0, 1000.0, total=10_000) is None
+
+
+# ----- boilerplate ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Washington CNN —",
+        "New York CNN Business —",
+        "CNN —",
+        "— Bart Jansen",
+        "– Ella Lee, David Jackson",
+        "By Amy Bloom",
+        "Contributing: Maureen Groppe, USA TODAY",
+        "Oli Scarff/Pool/Reuters",
+        "Kyrie Irving during the game on Saturday. Elsa/Getty Images",
+        "Get CNN Health's weekly newsletter Sign up here to get The Results Are In every Tuesday.",
+        "1. How relevant is this ad to you?",
+        "Sign up for the USA TODAY Israel-Hamas War newsletter to receive weekday updates about the conflict.",
+        "___",
+        "♦",
+    ],
+)
+def test_boilerplate_lines_are_recognised(line: str):
+    assert is_boilerplate(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Musk has previously suggested that he wants to increase Twitter's subscription revenue to rely less on ads.",
+        "Those who want the US to become a Christian nation face a huge obstacle: most Americans don't subscribe.",
+        "The photographer who took the picture, a freelancer, said the agency never paid her.",
+        "Joey Chestnut devoured 63 hot dogs in ten minutes.",
+        "Rishi Sunak became prime minister on Tuesday.",
+        "Washington",
+        "The talks will be held in Budapest — the date is not set.",
+    ],
+)
+def test_news_lines_are_not_boilerplate(line: str):
+    assert not is_boilerplate(line)
+
+
+def test_passages_leave_out_boilerplate_lines_and_keep_true_offsets():
+    text = (
+        "London CNN —\nThe Bank of England raised rates to 5.25 percent on Thursday. Markets fell.\n"
+        "Sign up for our Markets newsletter to get the news first.\nThe pound rose against the dollar.\n— Jo Smith"
+    )
+    article = Article("a", "Rates", text)
+    passages = split_passages(article)
+    assert [p.text for p in passages] == [
+        "The Bank of England raised rates to 5.25 percent on Thursday. Markets fell.",
+        "The pound rose against the dollar.",
+    ]
+    assert all(text[p.start : p.end] == p.text for p in passages)
+    assert split_passages(Article("ad", "Ad", "1. How relevant is this ad to you?\nCNN —")) == []

@@ -84,12 +84,14 @@ class Library:
         since: str = "",
         until: str = "",
         source: str = "",
+        as_of: str = "",
     ) -> dict[str, Any]:
         """The answer as a dict; confident answers are remembered as examples for the page (`remember`).
 
-        `since`/`until` are dates in any common form, `source` one source name; empty means no filter.
+        `since`/`until` are dates in any common form, `source` one source name, `as_of` the day to ask as
+        of (nothing published after it is searched); empty means no filter.
         """
-        filters = page_filters(since, until, source)
+        filters = page_filters(since, until, source, as_of)
         try:  # the API may send anything: "5", 5.0, "five"
             top_k = (
                 int(float(top_k))
@@ -209,12 +211,13 @@ class Library:
         return f"Removed {removed} article(s)."
 
 
-def page_filters(since: str, until: str, source: str) -> Filters | None:
+def page_filters(since: str, until: str, source: str, as_of: str = "") -> Filters | None:
     """Filters from the page's boxes; a date that cannot be read is refused in one line."""
     filters = Filters(
         sources=[str(source).strip()] if source and str(source).strip() else [],
         date_from=read_date(since, "Published since:"),
         date_to=read_date(until, "Published until:"),
+        as_of=read_date(as_of, "Asked as of:"),
     )
     return filters if filters else None
 
@@ -243,7 +246,13 @@ def render_answer(result: dict[str, Any]) -> tuple[str, str]:
     seconds = result["seconds"]
     timing = (
         f"<p class='meta' id='timing'>Answered in {seconds.get('total', 0):.2f} s "
-        f"(retrieval {seconds.get('retrieval', 0):.2f} s, reading {seconds.get('reading', 0):.2f} s)</p>"
+        f"(retrieval {seconds.get('retrieval', 0):.2f} s, reading {seconds.get('reading', 0):.2f} s)"
+        + (
+            f" · asked as of <span id='asked-as-of'>{e(result['asked_as_of'])}</span>"
+            if result.get("asked_as_of")
+            else ""
+        )
+        + "</p>"
     )
     answer = result["answer"]
     if not answer:
@@ -296,12 +305,26 @@ def render_answer(result: dict[str, Any]) -> tuple[str, str]:
 
 def build_app(library: Library) -> gr.Blocks:
     def ask_page(
-        question: str, retrieval: str, top_k: float, always_answer: bool, since: str, until: str, source: str
+        question: str,
+        retrieval: str,
+        top_k: float,
+        always_answer: bool,
+        since: str,
+        until: str,
+        source: str,
+        as_of: str,
     ) -> tuple[str, str]:
         try:
             return render_answer(
                 library.ask(
-                    question, retrieval, int(top_k), always_answer, since=since, until=until, source=source
+                    question,
+                    retrieval,
+                    int(top_k),
+                    always_answer,
+                    since=since,
+                    until=until,
+                    source=source,
+                    as_of=as_of,
                 )
             )
         except Exception as exc:  # QAError's one line, or a bug's, never Gradio's generic error
@@ -362,6 +385,12 @@ def build_app(library: Library) -> gr.Blocks:
                 with gr.Row():
                     since = gr.Textbox(label="Published since", placeholder="2025-10-01", elem_id="since")
                     until = gr.Textbox(label="Published until", placeholder="2025-10-31", elem_id="until")
+                    as_of = gr.Textbox(
+                        label="Asked as of",
+                        placeholder="today",
+                        elem_id="as-of",
+                        info="nothing published after this day is searched",
+                    )
                     source = gr.Dropdown(
                         library.sources(),
                         value=None,
@@ -406,7 +435,7 @@ def build_app(library: Library) -> gr.Blocks:
         for trigger in (ask.click, question.submit):
             trigger(
                 ask_page,
-                [question, retrieval, top_k, always, since, until, source],
+                [question, retrieval, top_k, always, since, until, source, as_of],
                 [answer, candidates],
                 api_visibility="undocumented",
                 concurrency_limit=ASK_CONCURRENCY,
@@ -423,14 +452,23 @@ def build_app(library: Library) -> gr.Blocks:
             since: str = "",
             until: str = "",
             source: str = "",
+            as_of: str = "",
         ) -> dict[str, Any]:
             """Answer a question from the indexed articles; returns the answer, its citation and the candidates.
 
-            `since`/`until` (dates) and `source` restrict the articles searched; empty means all.
+            `since`/`until` (dates) and `source` restrict the articles searched; `as_of` (a day) asks as on
+            that day, so nothing published after it is searched; empty means all.
             """
             try:
                 return library.ask(
-                    question, retrieval, top_k, always_answer, since=since, until=until, source=source
+                    question,
+                    retrieval,
+                    top_k,
+                    always_answer,
+                    since=since,
+                    until=until,
+                    source=source,
+                    as_of=as_of,
                 )
             except Exception as exc:
                 raise gr.Error(one_line(exc)) from None

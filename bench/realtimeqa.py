@@ -1,0 +1,239 @@
+"""The news benchmark: a real year of news (RealTimeQA 2023), each quiz question asked as of its own day.
+
+    python bench/realtimeqa.py [--weeks N] [--index DIR] [--rebuild] [--json]
+
+Indexes the 7,587 dated articles of ../shared/data/realtimeqa-2023 through `Engine` (once; the index is
+kept in bench/results/ and reused while it holds the same articles), then asks each of the 1,429 CNN
+news-quiz questions with `as_of` = the quiz's day, so nothing published later is searched. Scored as
+RealTimeQA's generation setting is: *right* when the normalised answer contains the right choice or is
+contained in it; EM/F1 with SQuAD's normalisation. Also reported: the answered rate, the right choice
+first among the candidates vs anywhere among them, an answer-bearing passage among the top 5/20/50
+retrieved, calibration (ECE over answered questions), abstention when every article that contains the
+answer is left out (`Filters.exclude`) and when asked 60 days before the quiz, build passages/s and the
+median ask. The RealTimeQA team's stored systems are scored the same way beside it.
+
+The split is fixed here, by week (`half`): the 1st, 3rd, 5th ... weeks of the year are the *fit* half
+(fit, tune and choose anything on it), the others the *report* half (report only). `--weeks N` keeps the
+first N weeks (and the articles published by the last of their days), for a quick run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import gzip
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from common import ROOT  # first: this checkout's qa, models offline
+
+from qa.articles import Article
+from qa.calibration import expected_calibration_error
+from qa.engine import Engine
+from qa.retrieval import Filters
+from qa.squad import normalize_answer, score
+
+DATA = ROOT.parent / "shared" / "data" / "realtimeqa-2023"
+BASELINES = {
+    "GPT-3 + the same search results": "qa_open_gpt3_gcs_gen",
+    "RAG + the same search results": "qa_open_rag_gcs_gen",
+}
+EARLIER_DAYS = 60
+
+
+def half(week: str, weeks: list[str]) -> str:
+    """The split, by week: the 1st, 3rd, ... weeks of the year fit, the 2nd, 4th, ... report."""
+    return "fit" if sorted(weeks).index(week) % 2 == 0 else "report"
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def right(prediction: str, truth: str) -> bool:
+    """RealTimeQA's generation notion of right: one normalised text contains the other (and neither is empty)."""
+    p, t = normalize_answer(prediction), normalize_answer(truth)
+    return bool(p) and bool(t) and (p in t or t in p)
+
+
+def archive(records: list[dict[str, Any]]) -> list[Article]:
+    return [
+        Article(r["id"], r.get("title") or r["url"], r["text"], r.get("date"), r.get("source"), r["url"])
+        for r in records
+        if r.get("text", "").strip()
+    ]
+
+
+def open_index(folder: Path, articles: list[Article], rebuild: bool) -> tuple[Engine, float | None]:
+    """The archive's index, built through Engine unless one with the same articles is already there."""
+    if not rebuild and folder.is_dir():
+        try:
+            engine = Engine.open(folder)
+            if engine.stats().articles == len({a.id for a in articles}):
+                return engine, None
+        except Exception:  # noqa: BLE001 - an unusable cache is built again
+            pass
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
+    engine = Engine.create(folder, progress=True)
+    start = time.perf_counter()
+    report = engine.add_articles(articles)
+    return engine, report.passages / (time.perf_counter() - start)
+
+
+def holders(question: dict[str, Any], texts: dict[str, str]) -> list[str]:
+    """Ids of the articles whose text contains the right answer (normalised)."""
+    answer = normalize_answer(question["answer_text"])
+    return [i for i, text in texts.items() if answer and answer in text]
+
+
+def ask_all(engine: Engine, questions: list[dict[str, Any]], texts: dict[str, str]) -> list[dict[str, Any]]:
+    rows = []
+    for n, q in enumerate(questions, 1):
+        truth = q["answer_text"]
+        start = time.perf_counter()
+        result = engine.ask(q["question"], as_of=q["date"])
+        seconds = time.perf_counter() - start
+        best = result.answers[0] if result.answers else None
+        deep = engine.search(q["question"], top_k=50, filters=Filters(as_of=q["date"]))
+        found = [any(right_in(h.passage.text, truth) for h in deep[:k]) for k in (5, 20, 50)]
+        bearing = holders(q, texts)
+        hidden = engine.ask(
+            q["question"], as_of=q["date"], filters=Filters(exclude=bearing) if bearing else None
+        )
+        earlier = (datetime.date.fromisoformat(q["date"]) - datetime.timedelta(days=EARLIER_DAYS)).isoformat()
+        before = engine.ask(q["question"], as_of=earlier)
+        rows.append(
+            {
+                "id": q["id"],
+                "answered": result.answered,
+                "best": best.text if best else "",
+                "confidence": best.score if best else 0.0,
+                "right": bool(best) and right(best.text, truth),
+                "right_anywhere": any(right(a.text, truth) for a in result.answers),
+                "em_f1": score(best.text if best else "", [truth]),
+                "found@5/20/50": found,
+                "bearing_articles": len(bearing),
+                "abstained_without_answer": not hidden.answered,
+                "abstained_60_days_before": not before.answered,
+                "seconds": seconds,
+            }
+        )
+        if n % 50 == 0:
+            print(f"  {n}/{len(questions)} asked", flush=True)
+    return rows
+
+
+def right_in(passage: str, truth: str) -> bool:
+    answer = normalize_answer(truth)
+    return bool(answer) and answer in normalize_answer(passage)
+
+
+def summary(rows: list[dict[str, Any]]) -> dict[str, float]:
+    n = max(1, len(rows))
+    answered = [r for r in rows if r["answered"]]
+    return {
+        "questions": len(rows),
+        "right_pct": 100 * sum(r["right"] and r["answered"] for r in rows) / n,
+        "em": 100 * float(np.mean([r["em_f1"][0] for r in rows])) if rows else 0.0,
+        "f1": 100 * float(np.mean([r["em_f1"][1] for r in rows])) if rows else 0.0,
+        "answered_pct": 100 * len(answered) / n,
+        "right_first_pct": 100 * sum(r["right"] for r in rows) / n,
+        "right_anywhere_pct": 100 * sum(r["right_anywhere"] for r in rows) / n,
+        **{
+            f"found@{k}_pct": 100 * sum(r["found@5/20/50"][i] for r in rows) / n
+            for i, k in enumerate((5, 20, 50))
+        },
+        "ece_answered": expected_calibration_error(
+            [r["confidence"] for r in answered], [r["right"] for r in answered]
+        )
+        if answered
+        else float("nan"),
+        "abstained_without_answer_pct": 100
+        * float(np.mean([r["abstained_without_answer"] for r in rows if r["bearing_articles"]] or [0])),
+        "abstained_60_days_before_pct": 100
+        * float(np.mean([r["abstained_60_days_before"] for r in rows] or [0])),
+        "ask_ms_median": 1000 * float(np.median([r["seconds"] for r in rows])) if rows else 0.0,
+    }
+
+
+def baselines(questions: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    out = {}
+    for name, file in BASELINES.items():
+        predicted = json.loads((DATA / "baselines" / f"{file}.json").read_text())
+        rows = [(str(predicted.get(q["id"], "")), q["answer_text"]) for q in questions]
+        n = max(1, len(rows))
+        out[name] = {
+            "right_pct": 100 * sum(right(p, t) for p, t in rows) / n,
+            "em": 100 * float(np.mean([score(p, [t])[0] for p, t in rows])),
+            "f1": 100 * float(np.mean([score(p, [t])[1] for p, t in rows])),
+        }
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--weeks", type=int, help="only the first N weeks (a quick run)")
+    parser.add_argument(
+        "--index", type=Path, help="where the archive's index is kept (default: bench/results/)"
+    )
+    parser.add_argument("--rebuild", action="store_true", help="build the index again even if one is there")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+    questions = read_jsonl(DATA / "questions.jsonl.gz")
+    weeks = sorted({q["week"] for q in questions})
+    if args.weeks:
+        questions = [q for q in questions if q["week"] in weeks[: args.weeks]]
+    last_day = max(q["date"] for q in questions)
+    records = [r for r in read_jsonl(DATA / "articles.jsonl.gz") if (r.get("date") or "")[:10] <= last_day]
+    articles = archive(records)
+    folder = (
+        args.index
+        or ROOT / "bench" / "results" / f"realtimeqa-index{f'-{args.weeks}w' if args.weeks else ''}"
+    )
+    engine, built_per_s = open_index(folder, articles, args.rebuild)
+    texts = {a.id: normalize_answer(a.text) for a in articles}
+    rows = ask_all(engine, questions, texts)
+    by_id = {q["id"]: q for q in questions}
+    result: dict[str, Any] = {
+        "articles": len(articles),
+        "passages": engine.stats().passages,
+        "build_passages_per_s": built_per_s,
+    }
+    for name in ("fit", "report"):
+        mine = [r for r in rows if half(by_id[r["id"]]["week"], weeks) == name]
+        result[name] = {
+            "engine": summary(mine),
+            "baselines": baselines([by_id[r["id"]] for r in mine]),
+        }
+    print(json.dumps(result, indent=1) if args.json else table(result))
+
+
+def table(r: dict[str, Any]) -> str:
+    lines = [
+        f"{r['articles']} articles, {r['passages']} passages; build {r['build_passages_per_s'] or 0:.1f} passages/s"
+    ]
+    for name in ("fit", "report"):
+        e = r[name]["engine"]
+        lines.append(
+            f"{name} half ({e['questions']} questions): right {e['right_pct']:.1f} % (always answering "
+            f"{e['right_first_pct']:.1f}), EM {e['em']:.1f} F1 {e['f1']:.1f}, answered {e['answered_pct']:.1f} %; "
+            f"right first {e['right_first_pct']:.1f} % vs anywhere {e['right_anywhere_pct']:.1f} %; answer passage in "
+            f"top 5/20/50: {e['found@5_pct']:.1f} / {e['found@20_pct']:.1f} / {e['found@50_pct']:.1f} %; ECE (answered) "
+            f"{e['ece_answered']:.3f}; abstained without the answer's articles {e['abstained_without_answer_pct']:.1f} %, "
+            f"{EARLIER_DAYS} days before {e['abstained_60_days_before_pct']:.1f} %; ask {e['ask_ms_median']:.0f} ms median"
+        )
+        for base, b in r[name]["baselines"].items():
+            lines.append(f"  {base}: right {b['right_pct']:.1f} %, EM {b['em']:.1f} F1 {b['f1']:.1f}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
