@@ -33,7 +33,7 @@ def http_ask(url: str, question: str) -> dict:
     """One /ask call over Gradio's REST API (POST the inputs, then read the event stream to its result)."""
     request = urllib.request.Request(
         f"{url}gradio_api/call/ask",
-        data=json.dumps({"data": [question, "hybrid", 5, False, "", "", ""]}).encode(),
+        data=json.dumps({"data": [question, "hybrid", 5, False, "", "", "", ""]}).encode(),
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=120) as response:

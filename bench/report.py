@@ -26,6 +26,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV = "../shared/data/squad/dev-v1.1.json.gz"
+HEADLINE_START, HEADLINE_END = (
+    "<!-- headline figures: written by bench/report.py -->",
+    "<!-- end of headline figures -->",
+)
 
 
 @dataclass
@@ -35,6 +39,7 @@ class Measure:
     command: list[str]  # run from the repository root; "python" is this interpreter
     data: str
     rows: list[tuple[str, Callable[[dict[str, Any]], str]]]
+    headline: tuple[int, ...] = ()  # the rows (by position) the README's table repeats
 
 
 def measures(quick: bool) -> list[Measure]:
@@ -46,7 +51,8 @@ def measures(quick: bool) -> list[Measure]:
         Measure(
             ["python", "-m", "qa", "eval", "open", DEV, *limit, "--json", "--quiet"],
             dev_note + ", the whole engine, each paragraph an article",
-            [
+            headline=(0, 2, 3),
+            rows=[
                 ("open QA, always answering: EM / F1", lambda r: f"{r['exact_match']:.1f} / {r['f1']:.1f}"),
                 (
                     "open QA with the shipped no-answer rule: EM / F1, answered",
@@ -68,7 +74,8 @@ def measures(quick: bool) -> list[Measure]:
         Measure(
             ["python", "-m", "qa", "eval", "open", DEV, "--orphan", "0.5", *limit, "--json", "--quiet"],
             dev_note + ", half of the articles removed, so their questions have no answer to find",
-            [
+            headline=(0,),
+            rows=[
                 (
                     "abstained on questions whose article was removed",
                     lambda r: f"{r['orphaned_abstained']:.1f} %",
@@ -84,7 +91,7 @@ def measures(quick: bool) -> list[Measure]:
             "SQuAD v1.1 dev"
             + (" (2,000 random questions)" if quick else "")
             + ", the reader alone on gold paragraphs, each with an unanswerable twin",
-            [
+            rows=[
                 (
                     "reader calibration: ECE over the realistic mix (all pairs)",
                     lambda r: f"{r['expected_calibration_error']:.3f}",
@@ -96,7 +103,8 @@ def measures(quick: bool) -> list[Measure]:
             ["python", "bench/speed.py", *speed, "--json"],
             "SQuAD v1.1 dev (random questions of all 48 topics, index of all 2,067 paragraphs); "
             "passages of real 2023 news (RealTimeQA)",
-            [
+            headline=(0, 3),
+            rows=[
                 (
                     "one question, hybrid retrieval + reading: median (p90), passages read",
                     lambda r: (
@@ -114,13 +122,13 @@ def measures(quick: bool) -> list[Measure]:
                     ),
                 ),
                 (
-                    "indexing, passages/s: shipped int8 (one a call) vs fp32 batched, SQuAD dev",
+                    "indexing, passages/s: shipped int8 (each passage alone) vs fp32 batched, SQuAD dev",
                     lambda r: (
                         f"{r['encode_squad_dev']['int8_per_s']:.1f} vs {r['encode_squad_dev']['fp32_per_s']:.1f}"
                     ),
                 ),
                 (
-                    "the same on real news passages",
+                    "indexing real 2023 news passages, passages/s: shipped int8 vs fp32 batched",
                     lambda r: (
                         f"{r['encode_news_2023']['int8_per_s']:.1f} vs {r['encode_news_2023']['fp32_per_s']:.1f}"
                     ),
@@ -137,7 +145,8 @@ def measures(quick: bool) -> list[Measure]:
         Measure(
             ["python", "bench/first_ask.py", "--json"],
             "the seed article (the README's first command)",
-            [
+            headline=(0, 1),
+            rows=[
                 (
                     "first `qa ask` after install (empty model cache, no index)",
                     lambda r: f"{r['first_s']:.1f} s",
@@ -184,18 +193,20 @@ def main() -> None:
     args = parser.parse_args()
     load_before = os.getloadavg()
     started = datetime.datetime.now(datetime.timezone.utc)
-    lines, raw = [], {}
+    lines, headlines, raw = [], [], {}
     for measure in measures(args.quick):
         shown = " ".join(measure.command)
         print(f"running: {shown}", file=sys.stderr, flush=True)
         result, seconds, error = run(measure)
         raw[shown] = result
-        for label, figure in measure.rows:
+        for n, (label, figure) in enumerate(measure.rows):
             try:
                 value = figure(result) if result is not None else f"failed: {error}"
             except (KeyError, TypeError) as exc:
                 value = f"missing from the output ({exc})"
             lines.append(f"| {label} | **{value}** | `{shown}` | {measure.data} |")
+            if n in measure.headline:
+                headlines.append(f"| {label} | {value} |")
         print(f"  {seconds:.0f} s", file=sys.stderr, flush=True)
     load_after = os.getloadavg()
     dirty = " (with uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no") else ""
@@ -221,6 +232,14 @@ def main() -> None:
         "",
     ]
     args.out.write_text("\n".join(page), encoding="utf-8")
+    readme = ROOT / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    start, end = text.find(HEADLINE_START), text.find(HEADLINE_END)
+    if args.out == ROOT / "docs" / "benchmarks.md" and 0 <= start < end:
+        table = "\n".join(["| measure | figure |", "|---|---|", *headlines])
+        readme.write_text(
+            text[: start + len(HEADLINE_START)] + "\n" + table + "\n" + text[end:], encoding="utf-8"
+        )
     (ROOT / "bench" / "results").mkdir(exist_ok=True)
     (ROOT / "bench" / "results" / "report.json").write_text(json.dumps(raw, indent=1))
     print(f"wrote {args.out}", file=sys.stderr)

@@ -98,6 +98,9 @@ class Result:
     # article id -> title, date, source, url
     sources: dict[str, dict[str, str | None]] = field(default_factory=dict)
     asked_as_of: str | None = None  # the day the question was asked as of (nothing after it searched), if any
+    left_out: dict[str, int] = field(
+        default_factory=dict
+    )  # articles a filter left out: "undated", "no_source"
 
     @property
     def best(self) -> Answer | None:
@@ -110,6 +113,7 @@ class Result:
             "confident": self.confident,
             "answer": self.best.to_dict() if self.best else None,
             "asked_as_of": self.asked_as_of,
+            "left_out": self.left_out,
             "as_of": as_of(self.question, self.best.citation.sentence, self.best.citation.date)
             if self.best
             else None,
@@ -144,6 +148,14 @@ class Result:
         lines = self._describe()
         if self.asked_as_of:
             lines.append(f"(Asked as of {self.asked_as_of}: articles published after it were not searched.)")
+        if self.left_out.get("undated"):
+            lines.append(
+                f"(The date filter left out {self.left_out['undated']} article(s) without a readable date.)"
+            )
+        if self.left_out.get("no_source"):
+            lines.append(
+                f"(The source filter left out {self.left_out['no_source']} article(s) that name no source.)"
+            )
         return "\n".join(lines)
 
     def _describe(self) -> list[str]:
@@ -258,15 +270,17 @@ def prefer_recent(answers: list[Answer], strength: float, threshold: float) -> l
 
 
 def timeline(answers: list[Answer], threshold: float) -> list[Answer]:
-    """The other answers the engine would give that come from dated articles, newest first: how a story changed."""
-    if not answers:
+    """How a story changed: the other answers the engine would give from articles of other days than the best
+    answer's, newest first. Competing spans of the same day (often of the same article) are not a change of
+    story, and an undated best answer has no day to compare with: then there is no timeline."""
+    if not answers or _day(answers[0].citation.date) is None:
         return []
     best = answers[0]
     others = [
         a
         for a in answers[1:]
         if a.answerability >= threshold
-        and _day(a.citation.date) is not None
+        and _day(a.citation.date) not in (None, _day(best.citation.date))
         and normalize_answer(a.text) != normalize_answer(best.text)
     ]
     return sorted(others, key=lambda a: a.citation.date or "", reverse=True)

@@ -363,7 +363,10 @@ def _timings(seconds: dict[str, float]) -> str:
 
 
 def _read_questions(path: Path) -> list[dict[str, Any]]:
-    """Questions from a file: one a line, or JSONL objects with "question" and optional "top_k"."""
+    """Questions from a file: one a line, or JSONL objects with "question" and optional "top_k" and "as_of".
+
+    A malformed line becomes a row with its `error`, answered as such; the other lines are still asked.
+    """
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
@@ -378,12 +381,21 @@ def _read_questions(path: Path) -> list[dict[str, Any]]:
             try:
                 record = json.loads(line)
             except (ValueError, RecursionError):
-                raise InputError(
-                    f"{path}, line {n}, is not valid JSON; write a question a line or one JSON object a line."
-                ) from None
+                questions.append(
+                    {"line": n, "error": f"line {n} is not valid JSON; write one JSON object a line."}
+                )
+                continue
             if not isinstance(record, dict) or not isinstance(record.get("question"), str):
-                raise InputError(f'{path}, line {n}, has no "question" text.')
-            questions.append({"question": record["question"], "top_k": record.get("top_k"), "line": n})
+                questions.append({"line": n, "error": f'line {n} has no "question" text.'})
+                continue
+            questions.append(
+                {
+                    "question": record["question"],
+                    "top_k": record.get("top_k"),
+                    "as_of": record.get("as_of"),
+                    "line": n,
+                }
+            )
         else:
             questions.append({"question": line, "top_k": None, "line": n})
     if not questions:
@@ -393,22 +405,29 @@ def _read_questions(path: Path) -> list[dict[str, Any]]:
 
 def _ask_file(engine: Any, questions: list[dict[str, Any]], args: argparse.Namespace, load: float) -> int:
     """Answer every question of a file in batches; one JSON line each, in order (a refused one carries its error)."""
+    from qa.engine import as_of_filters
+
     out: list[dict[str, Any] | None] = [None] * len(questions)
     groups: dict[Any, list[int]] = {}
     for i, q in enumerate(questions):
+        if "error" in q:
+            out[i] = q
+            continue
         try:
             q["question"] = engine.check_question(q["question"])
             engine.check_top_k(q["top_k"])
-            groups.setdefault(q["top_k"] or args.top_k, []).append(i)
+            filters = as_of_filters(_filters(args), q.get("as_of") or getattr(args, "as_of", None))
+            groups.setdefault((q["top_k"] or args.top_k, filters.as_of if filters else None), []).append(i)
         except QAError as exc:
             out[i] = {"line": q["line"], "question": q["question"], "error": str(exc)}
-    for top_k, members in groups.items():
+    for (top_k, as_of), members in groups.items():
         results = engine.ask_many(
             [questions[i]["question"] for i in members],
             top_k=top_k,
             retrieval=args.retrieval,
             filters=_filters(args),
             always_answer=args.always_answer,
+            as_of=as_of,
         )
         for i, result in zip(members, results):
             out[i] = {"line": questions[i]["line"], **result.to_dict()}
@@ -416,7 +435,13 @@ def _ask_file(engine: Any, questions: list[dict[str, Any]], args: argparse.Names
         print(json.dumps(row, ensure_ascii=False))
     if args.verbose:
         print(f"{len(questions)} question(s); load {load:.3f} s", file=sys.stderr)
-    return 0
+    malformed = sum("error" in q for q in questions)
+    if malformed:
+        print(
+            f"error: {malformed} line(s) of {args.file} could not be read as questions; see their rows.",
+            file=sys.stderr,
+        )
+    return 1 if malformed else 0
 
 
 def _check_host(host: str) -> None:

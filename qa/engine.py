@@ -478,6 +478,23 @@ class Engine:
             )
         return question
 
+    def _check_sources(self, filters: Filters | None) -> None:
+        """Refuse a source filter that matches no article's source (compared without case), naming the known ones."""
+        if not filters or not filters.sources:
+            return
+        known = self.index.sources()
+        lowered = {k.lower() for k in known}
+        if not any(s.lower() in lowered for s in filters.sources):
+            shown = ", ".join(known[:10]) + (f" and {len(known) - 10} more" if len(known) > 10 else "")
+            raise InputError(
+                f"No article comes from {', '.join(filters.sources)}; "
+                + (
+                    f"the sources in the index are: {shown}."
+                    if known
+                    else "no article in the index names its source."
+                )
+            )
+
     def check_top_k(self, top_k: int | None) -> int:
         if top_k is None:
             return self.config.top_k
@@ -628,6 +645,8 @@ class Engine:
                 raise InputError(f"Question {n}: {exc}" if len(questions) > 1 else str(exc)) from None
         top_k, retrieval = self.check_top_k(top_k), self.check_search(retrieval, filters)
         filters = as_of_filters(filters, as_of)
+        self._check_sources(filters)
+        left_out = self.index.left_out_by(filters) if filters else {}
         if not checked:
             return []
         t0 = time.perf_counter()
@@ -674,6 +693,7 @@ class Engine:
                     sources=sources,
                     earlier=timeline(answers, self.no_answer_threshold),
                     asked_as_of=filters.as_of if filters else None,
+                    left_out=left_out,
                 )
             )
         return results

@@ -93,6 +93,7 @@ CREATE TABLE IF NOT EXISTS articles(
     copy_of TEXT, checksum TEXT NOT NULL, iso_date TEXT, signature BLOB, origin TEXT);
 CREATE INDEX IF NOT EXISTS articles_by_date ON articles(iso_date);
 CREATE INDEX IF NOT EXISTS articles_by_source ON articles(source);
+CREATE INDEX IF NOT EXISTS articles_by_source_nocase ON articles(source COLLATE NOCASE);
 CREATE INDEX IF NOT EXISTS articles_by_url ON articles(url);
 CREATE INDEX IF NOT EXISTS articles_by_title ON articles(title);
 CREATE INDEX IF NOT EXISTS articles_by_story ON articles(copy_of);
@@ -456,6 +457,34 @@ class PassageIndex:
             return {}
         with self._reading() as db:
             return dict(_select_in(db, "SELECT id, checksum FROM articles WHERE id IN ({})", list(ids)))
+
+    def sources(self) -> list[str]:
+        """The distinct sources of the articles, sorted."""
+        if self.empty:
+            return []
+        with self._reading() as db:
+            return [
+                r[0]
+                for r in db.execute(
+                    "SELECT DISTINCT source FROM articles WHERE source IS NOT NULL ORDER BY 1"
+                )
+            ]
+
+    def left_out_by(self, filters: Filters) -> dict[str, int]:
+        """How many articles a filter leaves out for lack of what it tests: no readable date, no source."""
+        if self.empty or not filters:
+            return {}
+        counts = {}
+        with self._reading() as db:
+            if filters.date_from or filters.date_to:
+                counts["undated"] = db.execute(
+                    "SELECT count(*) FROM articles WHERE iso_date IS NULL"
+                ).fetchone()[0]
+            if filters.sources:
+                counts["no_source"] = db.execute(
+                    "SELECT count(*) FROM articles WHERE source IS NULL"
+                ).fetchone()[0]
+        return {k: v for k, v in counts.items() if v}
 
     def origins(self, ids: Sequence[str]) -> dict[str, str]:
         """The file each of these articles was read from, where one was recorded."""
@@ -1308,7 +1337,7 @@ class Snapshot:
         where: list[str] = []
         args: list[Any] = []
         if filters.sources:
-            where.append(f"a.source IN ({','.join('?' * len(filters.sources))})")
+            where.append(f"a.source COLLATE NOCASE IN ({','.join('?' * len(filters.sources))})")
             args += list(filters.sources)
         if filters.date_from:
             where.append("a.iso_date >= ?")

@@ -11,7 +11,7 @@ from qa.answers import merge, share_confidence
 from qa.articles import Article
 from qa.calibration import Calibration, expected_calibration_error, fit_calibration, reliability
 from qa.passages import Passage
-from qa.reading import Reading, Span, pool_overlapping
+from qa.reading import SHORT_FORM, Reading, Span, pool_overlapping
 from qa.retrieval import Hit
 from qa.squad import SquadExample, realistic_mix
 
@@ -19,11 +19,15 @@ SENTENCE = "US Secretary of State Marco Rubio will lead the talks in Budapest ne
 
 
 def test_overlapping_spans_are_one_answer_shown_in_its_short_form():
-    long, short, middle = (0, 33, 0.48), (22, 33, 0.40), (3, 33, 0.01)
+    # the short form is just likely enough against the long one to be shown (SHORT_FORM), the middle one not
+    short_p = round(SHORT_FORM * 0.48 + 0.005, 4)
+    long, short, middle = (0, 33, 0.48), (22, 33, short_p), (3, 33, 0.01)
     pooled = pool_overlapping([long, short, middle, (57, 65, 0.05)])
     assert SENTENCE[22:33] == "Marco Rubio" and SENTENCE[57:65] == "Budapest"
     (s, e, p, peak), other = pooled
-    assert (s, e) == (22, 33) and p == pytest.approx(0.89) and peak == 0.48
+    assert (s, e) == (22, 33) and p == pytest.approx(0.49 + short_p) and peak == 0.48
+    ((s, e, _, _),) = pool_overlapping([long, (22, 33, round(SHORT_FORM * 0.48 - 0.005, 4))])
+    assert (s, e) == (0, 33)  # just below SHORT_FORM: the likeliest span is shown
     assert other[:2] == (57, 65) and other[2] == pytest.approx(0.05)
 
 

@@ -57,6 +57,7 @@ def test_ask_json_schema(index_copy: Path):
         "confident",
         "answer",
         "asked_as_of",
+        "left_out",
         "as_of",
         "timeline",
         "candidates",
@@ -353,7 +354,7 @@ def test_date_and_source_filters_and_the_articles_date_beside_the_answer(tmp_pat
     proc = qa("ask", SEED_QUESTION, "--until", "2025-09-30", "--index-dir", str(index_copy))
     assert proc.returncode == 0 and proc.stdout.startswith("The articles don't say.")
     proc = qa("ask", SEED_QUESTION, "--source", "Nobody's Wire", "--json", "--index-dir", str(index_copy))
-    assert json.loads(proc.stdout)["answered"] is False
+    assert proc.returncode == 2 and "No article comes from Nobody's Wire" in one_error_line(proc)
     proc = qa("ask", SEED_QUESTION, "--since", "someday", "--index-dir", str(index_copy))
     assert proc.returncode == 2 and "--since" in one_error_line(proc)
 
@@ -448,5 +449,5 @@ def test_ask_imports_neither_torch_nor_transformers_and_splits_its_seconds(index
     result, modules = proc.stdout.rsplit("\n{", 1)
     result, modules = json.loads(result), json.loads("{" + modules)
     assert modules == {"status": 0, "heavy": []}
-    assert result["answer"]["text"] == "Marco Rubio"
+    assert result["answer"]["text"].endswith("Marco Rubio")
     assert set(result["seconds"]) == {"load", "retrieval", "reading", "total"}

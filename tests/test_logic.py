@@ -152,6 +152,11 @@ def test_timeline_lists_other_dated_plausible_answers_newest_first():
     ]
     assert [a.text for a in timeline([best, *others], threshold=0.0)] == ["Cy", "Ben"]
     assert timeline([], 0.0) == []
+    same_day = answer(
+        "Zed", 2.5, "2025-01-01"
+    )  # a competing span of the best answer's own day: no change of story
+    assert [a.text for a in timeline([best, same_day, *others], threshold=0.0)] == ["Cy", "Ben"]
+    assert timeline([answer("Ana", 3.0, None), *others], threshold=0.0) == []  # undated: no day to compare
 
 
 # ----- duplicate detection ----------------------------------------------------------------------------

@@ -74,3 +74,53 @@ def test_the_cli_and_the_page_api_ask_as_of_a_day(story_index: Path):
     library = Library(story_index, Config(), 1)
     answer = library.ask(QUESTION, as_of="1 March 2024", remember=False)
     assert answer["asked_as_of"] == "2024-03-01" and answer["answer"]["text"] == "Anna Berg"
+
+
+def test_ask_file_answers_the_good_lines_reports_the_malformed_and_reads_as_of(
+    tmp_path: Path, story_index: Path
+):
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text(
+        json.dumps({"question": QUESTION, "as_of": "2024-03-01"})
+        + "\n{not json\n"
+        + json.dumps({"prompt": "no question here"})
+        + "\n"
+        + json.dumps({"question": QUESTION, "as_of": "2024-12-31"})
+        + "\n"
+    )
+    proc = qa("ask", "--file", str(questions), "--index-dir", str(story_index))
+    assert proc.returncode == 1 and "2 line(s)" in one_error_line(proc)
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["line"] for r in rows] == [1, 2, 3, 4]
+    assert rows[0]["answer"]["text"] == "Anna Berg" and rows[0]["asked_as_of"] == "2024-03-01"
+    assert "not valid JSON" in rows[1]["error"] and '"question"' in rows[2]["error"]
+    assert rows[3]["asked_as_of"] == "2024-12-31" and all(
+        p["date"] <= "2024-12-31" for p in rows[3]["passages"]
+    )
+
+
+def test_sources_match_without_case_and_an_unknown_one_lists_the_known(story_index: Path):
+    engine = Engine.open(story_index)
+    hits = engine.search(QUESTION, top_k=5, filters=Filters(sources=["northport GAZETTE"]))
+    assert hits and {h.article.source for h in hits} == {"Northport Gazette"}
+    with pytest.raises(InputError, match="the sources in the index are: Coast Daily, Northport Gazette"):
+        engine.ask(QUESTION, filters=Filters(sources=["Harbour Herald"]))
+
+
+def test_a_date_filter_says_how_many_undated_articles_it_left_out(tmp_path: Path, story_index: Path):
+    import shutil
+
+    from qa.articles import Article
+
+    index = tmp_path / "index"
+    shutil.copytree(story_index, index)
+    engine = Engine.open(index)
+    engine.add_articles([Article("undated", "Harbour note", "The harbour master of Northport is Ola Berg.")])
+    result = engine.ask(QUESTION, filters=Filters(date_from="2024-01-01"), always_answer=True)
+    assert (
+        result.left_out == {"undated": 1}
+        and "left out 1 article(s) without a readable date" in result.describe()
+    )
+    assert (
+        engine.ask(QUESTION, as_of="2025-12-31").left_out == {}
+    )  # asking as of a day keeps undated articles

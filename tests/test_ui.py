@@ -267,9 +267,9 @@ def test_bad_requests_to_the_api_get_the_projects_one_line_quickly(server, quest
     client = Client(url, verbose=False)
     started = time.perf_counter()
     if says is None:  # gradio_client cannot send a lone surrogate; a JSON escape over plain HTTP can
-        assert '"answered":true' in call_api(url, [question, retrieval, top_k, False, "", "", ""]).replace(
-            " ", ""
-        )
+        assert '"answered":true' in call_api(
+            url, [question, retrieval, top_k, False, "", "", "", ""]
+        ).replace(" ", "")
     else:
         with pytest.raises(Exception) as info:
             client.predict(question, retrieval, top_k, api_name="/ask")
