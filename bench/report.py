@@ -192,6 +192,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     args = parser.parse_args()
     load_before = os.getloadavg()
+    # the code measured is the tree as it was when the run began
+    dirty = " (with uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no") else ""
     started = datetime.datetime.now(datetime.timezone.utc)
     lines, headlines, raw = [], [], {}
     for measure in measures(args.quick):
@@ -209,7 +211,6 @@ def main() -> None:
                 headlines.append(f"| {label} | {value} |")
         print(f"  {seconds:.0f} s", file=sys.stderr, flush=True)
     load_after = os.getloadavg()
-    dirty = " (with uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no") else ""
     page = [
         "# Benchmarks",
         "",
