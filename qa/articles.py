@@ -132,7 +132,7 @@ def read_date(text: str | None, what: str = "") -> str | None:
         raise InputError(
             f"{what + ' ' if what else ''}{str(text)!r} is not a date; write it like 2025-10-01."
         )
-    return value
+    return (value or "")[:10]  # a day: filters and "as of" count whole days (a time of day is dropped)
 
 
 def is_iso_date(value: str | None) -> bool:

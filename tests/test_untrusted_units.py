@@ -102,6 +102,7 @@ def test_bounded_cuts_at_spaces_within_both_limits_and_keeps_offsets():
         ("2025-10", "2025-10"),
         ("October 1, 2025", "2025-10-01"),
         (" 2024-02-29 ", "2024-02-29"),
+        ("17 October 2025 10:30", "2025-10-17"),  # a time of day is dropped: filters count whole days
         ("", None),
         (None, None),
     ],
