@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -35,6 +36,7 @@ from typing import Any
 
 from qa.errors import IndexUnusable
 from qa.files import write_atomic
+from qa.filtering import Kept
 
 ANALYZER = "news"  # words, lower-cased, English stop words dropped, stemmed
 HEAP_BYTES = 64_000_000
@@ -42,6 +44,8 @@ STRAYS_REMOVED_AT_MOST = 16  # a killed commit leaves at most one deletes file p
 FOOTER_MAGIC = 1337  # the last four bytes of every tantivy file with a footer
 MANAGED = ".managed.json"  # tantivy's list of the files it owns (and may delete)
 LOCK_FILES = (".tantivy-meta.lock", ".tantivy-writer.lock")
+TERM_SET_MAX = 4096  # a filter keeping at most this many passages puts their row ids in the query
+POST_FILTER_MAX = 2000  # a wider filter checks the hits of a search at most this deep (then the row ids)
 PLAIN_NAME = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9_.\-]*")  # a file name in this folder, no path
 
 logger = logging.getLogger(__name__)
@@ -167,19 +171,37 @@ class FullText:
         with self._native("read"):
             self.index.reload()
 
-    def search(
-        self, questions: Sequence[str], depth: int, allowed: Iterable[int] | None = None
-    ) -> list[list[tuple[int, float]]]:
-        """Top `depth` (row id, BM25 score) per question; `allowed` limits the row ids searched."""
+    def search(self, questions: Sequence[str], depth: int) -> list[list[tuple[int, float]]]:
+        """Top `depth` (row id, BM25 score) per question."""
+        with self._native("read"):
+            return self._search(self.index.searcher(), questions, depth, None)
+
+    def search_kept(self, questions: Sequence[str], depth: int, kept: Kept) -> list[list[tuple[int, float]]]:
+        """Top `depth` (row id, BM25 score) per question among the passages a filter keeps.
+
+        A narrow filter's row ids become part of the query; a wide one is applied to the hits of a search
+        deep enough that `depth` of them should pass, and a question for which too few do is searched again
+        with the row ids in the query. Either way the cost follows the filter, not the archive.
+        """
         import tantivy
 
-        index = self.index
+        wanted = math.ceil((depth + 10) / max(kept.share, 1e-9) * 1.5)
         with self._native("read"):
-            searcher = index.searcher()
-            only = None
-            if allowed is not None:
-                only = tantivy.Query.term_set_query(index.schema, "rowid", list(map(int, allowed)))
-            return self._search(searcher, questions, depth, only)
+            searcher = self.index.searcher()
+            if kept.rowids.size > TERM_SET_MAX and wanted <= POST_FILTER_MAX:
+                results = self._search(searcher, questions, wanted, None)
+                passed = [[(r, s) for r, s in found if kept.keeps(r)][:depth] for found in results]
+                short = [
+                    q for q, found in enumerate(results) if len(passed[q]) < depth and len(found) >= wanted
+                ]
+            else:
+                passed, short = [[] for _ in questions], list(range(len(questions)))
+            if short:
+                only = tantivy.Query.term_set_query(self.index.schema, "rowid", kept.rowids.tolist())
+                again = self._search(searcher, [questions[q] for q in short], depth, only)
+                for q, found in zip(short, again):
+                    passed[q] = found
+            return passed
 
     def _search(
         self, searcher: Any, questions: Sequence[str], depth: int, only: Any

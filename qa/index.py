@@ -50,6 +50,7 @@ from qa.articles import Article, is_iso_date, iso_day, valid_bound
 from qa.embeddings import FP32_ENCODER
 from qa.errors import IndexUnusable, InputError, NoIndex, SaveFailed
 from qa.files import fsync, sha256_file
+from qa.filtering import Kept, PassageFacts
 from qa.fulltext import FullText
 from qa.passages import Passage
 
@@ -233,6 +234,7 @@ class PassageIndex:
         self._cache_lock = threading.Lock()
         self._generation: int | None = None
         self._segments: dict[int, seg.Segment] = {}
+        self._facts: tuple[int, PassageFacts] | None = None  # (generation, what filters test) once asked
         self._seen = (
             False  # its database has been read: from then on, a missing database means it was deleted
         )
@@ -381,7 +383,7 @@ class PassageIndex:
             return
         with self._reading() as db:
             generation = int(db.execute("SELECT value FROM settings WHERE key='generation'").fetchone()[0])
-            yield Snapshot(self, db, self._segments_as_of(db, generation))
+            yield Snapshot(self, db, self._segments_as_of(db, generation), generation)
 
     def _segments_as_of(self, db: sqlite3.Connection, generation: int) -> list[seg.Segment]:
         with self._cache_lock:
@@ -406,6 +408,13 @@ class PassageIndex:
                 if (self.folder / TEXT).is_dir():
                     self.text.reload()
             return list(self._segments.values())
+
+    def facts_as_of(self, db: sqlite3.Connection, generation: int) -> PassageFacts:
+        """What filters test, read once per committed generation (then a filter needs no SQL)."""
+        with self._cache_lock:
+            if self._facts is None or self._facts[0] != generation:
+                self._facts = (generation, PassageFacts.read(db))
+            return self._facts[1]
 
     def _read_segment(self, name: str, kind: str) -> Any:
         path = own_file(self.folder, SEGMENTS, name, SEGMENT_FILE)
@@ -1318,11 +1327,16 @@ class Snapshot:
     """One consistent view of an index for one search (see PassageIndex.snapshot)."""
 
     def __init__(
-        self, index: PassageIndex, db: sqlite3.Connection | None, segments: list[seg.Segment]
+        self,
+        index: PassageIndex,
+        db: sqlite3.Connection | None,
+        segments: list[seg.Segment],
+        generation: int = 0,
     ) -> None:
         self.index = index
         self.db = db
         self.segments = segments
+        self.generation = generation
 
     @property
     def empty(self) -> bool:
@@ -1332,45 +1346,20 @@ class Snapshot:
             or self.db.execute("SELECT NOT EXISTS (SELECT 1 FROM passages)").fetchone()[0] == 1
         )
 
-    def allowed(self, filters: Filters) -> np.ndarray:
-        """The row ids of the live passages the filters keep (SQL over indexed article columns)."""
-        where: list[str] = []
-        args: list[Any] = []
-        if filters.sources:
-            where.append(f"a.source COLLATE NOCASE IN ({','.join('?' * len(filters.sources))})")
-            args += list(filters.sources)
-        if filters.date_from:
-            where.append("a.iso_date >= ?")
-            args.append(filters.date_from)
-        if filters.date_to:  # a day's bound takes in all of that day: compare as many characters as it has
-            where.append("substr(a.iso_date, 1, ?) <= ?")
-            args += [len(filters.date_to), filters.date_to]
-        if filters.as_of:
-            where.append("(a.iso_date IS NULL OR substr(a.iso_date, 1, 10) <= ?)")
-            args.append(filters.as_of)
-        if filters.exclude:
-            where.append(f"a.id NOT IN ({','.join('?' * len(filters.exclude))})")
-            args += list(filters.exclude)
-        rows = (
-            self.db.execute(
-                "SELECT p.rowid FROM passages p JOIN articles a ON a.id = p.article_id WHERE "
-                + " AND ".join(where),
-                args,
-            ).fetchall()
-            if self.db is not None
-            else []
-        )
-        return np.array([r[0] for r in rows], dtype=np.int64)
+    def allowed(self, filters: Filters) -> Kept:
+        """The live passages the filters keep (from facts read once per generation: no SQL per question)."""
+        if self.db is None:
+            return Kept(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool), 0.0)
+        return self.index.facts_as_of(self.db, self.generation).kept(filters)
 
     def dense(
-        self, queries: np.ndarray, depth: int, allowed: np.ndarray | None = None
+        self, queries: np.ndarray, depth: int, allowed: Kept | None = None
     ) -> list[list[tuple[int, float]]]:
         """Top `depth` (row id, inner product) per query over all segments, removed passages masked."""
-        import faiss
-
-        if allowed is not None and allowed.size == 0 or not self.segments:
+        if allowed is not None and allowed.rowids.size == 0 or not self.segments:
             return [[] for _ in range(len(queries))]
-        selector = faiss.IDSelectorBatch(allowed) if allowed is not None else None
+        # Everything kept: each segment's own selector (its removed passages) is the whole filter.
+        selector = allowed.faiss_selector() if allowed is not None and allowed.share < 1.0 else None
         found: list[list[tuple[int, float]]] = [[] for _ in range(len(queries))]
         for segment in self.segments:
             if segment.size == 0:
@@ -1381,12 +1370,14 @@ class Snapshot:
         return [sorted(f, key=lambda x: -x[1])[:depth] for f in found]
 
     def bm25(
-        self, questions: Sequence[str], depth: int, allowed: np.ndarray | None = None
+        self, questions: Sequence[str], depth: int, allowed: Kept | None = None
     ) -> list[list[tuple[int, float]]]:
         """Top `depth` (row id, BM25 score) per question, only passages live in this snapshot."""
-        if self.db is None or (allowed is not None and allowed.size == 0):
+        if self.db is None or (allowed is not None and allowed.rowids.size == 0):
             return [[] for _ in questions]
-        results = self.index.text.search(questions, depth + 10, allowed)
+        if allowed is not None:  # its row ids are live ones
+            return self.index.text.search_kept(questions, depth, allowed)
+        results = self.index.text.search(questions, depth + 10)
         ids = {r for found in results for r, _ in found}
         live = {
             r[0] for r in _select_in(self.db, "SELECT rowid FROM passages WHERE rowid IN ({})", list(ids))

@@ -292,3 +292,63 @@ def test_passages_leave_out_boilerplate_lines_and_keep_true_offsets():
     ]
     assert all(text[p.start : p.end] == p.text for p in passages)
     assert split_passages(Article("ad", "Ad", "1. How relevant is this ad to you?\nCNN —")) == []
+
+
+# ----- filters over in-memory facts ------------------------------------------------------------------
+
+
+def facts_of(articles: list[tuple[str, str | None, str | None]], passages: list[tuple[int, str]]):
+    """PassageFacts read from a real SQLite database holding these (id, iso date, source) and (row id, article)."""
+    import sqlite3
+
+    from qa.filtering import PassageFacts
+
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE articles(id TEXT PRIMARY KEY, iso_date TEXT, source TEXT)")
+    db.execute("CREATE TABLE passages(rowid INTEGER PRIMARY KEY, article_id TEXT)")
+    db.executemany("INSERT INTO articles VALUES (?, ?, ?)", articles)
+    db.executemany("INSERT INTO passages VALUES (?, ?)", passages)
+    return PassageFacts.read(db)
+
+
+FACTS = (
+    [
+        ("a", "2024-01-10", "Wire"),
+        ("b", "2024-06-02T09:00:00", "Daily"),
+        ("c", None, None),
+        ("d", "2024-06", "wire"),
+    ],
+    [(1, "a"), (2, "a"), (5, "b"), (7, "c"), (9, "d"), (12, "b")],
+)
+
+
+@pytest.mark.parametrize(
+    "filters, rowids",
+    [
+        ({}, [1, 2, 5, 7, 9, 12]),
+        ({"as_of": "2024-06-01"}, [1, 2, 7, 9]),  # undated kept; a month-only date compares as its text
+        ({"as_of": "2024-06-02"}, [1, 2, 5, 7, 9, 12]),  # the whole day, whatever its time
+        ({"date_from": "2024-02-01"}, [5, 9, 12]),  # undated left out by a date bound
+        ({"date_to": "2024-06"}, [1, 2, 5, 9, 12]),  # a month's bound takes in all of the month
+        ({"date_to": "2024-06-01"}, [1, 2, 9]),
+        ({"sources": ["WIRE"]}, [1, 2, 9]),  # sources match without case
+        ({"sources": ["nobody"]}, []),
+        ({"exclude": ["b", "c"]}, [1, 2, 9]),
+        ({"sources": ["daily", "wire"], "as_of": "2024-05-31"}, [1, 2]),
+    ],
+)
+def test_passage_facts_keep_what_each_filter_keeps(filters: dict, rowids: list[int]):
+    from qa.index import Filters
+
+    kept = facts_of(*FACTS).kept(Filters(**filters))
+    assert kept.rowids.tolist() == rowids
+    assert [r for r in range(15) if kept.keeps(r)] == rowids
+    assert kept.share == pytest.approx(len(rowids) / 6)
+
+
+def test_the_faiss_selector_of_kept_passages_selects_exactly_them():
+    from qa.index import Filters
+
+    kept = facts_of(*FACTS).kept(Filters(as_of="2024-06-01"))
+    selector = kept.faiss_selector()
+    assert [r for r in range(13) if selector.is_member(r)] == [1, 2, 7, 9]
