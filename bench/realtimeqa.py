@@ -1,6 +1,6 @@
 """The news benchmark: a real year of news (RealTimeQA 2023), each quiz question asked as of its own day.
 
-    python bench/realtimeqa.py [--weeks N] [--index DIR] [--rebuild] [--json]
+    python bench/realtimeqa.py [--weeks N] [--half fit|report] [--variant NAME=READER:RANKER ...] [--json]
 
 Indexes the 7,587 dated articles of ../shared/data/realtimeqa-2023 through `Engine` (once; the index is
 kept in bench/results/ and reused while it holds the same articles), then asks each of the 1,429 CNN
@@ -15,15 +15,19 @@ median ask. The RealTimeQA team's stored systems are scored the same way beside 
 The split is fixed here, by week (`half`): the 1st, 3rd, 5th ... weeks of the year are the *fit* half
 (fit, tune and choose anything on it), the others the *report* half (report only). `--weeks N` keeps the
 first N weeks, and as the archive only the articles RealTimeQA's searches found for their questions,
-for a quick run.
+for a quick run; `--half` asks one half only. Each `--variant NAME=READER:RANKER` asks every question
+again with another reader folder and answer ranker file (`shipped` for the shipped one, `none` for no
+ranker), in the same run over the same index, so that variants compare side by side.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import gzip
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -33,6 +37,7 @@ from common import ROOT  # first: this checkout's qa, models offline
 
 from qa.articles import Article
 from qa.calibration import expected_calibration_error
+from qa.config import Config
 from qa.engine import Engine
 from qa.retrieval import Filters
 from qa.squad import normalize_answer, score
@@ -93,6 +98,20 @@ def holders(question: dict[str, Any], texts: dict[str, str]) -> list[str]:
     return [i for i, text in texts.items() if answer and answer in text]
 
 
+def variant_config(spec: str) -> tuple[str, Config]:
+    """NAME=READER:RANKER (each `shipped`, a path, and for the ranker also `none`) as an engine Config."""
+    name, _, models = spec.partition("=")
+    reader, _, ranker = models.partition(":")
+    config = Config()
+    if reader not in ("", "shipped"):
+        config = config.with_(reader_model=reader)
+    if ranker == "none":
+        config = dataclasses.replace(config, answer_ranker=None)
+    elif ranker not in ("", "shipped"):
+        config = config.with_(answer_ranker=ranker)
+    return name or spec, config
+
+
 def ask_all(engine: Engine, questions: list[dict[str, Any]], texts: dict[str, str]) -> list[dict[str, Any]]:
     rows = []
     for n, q in enumerate(questions, 1):
@@ -126,7 +145,7 @@ def ask_all(engine: Engine, questions: list[dict[str, Any]], texts: dict[str, st
             }
         )
         if n % 50 == 0:
-            print(f"  {n}/{len(questions)} asked", flush=True)
+            print(f"  {n}/{len(questions)} asked", file=sys.stderr, flush=True)
     return rows
 
 
@@ -182,6 +201,14 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--weeks", type=int, help="only the first N weeks (a quick run)")
+    parser.add_argument("--half", choices=("fit", "report"), help="ask only this half's questions")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=READER:RANKER",
+        help="ask again with another reader and ranker (shipped, a path, or none for the ranker)",
+    )
     parser.add_argument(
         "--index", type=Path, help="where the archive's index is kept (default: bench/results/)"
     )
@@ -196,6 +223,8 @@ def main() -> None:
     if args.weeks:  # a quick run: the articles found for these weeks' questions make the archive
         asked = {q["id"] for q in questions}
         records = [r for r in records if asked & set(r.get("found_for") or [])]
+    if args.half:
+        questions = [q for q in questions if half(q["week"], weeks) == args.half]
     articles = archive(records)
     folder = (
         args.index
@@ -203,19 +232,25 @@ def main() -> None:
     )
     engine, built_per_s = open_index(folder, articles, args.rebuild)
     texts = {a.id: normalize_answer(a.text) for a in articles}
-    rows = ask_all(engine, questions, texts)
     by_id = {q["id"]: q for q in questions}
     result: dict[str, Any] = {
         "articles": len(articles),
         "passages": engine.stats().passages,
         "build_passages_per_s": built_per_s,
+        "variants": {},
     }
-    for name in ("fit", "report"):
-        mine = [r for r in rows if half(by_id[r["id"]]["week"], weeks) == name]
-        result[name] = {
-            "engine": summary(mine),
-            "baselines": baselines([by_id[r["id"]] for r in mine]),
+    for name, config in [variant_config(v) for v in args.variant or ["as shipped=shipped:shipped"]]:
+        rows = ask_all(Engine.open(folder, config), questions, texts)
+        result["variants"][name] = {
+            part: summary([r for r in rows if half(by_id[r["id"]]["week"], weeks) == part])
+            for part in ("fit", "report")
+            if part == args.half or not args.half
         }
+    result["baselines"] = {
+        part: baselines([q for q in questions if half(q["week"], weeks) == part])
+        for part in ("fit", "report")
+        if part == args.half or not args.half
+    }
     print(json.dumps(result, indent=1) if args.json else table(result))
 
 
@@ -223,18 +258,21 @@ def table(r: dict[str, Any]) -> str:
     lines = [
         f"{r['articles']} articles, {r['passages']} passages; build {r['build_passages_per_s'] or 0:.1f} passages/s"
     ]
-    for name in ("fit", "report"):
-        e = r[name]["engine"]
-        lines.append(
-            f"{name} half ({e['questions']} questions): right {e['right_pct']:.1f} % (always answering "
-            f"{e['right_first_pct']:.1f}), EM {e['em']:.1f} F1 {e['f1']:.1f}, answered {e['answered_pct']:.1f} %; "
-            f"right first {e['right_first_pct']:.1f} % vs anywhere {e['right_anywhere_pct']:.1f} %; answer passage in "
-            f"top 5/20/50: {e['found@5_pct']:.1f} / {e['found@20_pct']:.1f} / {e['found@50_pct']:.1f} %; ECE (answered) "
-            f"{e['ece_answered']:.3f}; abstained without the answer's articles {e['abstained_without_answer_pct']:.1f} %, "
-            f"{EARLIER_DAYS} days before {e['abstained_60_days_before_pct']:.1f} %; ask {e['ask_ms_median']:.0f} ms median"
-        )
-        for base, b in r[name]["baselines"].items():
-            lines.append(f"  {base}: right {b['right_pct']:.1f} %, EM {b['em']:.1f} F1 {b['f1']:.1f}")
+    for name, parts in r["variants"].items():
+        for part, e in parts.items():
+            lines.append(
+                f"{name}, {part} half ({e['questions']} questions): right {e['right_pct']:.1f} % (always answering "
+                f"{e['right_first_pct']:.1f}), EM {e['em']:.1f} F1 {e['f1']:.1f}, answered {e['answered_pct']:.1f} %; "
+                f"right first {e['right_first_pct']:.1f} % vs anywhere {e['right_anywhere_pct']:.1f} %; answer passage in "
+                f"top 5/20/50: {e['found@5_pct']:.1f} / {e['found@20_pct']:.1f} / {e['found@50_pct']:.1f} %; ECE (answered) "
+                f"{e['ece_answered']:.3f}; abstained without the answer's articles {e['abstained_without_answer_pct']:.1f} %, "
+                f"{EARLIER_DAYS} days before {e['abstained_60_days_before_pct']:.1f} %; ask {e['ask_ms_median']:.0f} ms median"
+            )
+    for part, bases in r["baselines"].items():
+        for base, b in bases.items():
+            lines.append(
+                f"  {part} half, {base}: right {b['right_pct']:.1f} %, EM {b['em']:.1f} F1 {b['f1']:.1f}"
+            )
     return "\n".join(lines)
 
 

@@ -143,6 +143,38 @@ def measures(quick: bool) -> list[Measure]:
             ],
         ),
         Measure(
+            ["python", "bench/realtimeqa.py", "--half", "report", "--json"],
+            "real news: RealTimeQA 2023, the report half's 730 quiz questions, each asked as of its day over the "
+            "whole 7,587-article archive (bench/realtimeqa.py; the fit half fitted the ranker and the reader)",
+            headline=(0, 1, 2),
+            rows=[
+                (
+                    "news: right, F1, answered (GPT-3 with the same search results: right, F1)",
+                    lambda r: (
+                        f"{news(r)['right_pct']:.1f} %, {news(r)['f1']:.1f}, {news(r)['answered_pct']:.1f} % "
+                        f"({gpt3(r)['right_pct']:.1f} %, {gpt3(r)['f1']:.1f})"
+                    ),
+                ),
+                (
+                    "news: abstained with the answer's articles left out; ECE over answered",
+                    lambda r: (
+                        f"{news(r)['abstained_without_answer_pct']:.1f} %; {news(r)['ece_answered']:.3f}"
+                    ),
+                ),
+                (
+                    "news: one question asked as of its day, median",
+                    lambda r: f"{news(r)['ask_ms_median']:.0f} ms",
+                ),
+                (
+                    "news: right answer first vs anywhere among the candidates; answer passage in the top 5 / 20",
+                    lambda r: (
+                        f"{news(r)['right_first_pct']:.1f} % vs {news(r)['right_anywhere_pct']:.1f} %; "
+                        f"{news(r)['found@5_pct']:.1f} / {news(r)['found@20_pct']:.1f} %"
+                    ),
+                ),
+            ],
+        ),
+        Measure(
             ["python", "bench/first_ask.py", "--json"],
             "the seed article (the README's first command)",
             headline=(0, 1),
@@ -155,6 +187,14 @@ def measures(quick: bool) -> list[Measure]:
             ],
         ),
     ]
+
+
+def news(r: dict[str, Any]) -> dict[str, Any]:
+    return r["variants"]["as shipped"]["report"]
+
+
+def gpt3(r: dict[str, Any]) -> dict[str, Any]:
+    return r["baselines"]["report"]["GPT-3 + the same search results"]
 
 
 def machine() -> str:

@@ -234,7 +234,7 @@ def recency_for(question: str, setting: float | None) -> float:
     return RECENCY_FOR_THE_PRESENT if PRESENT.search(question) else 0.0
 
 
-def _day(date: str | None) -> int | None:
+def day_number(date: str | None) -> int | None:
     from datetime import date as Date
 
     try:
@@ -254,7 +254,7 @@ def prefer_recent(answers: list[Answer], strength: float, threshold: float) -> l
     if strength <= 0 or len(plausible) < 2:
         return answers
     newest = {
-        id(a): max((d for d in (_day(e.date) for e in a.evidence) if d is not None), default=None)
+        id(a): max((d for d in (day_number(e.date) for e in a.evidence) if d is not None), default=None)
         for a in plausible
     }
     known = [d for d in newest.values() if d is not None]
@@ -273,14 +273,14 @@ def timeline(answers: list[Answer], threshold: float) -> list[Answer]:
     """How a story changed: the other answers the engine would give from articles of other days than the best
     answer's, newest first. Competing spans of the same day (often of the same article) are not a change of
     story, and an undated best answer has no day to compare with: then there is no timeline."""
-    if not answers or _day(answers[0].citation.date) is None:
+    if not answers or day_number(answers[0].citation.date) is None:
         return []
     best = answers[0]
     others = [
         a
         for a in answers[1:]
         if a.answerability >= threshold
-        and _day(a.citation.date) not in (None, _day(best.citation.date))
+        and day_number(a.citation.date) not in (None, day_number(best.citation.date))
         and normalize_answer(a.text) != normalize_answer(best.text)
     ]
     return sorted(others, key=lambda a: a.citation.date or "", reverse=True)

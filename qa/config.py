@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 SHIPPED_READER = PACKAGE_DIR / "models" / "reader"
+SHIPPED_RANKER = PACKAGE_DIR / "models" / "ranker" / "ranker.json"
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"  # resolved to the packaged copy
 SEEDS_DIR = PACKAGE_DIR / "seeds"  # the seed article, shipped inside the package
 
@@ -119,6 +120,11 @@ class Config:
     # older than the newest. None: 2.0 for questions that ask for the present ("current", "latest", "now"),
     # else 0 (see qa.answers.prefer_recent).
     recency: float | None = None
+    # Candidate answers are ranked, given a confidence and kept or withheld by a learned ranker
+    # (qa.ranking, fitted by scripts/fit_ranker.py for the shipped reader; its card says on what).
+    # None or "" (or any of no_answer_threshold, abstain_on, recency set by hand): the reader's
+    # answerability ranks them, `recency` moves newer ones up, and the no-answer threshold decides.
+    answer_ranker: str | None = str(SHIPPED_RANKER)
     device: str = "cpu"
     batch_size: int = 64
 
@@ -136,6 +142,10 @@ class Config:
                 isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
             ):
                 raise InputError(f"Config({name}={value!r}): must be a finite number or None.")
+        if self.answer_ranker is not None and not isinstance(self.answer_ranker, str):
+            raise InputError(
+                f"Config(answer_ranker={self.answer_ranker!r}): must be a path as text, or None."
+            )
         for name in ("embedding_model", "reader_model", "device"):
             if not isinstance(getattr(self, name), str):
                 raise InputError(f"Config({name}={getattr(self, name)!r}): must be text (a name or a path).")

@@ -39,6 +39,7 @@ from qa.embeddings import INT8_ENCODER, Embedder, canonical_name
 from qa.errors import IndexUnusable, InputError, NoIndex, SaveFailed
 from qa.index import OLD_POINTER, PassageIndex, Stats, read_format_1, remove_format_1
 from qa.passages import CHARS_PER_WORD, split_passages
+from qa.ranking import AnswerRanker
 from qa.reading import Reader, Reading, answerability
 from qa.retrieval import Filters, Hit, Retriever
 
@@ -164,6 +165,11 @@ class Engine:
         self._stories: Stories | None = None  # MinHash LSH of the articles, built on the first add
         self.abstain_on, self.no_answer_threshold = config.no_answer_rule()
         self.calibration = config.calibration()
+        # Setting a rule of the ranker's own by hand (threshold, recency, abstain rule) means that rule.
+        by_hand = config.no_answer_threshold is not None or config.recency is not None or config.abstain_on
+        self.ranker = (
+            AnswerRanker.load(Path(config.answer_ranker)) if config.answer_ranker and not by_hand else None
+        )
         if not math.isfinite(self.no_answer_threshold):
             raise InputError(
                 f"The no-answer threshold must be a finite number, not {self.no_answer_threshold}."
@@ -596,8 +602,19 @@ class Engine:
         )
 
     def decide(self, answers: list[Answer]) -> bool:
-        """Whether the best answer is answerable enough to give (the one no-answer rule)."""
-        return bool(answers) and answers[0].answerability >= self.no_answer_threshold
+        """Whether the best answer is sure enough to give: by the ranker's P(right), else its answerability."""
+        if not answers:
+            return False
+        if self.ranker is not None:
+            return answers[0].score >= self.ranker.threshold
+        return answers[0].answerability >= self.no_answer_threshold
+
+    def rank(self, question: str, answers: list[Answer], hits: list[Hit]) -> list[Answer]:
+        """The candidates best first, with the confidence shown: by the ranker, else by the rules before it."""
+        if self.ranker is not None:
+            return self.ranker.rank(question, answers, {h.passage.id: r for r, h in enumerate(hits)})
+        answers = prefer_recent(answers, recency_for(question, self.config.recency), self.no_answer_threshold)
+        return share_confidence(answers) if self.calibration is not None else answers
 
     def load_models(self) -> None:
         """Load the question encoder and the reader now rather than on the first question (timed as `load`)."""
@@ -667,11 +684,7 @@ class Engine:
             for answer in answers:
                 article = articles[answer.citation.article_id]
                 answer.carried_by = carried.get(article.copy_of or article.id, 1)
-            answers = prefer_recent(
-                answers, recency_for(question, self.config.recency), self.no_answer_threshold
-            )
-            if self.calibration is not None:
-                answers = share_confidence(answers)
+            answers = self.rank(question, answers, hits)
             confident = self.decide(answers)
             sources = {
                 h.article.id: {

@@ -19,6 +19,7 @@ from qa.files import write_atomic
 from qa.reading import Reader, answerability
 from qa.squad import SquadExample, load_examples, load_paragraphs, score
 
+ASKED_TOGETHER = 32  # questions per Engine.ask_many in the open evaluation
 if TYPE_CHECKING:
     from qa.config import Config
     from qa.retrieval import Hit
@@ -280,21 +281,25 @@ def evaluate_open(
         bar = _progress(len(examples), "answering", progress)
         rows = []  # (orphaned, em, f1, answered)
         shown = []  # (confidence of the best answer, whether it was right)
-        for example, hits in zip(examples, hits_per_question):
-            found = answer_hits(hits, example.answers)
-            for k in ks:
-                recall[k] += example.title not in orphaned and any(found[:k])
-            answers = engine.read(example.question, hits[: config.top_k])
-            em, f1 = score(answers[0].text if answers else "", example.answers)
-            rows.append((example.title in orphaned, em, f1, engine.decide(answers)))
-            shown.append(
-                (
-                    answers[0].score if answers else 0.0,
-                    f1 >= 0.5 and example.title not in orphaned,
-                    rows[-1][3],
+        for lo in range(0, len(examples), ASKED_TOGETHER):
+            chunk = examples[lo : lo + ASKED_TOGETHER]
+            # What users get: the whole ask (ranking, confidence, the no-answer decision), best guess shown.
+            results = engine.ask_many([e.question for e in chunk], always_answer=True)
+            for example, hits, asked in zip(chunk, hits_per_question[lo:], results):
+                found = answer_hits(hits, example.answers)
+                for k in ks:
+                    recall[k] += example.title not in orphaned and any(found[:k])
+                best = asked.answers[0] if asked.answers else None
+                em, f1 = score(best.text if best else "", example.answers)
+                rows.append((example.title in orphaned, em, f1, asked.confident))
+                shown.append(
+                    (
+                        best.score if best else 0.0,
+                        f1 >= 0.5 and example.title not in orphaned,
+                        asked.confident,
+                    )
                 )
-            )
-            bar.update(1)
+                bar.update(1)
         bar.close()
     present = [r for r in rows if not r[0]]
     lost = [r for r in rows if r[0]]
@@ -310,9 +315,9 @@ def evaluate_open(
         **{f"recall@{k}": recall[k] / n for k in ks},
         "retrieval": config.retrieval,
         "top_k": config.top_k,
-        "threshold": engine.no_answer_threshold,
+        "threshold": engine.ranker.threshold if engine.ranker else engine.no_answer_threshold,
     }
-    if engine.calibration is not None and shown:
+    if (engine.calibration is not None or engine.ranker is not None) and shown:
         # "right" is F1 >= 0.5 against a gold answer; over every question, and over the answered ones only
         result["expected_calibration_error"] = expected_calibration_error(
             [c for c, _, _ in shown], [r for _, r, _ in shown]

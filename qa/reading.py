@@ -259,7 +259,7 @@ class Reader:
         The tokenizer needs the text's share of a window to exceed the stride
         (it panics otherwise), and a reader shown a sliver of text per window reads badly.
         """
-        return max(8, min(64, self.max_length - self.stride - 32))
+        return max(8, min(96, self.max_length - self.stride - 32))
 
     def question_tokens(self, question: str) -> int:
         """How many word pieces the reader's tokenizer makes of `question` (loads only the tokenizer)."""

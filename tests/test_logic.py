@@ -352,3 +352,82 @@ def test_the_faiss_selector_of_kept_passages_selects_exactly_them():
     kept = facts_of(*FACTS).kept(Filters(as_of="2024-06-01"))
     selector = kept.faiss_selector()
     assert [r for r in range(13) if selector.is_member(r)] == [1, 2, 7, 9]
+
+
+# ----- the answer ranker -----------------------------------------------------------------------------
+
+
+def ranker_features(question: str, answers: list[Answer]) -> dict[str, list[float]]:
+    from qa.ranking import FEATURES, answer_features
+
+    table = answer_features(question, answers, {"p": 2})
+    return {name: table[:, n].tolist() for n, name in enumerate(FEATURES)}
+
+
+def test_answer_features_measure_age_against_the_newest_candidate_and_only_for_questions_of_the_present():
+    old, new, undated = (
+        answer("Liz Truss", 3.0, "2022-09-06"),
+        answer("Rishi Sunak", 1.0, "2022-10-25"),
+        answer("Boris", 0.0, None),
+    )
+    plain = ranker_features("Who became prime minister?", [old, new, undated])
+    assert plain["older_days"] == pytest.approx([math.log1p(49), 0.0, 0.0])
+    assert plain["older_present"] == [0.0, 0.0, 0.0] and plain["undated"] == [0.0, 0.0, 1.0]
+    present = ranker_features("Who is the current prime minister?", [old, new, undated])
+    assert present["older_present"] == pytest.approx([math.log1p(49), 0.0, 0.0])
+    this_week = ranker_features("Who became prime minister this week?", [old, new])
+    assert this_week["older_relative"] == pytest.approx([math.log1p(49), 0.0])
+    assert plain["margin"] == [0.0, -2.0, -3.0] and plain["retrieval_rank"] == [1 / 3] * 3
+
+
+def test_answer_features_do_not_depend_on_the_order_the_candidates_come_in():
+    a, b = answer("Ana", 1.0, "2025-01-01"), answer("Ben", 2.0, "2025-01-05")
+    forward, backward = ranker_features("Who?", [a, b]), ranker_features("Who?", [b, a])
+    assert forward["position"] == [0.5, 1.0] and backward["position"] == [1.0, 0.5]
+
+
+def test_answer_features_see_an_answer_that_repeats_the_question():
+    features = ranker_features("Which team does Damar Hamlin play for?", [answer("Damar Hamlin", 5.0, None)])
+    assert features["in_question"] == [1.0] and features["words"] == pytest.approx([math.log(2)])
+
+
+def test_the_ranker_orders_by_its_probability_and_a_fitted_one_learns_the_sign_of_a_signal(tmp_path):
+    from qa.ranking import FEATURES, AnswerRanker, fit_ranker
+
+    weights = np.zeros(len(FEATURES))
+    weights[FEATURES.index("older_present")] = -3.0
+    ranker = AnswerRanker(weights, 0.0, 0.5, {})
+    old, new = answer("Queen Elizabeth II", 4.0, "2022-01-01"), answer("King Charles III", 1.0, "2022-09-20")
+    ranked = ranker.rank("Who is the current monarch?", [old, new], {})
+    assert [a.text for a in ranked] == ["King Charles III", "Queen Elizabeth II"]
+    assert ranked[0].score == pytest.approx(0.5) and ranked[1].score < 0.01
+    rng = np.random.default_rng(3)
+    features = rng.normal(size=(400, len(FEATURES)))
+    right = features[:, 0] + 0.3 * rng.normal(size=400) > 0
+    fitted, _ = fit_ranker(features, right)
+    assert fitted[0] > 1.0 and np.all(np.abs(fitted[1:]) < fitted[0] / 3)
+    ranker.save(tmp_path / "ranker.json")
+    assert AnswerRanker.load(tmp_path / "ranker.json").weights.tolist() == pytest.approx(weights.tolist())
+
+
+def test_a_malformed_ranker_file_is_refused_in_one_line(tmp_path):
+    from qa.errors import IndexUnusable
+    from qa.ranking import AnswerRanker
+
+    path = tmp_path / "ranker.json"
+    path.write_text('{"features": ["answerability"], "weights": [1.0], "bias": 0, "threshold": 0.5}')
+    with pytest.raises(IndexUnusable, match="cannot be read"):
+        AnswerRanker.load(path)
+
+
+def test_answer_features_see_whether_the_answer_has_the_shape_the_question_asks_for():
+    many = ranker_features(
+        "How many hot dogs did Joey Chestnut eat?", [answer("63", 1.0, None), answer("15th", 2.0, None)]
+    )
+    assert many["number_given"] == [1.0, 1.0] and many["number_missing"] == [0.0, 0.0]
+    missing = ranker_features("How many hot dogs did he eat?", [answer("Joey Chestnut", 1.0, None)])
+    assert missing["number_missing"] == [1.0] and missing["name_given"] == [0.0]
+    who = ranker_features(
+        "Who won the contest?", [answer("Joey Chestnut", 1.0, None), answer("the crowd", 0.5, None)]
+    )
+    assert who["name_given"] == [1.0, 0.0] and who["capitalised"] == [1.0, 0.0]

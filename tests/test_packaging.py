@@ -27,6 +27,9 @@ def test_the_wheel_builds_cleanly_with_the_reader_and_the_seed_article(tmp_path:
             ".pytest_cache",
             "runs",
             "checkpoints",
+            "results",
+            ".devdata",
+            ".whl",
         ),
     )
     proc = subprocess.run(
@@ -46,6 +49,7 @@ def test_the_wheel_builds_cleanly_with_the_reader_and_the_seed_article(tmp_path:
         "qa/models/reader/model.safetensors",
         "qa/models/reader/training.json",
         "qa/models/reader/tokenizer.json",
+        "qa/models/ranker/ranker.json",
         "qa/seeds/trump-putin-budapest-summit.txt",
         "ui/app.py",
     } <= names
