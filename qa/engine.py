@@ -33,7 +33,7 @@ from qa.articles import (
     list_files,
     read_date,
 )
-from qa.config import SEEDS_DIR, Config, Retrieval, is_seeded_default
+from qa.config import SEEDS_DIR, SHIPPED_RANKER, SHIPPED_READER, Config, Retrieval, is_seeded_default
 from qa.duplicates import Stories, signature, to_bytes
 from qa.embeddings import INT8_ENCODER, Embedder, canonical_name
 from qa.errors import IndexUnusable, InputError, NoIndex, SaveFailed
@@ -47,6 +47,18 @@ if TYPE_CHECKING:
     from qa.distributed import RayOptions
 
 logger = logging.getLogger(__name__)
+
+
+def uses_ranker(config: Config) -> bool:
+    """Whether answers are ranked by the learned ranker: one is named, no rule of its own is set by hand
+    (threshold, abstain rule, recency), and the shipped ranker only with the reader it was fitted for
+    (another reader brings its own threshold and calibration)."""
+    if not config.answer_ranker:
+        return False
+    if config.no_answer_threshold is not None or config.recency is not None or config.abstain_on:
+        return False
+    shipped = Path(config.answer_ranker).resolve() == SHIPPED_RANKER.resolve()
+    return not shipped or Path(config.reader_model).resolve() == SHIPPED_READER.resolve()
 
 
 @dataclass
@@ -165,11 +177,7 @@ class Engine:
         self._stories: Stories | None = None  # MinHash LSH of the articles, built on the first add
         self.abstain_on, self.no_answer_threshold = config.no_answer_rule()
         self.calibration = config.calibration()
-        # Setting a rule of the ranker's own by hand (threshold, recency, abstain rule) means that rule.
-        by_hand = config.no_answer_threshold is not None or config.recency is not None or config.abstain_on
-        self.ranker = (
-            AnswerRanker.load(Path(config.answer_ranker)) if config.answer_ranker and not by_hand else None
-        )
+        self.ranker = AnswerRanker.load(Path(config.answer_ranker or "")) if uses_ranker(config) else None
         if not math.isfinite(self.no_answer_threshold):
             raise InputError(
                 f"The no-answer threshold must be a finite number, not {self.no_answer_threshold}."

@@ -431,3 +431,18 @@ def test_answer_features_see_whether_the_answer_has_the_shape_the_question_asks_
         "Who won the contest?", [answer("Joey Chestnut", 1.0, None), answer("the crowd", 0.5, None)]
     )
     assert who["name_given"] == [1.0, 0.0] and who["capitalised"] == [1.0, 0.0]
+
+
+def test_the_shipped_ranker_serves_only_the_shipped_reader_and_gives_way_to_rules_set_by_hand(tmp_path):
+    from qa.config import SHIPPED_RANKER, Config
+    from qa.engine import uses_ranker
+
+    assert uses_ranker(Config())
+    assert not uses_ranker(Config(reader_model=str(tmp_path / "my-reader")))  # it brings its own calibration
+    assert uses_ranker(
+        Config(reader_model=str(tmp_path / "my-reader"), answer_ranker=str(tmp_path / "mine.json"))
+    )
+    assert not uses_ranker(Config(answer_ranker=None)) and not uses_ranker(Config(answer_ranker=""))
+    for by_hand in ({"no_answer_threshold": 1.0}, {"recency": 2.0}, {"abstain_on": "span"}):
+        assert not uses_ranker(Config(**by_hand)), by_hand
+    assert Config().answer_ranker == str(SHIPPED_RANKER)
