@@ -145,7 +145,7 @@ def measures(quick: bool) -> list[Measure]:
         Measure(
             ["python", "bench/realtimeqa.py", "--half", "report", "--json"],
             "real news: RealTimeQA 2023, the report half's 730 quiz questions, each asked as of its day over the "
-            "whole 7,587-article archive (bench/realtimeqa.py; the fit half fitted the ranker and the reader)",
+            "whole 7,587-article archive (bench/realtimeqa.py; the other half fitted the answer ranker)",
             headline=(0, 1, 2),
             rows=[
                 (
@@ -259,8 +259,9 @@ def main() -> None:
         f"{load_before[0]:.1f} before, {load_after[0]:.1f} after. One run; timings on a shared machine are "
         "noisy, so compare the figures of one run, not across runs. Each command runs from the repository "
         "root; the data sit in `../shared/data/`. Nothing measured here was used to fit or choose what ships: "
-        "the reader was trained on SQuAD v1.1 train and the news benchmark's fit half, the answer ranker and its "
-        "threshold were fitted on the same two; these rows report SQuAD v1.1 dev and the news report half.",
+        "the reader was trained on SQuAD v1.1 train; the answer ranker, its calibration and threshold were fitted "
+        "on SQuAD v1.1 train and the news benchmark's fit half; these rows report SQuAD v1.1 dev and the news "
+        "report half.",
         "",
         "| measure | figure | command | data |",
         "|---|---|---|---|",

@@ -15,13 +15,14 @@ import json
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from qa.answers import PRESENT, RELATIVE_TIME, Answer, day_number
+from qa.calibration import Calibration
 from qa.config import SHIPPED_RANKER as DEFAULT_RANKER
 from qa.errors import IndexUnusable
 from qa.squad import normalize_answer
@@ -119,12 +120,15 @@ def answer_shape(text: str, wants_number: bool, wants_name: bool) -> list[float]
 
 @dataclass
 class AnswerRanker:
-    """A logistic regression over FEATURES: P(the candidate is right), and the threshold to give the best."""
+    """A logistic regression over FEATURES that orders the candidates; the confidence shown is its output
+    calibrated on the best answers of the fit data (isotonic), apart for dated and undated archives, whose
+    rates of right answers differ; the best is given when that confidence reaches `threshold`."""
 
     weights: np.ndarray
     bias: float
     threshold: float
     info: dict[str, Any]
+    calibrations: dict[str, Calibration] = field(default_factory=dict)  # "dated" / "undated"
 
     @classmethod
     def load(cls, path: Path = DEFAULT_RANKER) -> AnswerRanker:
@@ -133,8 +137,18 @@ class AnswerRanker:
             if tuple(stored["features"]) != FEATURES:
                 raise ValueError("features differ")
             weights = np.array([float(w) for w in stored["weights"]], dtype=np.float64)
+            calibrations = {}
+            for regime_name, data in dict(stored.get("calibrations", {})).items():
+                calibration = Calibration.from_dict(data)
+                if calibration is None:
+                    raise ValueError(f"its {regime_name} calibration is malformed")
+                calibrations[str(regime_name)] = calibration
             return cls(
-                weights, float(stored["bias"]), float(stored["threshold"]), dict(stored.get("info", {}))
+                weights,
+                float(stored["bias"]),
+                float(stored["threshold"]),
+                dict(stored.get("info", {})),
+                calibrations,
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise IndexUnusable(
@@ -151,6 +165,7 @@ class AnswerRanker:
             "bias": round(self.bias, 6),
             "threshold": round(self.threshold, 6),
             "info": self.info,
+            "calibrations": {regime: c.to_dict() for regime, c in self.calibrations.items()},
         }
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         write_atomic(Path(path), json.dumps(stored, indent=1) + "\n")
@@ -171,7 +186,18 @@ class AnswerRanker:
         for answer, p in zip(answers, self.probabilities(answer_features(question, answers, ranks))):
             answer.score = float(p)
         ranked = sorted(answers, key=lambda a: a.score, reverse=True)
-        return newest_first(ranked, PLAUSIBLE_SHARE) if PRESENT.search(question) else ranked
+        if PRESENT.search(question):
+            ranked = newest_first(ranked, PLAUSIBLE_SHARE)
+        calibration = self.calibrations.get(regime(ranked[0]))
+        if calibration is not None:  # monotone, and the scores descend with the places: the order stands
+            for answer in ranked:
+                answer.score = calibration(answer.score)
+        return ranked
+
+
+def regime(answer: Answer) -> str:
+    """Which calibration speaks for an answer: its cited article's, dated or undated."""
+    return "dated" if day_number(answer.citation.date) is not None else "undated"
 
 
 def newest_first(ranked: list[Answer], share: float) -> list[Answer]:

@@ -33,6 +33,7 @@ from realtimeqa import DATA, archive, half, holders, read_jsonl, right  # noqa: 
 
 from qa.answers import PRESENT, day_number  # noqa: E402
 from qa.articles import Article  # noqa: E402
+from qa.calibration import fit_calibration  # noqa: E402
 from qa.config import Config  # noqa: E402
 from qa.engine import Engine  # noqa: E402
 from qa.errors import NoIndex  # noqa: E402
@@ -63,16 +64,13 @@ def present_rule_check(ranker: AnswerRanker, rows: list[Row]) -> dict[str, int]:
     """On questions of the present with candidates of several days: how often the first answer is right in
     the ranker's order, and with the newest of the plausible ones first (qa.ranking.newest_first)."""
     counts = {"questions": 0, "ranker_first_right": 0, "newest_plausible_first_right": 0}
-    for features, correct, days, present in rows:
+    for row in rows:
+        features, correct, days, present = row
         if not present or len(set(days)) < 2:
             continue
-        p = ranker.probabilities(features)
-        order = np.argsort(-p, kind="stable")
-        plausible = [i for i in order if p[i] >= PLAUSIBLE_SHARE * p[order[0]]]
-        newest = max(plausible, key=lambda i: (days[i], -plausible.index(i)))
         counts["questions"] += 1
-        counts["ranker_first_right"] += int(correct[order[0]])
-        counts["newest_plausible_first_right"] += int(correct[newest])
+        counts["ranker_first_right"] += int(correct[int(np.argmax(ranker.probabilities(features)))])
+        counts["newest_plausible_first_right"] += int(correct[first_place(ranker, row)[0]])
     return counts
 
 
@@ -128,11 +126,46 @@ def squad_rows(config: Config, count: int) -> dict[str, list[Row]]:
     return out
 
 
+def first_place(ranker: AnswerRanker, row: Row) -> tuple[int, float]:
+    """The candidate the engine puts first (qa.ranking: by probability, newest plausible first for
+    questions of the present) and the probability of that place, before calibration."""
+    features, _, days, present = row
+    p = ranker.probabilities(features)
+    order = [int(i) for i in np.argsort(-p, kind="stable")]
+    if present:
+        plausible = [i for i in order if p[i] >= PLAUSIBLE_SHARE * p[order[0]]]
+        return max(plausible, key=lambda i: (days[i], -plausible.index(i))), float(p[order[0]])
+    return order[0], float(p[order[0]])
+
+
+def calibrate(ranker: AnswerRanker, rows: list[Row]) -> None:
+    """Isotonic calibrations of the first place's probability, for dated and undated answers apart."""
+    by_regime: dict[str, tuple[list[float], list[bool]]] = {"dated": ([], []), "undated": ([], [])}
+    for row in rows:
+        if len(row[0]):
+            first, p = first_place(ranker, row)
+            scores, right = by_regime["dated" if row[2][first] != -1 else "undated"]
+            scores.append(p)
+            right.append(bool(row[1][first]))
+    ranker.calibrations = {
+        regime: fit_calibration(scores, right, f"{len(scores)} first answers of scripts/fit_ranker.py's rows")
+        for regime, (scores, right) in by_regime.items()
+        if len(scores) >= 50
+    }
+
+
+def shown(ranker: AnswerRanker, row: Row) -> float:
+    """The confidence the engine shows for its first answer to this row's question."""
+    if not len(row[0]):
+        return 0.0
+    first, p = first_place(ranker, row)
+    calibration = ranker.calibrations.get("dated" if row[2][first] != -1 else "undated")
+    return calibration(p) if calibration is not None else p
+
+
 def threshold_for(ranker: AnswerRanker, left_out: list[Row], share: float) -> float:
     """The lowest threshold at which at least `share` of these questions' best answers are withheld."""
-    best = sorted(float(ranker.probabilities(row[0]).max()) for row in left_out if len(row[0]))
-    best += [0.0] * (len(left_out) - len(best))  # no candidate at all: always withheld
-    best.sort()
+    best = sorted(shown(ranker, row) for row in left_out)
     at = min(len(best) - 1, int(np.ceil(share * len(best))) - 1)
     return float(np.nextafter(best[at], 1.0)) if best else 0.5
 
@@ -181,6 +214,7 @@ def main() -> None:
     labels = np.concatenate([row[1] for row in everything])
     weights, bias = fit_ranker(features, labels)
     ranker = AnswerRanker(weights, bias, 0.5, {})
+    calibrate(ranker, [row for parts in sets.values() for rows in parts.values() for row in rows])
     thresholds = {
         name: threshold_for(ranker, parts["left_out"], args.abstain) for name, parts in sets.items()
     }

@@ -446,3 +446,21 @@ def test_the_shipped_ranker_serves_only_the_shipped_reader_and_gives_way_to_rule
     for by_hand in ({"no_answer_threshold": 1.0}, {"recency": 2.0}, {"abstain_on": "span"}):
         assert not uses_ranker(Config(**by_hand)), by_hand
     assert Config().answer_ranker == str(SHIPPED_RANKER)
+
+
+def test_the_ranker_calibrates_by_the_first_answers_regime_without_changing_the_order():
+    from qa.calibration import Calibration
+    from qa.ranking import FEATURES, AnswerRanker
+
+    weights = np.zeros(len(FEATURES))
+    weights[FEATURES.index("answerability")] = 1.0
+    ranker = AnswerRanker(weights, 0.0, 0.5, {})
+    ranker.calibrations = {
+        "dated": Calibration([0.0, 1.0], [0.0, 0.5]),
+        "undated": Calibration([0.0, 1.0], [0.2, 1.0]),
+    }
+    dated = ranker.rank("Who?", [answer("Ana", 0.0, "2025-01-01"), answer("Ben", 2.0, "2025-01-02")], {})
+    assert [a.text for a in dated] == ["Ben", "Ana"]
+    assert [a.score for a in dated] == pytest.approx([0.5 / (1 + math.exp(-2.0)), 0.25])
+    undated = ranker.rank("Who?", [answer("Cy", 0.0, None)], {})
+    assert undated[0].score == pytest.approx(0.6)
