@@ -614,7 +614,7 @@ class Engine:
         if not answers:
             return False
         if self.ranker is not None:
-            return answers[0].score >= self.ranker.threshold
+            return self.ranker.gives(answers[0])
         return answers[0].answerability >= self.no_answer_threshold
 
     def rank(self, question: str, answers: list[Answer], hits: list[Hit]) -> list[Answer]:

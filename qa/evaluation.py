@@ -315,7 +315,9 @@ def evaluate_open(
         **{f"recall@{k}": recall[k] / n for k in ks},
         "retrieval": config.retrieval,
         "top_k": config.top_k,
-        "threshold": engine.ranker.threshold if engine.ranker else engine.no_answer_threshold,
+        "threshold": (engine.ranker.thresholds or engine.ranker.threshold)
+        if engine.ranker
+        else engine.no_answer_threshold,
     }
     if (engine.calibration is not None or engine.ranker is not None) and shown:
         # "right" is F1 >= 0.5 against a gold answer; over every question, and over the answered ones only

@@ -120,15 +120,21 @@ def answer_shape(text: str, wants_number: bool, wants_name: bool) -> list[float]
 
 @dataclass
 class AnswerRanker:
-    """A logistic regression over FEATURES that orders the candidates; the confidence shown is its output
-    calibrated on the best answers of the fit data (isotonic), apart for dated and undated archives, whose
-    rates of right answers differ; the best is given when that confidence reaches `threshold`."""
+    """A logistic regression over FEATURES that orders the candidates and gives the confidence shown, where a
+    regime (dated or undated archive: their rates of right answers differ) has a calibration, calibrated on
+    the best answers of its fit data (isotonic); the best is given when that confidence reaches its regime's
+    threshold."""
 
     weights: np.ndarray
     bias: float
     threshold: float
     info: dict[str, Any]
     calibrations: dict[str, Calibration] = field(default_factory=dict)  # "dated" / "undated"
+    thresholds: dict[str, float] = field(default_factory=dict)  # per regime; `threshold` for the others
+
+    def gives(self, best: Answer) -> bool:
+        """Whether the first answer is sure enough to give, by its regime's threshold."""
+        return best.score >= self.thresholds.get(regime(best), self.threshold)
 
     @classmethod
     def load(cls, path: Path = DEFAULT_RANKER) -> AnswerRanker:
@@ -149,6 +155,7 @@ class AnswerRanker:
                 float(stored["threshold"]),
                 dict(stored.get("info", {})),
                 calibrations,
+                {str(k): float(v) for k, v in dict(stored.get("thresholds", {})).items()},
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise IndexUnusable(
@@ -166,6 +173,7 @@ class AnswerRanker:
             "threshold": round(self.threshold, 6),
             "info": self.info,
             "calibrations": {regime: c.to_dict() for regime, c in self.calibrations.items()},
+            "thresholds": {regime: round(t, 6) for regime, t in self.thresholds.items()},
         }
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         write_atomic(Path(path), json.dumps(stored, indent=1) + "\n")

@@ -104,9 +104,10 @@ def test_the_seed_answer_is_one_answer_with_one_confidence(engine: Engine):
 
     ranks = {h.passage.id: r for r, h in enumerate(result.passages)}
     raw = engine.ranker.probabilities(answer_features(result.question, result.answers, ranks))
-    calibrated = engine.ranker.calibrations["dated"]  # the seed article is dated
-    assert sorted(a.score for a in result.answers) == pytest.approx(sorted(calibrated(p) for p in raw))
-    assert result.answered and result.best.score >= engine.ranker.threshold
+    calibrated = engine.ranker.calibrations.get("dated")  # the seed article is dated
+    shown = [calibrated(p) for p in raw] if calibrated else list(raw)
+    assert sorted(a.score for a in result.answers) == pytest.approx(sorted(shown))
+    assert result.answered and engine.ranker.gives(result.best)
     forms = [a.text for a in result.answers if "Rubio" in a.text or "Secretary" in a.text]
     assert len(forms) == 1 and forms[0].endswith("Marco Rubio"), forms  # one form of it among the candidates
     scores = [a.score for a in result.answers]

@@ -464,3 +464,7 @@ def test_the_ranker_calibrates_by_the_first_answers_regime_without_changing_the_
     assert [a.score for a in dated] == pytest.approx([0.5 / (1 + math.exp(-2.0)), 0.25])
     undated = ranker.rank("Who?", [answer("Cy", 0.0, None)], {})
     assert undated[0].score == pytest.approx(0.6)
+    ranker.thresholds = {"dated": 0.3, "undated": 0.7}  # each regime's own threshold, else the overall one
+    assert ranker.gives(dated[0]) and not ranker.gives(dated[1]) and not ranker.gives(undated[0])
+    ranker.thresholds = {}
+    assert ranker.gives(undated[0]) and not ranker.gives(dated[0])
