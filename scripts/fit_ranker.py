@@ -181,6 +181,16 @@ def main() -> None:
     parser.add_argument(
         "--abstain", type=float, default=0.8, help="share withheld when the answer is left out"
     )
+    parser.add_argument(
+        "--calibrate",
+        nargs="*",
+        choices=("dated", "undated"),
+        default=[],
+        help="calibrate the confidence of these kinds of answer (isotonic; default: none)",
+    )
+    parser.add_argument(
+        "--per-kind-thresholds", action="store_true", help="a threshold for dated and one for undated answers"
+    )
     args = parser.parse_args()
     config = Config(answer_ranker=None, **({"reader_model": args.reader} if args.reader else {}))
     weights_file = Path(config.reader_model) / "model.safetensors"
@@ -215,16 +225,16 @@ def main() -> None:
     labels = np.concatenate([row[1] for row in everything])
     weights, bias = fit_ranker(features, labels)
     ranker = AnswerRanker(weights, bias, 0.5, {})
-    # Undated archives (SQuAD's) only: there the regression's output was far from calibrated on held-out data,
-    # while on dated ones (news) it held and an isotonic fit of its few hundred first answers did not.
-    calibrate(
-        ranker, [row for parts in sets.values() for rows in parts.values() for row in rows], ("undated",)
-    )
+    # By default the regression's own output is the confidence and one threshold serves both kinds: held-out
+    # runs of the alternatives (the ranker's card) did worse on one kind or the other.
+    rows = [row for parts in sets.values() for rows in parts.values() for row in rows]
+    calibrate(ranker, rows, tuple(args.calibrate))
     thresholds = {
         name: threshold_for(ranker, parts["left_out"], args.abstain) for name, parts in sets.items()
     }
-    ranker.thresholds = {"dated": thresholds["news"], "undated": thresholds["squad"]}
-    ranker.threshold = max(thresholds.values())  # for an answer of neither kind
+    if args.per_kind_thresholds:
+        ranker.thresholds = {"dated": thresholds["news"], "undated": thresholds["squad"]}
+    ranker.threshold = max(thresholds.values())
     ranker.info = {
         "reader": "the shipped reader" if not args.reader else str(args.reader),
         "reader_weights_sha256_12": key,
@@ -236,8 +246,10 @@ def main() -> None:
         },
         "candidates": int(len(labels)),
         "right": int(labels.sum()),
-        "threshold_rule": f"lowest withholding {args.abstain:.0%} of each set's left-out questions "
-        "(news: dated archives, SQuAD: undated ones)",
+        "threshold_rule": f"lowest withholding {args.abstain:.0%} of each set's left-out questions"
+        + (
+            " (news: dated answers, SQuAD: undated ones)" if args.per_kind_thresholds else "; the larger kept"
+        ),
         "thresholds": {k: round(v, 4) for k, v in thresholds.items()},
         "command": "python scripts/fit_ranker.py" + (f" --reader {args.reader}" if args.reader else ""),
         "present_rule_on_news_fit": present_rule_check(ranker, sets["news"]["found"]),
