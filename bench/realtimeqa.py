@@ -239,24 +239,26 @@ def main() -> None:
         "build_passages_per_s": built_per_s,
         "variants": {},
     }
+    parts = [p for p in ("fit", "report") if any(half(q["week"], weeks) == p for q in questions)]
     for name, config in [variant_config(v) for v in args.variant or ["as shipped=shipped:shipped"]]:
         rows = ask_all(Engine.open(folder, config), questions, texts)
         result["variants"][name] = {
-            part: summary([r for r in rows if half(by_id[r["id"]]["week"], weeks) == part])
-            for part in ("fit", "report")
-            if part == args.half or not args.half
+            part: summary([r for r in rows if half(by_id[r["id"]]["week"], weeks) == part]) for part in parts
         }
     result["baselines"] = {
-        part: baselines([q for q in questions if half(q["week"], weeks) == part])
-        for part in ("fit", "report")
-        if part == args.half or not args.half
+        part: baselines([q for q in questions if half(q["week"], weeks) == part]) for part in parts
     }
     print(json.dumps(result, indent=1) if args.json else table(result))
 
 
 def table(r: dict[str, Any]) -> str:
     lines = [
-        f"{r['articles']} articles, {r['passages']} passages; build {r['build_passages_per_s'] or 0:.1f} passages/s"
+        f"{r['articles']} articles, {r['passages']} passages; "
+        + (
+            f"build {r['build_passages_per_s']:.1f} passages/s"
+            if r["build_passages_per_s"]
+            else "index reused"
+        )
     ]
     for name, parts in r["variants"].items():
         for part, e in parts.items():
