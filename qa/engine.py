@@ -540,22 +540,6 @@ class Engine:
             filters,
         )
 
-    def read(self, question: str, hits: list[Hit]) -> list[Answer]:
-        """Candidate answers from these passages, best first, with no no-answer decision.
-
-        Read as `ask` reads them (see `_read`: a sure first passage may be the only one read).
-        """
-        if not hits:
-            return []
-        readings = self._read([question], [hits])[0]
-        return merge(
-            readings,
-            hits[: len(readings)],
-            {h.article.id: h.article for h in hits},
-            self.abstain_on,
-            self.calibration,
-        )
-
     def _read(self, questions: list[str], hits_per_question: list[list[Hit]]) -> list[list[Reading]]:
         """Each question's readings of its first hits, in order: all of them, or only the first (see below).
 
