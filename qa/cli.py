@@ -459,18 +459,83 @@ def _check_host(host: str) -> None:
         ) from None
 
 
+LOOPBACK = ("127.", "::1", "localhost")
+
+
+def read_credentials(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """The page's user names and passwords from --auth USER:PASSWORD and --auth-file (one USER:PASSWORD a line)."""
+    given = [(str(args.auth), "--auth")] if args.auth else []
+    if args.auth_file:
+        try:
+            lines = Path(args.auth_file).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(
+                f"Cannot read --auth-file {args.auth_file} ({exc}); write one USER:PASSWORD a line."
+            ) from None
+        given += [(line.strip(), f"{args.auth_file}, line {n}") for n, line in enumerate(lines, 1)]
+    credentials = []
+    for text, where in given:
+        if not text or text.startswith("#"):
+            continue
+        user, colon, password = text.partition(":")
+        if not colon or not user or not password:
+            raise InputError(f"{where}: give a user name and password as USER:PASSWORD (both non-empty).")
+        credentials.append((user, password))
+    return credentials
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
-    from ui.app import serve
+    from ui.app import Serving, serve
 
     _check_host(args.host)
-    serve(
-        index_dir=args.index_dir,
+    credentials = read_credentials(args)
+    if (args.auth or args.auth_file) and not credentials:
+        raise InputError(f"{args.auth_file} holds no USER:PASSWORD line; add one, or leave --auth-file out.")
+    public = args.share or not args.host.startswith(LOOPBACK)
+    if public and not credentials and not args.no_auth:
+        raise InputError(
+            f"Serving beyond this machine ({'--share' if args.share else args.host}) needs a sign-in: add "
+            "--auth USER:PASSWORD or --auth-file FILE, or --no-auth to let anyone who can reach it in."
+        )
+    if credentials and args.no_auth:
+        raise InputError("--no-auth and --auth/--auth-file contradict each other; keep one.")
+    if args.mcp:
+        _need("mcp", "qa serve --mcp", "mcp")
+    serving = Serving(
         host=args.host,
         port=args.port,
-        config=_config(args),
-        max_upload_mb=args.max_upload_mb,
         share=args.share,
+        max_upload_mb=args.max_upload_mb,
+        max_files=args.max_files,
+        credentials=credentials,
+        read_only=args.read_only,
+        mcp=args.mcp,
     )
+    serve(index_dir=args.index_dir, config=_config(args), serving=serving)
+    return 0
+
+
+def _need(module: str, command: str, extra: str) -> None:
+    """Refuse in one line a command whose optional package is not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise InputError(f'{command} needs the {extra} extra: pip install "qa-news[{extra}]".')
+
+
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from qa.mcp_server import serve_stdio
+
+    _need("mcp", "qa mcp", "mcp")
+    serve_stdio(args.index_dir, _config(args))
+    return 0
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from qa.watching import watch
+
+    _need("watchdog", "qa watch", "watch")
+    watch(args.paths, args.index_dir, _config(args), feed_every=args.feed_every, settle=args.settle)
     return 0
 
 
@@ -789,7 +854,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--share",
         action="store_true",
-        help="also serve through a temporary public gradio.live link (needs the internet; anyone with it can ask)",
+        help="also serve through a temporary public gradio.live link (needs the internet and a sign-in)",
     )
     p.add_argument(
         "--max-upload-mb",
@@ -797,8 +862,61 @@ def build_parser() -> argparse.ArgumentParser:
         default=20.0,
         help="largest accepted upload, above 0 and at most 10000 (default %(default)s MB)",
     )
+    p.add_argument(
+        "--max-files",
+        type=_number(int, 1, 10_000),
+        default=100,
+        help="most files (or API articles) taken in one upload (default %(default)s)",
+    )
+    p.add_argument(
+        "--auth", metavar="USER:PASSWORD", help="sign-in for the page, its API and its MCP endpoint"
+    )
+    p.add_argument("--auth-file", type=Path, help="sign-ins, one USER:PASSWORD a line (# starts a comment)")
+    p.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="serve beyond this machine (--host 0.0.0.0, --share) without a sign-in: anyone who reaches it can use it",
+    )
+    p.add_argument("--read-only", action="store_true", help="asking and browsing only: no uploads or removal")
+    p.add_argument(
+        "--mcp",
+        action="store_true",
+        help="also serve the tools ask, search and list_articles over MCP at /gradio_api/mcp/ (needs the mcp extra)",
+    )
     _engine_options(p)
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser(
+        "mcp",
+        help="serve the tools ask, search and list_articles to an AI assistant over MCP on stdio",
+        description="Model Context Protocol on stdin/stdout, for assistants that start a command (Claude Desktop, "
+        'IDEs); the README has the configuration to paste. Needs the mcp extra: pip install "qa-news[mcp]".',
+    )
+    _engine_options(p)
+    p.set_defaults(func=cmd_mcp)
+
+    p = sub.add_parser(
+        "watch",
+        help="keep the index current: add new and changed files in folders, re-read feeds",
+        description="Add what is in PATHs now, then every new or changed article file as soon as it has "
+        "settled; http(s) feed addresses are fetched again every --feed-every seconds. One log line per "
+        'change; Ctrl+C stops. Needs the watch extra: pip install "qa-news[watch]".',
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="folders, files or feed addresses (http/https)")
+    p.add_argument(
+        "--feed-every",
+        type=_number(float, 1),
+        default=300.0,
+        help="seconds between fetches of each feed address (default %(default)s)",
+    )
+    p.add_argument(
+        "--settle",
+        type=_number(float, 0),
+        default=1.0,
+        help="seconds a file must stay unchanged before it is read (default %(default)s)",
+    )
+    _engine_options(p)
+    p.set_defaults(func=cmd_watch)
 
     p = sub.add_parser(
         "train-reader",

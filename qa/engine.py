@@ -293,6 +293,14 @@ class Engine:
             )
         return cls.open(index_dir, config, progress)
 
+    @classmethod
+    def open_or_create(cls, index_dir: str | Path, config: Config | None = None) -> Engine:
+        """The index at `index_dir` (the default one seeded first), or a new empty one when the folder has none."""
+        index_dir, config = _checked(index_dir, config)
+        if PassageIndex.exists(index_dir) or is_seeded_default(index_dir):
+            return cls.open_or_seed(index_dir, config)
+        return cls.create(index_dir, config)
+
     # ----- changing ---------------------------------------------------------
     def add(
         self, paths: Iterable[str | Path], strict: bool = False, ray: RayOptions | None = None

@@ -31,3 +31,9 @@ class NoIndex(IndexUnusable):
     """There is no index where one was named: a wrong path, so bad input."""
 
     exit_code = 2
+
+
+class Forbidden(InputError):
+    """A change asked of something opened read-only (a `qa serve --read-only` page)."""
+
+    exit_code = 2

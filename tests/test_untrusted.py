@@ -398,14 +398,14 @@ def test_a_source_given_as_text_filters_by_that_source(index_copy: Path):
 
 @pytest.mark.parametrize("date", ["9999-99-99", "2025-13-01", "2025-02-30", "2022-13-45"])
 def test_impossible_dates_are_refused_by_the_cli_the_api_and_the_page(index_copy: Path, date: str):
-    from ui.app import page_filters
+    from qa.tools import filters_from
 
     proc = qa("ask", SEED_QUESTION, "--since", date, "--index-dir", str(index_copy))
     assert proc.returncode == 2 and "date" in one_error_line(proc)
     with pytest.raises(InputError):
         Filters(date_from=date)
     with pytest.raises(InputError):
-        page_filters("", date, "")
+        filters_from("", date, "")
 
 
 def test_serve_on_an_address_of_no_machine_fails_at_once(index_copy: Path):

@@ -7,23 +7,29 @@ into HTML and its errors into messages.
 from __future__ import annotations
 
 import html
+import inspect
+import json
 import logging
 import shutil
 import tempfile
 import threading
 import time
+import typing
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from starlette.middleware import Middleware
+from starlette.routing import Mount
 
-from qa.articles import SUFFIXES, Article, collect_articles, read_date, slug
+from qa.articles import SUFFIXES, Article, collect_articles, slug
 from qa.batching import MicroBatcher
-from qa.config import Config, default_index_dir, is_seeded_default
+from qa.config import Config, default_index_dir
 from qa.engine import Engine
-from qa.errors import QAError
-from qa.index import PassageIndex
-from qa.retrieval import Filters
+from qa.errors import Forbidden, InputError, QAError
+from qa.tools import Tools, filters_from
+from ui.api import API_PREFIX, SignInGuard, build_api
 
 SEED_ID = "trump-putin-budapest-summit"
 SEED_EXAMPLES = [
@@ -34,6 +40,7 @@ SEED_EXAMPLES = [
 ]
 
 logger = logging.getLogger(__name__)
+MAX_FILES = 100  # files one upload may hold (qa serve --max-files)
 # Questions Gradio hands over at once: they wait in qa.batching for a shared batch, not in Gradio's queue,
 # so a crowd's questions are read together (bench/concurrent_ask.py measures it).
 ASK_CONCURRENCY = 64
@@ -59,19 +66,26 @@ class Library:
     same index wait on the index's own lock).
     """
 
-    def __init__(self, index_dir: Path, config: Config, max_upload_mb: float) -> None:
+    def __init__(
+        self,
+        index_dir: Path,
+        config: Config,
+        max_upload_mb: float,
+        read_only: bool = False,
+        max_files: int = MAX_FILES,
+    ) -> None:
         self.index_dir = Path(index_dir)
         self.config = config
         self.max_upload_bytes = int(max_upload_mb * 1024 * 1024)
+        self.read_only = read_only  # asking and browsing only: no uploads, no removal
+        self.max_files = max_files  # files per upload
         self.writing = threading.Lock()  # one upload or removal at a time from this page
         self.remembering = threading.Lock()  # the recent questions list
         self.recent: list[str] = []  # questions answered here lately, newest first: the page's examples
         self.just_added: set[str] = set()  # ids the last upload added or changed, marked in the table
-        if PassageIndex.exists(self.index_dir) or is_seeded_default(self.index_dir):
-            self.engine = Engine.open_or_seed(self.index_dir, config)
-        else:  # a new library, filled from the page
-            self.engine = Engine.create(self.index_dir, config)
+        self.engine = Engine.open_or_create(self.index_dir, config)  # a new library is filled from the page
         self.batcher = MicroBatcher(self.engine)
+        self.tools = Tools(self.engine, asker=self.batcher.ask)  # the HTTP API's and MCP's tools
 
     # ----- asking ------------------------------------------------------------
     def ask(
@@ -91,7 +105,7 @@ class Library:
         `since`/`until` are dates in any common form, `source` one source name, `as_of` the day to ask as
         of (nothing published after it is searched); empty means no filter.
         """
-        filters = page_filters(since, until, source, as_of)
+        filters = filters_from(since, until, source, as_of)
         try:  # the API may send anything: "5", 5.0, "five"
             top_k = (
                 int(float(top_k))
@@ -151,8 +165,13 @@ class Library:
 
     def add_uploads(self, files: list[str]) -> str:
         """Add what can be read; one line per file: added, updated, unchanged or failed (and why)."""
+        self.check_writable()
         if not files:
             return "Choose one or more files to add first."
+        if len(files) > self.max_files:
+            raise InputError(
+                f"{len(files)} files in one upload; at most {self.max_files} are taken at once: upload them in parts."
+            )
         lines: list[str] = []
         articles: list[Article] = []
         with tempfile.TemporaryDirectory() as tmp:
@@ -203,23 +222,41 @@ class Library:
         summary = report.describe() if articles else "Nothing was added."
         return "\n".join([summary, *lines])
 
+    def add_texts(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        """Add articles given as fields (the API's JSON); what the add did, and each article's id."""
+        self.check_writable()
+        if not records:
+            raise InputError('No articles given; send {"articles": [{"title": ..., "text": ...}]}.')
+        if len(records) > self.max_files:
+            raise InputError(
+                f"{len(records)} articles in one request; send at most {self.max_files} at once."
+            )
+        articles = [Article.from_text(**record) for record in records]
+        if any(not a.text.strip() for a in articles):
+            raise InputError("An article has no text; every article needs its text.")
+        with self.writing:
+            report = self.engine.add_articles(articles)
+        self.just_added = {a.id for a in articles}
+        return {"message": report.describe(), "ids": [a.id for a in articles]}
+
     def remove(self, ids: list[str]) -> str:
+        """Remove articles by id; says which were removed, by title."""
+        self.check_writable()
         if not ids:
             return "Choose the articles to remove first."
+        titles = {a.id: a.title or a.id for a in self.engine.articles(text=False)}
         with self.writing:
             removed = self.engine.remove(ids)
-        return f"Removed {removed} article(s)."
+        named = "; ".join(titles.get(i, i) for i in ids if i in titles)
+        return (
+            f"Removed {removed} article(s): {named}." if removed else "Nothing was removed: no such article."
+        )
 
-
-def page_filters(since: str, until: str, source: str, as_of: str = "") -> Filters | None:
-    """Filters from the page's boxes; a date that cannot be read is refused in one line."""
-    filters = Filters(
-        sources=[str(source).strip()] if source and str(source).strip() else [],
-        date_from=read_date(since, "Published since:"),
-        date_to=read_date(until, "Published until:"),
-        as_of=read_date(as_of, "Asked as of:"),
-    )
-    return filters if filters else None
+    def check_writable(self) -> None:
+        if self.read_only:
+            raise Forbidden(
+                "This page is read-only: ask and browse here; add or remove articles with `qa index`."
+            )
 
 
 def one_line(exc: Exception) -> str:
@@ -303,7 +340,9 @@ def render_answer(result: dict[str, Any]) -> tuple[str, str]:
     )
 
 
-def build_app(library: Library) -> gr.Blocks:
+def build_app(library: Library, mcp: bool = False) -> gr.Blocks:
+    """The page; with `mcp`, the tools of qa.tools are also endpoints, which Gradio's MCP server offers."""
+
     def ask_page(
         question: str,
         retrieval: str,
@@ -349,12 +388,20 @@ def build_app(library: Library) -> gr.Blocks:
             message = f"{one_line(exc)} Nothing was added."
         return (message, *refresh())
 
+    def confirm_removal(ids: list[str] | None) -> tuple[Any, ...]:
+        """Name what the Remove button would remove and ask to confirm it; nothing is removed yet."""
+        if not ids:
+            return "Choose the articles to remove first.", gr.update(visible=False)
+        titles = dict((v, k) for k, v in library.choices())
+        named = "; ".join(titles.get(i, i) for i in ids)
+        return f"Remove {len(ids)} article(s) for good? {named}", gr.update(visible=True)
+
     def remove(ids: list[str] | None) -> tuple[Any, ...]:
         try:
             message = library.remove(ids or [])
         except Exception as exc:
             message = one_line(exc)
-        return (message, *refresh())
+        return (message, gr.update(visible=False), *refresh())
 
     with gr.Blocks(title="News QA") as app:
         gr.Markdown(
@@ -415,20 +462,27 @@ def build_app(library: Library) -> gr.Blocks:
                 elem_id="articles",
                 show_search="search",
                 wrap=True,
+                column_widths=["5%", "35%", "14%", "12%", "16%", "8%", "10%"],
             )
-            upload = gr.File(
-                label=f"Add articles (.txt, .md, .html, .jsonl, RSS/Atom .xml; up to "
-                f"{library.max_upload_bytes // (1024 * 1024)} MB each)",
-                file_count="multiple",
-                elem_id="upload",
-            )
-            add_button = gr.Button("Add to the index", elem_id="add")
-            upload_message = gr.Markdown(elem_id="library-message")  # beside the upload box it reports on
-            chosen = gr.Dropdown(
-                library.choices(), multiselect=True, label="Articles to remove", elem_id="remove-choice"
-            )
-            remove_button = gr.Button("Remove", variant="stop", elem_id="remove")
-            remove_message = gr.Markdown(elem_id="remove-message")
+            with gr.Group(visible=not library.read_only):
+                upload = gr.File(
+                    label=f"Add articles (.txt, .md, .html, .jsonl, RSS/Atom .xml; up to "
+                    f"{library.max_upload_bytes // (1024 * 1024)} MB each, {library.max_files} files at once)",
+                    file_count="multiple",
+                    elem_id="upload",
+                )
+                add_button = gr.Button("Add to the index", elem_id="add")
+                upload_message = gr.Markdown(elem_id="library-message")  # beside the upload box it reports on
+                chosen = gr.Dropdown(
+                    library.choices(), multiselect=True, label="Articles to remove", elem_id="remove-choice"
+                )
+                remove_button = gr.Button("Remove", variant="stop", elem_id="remove")
+                remove_message = gr.Markdown(elem_id="remove-message")
+                with gr.Row(visible=False) as confirming:
+                    confirm_button = gr.Button("Yes, remove them", variant="stop", elem_id="confirm-remove")
+                    cancel_button = gr.Button("Cancel", elem_id="cancel-remove")
+            if library.read_only:
+                gr.Markdown("This page is read-only: articles are added and removed with `qa index`.")
 
         shown = [stats, table, chosen, examples]
         examples.click(lambda sample: sample[0], examples, question, api_visibility="undocumented")
@@ -441,7 +495,18 @@ def build_app(library: Library) -> gr.Blocks:
                 concurrency_limit=ASK_CONCURRENCY,
             ).then(examples_update, None, examples, api_visibility="undocumented", show_progress="hidden")
         add_button.click(add, [upload], [upload_message, *shown], api_visibility="undocumented")
-        remove_button.click(remove, [chosen], [remove_message, *shown], api_visibility="undocumented")
+        remove_button.click(
+            confirm_removal, [chosen], [remove_message, confirming], api_visibility="undocumented"
+        )
+        confirm_button.click(
+            remove, [chosen], [remove_message, confirming, *shown], api_visibility="undocumented"
+        )
+        cancel_button.click(
+            lambda: ("Nothing was removed.", gr.update(visible=False)),
+            None,
+            [remove_message, confirming],
+            api_visibility="undocumented",
+        )
         app.load(refresh, None, shown, api_visibility="undocumented")
 
         def api_ask(
@@ -473,31 +538,82 @@ def build_app(library: Library) -> gr.Blocks:
             except Exception as exc:
                 raise gr.Error(one_line(exc)) from None
 
-        gr.api(api_ask, api_name="ask", concurrency_limit=ASK_CONCURRENCY)
+        # With MCP on, this full answer stays callable by name but is not offered as a tool: the tools' small
+        # answers fit a model's context.
+        visibility: Any = "undocumented" if mcp else "public"
+        gr.api(api_ask, api_name="ask", concurrency_limit=ASK_CONCURRENCY, api_visibility=visibility)
+        if mcp:
+            for tool in (library.tools.ask, library.tools.search, library.tools.list_articles):
+                gr.api(
+                    as_tool(tool),
+                    api_name=f"tool_{tool.__name__}",
+                    queue=False,  # called in the MCP request itself, not through a loopback client (and its sign-in)
+                )
     app.queue(default_concurrency_limit=1)
     return app
 
 
+def as_tool(method: Any) -> Any:
+    """A tool for Gradio's MCP server: its result as JSON text, its failures as Gradio's one-line error."""
+
+    def call(*args: Any, **kwargs: Any) -> str:
+        try:
+            return json.dumps(method(*args, **kwargs), ensure_ascii=False)
+        except Exception as exc:
+            raise gr.Error(one_line(exc)) from None
+
+    call.__name__ = call.__qualname__ = method.__name__  # the tool's name
+    call.__doc__ = method.__doc__  # its description and its parameters'
+    call.__signature__ = inspect.signature(method).replace(return_annotation=str)  # type: ignore[attr-defined]
+    call.__annotations__ = {**typing.get_type_hints(method), "return": str}
+    return call
+
+
+@dataclass
+class Serving:
+    """How `qa serve` serves the page: where, to whom, and what visitors may change."""
+
+    host: str = "127.0.0.1"
+    port: int = 7860
+    share: bool = False
+    max_upload_mb: float = 20.0
+    max_files: int = MAX_FILES
+    credentials: list[tuple[str, str]] = field(default_factory=list)  # empty: no sign-in
+    read_only: bool = False
+    mcp: bool = False
+
+
 def serve(
-    index_dir: Path | None = None,
-    host: str = "127.0.0.1",
-    port: int = 7860,
-    config: Config | None = None,
-    max_upload_mb: float = 20.0,
-    share: bool = False,
+    index_dir: Path | None = None, config: Config | None = None, serving: Serving | None = None
 ) -> None:
+    """Serve the page, its HTTP API (/api/v1) and, with `serving.mcp`, its MCP server, until Ctrl+C."""
+    serving = serving or Serving()
     index_dir = Path(index_dir) if index_dir else default_index_dir()
-    library = Library(index_dir, config or Config(), max_upload_mb)
+    library = Library(
+        index_dir, config or Config(), serving.max_upload_mb, serving.read_only, serving.max_files
+    )
     library.ask(SEED_EXAMPLES[0], remember=False)  # load the models before the first visitor waits for them
-    app = build_app(library)
-    print(f"Serving on http://{host}:{port} (index {index_dir}); Ctrl+C stops.", flush=True)
+    app = build_app(library, mcp=serving.mcp)
+    where = f"http://{serving.host}:{serving.port}"
+    print(
+        f"Serving on {where} (index {index_dir}); the API at {where}{API_PREFIX}"
+        + (f", MCP at {where}/gradio_api/mcp/" if serving.mcp else "")
+        + "; Ctrl+C stops.",
+        flush=True,
+    )
     launch(
         app,
-        server_name=host,
-        server_port=port,
-        share=share,
-        quiet=not share,
-        max_file_size=int(max_upload_mb * 4 * 1024 * 1024),
+        server_name=serving.host,
+        server_port=serving.port,
+        share=serving.share,
+        quiet=not serving.share,
+        max_file_size=int(serving.max_upload_mb * 4 * 1024 * 1024),
+        auth=serving.credentials or None,
+        mcp_server=serving.mcp,
+        app_kwargs={
+            "routes": [Mount(API_PREFIX, app=build_api(library))],
+            "middleware": [Middleware(SignInGuard, credentials=serving.credentials)],
+        },
     )
 
 

@@ -1,0 +1,228 @@
+"""The engine as tools for programs: ask, search and list the articles, answered as small JSON-ready dicts.
+
+The HTTP API (ui/api.py), the page's MCP server (`qa serve --mcp`) and `qa mcp` (stdio) all call these
+same methods, so every surface takes the same parameters and gives the same fields. Results are kept
+small enough for a language model's context: the answer, its confidence and the one sentence it is
+cited from, never whole passages unless a search asks for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from qa.answers import Answer, Result
+from qa.articles import Article, read_date
+from qa.engine import Engine
+from qa.errors import InputError
+from qa.retrieval import Filters, Hit
+
+NOT_SAID = "The articles don't say."
+PAGE_MOST = 200  # list_articles returns at most this many articles per call
+PASSAGE_CHARACTERS = 600  # a searched passage is cut to this many characters
+
+
+def filters_from(since: str = "", until: str = "", source: str = "", as_of: str = "") -> Filters | None:
+    """Filters from typed text (page boxes, API and tool parameters); a date that cannot be read is refused."""
+    filters = Filters(
+        sources=[str(source).strip()] if source and str(source).strip() else [],
+        date_from=read_date(since, "Published since:"),
+        date_to=read_date(until, "Published until:"),
+        as_of=read_date(as_of, "Asked as of:"),
+    )
+    return filters if filters else None
+
+
+def whole_number(value: object, name: str, low: int, high: int) -> int:
+    """`value` as an int in [low, high] ("5", 5.0 and 5 alike); InputError in one line otherwise."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+        whole = int(number)
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(f"{name} must be a whole number from {low} to {high}, not {value!r}.") from None
+    if isinstance(value, bool) or number != whole or not low <= whole <= high:
+        raise InputError(f"{name} must be a whole number from {low} to {high}, not {value!r}.")
+    return whole
+
+
+def citation_of(answer: Answer) -> dict[str, Any]:
+    c = answer.citation
+    return {
+        "sentence": c.sentence,
+        "article_id": c.article_id,
+        "title": c.title,
+        "date": c.date,
+        "source": c.source,
+        "url": c.url,
+        "start": c.sentence_start,
+        "end": c.sentence_end,
+    }
+
+
+def answer_view(result: Result, others: int = 3) -> dict[str, Any]:
+    """The answer, its confidence and cited sentence, a few other candidates; or that the articles don't say."""
+    best = result.best
+    view: dict[str, Any] = {
+        "question": result.question,
+        "answer": best.text if best else None,
+        "confidence": round(best.score, 3) if best else None,
+        "confident": result.confident if best else False,
+        "citation": citation_of(best) if best else None,
+        "says": None if best else NOT_SAID,
+        "asked_as_of": result.asked_as_of,
+        "other_answers": [
+            {
+                "text": a.text,
+                "confidence": round(a.score, 3),
+                "title": a.citation.title,
+                "date": a.citation.date,
+            }
+            for a in result.answers[1 if best else 0 :][:others]
+        ],
+    }
+    if result.left_out:
+        view["left_out"] = result.left_out
+    return view
+
+
+def passage_view(hit: Hit) -> dict[str, Any]:
+    text = hit.passage.text
+    return {
+        "text": text if len(text) <= PASSAGE_CHARACTERS else text[:PASSAGE_CHARACTERS] + "…",
+        "article_id": hit.article.id,
+        "title": hit.article.title,
+        "date": hit.article.date,
+        "source": hit.article.source,
+        "url": hit.article.url,
+        "start": hit.passage.start,
+        "end": hit.passage.end,
+        "score": round(float(hit.score), 4),
+    }
+
+
+def article_view(article: Article, passages: int) -> dict[str, Any]:
+    return {
+        "id": article.id,
+        "title": article.title,
+        "date": article.date,
+        "source": article.source,
+        "url": article.url,
+        "passages": passages,
+    }
+
+
+def kept_by(article: Article, filters: Filters | None) -> bool:
+    """Whether a listing with these filters shows the article (the search's rules: sources without case)."""
+    if filters is None:
+        return True
+    if filters.sources and (article.source or "").lower() not in {s.lower() for s in filters.sources}:
+        return False
+    day = article.date or ""
+    if (filters.date_from or filters.date_to) and not day:
+        return False
+    if filters.date_from and day[: len(filters.date_from)] < filters.date_from:
+        return False
+    if filters.date_to and day[: len(filters.date_to)] > filters.date_to:
+        return False
+    return not (filters.as_of and day and day[:10] > filters.as_of)
+
+
+class Tools:
+    """The three tools over one engine. `asker` answers questions: the engine, or the page's shared batcher."""
+
+    def __init__(self, engine: Engine, asker: Callable[..., Result] | None = None) -> None:
+        self.engine = engine
+        self.asker = asker or engine.ask
+
+    def ask(
+        self,
+        question: str,
+        as_of: str = "",
+        since: str = "",
+        until: str = "",
+        source: str = "",
+        top_k: int = 5,
+    ) -> dict[str, Any]:
+        """Answer a question from the indexed news articles, citing the sentence the answer comes from.
+
+        Args:
+            question: the question, in plain words, e.g. "Who won the election in Poland?"
+            as_of: ask as on this day (YYYY-MM-DD): nothing published after it is searched, and words such
+                as "this week" or "latest" are read against it. Empty: today.
+            since: search only articles published on or after this date (YYYY-MM-DD). Empty: no bound.
+            until: search only articles published on or before this date (YYYY-MM-DD). Empty: no bound.
+            source: search only articles from this source (e.g. "CNN"), without regard to case. Empty: all.
+            top_k: how many passages to read, 1 to 20 (default 5).
+
+        Returns:
+            answer (or null, with says "The articles don't say."), confidence (0 to 1), citation (the
+            sentence, article title, date, source, url), other_answers.
+        """
+        result = self.asker(
+            question,
+            top_k=whole_number(top_k, "top_k", 1, 20),
+            filters=filters_from(since, until, source, as_of),
+        )
+        return answer_view(result)
+
+    def search(
+        self,
+        query: str,
+        as_of: str = "",
+        since: str = "",
+        until: str = "",
+        source: str = "",
+        limit: int = 5,
+    ) -> list[dict[str, Any]]:
+        """Find the passages of the indexed news articles that best match a query (hybrid BM25 and dense search).
+
+        Args:
+            query: what to look for, as a question or keywords.
+            as_of: search as on this day (YYYY-MM-DD): nothing published after it. Empty: everything.
+            since: only articles published on or after this date (YYYY-MM-DD). Empty: no bound.
+            until: only articles published on or before this date (YYYY-MM-DD). Empty: no bound.
+            source: only articles from this source, without regard to case. Empty: all.
+            limit: how many passages, 1 to 20 (default 5).
+
+        Returns:
+            passages best first, each with its text (cut to 600 characters), article title, date, source,
+            url and the passage's character offsets in the article.
+        """
+        hits = self.engine.search(
+            query,
+            top_k=whole_number(limit, "limit", 1, 20),
+            filters=filters_from(since, until, source, as_of),
+        )
+        return [passage_view(h) for h in hits]
+
+    def list_articles(
+        self,
+        since: str = "",
+        until: str = "",
+        source: str = "",
+        offset: int = 0,
+        limit: int = 20,
+    ) -> dict[str, Any]:
+        """List the indexed news articles, newest first, a page at a time.
+
+        Args:
+            since: only articles published on or after this date (YYYY-MM-DD). Empty: no bound.
+            until: only articles published on or before this date (YYYY-MM-DD). Empty: no bound.
+            source: only articles from this source, without regard to case. Empty: all.
+            offset: how many matching articles to skip (for the next page), 0 or more.
+            limit: how many articles to return, 1 to 200 (default 20).
+
+        Returns:
+            total (matching articles), offset, and articles: each id, title, date, source, url, passages.
+        """
+        offset = whole_number(offset, "offset", 0, 10**12)
+        limit = whole_number(limit, "limit", 1, PAGE_MOST)
+        filters = filters_from(since, until, source)
+        counts = self.engine.passage_counts()
+        kept = [a for a in self.engine.articles(text=False) if kept_by(a, filters)]
+        kept.sort(key=lambda a: (a.date or "", a.id), reverse=True)
+        return {
+            "total": len(kept),
+            "offset": offset,
+            "articles": [article_view(a, counts.get(a.id, 0)) for a in kept[offset : offset + limit]],
+        }

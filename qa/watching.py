@@ -1,0 +1,235 @@
+"""`qa watch`: an archive that keeps itself current.
+
+Folders (and files) are watched with watchdog: a new or changed article file is added once it has settled
+(no change for `settle` seconds and the same size twice, so a file still being copied is not read half
+written); names that editors and downloads use for partial files are ignored. Feeds given as http(s)
+addresses are fetched again every `feed_every` seconds. Each change is one log line. The index takes one
+writer at a time, so the watcher runs safely next to a page and other `qa index` commands. Ctrl+C stops
+it cleanly between two adds. Needs the `watch` extra: pip install "qa-news[watch]".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import signal
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qa.articles import SUFFIXES, collect_articles
+from qa.config import Config
+from qa.engine import AddReport, Engine
+from qa.errors import InputError, QAError
+
+logger = logging.getLogger(__name__)
+
+PARTIAL = (".part", ".partial", ".tmp", ".crdownload", ".download", ".swp", "~")  # files still being written
+FEED_MOST_BYTES = 32 * 1024 * 1024  # a fetched feed is read up to this size
+TICK = 0.25  # seconds between looks at what has settled
+
+
+def is_article_file(path: Path) -> bool:
+    """Whether a changed path is an article file worth adding (not hidden, not a partial download)."""
+    name = path.name
+    return (
+        not name.startswith((".", "~", "#"))
+        and not name.lower().endswith(PARTIAL)
+        and path.suffix.lower() in SUFFIXES
+    )
+
+
+def change_line(where: str, report: AddReport) -> str | None:
+    """The log line for one add; None when nothing changed."""
+    if report.failed:
+        return f"{where}: failed — {report.failed[0][1]}"
+    if not (report.added or report.updated):
+        return None
+    done = ", ".join(f"{n} {what}" for n, what in ((report.added, "added"), (report.updated, "updated")) if n)
+    return f"{where}: {done} ({report.passages} new passage(s))"
+
+
+@dataclass
+class Pending:
+    """Files seen changing, and what each looked like when last seen: a file is added once it stops changing."""
+
+    settle: float
+    seen: dict[Path, tuple[float, tuple[int, int] | None]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def changed(self, path: Path) -> None:
+        with self.lock:
+            self.seen[path] = (time.monotonic(), None)
+
+    def settled(self) -> list[Path]:
+        """Files quiet for `settle` seconds whose size and mtime held since the last look; they leave the list."""
+        ready = []
+        now = time.monotonic()
+        with self.lock:
+            for path, (when, shape) in list(self.seen.items()):
+                if now - when < self.settle:
+                    continue
+                try:
+                    info = path.stat()
+                except OSError:  # gone again: nothing to add
+                    del self.seen[path]
+                    continue
+                current = (info.st_size, info.st_mtime_ns)
+                if shape == current:
+                    ready.append(path)
+                    del self.seen[path]
+                else:
+                    self.seen[path] = (when, current)  # look again next tick
+        return sorted(ready)
+
+
+def fetch_feed(url: str, folder: Path) -> Path:
+    """Download a feed into `folder` under a name fixed by its address (so its articles keep their ids)."""
+    target = folder / f"feed-{hashlib.sha1(url.encode()).hexdigest()[:12]}.xml"
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            data = response.read(FEED_MOST_BYTES + 1)
+    except (OSError, ValueError) as exc:
+        raise InputError(
+            f"cannot fetch it ({getattr(exc, 'reason', None) or exc}); trying again later"
+        ) from None
+    if len(data) > FEED_MOST_BYTES:
+        raise InputError(f"larger than {FEED_MOST_BYTES // (1024 * 1024)} MB; not read")
+    target.write_bytes(data)
+    return target
+
+
+class Watcher:
+    """Adds what changed in the watched paths to one engine; `run` until `stop` is set."""
+
+    def __init__(self, engine: Engine, paths: Sequence[str], settle: float, feed_every: float) -> None:
+        self.engine = engine
+        self.feeds = [p for p in paths if p.startswith(("http://", "https://"))]
+        self.places = [Path(p).expanduser().resolve() for p in paths if p not in self.feeds]
+        for place in self.places:
+            if not place.exists():
+                raise InputError(f"{place} does not exist; give folders, files or feed addresses to watch.")
+        self.pending = Pending(settle)
+        self.feed_every = feed_every
+        self.last_fetch = -float("inf")
+
+    def watched(self, path: Path) -> bool:
+        return is_article_file(path) and any(path == p or p in path.parents for p in self.places)
+
+    def add_file(self, path: Path) -> None:
+        try:
+            line = change_line(str(path), self.engine.add([path]))
+        except QAError as exc:
+            line = f"{path}: failed — {exc}"
+        if line:
+            logger.warning("%s", line)
+
+    def fetch_feeds(self) -> None:
+        self.last_fetch = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix="qa-watch-") as tmp:
+            for url in self.feeds:
+                try:
+                    collected = collect_articles([fetch_feed(url, Path(tmp))], local_links=False)
+                    line = change_line(url, self.engine.add_articles(collected.articles))
+                    if collected.failed:
+                        line = f"{url}: failed — {collected.failed[0][1]}"
+                except QAError as exc:
+                    line = f"{url}: failed — {exc}"
+                if line:
+                    logger.warning("%s", line)
+
+    def catch_up(self, stop: threading.Event) -> None:
+        """Add what is already there (unchanged articles cost a checksum each)."""
+        for place in self.places:
+            files = [place] if place.is_file() else sorted(p for p in place.rglob("*") if p.is_file())
+            for path in files:
+                if stop.is_set():
+                    return
+                if is_article_file(path):
+                    self.add_file(path)
+        if self.feeds:
+            self.fetch_feeds()
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            for path in self.pending.settled():
+                if stop.is_set():
+                    break
+                self.add_file(path)
+            if self.feeds and time.monotonic() - self.last_fetch >= self.feed_every:
+                self.fetch_feeds()
+            stop.wait(TICK)
+
+
+def observe(watcher: Watcher) -> Any:
+    """A started watchdog observer that tells `watcher.pending` of every created, changed or moved-in file."""
+    from watchdog.events import FileSystemEvent, FileSystemEventHandler
+    from watchdog.observers import Observer
+
+    class Changes(FileSystemEventHandler):
+        def on_any_event(self, event: FileSystemEvent) -> None:
+            if event.is_directory or event.event_type not in ("created", "modified", "moved", "closed"):
+                return
+            raw = event.dest_path if event.event_type == "moved" else event.src_path
+            path = Path(raw.decode() if isinstance(raw, bytes) else raw)
+            if watcher.watched(path):
+                watcher.pending.changed(path)
+
+    observer = Observer()
+    for folder in {p if p.is_dir() else p.parent for p in watcher.places}:
+        observer.schedule(Changes(), str(folder), recursive=True)
+    observer.start()
+    return observer
+
+
+def stop_on_signals() -> threading.Event:
+    """An event that Ctrl+C (or SIGTERM) sets, so the add under way finishes first; a second Ctrl+C interrupts."""
+    stop = threading.Event()
+
+    def stopping(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        logger.warning("Stopping after the change under way (Ctrl+C again to interrupt it) ...")
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, stopping)
+        signal.signal(signal.SIGTERM, stopping)
+    return stop
+
+
+def watch(
+    paths: Sequence[str],
+    index_dir: Path,
+    config: Config,
+    feed_every: float = 300.0,
+    settle: float = 1.0,
+    stop: threading.Event | None = None,
+    on_ready: Callable[[], None] | None = None,
+) -> None:
+    """Keep the index at `index_dir` current with `paths` until Ctrl+C (or `stop`); creates the index if needed."""
+    engine = Engine.open_or_create(index_dir, config)
+    watcher = Watcher(engine, paths, settle, feed_every)
+    stop = stop or stop_on_signals()
+    observer = observe(watcher)  # before catching up, so nothing written meanwhile is missed
+    try:
+        watcher.catch_up(stop)
+        logger.warning(
+            "Watching %s for new and changed articles%s; Ctrl+C stops.",
+            ", ".join([str(p) for p in watcher.places] + watcher.feeds),
+            f" (feeds every {feed_every:g} s)" if watcher.feeds else "",
+        )
+        if on_ready:
+            on_ready()
+        watcher.run(stop)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        observer.stop()
+        observer.join(timeout=10)
+        logger.warning("Stopped watching.")

@@ -1,0 +1,199 @@
+"""The HTTP API beside the page: versioned JSON routes under /api/v1, their OpenAPI schema at
+/api/v1/openapi.json, and the sign-in guard that keeps them (and the MCP endpoint) behind `--auth`.
+
+Errors are one line in `{"error": ..., "exit_code": ...}` with the status that matches the CLI's exit
+code: 400 for bad input (exit 2), 403 for a change asked of a read-only page, 401 without sign-in,
+503 when the index cannot be used and 507 when it cannot be written (exit 1), 500 for a bug (exit 70,
+marked as an internal error).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import secrets
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, File, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from qa import __version__
+from qa.errors import Forbidden, IndexUnusable, InputError, QAError, SaveFailed
+
+if TYPE_CHECKING:
+    from ui.app import Library
+
+API_PREFIX = "/api/v1"
+GUARDED = (API_PREFIX, "/gradio_api/mcp")  # what the sign-in guard protects besides Gradio's own page
+logger = logging.getLogger(__name__)
+
+
+class AskRequest(BaseModel):
+    question: str = Field(description="the question in plain words")
+    as_of: str = Field("", description="ask as on this day (YYYY-MM-DD); empty: today")
+    since: str = Field("", description="only articles published on or after this date")
+    until: str = Field("", description="only articles published on or before this date")
+    source: str = Field("", description="only articles from this source (case does not matter)")
+    top_k: int = Field(5, description="passages to read, 1 to 20")
+
+
+class SearchRequest(BaseModel):
+    query: str = Field(description="what to look for, as a question or keywords")
+    as_of: str = Field("", description="search as on this day (YYYY-MM-DD); empty: everything")
+    since: str = ""
+    until: str = ""
+    source: str = ""
+    limit: int = Field(5, description="passages to return, 1 to 20")
+
+
+class NewArticle(BaseModel):
+    text: str = Field(description="the article's text")
+    title: str = ""
+    id: str | None = Field(
+        None, description="a stable id: the same id updates the article; default from url/text"
+    )
+    date: str | None = Field(None, description="publication date, any common form")
+    source: str | None = None
+    url: str | None = None
+
+
+class AddRequest(BaseModel):
+    articles: list[NewArticle]
+
+
+def status_of(exc: QAError) -> int:
+    if isinstance(exc, Forbidden):
+        return 403
+    if isinstance(exc, InputError):
+        return 400
+    if isinstance(exc, SaveFailed):
+        return 507
+    if isinstance(exc, IndexUnusable):
+        return 503
+    return 500
+
+
+def failure(line: str, status: int, exit_code: int, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": line, "exit_code": exit_code}, status_code=status, headers=headers)
+
+
+def build_api(library: Library) -> FastAPI:
+    """The /api/v1 application over the page's library (the same engine, batcher, lock and limits)."""
+    api = FastAPI(
+        title="qa-news",
+        version=__version__,
+        summary="Extractive question answering over your news archive, with citations.",
+        docs_url=None,  # Swagger's page loads its scripts from a CDN; the schema is at /api/v1/openapi.json
+        redoc_url=None,
+    )
+
+    @api.exception_handler(QAError)
+    async def one_line(request: Request, exc: QAError) -> JSONResponse:
+        return failure(str(exc), status_of(exc), exc.exit_code)
+
+    @api.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "the request"
+        return failure(f"{where}: {first.get('msg', 'is not valid')}; see /api/v1/openapi.json.", 400, 2)
+
+    @api.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> JSONResponse:
+        logger.error("The API failed on %s", request.url.path, exc_info=exc)
+        line = f"internal error, not a problem with your request ({type(exc).__name__}); the server's log has it."
+        return failure(line, 500, 70)
+
+    @api.get("/health", summary="Whether the engine is up, and how much it holds")
+    def health() -> dict[str, Any]:
+        stats = library.engine.stats()
+        return {
+            "status": "ok",
+            "articles": stats.articles,
+            "passages": stats.passages,
+            "read_only": library.read_only,
+            "version": __version__,
+        }
+
+    @api.post("/ask", summary="Answer a question, citing the sentence it comes from")
+    def ask(request: AskRequest) -> dict[str, Any]:
+        return library.tools.ask(**request.model_dump())
+
+    @api.post("/search", summary="The passages that best match a query")
+    def search(request: SearchRequest) -> list[dict[str, Any]]:
+        return library.tools.search(**request.model_dump())
+
+    @api.get("/articles", summary="The articles, newest first, a page at a time")
+    def articles(
+        since: str = "", until: str = "", source: str = "", offset: int = 0, limit: int = 20
+    ) -> dict[str, Any]:
+        return library.tools.list_articles(since, until, source, offset, limit)
+
+    @api.post("/articles", summary="Add or update articles given as JSON")
+    def add_articles(request: AddRequest) -> dict[str, Any]:
+        return library.add_texts([a.model_dump() for a in request.articles])
+
+    @api.post("/files", summary="Add article files (.txt, .md, .html, .jsonl, RSS/Atom), as the page does")
+    def add_files(files: list[UploadFile] = File(...)) -> dict[str, Any]:  # noqa: B008 (FastAPI's idiom)
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = []
+            for n, upload in enumerate(files):
+                # Only the name's last part is kept, and the page turns it into a slug before using it.
+                path = Path(tmp) / str(n) / Path(upload.filename or f"upload-{n}.txt").name
+                path.parent.mkdir()
+                with path.open("wb") as out:
+                    copy_at_most(upload, out, library.max_upload_bytes + 1)  # one byte over: refused by size
+                paths.append(str(path))
+            report = library.add_uploads(paths)
+        return {"message": report}
+
+    return api
+
+
+def copy_at_most(upload: UploadFile, out: Any, most: int) -> None:
+    """Copy at most `most` bytes of an upload to `out`; the rest is never read."""
+    while most > 0 and (chunk := upload.file.read(min(1 << 20, most))):
+        out.write(chunk)
+        most -= len(chunk)
+
+
+class SignInGuard:
+    """ASGI middleware: the API and the MCP endpoint answer only requests that sign in (HTTP Basic) when the page
+    has credentials; Gradio's own sign-in guards the page itself."""
+
+    def __init__(self, app: Any, credentials: list[tuple[str, str]]) -> None:
+        self.app = app
+        self.credentials = credentials
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        guarded = scope["type"] == "http" and str(scope.get("path", "")).startswith(GUARDED)
+        if guarded and self.credentials and not self.signed_in(scope):
+            response = failure(
+                "Sign in first: send the page's user name and password (HTTP Basic, e.g. curl -u USER:PASSWORD).",
+                401,
+                2,
+                headers={"WWW-Authenticate": 'Basic realm="qa-news"'},
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    def signed_in(self, scope: dict[str, Any]) -> bool:
+        header = dict(scope.get("headers") or []).get(b"authorization", b"")
+        scheme, _, encoded = header.partition(b" ")
+        if scheme.lower() != b"basic":
+            return False
+        try:
+            user, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        matches = [
+            secrets.compare_digest(user.encode(), u.encode())
+            & secrets.compare_digest(password.encode(), p.encode())
+            for u, p in self.credentials
+        ]
+        return any(matches)
