@@ -34,6 +34,11 @@ FEED_MOST_BYTES = 32 * 1024 * 1024  # a fetched feed is read up to this size
 TICK = 0.25  # seconds between looks at what has settled
 
 
+def note(line: str) -> None:
+    """One log line, stamped with the time of day."""
+    logger.warning("%s %s", time.strftime("%Y-%m-%d %H:%M:%S"), line)
+
+
 def is_article_file(path: Path) -> bool:
     """Whether a changed path is an article file worth adding (not hidden, not a partial download)."""
     name = path.name
@@ -127,7 +132,7 @@ class Watcher:
         except QAError as exc:
             line = f"{path}: failed — {exc}"
         if line:
-            logger.warning("%s", line)
+            note(line)
 
     def fetch_feeds(self) -> None:
         self.last_fetch = time.monotonic()
@@ -141,7 +146,7 @@ class Watcher:
                 except QAError as exc:
                     line = f"{url}: failed — {exc}"
                 if line:
-                    logger.warning("%s", line)
+                    note(line)
 
     def catch_up(self, stop: threading.Event) -> None:
         """Add what is already there (unchanged articles cost a checksum each)."""
@@ -194,7 +199,7 @@ def stop_on_signals() -> threading.Event:
     def stopping(signum: int, frame: Any) -> None:
         if stop.is_set():
             raise KeyboardInterrupt
-        logger.warning("Stopping after the change under way (Ctrl+C again to interrupt it) ...")
+        note("Stopping after the change under way (Ctrl+C again to interrupt it) ...")
         stop.set()
 
     if threading.current_thread() is threading.main_thread():
@@ -219,10 +224,10 @@ def watch(
     observer = observe(watcher)  # before catching up, so nothing written meanwhile is missed
     try:
         watcher.catch_up(stop)
-        logger.warning(
-            "Watching %s for new and changed articles%s; Ctrl+C stops.",
-            ", ".join([str(p) for p in watcher.places] + watcher.feeds),
-            f" (feeds every {feed_every:g} s)" if watcher.feeds else "",
+        note(
+            f"Watching {', '.join([str(p) for p in watcher.places] + watcher.feeds)} for new and changed articles"
+            + (f" (feeds every {feed_every:g} s)" if watcher.feeds else "")
+            + "; Ctrl+C stops."
         )
         if on_ready:
             on_ready()
@@ -232,4 +237,4 @@ def watch(
     finally:
         observer.stop()
         observer.join(timeout=10)
-        logger.warning("Stopped watching.")
+        note("Stopped watching.")

@@ -164,8 +164,17 @@ def test_upload_ask_remove_then_dont_know(server, browser, tmp_path: Path):
     page.get_by_role("tab", name="Library").click()
     page.locator("#remove-choice input").click()
     page.get_by_role("option", name="Vigo lighthouse repainted (vigo-lighthouse)").click()
+    page.locator("#remove").click()  # first it names what it would remove, and asks
+    page.locator("#remove-message").filter(has_text="Remove 1 article(s) for good?").wait_for(timeout=60_000)
+    assert "Vigo lighthouse repainted" in page.locator("#remove-message").inner_text()
+    page.locator("#cancel-remove").click()
+    page.locator("#remove-message").filter(has_text="Nothing was removed").wait_for(timeout=60_000)
+    assert "vigo-lighthouse" in page.locator("#articles").inner_text()
     page.locator("#remove").click()
-    page.locator("#remove-message").filter(has_text="Removed 1").wait_for(timeout=60_000)
+    page.locator("#confirm-remove").click()
+    page.locator("#remove-message").filter(
+        has_text="Removed 1 article(s): Vigo lighthouse repainted"
+    ).wait_for(timeout=60_000)
 
     ask(page, question)
     assert "The articles don't say." in page.locator("#answer").inner_text()
