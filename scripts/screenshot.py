@@ -27,6 +27,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "screenshot.png")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument("--library", type=Path, help="also save the Library tab here (not used by the README)")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -41,11 +42,17 @@ def main() -> int:
                 )
                 page = browser.new_page(viewport={"width": 1200, "height": 1000})
                 page.goto(url, wait_until="networkidle")
+                page.locator("#filters").get_by_text("Only some articles").click()  # the filters, shown open
+                page.locator("#as-of textarea").fill("2025-10-20")
                 page.locator("#question textarea").fill(SEED_EXAMPLES[0])
                 page.locator("#ask").click()
                 page.locator("#answer mark").wait_for(timeout=120_000)
                 args.output.parent.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(args.output), full_page=True)
+                if args.library:
+                    page.get_by_role("tab", name="Library").click()
+                    page.locator("#articles").wait_for()
+                    page.screenshot(path=str(args.library), full_page=True)
                 browser.close()
         finally:
             app.close()

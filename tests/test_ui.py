@@ -366,3 +366,26 @@ def test_the_page_answers_while_an_upload_of_200_articles_is_embedded(server, br
     assert "Marco Rubio" in answered["result"]["answer"]["text"]
     assert answered["asked_while_adding"] and answered["answered_while_adding"], answered
     assert answered["at"] < upload_done, "the question waited for the upload"
+
+
+def test_bold_text_is_set_in_the_pages_own_font_from_its_complete_files(server, browser):
+    """Bold headings, buttons and answers use the full Source Sans Pro files (400 and 700), never a subset of
+    a few dozen letters beside a fallback font (which once drew "News QA" in two fonts)."""
+    url, _ = server
+    page = open_page(browser, url)
+    ask(page, SEED_QUESTION)
+    page.evaluate("document.fonts.ready")
+    faces = page.evaluate(
+        "[...document.fonts].filter(f => f.family.includes('Source Sans Pro')).map(f => f.weight + ':' + f.status)"
+    )
+    assert "700:loaded" in faces and not [f for f in faces if not f.startswith(("400:", "700:"))], faces
+    for selector in ("h1", "#ask", "#answer .answer-text"):
+        style = page.locator(selector).first.evaluate(
+            "e => getComputedStyle(e).fontFamily + '|' + getComputedStyle(e).fontWeight"
+        )
+        family, weight = style.split("|")
+        assert family.startswith(("'Source Sans Pro'", '"Source Sans Pro"')) and int(weight) >= 600, (
+            selector,
+            style,
+        )
+    page.close()

@@ -53,7 +53,23 @@ CSS = """
 #answer mark { background: #fde68a; padding: 0 .15em; border-radius: 3px; }
 #answer .dont-know { font-size: 1.5rem; font-weight: 600; }
 .candidate { margin: .25rem 0; }
+/* The library table in the page's font, headers whole. */
+#articles table, #articles td, #articles th, #articles span { font-family: var(--font) !important; }
+#articles th span { word-break: keep-all; overflow-wrap: normal; }
 """
+
+
+# Gradio's default theme declares its fonts in weights 400 and 600, and its 600 files hold only a few dozen
+# letters, so bold text mixed letters of two fonts ("News QA"); the full 400 and 700 files are used instead.
+THEME = gr.themes.Default(
+    font=[
+        gr.themes.LocalFont("Source Sans Pro", weights=(400, 700)),
+        "ui-sans-serif",
+        "system-ui",
+        "sans-serif",
+    ],
+    font_mono=[gr.themes.LocalFont("IBM Plex Mono", weights=(400, 700)), "ui-monospace", "monospace"],
+)
 
 
 class Library:
@@ -462,7 +478,7 @@ def build_app(library: Library, mcp: bool = False) -> gr.Blocks:
                 elem_id="articles",
                 show_search="search",
                 wrap=True,
-                column_widths=["5%", "35%", "14%", "12%", "16%", "8%", "10%"],
+                column_widths=["5%", "33%", "12%", "12%", "14%", "10%", "14%"],
             )
             with gr.Group(visible=not library.read_only):
                 upload = gr.File(
@@ -622,4 +638,4 @@ def launch(app: gr.Blocks, **options: Any) -> tuple[Any, str, Any]:
     # Gradio 6.31's status tracker announces the untranslated key "common.complete" to screen readers
     # after an event completes; its English dictionary lacks the key, so the page supplies it.
     i18n = gr.I18n(en={"common.complete": "Complete"})
-    return app.launch(css=CSS, i18n=i18n, show_error=False, footer_links=["api"], **options)
+    return app.launch(css=CSS, i18n=i18n, theme=THEME, show_error=False, footer_links=["api"], **options)

@@ -1,0 +1,148 @@
+"""Fast tests of the pure logic behind the API, the MCP tools, the sign-in and `qa watch`, on hand-made inputs."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from qa.articles import Article
+from qa.engine import AddReport
+from qa.errors import Forbidden, IndexUnusable, InputError, NoIndex, QAError, SaveFailed
+from qa.retrieval import Filters
+from qa.tools import kept_by, whole_number
+from qa.watching import Pending, change_line, is_article_file
+
+
+def article(date: str | None, source: str | None = "Wire") -> Article:
+    return Article("a", "t", "text", date=date, source=source)
+
+
+def test_kept_by_follows_the_searchs_rules_for_dates_sources_and_as_of():
+    assert kept_by(article("2025-10-17"), None)
+    assert kept_by(article("2025-10-17T09:00:00+02:00"), Filters(date_from="2025-10-17", date_to="2025-10"))
+    assert not kept_by(article("2025-10-16"), Filters(date_from="2025-10-17"))
+    assert not kept_by(article("2025-11-01"), Filters(date_to="2025-10"))
+    assert not kept_by(article(None), Filters(date_from="2025"))  # undated: left out by a date bound
+    assert kept_by(article(None), Filters(as_of="2025-01-01"))  # ... but kept by as_of
+    assert not kept_by(article("2025-10-18"), Filters(as_of="2025-10-17"))
+    assert kept_by(article("2025-10-17", "City WIRE"), Filters(sources=["city wire"]))
+    assert not kept_by(article("2025-10-17", None), Filters(sources=["Wire"]))
+
+
+@pytest.mark.parametrize("value,expected", [(5, 5), ("5", 5), (5.0, 5), ("20", 20), (1, 1)])
+def test_whole_number_takes_numbers_in_any_json_form(value, expected):
+    assert whole_number(value, "top_k", 1, 20) == expected
+
+
+@pytest.mark.parametrize("value", [0, 21, 2.5, "five", None, True, float("inf"), float("nan")])
+def test_whole_number_refuses_the_rest_in_one_line(value):
+    with pytest.raises(InputError, match=r"top_k must be a whole number from 1 to 20"):
+        whole_number(value, "top_k", 1, 20)
+
+
+@pytest.mark.parametrize(
+    "name,wanted",
+    [
+        ("report.txt", True),
+        ("feed.XML", True),
+        ("story.html", True),
+        ("report.txt.part", False),
+        ("report.txt.crdownload", False),
+        ("report.txt~", False),
+        (".report.txt.swp", False),
+        (".hidden.txt", False),
+        ("#report.txt#", False),
+        ("photo.jpg", False),
+    ],
+)
+def test_is_article_file_passes_over_partial_and_hidden_files(name, wanted):
+    assert is_article_file(Path("/news") / name) is wanted
+
+
+def test_pending_gives_a_file_only_once_it_has_stopped_changing(tmp_path: Path):
+    path = tmp_path / "a.txt"
+    path.write_text("first part")
+    pending = Pending(settle=0.0)
+    pending.changed(path)
+    assert pending.settled() == []  # first look: its size and time are noted
+    path.write_text("first part, and more")
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 1_000_000))
+    assert pending.settled() == []  # it changed since: not yet
+    assert pending.settled() == [path]  # unchanged since the last look
+    assert pending.settled() == []  # and given once
+    pending.changed(tmp_path / "gone.txt")
+    pending.settled()
+    assert pending.seen == {}  # a file gone again is dropped
+
+
+def test_pending_waits_for_quiet_seconds(tmp_path: Path):
+    path = tmp_path / "a.txt"
+    path.write_text("x")
+    pending = Pending(settle=60.0)
+    pending.changed(path)
+    assert pending.settled() == [] and pending.settled() == []
+
+
+def test_change_line_says_what_changed_and_nothing_for_no_change():
+    assert change_line("a.txt", AddReport(added=1, passages=3)) == "a.txt: 1 added (3 new passage(s))"
+    assert (
+        change_line("a.txt", AddReport(added=2, updated=1, passages=5))
+        == "a.txt: 2 added, 1 updated (5 new passage(s))"
+    )
+    assert change_line("a.txt", AddReport(unchanged=1)) is None
+    assert (
+        change_line("a.txt", AddReport(failed=[(Path("a.txt"), "not UTF-8")])) == "a.txt: failed — not UTF-8"
+    )
+
+
+def test_the_sign_in_guard_checks_basic_credentials():
+    from ui.api import SignInGuard
+
+    guard = SignInGuard(app=None, credentials=[("ann", "secret"), ("bo", "pa:ss")])
+
+    def scope(header: bytes | None) -> dict:
+        return {"headers": [(b"authorization", header)] if header is not None else []}
+
+    def basic(text: str) -> bytes:
+        return b"Basic " + base64.b64encode(text.encode())
+
+    assert guard.signed_in(scope(basic("ann:secret")))
+    assert guard.signed_in(scope(basic("bo:pa:ss")))  # a password may hold colons
+    assert not guard.signed_in(scope(basic("ann:wrong")))
+    assert not guard.signed_in(scope(basic("ann:secret2")))
+    assert not guard.signed_in(scope(basic("bo:secret")))
+    assert not guard.signed_in(scope(None))
+    assert not guard.signed_in(scope(b"Bearer abc"))
+    assert not guard.signed_in(scope(b"Basic not-base64!"))
+
+
+def test_api_statuses_match_the_clis_exit_codes():
+    from ui.api import status_of
+
+    assert status_of(InputError("x")) == 400 and InputError.exit_code == 2
+    assert status_of(NoIndex("x")) == 503  # the server's own index gone: not the request's fault
+    assert status_of(Forbidden("x")) == 403
+    assert status_of(IndexUnusable("x")) == 503 and IndexUnusable.exit_code == 1
+    assert status_of(SaveFailed("x")) == 507 and SaveFailed.exit_code == 1
+    assert status_of(QAError("x")) == 500
+
+
+def test_credentials_are_read_from_auth_and_auth_file(tmp_path: Path):
+    from qa.cli import read_credentials
+
+    team = tmp_path / "team.txt"
+    team.write_text("# the desk\nann:secret\n\n  bo:pa:ss  \n")
+    args = argparse.Namespace(auth="cy:pw", auth_file=team)
+    assert read_credentials(args) == [("cy", "pw"), ("ann", "secret"), ("bo", "pa:ss")]
+    team.write_text("ann\n")
+    with pytest.raises(InputError, match="line 1: give a user name and password as USER:PASSWORD"):
+        read_credentials(argparse.Namespace(auth=None, auth_file=team))
+    with pytest.raises(InputError, match="Cannot read --auth-file"):
+        read_credentials(argparse.Namespace(auth=None, auth_file=tmp_path / "missing.txt"))
+    with pytest.raises(InputError, match="--auth: give a user name"):
+        read_credentials(argparse.Namespace(auth=":pw", auth_file=None))
