@@ -1,6 +1,6 @@
 """Many concurrent /ask calls through gradio_client against `qa serve`: latency and correctness.
 
-    python bench/concurrent_ask.py [--calls 20 50] [--baseline afe47a3]
+    python bench/concurrent_ask.py [--calls 20 50] [--baseline afe47a3] [--client http|gradio|api|all]
 
 For each version (the working tree, and `--baseline`, an earlier commit, unless
 `--baseline ''`), builds the seed index with that version, starts its server on a
@@ -8,7 +8,8 @@ free port, warms it with one question, then for each number in `--calls` fires
 that many calls at once, each from its own client thread. Prints median, p90 and
 max latency and how many answers were right ("Marco Rubio"). The clients run on
 the same cores as the server: gradio_client's own work (about 50 ms of CPU a
-call) weighs on what it measures, so a light HTTP client is measured too.
+call) weighs on what it measures, so a light HTTP client is measured too, and the HTTP API's /api/v1/ask
+where the version has it.
 """
 
 from __future__ import annotations
@@ -51,6 +52,26 @@ def http_ask(url: str, question: str) -> dict:
     raise RuntimeError("the event stream ended without a result")
 
 
+def api_ask(url: str, question: str) -> dict:
+    """One question through the HTTP API (/api/v1/ask), in the shape the other clients give."""
+    request = urllib.request.Request(
+        f"{url}api/v1/ask",
+        data=json.dumps({"question": question}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=120) as response:
+        answer = json.load(response)
+    return {"answered": answer["answer"] is not None, "answer": {"text": answer["answer"] or ""}}
+
+
+def has_api(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}api/v1/openapi.json", timeout=30) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
 def crowd(url: str, calls: int, client: str) -> tuple[list[float], int]:
     """`calls` questions at once; their latencies and how many were answered right."""
     from gradio_client import Client
@@ -58,6 +79,8 @@ def crowd(url: str, calls: int, client: str) -> tuple[list[float], int]:
     if client == "gradio":
         clients = [Client(url, verbose=False) for _ in range(calls)]  # connected before the clock starts
         ask = [lambda c=c: c.predict(QUESTION, "hybrid", 5, api_name="/ask") for c in clients]
+    elif client == "api":
+        ask = [lambda: api_ask(url, QUESTION)] * calls
     else:
         ask = [lambda: http_ask(url, QUESTION)] * calls
 
@@ -83,10 +106,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--client",
-        choices=["http", "gradio", "both"],
-        default="both",
+        choices=["http", "gradio", "api", "all"],
+        default="all",
         help="http: Gradio's REST API over urllib (light: about 5 ms of CPU a call); gradio: "
-        "gradio_client (about 50 ms of CPU a call, taken from the same cores as the server)",
+        "gradio_client (about 50 ms of CPU a call, taken from the same cores as the server); api: "
+        "the HTTP API /api/v1/ask over urllib (versions that have it)",
     )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="qa-concurrent-"))
@@ -94,7 +118,7 @@ def main() -> None:
     versions = {"working tree": ROOT}
     if args.baseline:
         versions = {f"baseline {args.baseline}": checkout(args.baseline), **versions}
-    clients = ["http", "gradio"] if args.client == "both" else [args.client]
+    clients = ["http", "gradio", "api"] if args.client == "all" else [args.client]
     for n, (name, code) in enumerate(versions.items()):
         index_dir = work / f"index-{n}"
         build_seed_index(code, index_dir)
@@ -104,6 +128,8 @@ def main() -> None:
 
             Client(url, verbose=False).predict(QUESTION, "hybrid", 5, api_name="/ask")  # warm-up
             for calls, client in [(c, k) for k in clients for c in args.calls]:
+                if client == "api" and not has_api(url):
+                    continue
                 seconds, right = crowd(url, calls, client)
                 print(
                     f"{name:<18} {client:<6} {calls:>3} concurrent /ask calls: {right}/{calls} right; latency "
