@@ -460,6 +460,10 @@ class Engine:
         """All articles, oldest first (`text=False` leaves their text out, for listings of a large archive)."""
         return list(self.index.articles(text=text).values())
 
+    def checksums(self, ids: Sequence[str]) -> dict[str, str]:
+        """The stored checksum of each of these articles that the index holds (what an add compares)."""
+        return self.index.checksums(ids)
+
     def passage_counts(self) -> dict[str, int]:
         return self.index.passage_counts()
 

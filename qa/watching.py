@@ -10,6 +10,7 @@ it cleanly between two adds. Needs the `watch` extra: pip install "qa-news[watch
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import signal
@@ -124,7 +125,12 @@ class Watcher:
         self.last_fetch = -float("inf")
 
     def watched(self, path: Path) -> bool:
-        return is_article_file(path) and any(path == p or p in path.parents for p in self.places)
+        """Whether a changed path is an article file inside a watched place, outside hidden folders."""
+        for place in self.places:
+            if path == place or place in path.parents:
+                hidden = any(part.startswith(".") for part in path.relative_to(place).parts[:-1])
+                return is_article_file(path) and not hidden
+        return False
 
     def add_file(self, path: Path) -> None:
         try:
@@ -148,15 +154,26 @@ class Watcher:
                 if line:
                     note(line)
 
-    def catch_up(self, stop: threading.Event) -> None:
-        """Add what is already there (unchanged articles cost a checksum each)."""
-        for place in self.places:
-            files = [place] if place.is_file() else sorted(p for p in place.rglob("*") if p.is_file())
-            for path in files:
-                if stop.is_set():
-                    return
-                if is_article_file(path):
-                    self.add_file(path)
+    def catch_up(self) -> None:
+        """Add what is already there in one commit (unchanged articles cost a checksum each)."""
+        files = [
+            path
+            for place in self.places
+            for path in ([place] if place.is_file() else sorted(place.rglob("*")))
+            if path.is_file() and self.watched(path)
+        ]
+        if files:
+            try:
+                report = self.engine.add(files)
+                line = change_line(
+                    f"{len(files)} file(s) already there", dataclasses.replace(report, failed=[])
+                )
+                for path, reason in report.failed:
+                    note(f"{path}: failed — {reason}")
+            except QAError as exc:
+                line = f"the files already there: failed — {exc}"
+            if line:
+                note(line)
         if self.feeds:
             self.fetch_feeds()
 
@@ -223,7 +240,7 @@ def watch(
     stop = stop or stop_on_signals()
     observer = observe(watcher)  # before catching up, so nothing written meanwhile is missed
     try:
-        watcher.catch_up(stop)
+        watcher.catch_up()
         note(
             f"Watching {', '.join([str(p) for p in watcher.places] + watcher.feeds)} for new and changed articles"
             + (f" (feeds every {feed_every:g} s)" if watcher.feeds else "")

@@ -62,7 +62,9 @@ def signed_server(tmp_path_factory: pytest.TempPathFactory, seed_index: Path) ->
     """`qa serve --mcp --auth ann:secret` on a copy of the seed index."""
     index_dir = tmp_path_factory.mktemp("api") / "index"
     shutil.copytree(seed_index, index_dir)
-    proc, url = start_server(index_dir, "--mcp", "--auth", f"{USER}:{PASSWORD}", "--max-files", "3")
+    proc, url = start_server(
+        index_dir, "--mcp", "--auth", f"{USER}:{PASSWORD}", "--max-files", "3", "--max-upload-mb", "1"
+    )
     yield url, index_dir
     proc.terminate()
     proc.wait(timeout=30)
@@ -99,7 +101,7 @@ def test_the_api_answers_with_a_citation_and_says_when_the_articles_dont(signed_
     assert status == 200 and {"/ask", "/search", "/articles", "/files", "/health"} <= set(schema["paths"])
 
 
-def test_api_failures_are_one_line_with_the_clis_status(signed_server):
+def test_api_failures_are_one_line_with_the_clis_status(signed_server, tmp_path: Path):
     url, _ = signed_server
     status, body = call(url + "/api/v1/ask", {"question": SEED_QUESTION}, signed=False)
     assert status == 401 and "Sign in" in body["error"]
@@ -116,6 +118,15 @@ def test_api_failures_are_one_line_with_the_clis_status(signed_server):
     assert status == 400 and "top_k" in body["error"]
     status, body = call(url + "/api/v1/articles?limit=0")
     assert status == 400 and "limit" in body["error"]
+    big = tmp_path / "big.txt"
+    big.write_text("Big story\n\n" + "The river rose again on Monday. " * 40_000)  # over --max-upload-mb 1
+    proc = subprocess.run(
+        ["curl", "-s", "-u", f"{USER}:{PASSWORD}", "-F", f"files=@{big}", url + "/api/v1/files"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert "big.txt**: failed — larger than the 1 MB upload limit" in json.loads(proc.stdout)["message"]
     many = [{"title": f"t{n}", "text": "Some text here."} for n in range(4)]  # --max-files 3
     status, body = call(url + "/api/v1/articles", {"articles": many})
     assert status == 400 and "at most 3" in body["error"]
@@ -339,5 +350,5 @@ def test_qa_watch_adds_files_dropped_into_a_folder_and_feeds_fetched_again(tmp_p
     lines = (tmp_path / "watch.log").read_text()
     assert proc.returncode == 0, lines
     assert "Traceback" not in lines and "Stopped watching." in lines
-    assert re.search(r"mayor\.txt: 1 added", lines) and re.search(r"mayor\.txt: 1 updated", lines), lines
+    assert "1 file(s) already there: 1 added" in lines and re.search(r"mayor\.txt: 1 updated", lines), lines
     assert "port.txt.part" not in lines and re.search(r"port\.txt: 1 added", lines), lines

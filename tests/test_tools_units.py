@@ -15,7 +15,7 @@ from qa.engine import AddReport
 from qa.errors import Forbidden, IndexUnusable, InputError, NoIndex, QAError, SaveFailed
 from qa.retrieval import Filters
 from qa.tools import kept_by, whole_number
-from qa.watching import Pending, change_line, is_article_file
+from qa.watching import Pending, Watcher, change_line, is_article_file
 
 
 def article(date: str | None, source: str | None = "Wire") -> Article:
@@ -146,3 +146,19 @@ def test_credentials_are_read_from_auth_and_auth_file(tmp_path: Path):
         read_credentials(argparse.Namespace(auth=None, auth_file=tmp_path / "missing.txt"))
     with pytest.raises(InputError, match="--auth: give a user name"):
         read_credentials(argparse.Namespace(auth=":pw", auth_file=None))
+
+
+def test_the_watcher_takes_article_files_in_its_places_outside_hidden_folders(tmp_path: Path):
+    news, single = tmp_path / "news", tmp_path / "one.md"
+    news.mkdir()
+    single.write_text("# One")
+    watcher = Watcher(
+        engine=None, paths=[str(news), str(single), "https://example.org/feed.xml"], settle=1, feed_every=60
+    )  # type: ignore[arg-type]
+    assert watcher.feeds == ["https://example.org/feed.xml"]
+    assert watcher.watched(news / "a.txt") and watcher.watched(news / "2025" / "b.html")
+    assert watcher.watched(single) and not watcher.watched(tmp_path / "two.md")
+    assert not watcher.watched(news / ".git" / "a.txt") and not watcher.watched(news / "a.txt.part")
+    assert not watcher.watched(tmp_path / "elsewhere" / "a.txt")
+    with pytest.raises(InputError, match="does not exist"):
+        Watcher(engine=None, paths=[str(tmp_path / "missing")], settle=1, feed_every=60)  # type: ignore[arg-type]

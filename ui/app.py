@@ -164,7 +164,7 @@ class Library:
     def examples(self) -> list[str]:
         """Questions to try: the latest asked here, the seed's if the seed article is in, else from recent titles."""
         questions = list(self.recent)
-        if self.engine.index.find("id", SEED_ID):
+        if self.engine.checksums([SEED_ID]):
             questions += SEED_EXAMPLES
         newest = sorted(self.engine.articles(text=False), key=lambda a: a.date or "", reverse=True)
         questions += [f"What happened: {a.title}?" for a in newest[:4] if a.id != SEED_ID and a.title]
@@ -216,7 +216,7 @@ class Library:
                     reason = collected.failed[0][1].replace(str(target), source.name)
                     lines.append(f"- **{source.name}**: failed — {reason}")
                     continue
-                known = self.engine.index.checksums([a.id for a in collected.articles])
+                known = self.engine.checksums([a.id for a in collected.articles])
                 states = [
                     "unchanged" if known.get(a.id) == a.checksum else "updated" if a.id in known else "added"
                     for a in collected.articles
