@@ -27,7 +27,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "screenshot.png")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
-    parser.add_argument("--library", type=Path, help="also save the Library tab here (not used by the README)")
+    parser.add_argument(
+        "--library", type=Path, help="also save the Library tab here (not used by the README)"
+    )
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
