@@ -23,7 +23,7 @@ from typing import Any
 
 from qa.answers import Result
 from qa.config import Retrieval
-from qa.index import Filters
+from qa.filtering import Filters
 
 logger = logging.getLogger(__name__)
 

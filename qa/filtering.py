@@ -1,4 +1,5 @@
-"""Which passages a filter keeps, answered in memory so that a filter costs the filter, not the archive.
+"""Filters (sources, dates, the day asked as of) and which passages they keep, answered in memory so that a
+filter costs the filter, not the archive.
 
 An index's facts (each live passage's row id and article, each article's date, source and id) are read
 once per committed generation (`PassageFacts.read`) and kept beside the loaded segments. A filter is
@@ -10,18 +11,65 @@ bitmap selector, BM25 by checking its hits against it (`keeps`).
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from qa.articles import iso_day, valid_bound
+from qa.errors import InputError
 
-class FilterLike(Protocol):
-    sources: list[str]
-    date_from: str | None
-    date_to: str | None
-    as_of: str | None
-    exclude: list[str]
+
+@dataclass
+class Filters:
+    """Restrict retrieval to some sources, a date range, and what was published by a day.
+
+    Dates are ISO 8601 (`qa.articles.normalise_date`), so they compare as text; `date_to`
+    takes in the whole of its day (or month, for "2025-10"). Articles without a
+    normalised date are left out when a date bound is set. `as_of` (a day) leaves out
+    every article published after it, as if asked on that day; undated articles stay.
+    `exclude` leaves out the articles of these ids.
+    """
+
+    sources: list[str] = field(default_factory=list)
+    date_from: str | None = None
+    date_to: str | None = None
+    as_of: str | None = None
+    exclude: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        """Refuse in one line what would silently match nothing: a bad date, an inverted range, a non-text source."""
+        self.date_from, self.date_to, self.as_of = (
+            self.date_from or None,
+            self.date_to or None,
+            self.as_of or None,
+        )
+        if isinstance(self.sources, str):
+            self.sources = [self.sources] if self.sources else []  # one source
+        if not isinstance(self.sources, (list, tuple)) or not all(isinstance(s, str) for s in self.sources):
+            raise InputError(f"Filters(sources=...) takes a list of source names, not {self.sources!r}.")
+        self.sources = list(self.sources)
+        if not isinstance(self.exclude, (list, tuple, set)) or not all(
+            isinstance(i, str) for i in self.exclude
+        ):
+            raise InputError(f"Filters(exclude=...) takes a list of article ids, not {self.exclude!r}.")
+        self.exclude = list(self.exclude)
+        for name, value in (("date_from", self.date_from), ("date_to", self.date_to)):
+            if value is not None and not valid_bound(value):
+                raise InputError(
+                    f"Filters({name}={value!r}) is not a date; pass it as YYYY-MM-DD (or YYYY-MM, YYYY), "
+                    "or read a typed date with qa.articles.read_date."
+                )
+        if self.as_of is not None and (not isinstance(self.as_of, str) or iso_day(self.as_of) != self.as_of):
+            raise InputError(f"Filters(as_of={self.as_of!r}) is not a day; pass it as YYYY-MM-DD.")
+        if self.date_from and self.date_to and self.date_from[: len(self.date_to)] > self.date_to:
+            raise InputError(
+                f"The date range is inverted: from {self.date_from} until {self.date_to}; "
+                "put the earlier date first."
+            )
+
+    def __bool__(self) -> bool:
+        return bool(self.sources or self.date_from or self.date_to or self.as_of or self.exclude)
 
 
 @dataclass
@@ -79,7 +127,7 @@ class PassageFacts:
             sources=np.array([(a[3] or "").lower() for a in articles], dtype=object),
         )
 
-    def articles_kept(self, filters: FilterLike) -> np.ndarray:
+    def articles_kept(self, filters: Filters) -> np.ndarray:
         """A boolean per article: whether the filters keep it (the same rules as the database's columns)."""
         keep = np.ones(len(self.ids), dtype=bool)
         dated = self.days != ""
@@ -95,7 +143,7 @@ class PassageFacts:
             keep &= ~np.isin(self.ids, list(filters.exclude))
         return keep
 
-    def kept(self, filters: FilterLike) -> Kept:
+    def kept(self, filters: Filters) -> Kept:
         passage_kept = self.articles_kept(filters)[self.article_of] if len(self.rowids) else np.zeros(0, bool)
         rowids = self.rowids[passage_kept]
         size = int(self.rowids[-1]) + 1 if len(self.rowids) else 0

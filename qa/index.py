@@ -46,11 +46,11 @@ from typing import Any
 import numpy as np
 
 from qa import segments as seg
-from qa.articles import Article, is_iso_date, iso_day, valid_bound
+from qa.articles import Article, is_iso_date
 from qa.embeddings import FP32_ENCODER
 from qa.errors import IndexUnusable, InputError, NoIndex, SaveFailed
 from qa.files import fsync, sha256_file
-from qa.filtering import Kept, PassageFacts
+from qa.filtering import Filters, Kept, PassageFacts
 from qa.fulltext import FullText
 from qa.passages import Passage
 
@@ -110,58 +110,6 @@ CREATE TABLE IF NOT EXISTS removed(rowid INTEGER PRIMARY KEY, segment INTEGER NO
 CREATE TABLE IF NOT EXISTS unsettled(rowid INTEGER PRIMARY KEY);
 """
 ARTICLE_COLUMNS = "id, title, text, date, source, url, copy_of"
-
-
-@dataclass
-class Filters:
-    """Restrict retrieval to some sources, a date range, and what was published by a day.
-
-    Dates are ISO 8601 (`qa.articles.normalise_date`), so they compare as text; `date_to`
-    takes in the whole of its day (or month, for "2025-10"). Articles without a
-    normalised date are left out when a date bound is set. `as_of` (a day) leaves out
-    every article published after it, as if asked on that day; undated articles stay.
-    `exclude` leaves out the articles of these ids.
-    """
-
-    sources: list[str] = field(default_factory=list)
-    date_from: str | None = None
-    date_to: str | None = None
-    as_of: str | None = None
-    exclude: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        """Refuse in one line what would silently match nothing: a bad date, an inverted range, a non-text source."""
-        self.date_from, self.date_to, self.as_of = (
-            self.date_from or None,
-            self.date_to or None,
-            self.as_of or None,
-        )
-        if isinstance(self.sources, str):
-            self.sources = [self.sources] if self.sources else []  # one source
-        if not isinstance(self.sources, (list, tuple)) or not all(isinstance(s, str) for s in self.sources):
-            raise InputError(f"Filters(sources=...) takes a list of source names, not {self.sources!r}.")
-        self.sources = list(self.sources)
-        if not isinstance(self.exclude, (list, tuple, set)) or not all(
-            isinstance(i, str) for i in self.exclude
-        ):
-            raise InputError(f"Filters(exclude=...) takes a list of article ids, not {self.exclude!r}.")
-        self.exclude = list(self.exclude)
-        for name, value in (("date_from", self.date_from), ("date_to", self.date_to)):
-            if value is not None and not valid_bound(value):
-                raise InputError(
-                    f"Filters({name}={value!r}) is not a date; pass it as YYYY-MM-DD (or YYYY-MM, YYYY), "
-                    "or read a typed date with qa.articles.read_date."
-                )
-        if self.as_of is not None and (not isinstance(self.as_of, str) or iso_day(self.as_of) != self.as_of):
-            raise InputError(f"Filters(as_of={self.as_of!r}) is not a day; pass it as YYYY-MM-DD.")
-        if self.date_from and self.date_to and self.date_from[: len(self.date_to)] > self.date_to:
-            raise InputError(
-                f"The date range is inverted: from {self.date_from} until {self.date_to}; "
-                "put the earlier date first."
-            )
-
-    def __bool__(self) -> bool:
-        return bool(self.sources or self.date_from or self.date_to or self.as_of or self.exclude)
 
 
 @dataclass

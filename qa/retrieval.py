@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from qa.articles import Article
 from qa.config import Retrieval
 from qa.embeddings import Embedder
-from qa.index import Filters, PassageIndex
+from qa.filtering import Filters
+from qa.index import PassageIndex
 from qa.passages import Passage
 
 __all__ = ["Filters", "Hit", "Retriever", "fuse"]

@@ -338,7 +338,7 @@ FACTS = (
     ],
 )
 def test_passage_facts_keep_what_each_filter_keeps(filters: dict, rowids: list[int]):
-    from qa.index import Filters
+    from qa.filtering import Filters
 
     kept = facts_of(*FACTS).kept(Filters(**filters))
     assert kept.rowids.tolist() == rowids
@@ -347,7 +347,7 @@ def test_passage_facts_keep_what_each_filter_keeps(filters: dict, rowids: list[i
 
 
 def test_the_faiss_selector_of_kept_passages_selects_exactly_them():
-    from qa.index import Filters
+    from qa.filtering import Filters
 
     kept = facts_of(*FACTS).kept(Filters(as_of="2024-06-01"))
     selector = kept.faiss_selector()
