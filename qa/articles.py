@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from qa.config import FILE_TYPES
 from qa.errors import InputError
 
 SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl", ".xml", ".rss", ".atom")
@@ -425,9 +426,7 @@ def read_file(path: Path, local_links: bool = True) -> list[Article]:
         return [read_html_file(path)]
     if suffix in (".txt", ".md", ".markdown"):
         return [read_text_file(path)]
-    raise InputError(
-        f"{path} is not a supported file; use .txt, .md, .html, .jsonl or an RSS/Atom feed (.xml, .rss, .atom)."
-    )
+    raise InputError(f"{path} is not a supported file; use {FILE_TYPES}.")
 
 
 @dataclass
@@ -482,9 +481,7 @@ def list_files(paths: Iterable[str | Path]) -> tuple[Collected, list[Path]]:
                 ) from None
             articles = [p for p in found if p.suffix.lower() in SUFFIXES]
             if not articles:
-                raise InputError(
-                    f"{path} holds no .txt, .md, .html, .jsonl or feed files; point to a folder of articles."
-                )
+                raise InputError(f"{path} holds no {FILE_TYPES} files; point to a folder of articles.")
             files.extend(articles)
             collected.skipped.extend(p for p in found if p.suffix.lower() not in SUFFIXES)
         elif path.is_file():

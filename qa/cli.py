@@ -17,7 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from qa.config import SEEDS_DIR, Config, default_index_dir
+from qa.config import FILE_TYPES, SEEDS_DIR, Config, default_index_dir
 from qa.errors import InputError, QAError
 
 
@@ -148,7 +148,7 @@ def _print_json(obj: Any) -> None:
 def _report_files(report: Any) -> int:
     """One line per file that failed or was passed over; exit status 1 if any failed."""
     for path in report.skipped:
-        print(f"skipped: {path} (not a .txt, .md, .html, .jsonl or feed file)", file=sys.stderr)
+        print(f"skipped: {path} (not a {FILE_TYPES} file)", file=sys.stderr)
     for _, reason in report.failed:
         print(f"failed: {reason}", file=sys.stderr)
     return 1 if report.failed else 0
@@ -696,7 +696,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = isub.add_parser(
         "build",
         help="build a new index from files or folders (replaces any existing one)",
-        description="Build an index from .txt, .md, .html and .jsonl files or folders of them. The "
+        description=f"Build an index from {FILE_TYPES} files or folders of them. The "
         "old index stays until the new one is complete.",
     )
     p.add_argument(

@@ -16,6 +16,10 @@ SHIPPED_READER = PACKAGE_DIR / "models" / "reader"
 SHIPPED_RANKER = PACKAGE_DIR / "models" / "ranker" / "ranker.json"
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"  # resolved to the packaged copy
 SEEDS_DIR = PACKAGE_DIR / "seeds"  # the seed article, shipped inside the package
+FILE_TYPES = (
+    ".txt, .md, .html, .jsonl or RSS/Atom feed (.xml, .rss, .atom)"  # qa.articles.SUFFIXES, for messages
+)
+APPROXIMATE_ABOVE = 50_000  # vectors: a segment larger than this is an IVF index (Config.approximate_above)
 
 Retrieval = Literal["hybrid", "dense", "bm25"]
 AbstainRule = Literal["null", "span", "ratio"]
@@ -95,7 +99,7 @@ class Config:
     approximate: bool | None = (
         None  # vector segments: True all approximate (IVF), False all exact, None by size
     )
-    approximate_above: int = 50_000  # vectors in one segment, when `approximate` is None
+    approximate_above: int = APPROXIMATE_ABOVE  # vectors in one segment, when `approximate` is None
     # The engine says "the articles don't say" when the best answer's answerability
     # (qa.reading.answerability: "span", "null" or "ratio", in its passage) is below
     # the threshold. None: the reader's own, tuned on SQuAD 2.0 dev (see no_answer_rule).

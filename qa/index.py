@@ -47,6 +47,7 @@ import numpy as np
 
 from qa import segments as seg
 from qa.articles import Article, is_iso_date
+from qa.config import APPROXIMATE_ABOVE
 from qa.embeddings import FP32_ENCODER
 from qa.errors import IndexUnusable, InputError, NoIndex, SaveFailed
 from qa.files import fsync, sha256_file
@@ -84,7 +85,6 @@ READ_CHECKED_AT_MOST = (
     2000  # passages whose BM25 document `check --quick` queries (all of them without --quick)
 )
 _RUNNING_JOBS: set[str] = set()  # the distributed adds this process is running (see PassageIndex.staging)
-APPROXIMATE_ABOVE = 50_000  # vectors: a segment larger than this is an IVF index
 logger = logging.getLogger(__name__)
 
 SCHEMA = """

@@ -25,7 +25,7 @@ from starlette.routing import Mount
 
 from qa.articles import SUFFIXES, Article, collect_articles, slug
 from qa.batching import MicroBatcher
-from qa.config import Config, default_index_dir
+from qa.config import FILE_TYPES, Config, default_index_dir
 from qa.engine import Engine
 from qa.errors import Forbidden, InputError, QAError
 from qa.tools import Tools, filters_from
@@ -196,8 +196,7 @@ class Library:
                 suffix = source.suffix.lower()
                 if suffix not in SUFFIXES:
                     lines.append(
-                        f"- **{source.name}**: failed — not a supported file; upload .txt, .md, "
-                        f".html, .jsonl or RSS/Atom feeds."
+                        f"- **{source.name}**: failed — not a supported file; upload {FILE_TYPES} files."
                     )
                     continue
                 if source.stat().st_size > self.max_upload_bytes:
@@ -482,7 +481,7 @@ def build_app(library: Library, mcp: bool = False) -> gr.Blocks:
             )
             with gr.Group(visible=not library.read_only):
                 upload = gr.File(
-                    label=f"Add articles (.txt, .md, .html, .jsonl, RSS/Atom .xml; up to "
+                    label=f"Add articles ({FILE_TYPES}; up to "
                     f"{library.max_upload_bytes // (1024 * 1024)} MB each, {library.max_files} files at once)",
                     file_count="multiple",
                     elem_id="upload",
