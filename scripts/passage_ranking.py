@@ -1,6 +1,6 @@
 """Could a small learned model over the retrieved passages raise recall on real news? Fit half only.
 
-    .venv/bin/python scripts/passage_ranking.py [--depth 100]
+    .venv/bin/python scripts/passage_ranking.py [--depth 50] [--save qa/models/ranker/passages.json]
 
 For every question of the news fit half (bench/realtimeqa.py's split), asked as of its day over the 2023
 archive, the hybrid search's best `--depth` passages are gathered with simple features (their dense, BM25
@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,73 +28,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from realtimeqa import DATA, archive, half, open_index, read_jsonl, right_in  # noqa: E402
 
-from qa.answers import PRESENT, RELATIVE_TIME  # noqa: E402
 from qa.config import Config  # noqa: E402
 from qa.engine import Engine  # noqa: E402
-from qa.retrieval import Filters, Hit  # noqa: E402
-from qa.squad import normalize_answer  # noqa: E402
-
-FEATURES = (
-    "fused",  # the fused rank, as 1 / (1 + rank)
-    "dense",  # 1 / (1 + dense rank), 0 when dense search did not find it
-    "bm25",  # 1 / (1 + BM25 rank), 0 when BM25 did not find it
-    "title_share",  # the share of the question's content words in the article's title
-    "passage_share",  # the share of the question's content words in the passage
-    "age",  # log(1 + days from the article's date to the day asked)
-    "age_present",  # age, when the question asks for the present or speaks relative to its day
-    "week",  # the article is at most 7 days older than the day asked
-    "undated",
-    "lead",  # the passage is its article's first
-    "article_hits",  # log(1 + passages of the same article among the depth)
-    "article_best",  # 1 / (1 + the best fused rank of a passage of the same article)
-)
-STOP = set(
-    "a an the of in on at to for by with from and or but is are was were be been being this that these those "
-    "what which who whom whose when where why how did does do has have had will would can could its it as "
-    "his her their they he she we you i not no than then so such into over after before about week year "
-    "month new".split()
-)
-
-
-def content_words(text: str) -> set[str]:
-    return {w for w in normalize_answer(text).split() if w not in STOP and len(w) > 1}
-
-
-def day(text: str | None) -> datetime.date | None:
-    try:
-        return datetime.date.fromisoformat((text or "")[:10])
-    except ValueError:
-        return None
-
-
-def features(question: str, asked_on: str, hits: list[Hit]) -> list[list[float]]:
-    words = content_words(question)
-    timely = bool(PRESENT.search(question) or RELATIVE_TIME.search(question))
-    on = datetime.date.fromisoformat(asked_on)
-    per_article: dict[str, list[int]] = {}
-    for rank, hit in enumerate(hits):
-        per_article.setdefault(hit.article.id, []).append(rank)
-    rows = []
-    for rank, hit in enumerate(hits):
-        published = day(hit.article.date)
-        age = math.log1p(max(0, (on - published).days)) if published else 0.0
-        rows.append(
-            [
-                1.0 / (1 + rank),
-                1.0 / (1 + hit.dense_rank) if hit.dense_rank is not None else 0.0,
-                1.0 / (1 + hit.bm25_rank) if hit.bm25_rank is not None else 0.0,
-                len(words & content_words(hit.article.title)) / max(1, len(words)),
-                len(words & content_words(hit.passage.text)) / max(1, len(words)),
-                age,
-                age if timely else 0.0,
-                float(published is not None and (on - published).days <= 7),
-                float(published is None),
-                float(hit.passage.start == 0),
-                math.log1p(len(per_article[hit.article.id])),
-                1.0 / (1 + min(per_article[hit.article.id])),
-            ]
-        )
-    return rows
+from qa.reranking import PASSAGE_FEATURES, PassageRanker, passage_features  # noqa: E402
+from qa.retrieval import Filters  # noqa: E402
 
 
 def gather(depth: int) -> list[dict[str, Any]]:
@@ -107,14 +43,16 @@ def gather(depth: int) -> list[dict[str, Any]]:
     fit = [q for q in questions if half(q["week"], weeks) == "fit"]
     folder = ROOT / "bench" / "results" / "realtimeqa-index"
     open_index(folder, archive(read_jsonl(DATA / "articles.jsonl.gz")), rebuild=False)
-    engine = Engine.open(folder, Config(candidates=depth))
+    engine = Engine.open(
+        folder, Config(candidates=depth)
+    )  # the fused list, before the first `depth` are kept
     rows = []
     for n, q in enumerate(fit, 1):
         hits = engine.search(q["question"], top_k=depth, filters=Filters(as_of=q["date"]))
         rows.append(
             {
                 "week": q["week"],
-                "x": features(q["question"], q["date"], hits),
+                "x": passage_features(q["question"], datetime.date.fromisoformat(q["date"]), hits).tolist(),
                 "y": [int(right_in(h.passage.text, q["answer_text"])) for h in hits],
             }
         )
@@ -130,7 +68,12 @@ def found(orders: list[list[int]], labels: list[list[int]], k: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--depth", type=int, default=100)
+    parser.add_argument(
+        "--depth", type=int, default=50, help="passages ordered per question (the engine's candidates)"
+    )
+    parser.add_argument(
+        "--save", type=Path, help="fit on the whole fit half and write the ranker here (JSON)"
+    )
     parser.add_argument("--C", type=float, default=1.0, help="inverse regularisation of the regression")
     args = parser.parse_args()
     from sklearn.linear_model import LogisticRegression
@@ -155,7 +98,10 @@ def main() -> None:
                 continue
             p = model.predict_proba(scaler.transform(np.array(r["x"])))[:, 1]
             learned.append([int(i) for i in np.argsort(-p, kind="stable")])
-        print(f"fold {held}: weights " + ", ".join(f"{n} {w:+.2f}" for n, w in zip(FEATURES, model.coef_[0])))
+        print(
+            f"fold {held}: weights "
+            + ", ".join(f"{n} {w:+.2f}" for n, w in zip(PASSAGE_FEATURES, model.coef_[0]))
+        )
     n = len(labels)
     anywhere = found(baseline, labels, args.depth)
     print(
@@ -164,6 +110,24 @@ def main() -> None:
     for k in (1, 5, 10, 20, 50):
         base, new = found(baseline, labels, k), found(learned, labels, k)
         print(f"  found@{k:<3} search order {base:5.1f} %   learned {new:5.1f} %")
+    if args.save:
+        x = np.array([f for r in rows for f in r["x"]])
+        y = np.array([v for r in rows for v in r["y"]])
+        scaler = StandardScaler().fit(x)
+        model = LogisticRegression(C=args.C, max_iter=2000).fit(scaler.transform(x), y)
+        info = {
+            "fitted_on": f"news fit half (bench/realtimeqa.py's split): {len(rows)} questions as of their day, "
+            f"the hybrid search's first {args.depth} passages each; label: the passage holds the right answer",
+            "command": f"python scripts/passage_ranking.py --depth {args.depth} --C {args.C} --save {args.save}",
+            "cross_validated_found_at": {
+                str(k): [round(found(baseline, labels, k), 1), round(found(learned, labels, k), 1)]
+                for k in (1, 5, 10, 20)
+            },
+        }
+        PassageRanker(model.coef_[0], float(model.intercept_[0]), scaler.mean_, scaler.scale_, info).save(
+            args.save
+        )
+        print(f"Wrote {args.save}")
 
 
 if __name__ == "__main__":

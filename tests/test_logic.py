@@ -468,3 +468,73 @@ def test_the_ranker_calibrates_by_the_first_answers_regime_without_changing_the_
     assert ranker.gives(dated[0]) and not ranker.gives(dated[1]) and not ranker.gives(undated[0])
     ranker.thresholds = {}
     assert ranker.gives(undated[0]) and not ranker.gives(dated[0])
+
+
+# ----- the passage ranker (qa.reranking) ---------------------------------------------------------------------
+
+
+def news_hit(
+    article_id: str, title: str, date: str | None, text: str, start: int, dense: int | None, bm25: int | None
+):
+    from qa.passages import Passage
+
+    passage = Passage(f"{article_id}:{start}", article_id, text, start, start + len(text))
+    return Hit(passage, Article(article_id, title, text, date=date), 0.0, dense, bm25)
+
+
+def test_passage_features_read_title_age_lead_and_article_support():
+    import datetime
+
+    from qa.reranking import PASSAGE_FEATURES, passage_features
+
+    hits = [
+        news_hit("a", "Kiel harbour reopens", "2025-03-03", "The harbour reopened on Monday.", 0, 0, None),
+        news_hit("b", "Weather", "2024-03-01", "Storms hit the coast.", 120, None, 0),
+        news_hit("a", "Kiel harbour reopens", "2025-03-03", "Ships came back.", 40, 1, 1),
+        news_hit("c", "Undated", None, "Harbour news.", 0, 2, 2),
+    ]
+    x = passage_features("Which harbour in Kiel reopened this week?", datetime.date(2025, 3, 5), hits)
+    f = {name: x[:, i] for i, name in enumerate(PASSAGE_FEATURES)}
+    assert x.shape == (4, len(PASSAGE_FEATURES))
+    assert list(f["fused"]) == [1.0, 0.5, 1 / 3, 0.25]
+    assert list(f["dense"]) == [1.0, 0.0, 0.5, 1 / 3] and list(f["bm25"]) == [0.0, 1.0, 0.5, 1 / 3]
+    assert (
+        f["title_share"][0] == f["title_share"][2] == 1.0 and f["title_share"][1] == 0.0
+    )  # harbour, kiel, reopened
+    assert f["age"][0] == pytest.approx(math.log1p(2)) and f["age"][1] == pytest.approx(math.log1p(369))
+    assert list(f["age_timely"]) == list(f["age"])  # "this week": the age counts twice
+    assert list(f["week"]) == [1.0, 0.0, 1.0, 0.0] and list(f["undated"]) == [0.0, 0.0, 0.0, 1.0]
+    assert list(f["lead"]) == [1.0, 0.0, 0.0, 1.0]
+    assert f["article_hits"][0] == f["article_hits"][2] == pytest.approx(math.log1p(2))
+    assert f["article_best"][2] == 1.0  # its article's best passage is first
+    plain = passage_features("Which harbour in Kiel reopened?", datetime.date(2025, 3, 5), hits)
+    assert not plain[:, PASSAGE_FEATURES.index("age_timely")].any()
+
+
+def test_the_passage_ranker_orders_by_its_scores_and_refuses_a_malformed_file(tmp_path):
+    import datetime
+
+    import numpy as np
+
+    from qa.errors import IndexUnusable
+    from qa.reranking import PASSAGE_FEATURES, PassageRanker
+
+    n = len(PASSAGE_FEATURES)
+    weights = np.zeros(n)
+    weights[PASSAGE_FEATURES.index("title_share")] = 1.0  # the title alone decides
+    ranker = PassageRanker(weights, 0.0, np.zeros(n), np.ones(n), {})
+    hits = [
+        news_hit("b", "Weather", "2025-03-01", "Storms.", 0, 0, 0),
+        news_hit("a", "Kiel harbour reopens", "2025-03-03", "Ships came back.", 0, 1, 1),
+        news_hit("c", "Weather again", "2025-03-02", "Rain.", 0, 2, 2),
+    ]
+    ordered = ranker.order("Which harbour in Kiel reopened?", datetime.date(2025, 3, 5), hits)
+    assert [h.article.id for h in ordered] == ["a", "b", "c"]  # ties keep the search's order
+    ranker.save(tmp_path / "ranker.json")
+    again = PassageRanker.load(tmp_path / "ranker.json")
+    assert np.array_equal(again.weights, weights)
+    (tmp_path / "bad.json").write_text(
+        '{"features": ["fused"], "weights": [1], "bias": 0, "mean": [0], "scale": [1]}'
+    )
+    with pytest.raises(IndexUnusable, match="cannot be used"):
+        PassageRanker.load(tmp_path / "bad.json")
