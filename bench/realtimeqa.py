@@ -99,9 +99,10 @@ def holders(question: dict[str, Any], texts: dict[str, str]) -> list[str]:
 
 
 def variant_config(spec: str) -> tuple[str, Config]:
-    """NAME=READER:RANKER (each `shipped`, a path, and for the ranker also `none`) as an engine Config."""
+    """NAME=READER:RANKER[:PASSAGES] (each `shipped`, a path, or for the rankers `none`) as an engine Config."""
     name, _, models = spec.partition("=")
-    reader, _, ranker = models.partition(":")
+    reader, _, rankers = models.partition(":")
+    ranker, _, passages = rankers.partition(":")
     config = Config()
     if reader not in ("", "shipped"):
         config = config.with_(reader_model=reader)
@@ -109,6 +110,10 @@ def variant_config(spec: str) -> tuple[str, Config]:
         config = dataclasses.replace(config, answer_ranker=None)
     elif ranker not in ("", "shipped"):
         config = config.with_(answer_ranker=ranker)
+    if passages == "none":
+        config = dataclasses.replace(config, passage_ranker=None)
+    elif passages not in ("", "shipped"):
+        config = dataclasses.replace(config, passage_ranker=passages)
     return name or spec, config
 
 
@@ -206,8 +211,9 @@ def main() -> None:
         "--variant",
         action="append",
         default=[],
-        metavar="NAME=READER:RANKER",
-        help="ask again with another reader and ranker (shipped, a path, or none for the ranker)",
+        metavar="NAME=READER:RANKER[:PASSAGES]",
+        help="ask again with another reader, answer ranker and passage ranker (shipped, a path, or none for "
+        "the rankers)",
     )
     parser.add_argument(
         "--index", type=Path, help="where the archive's index is kept (default: bench/results/)"

@@ -5,14 +5,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qa.articles import Article
 from qa.config import AbstainRule
 from qa.passages import sentence_at
 from qa.reading import Reading, answerability
-from qa.retrieval import Hit
 from qa.squad import normalize_answer
+
+if TYPE_CHECKING:
+    from qa.retrieval import Hit
 
 
 @dataclass

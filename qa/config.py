@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 PACKAGE_DIR = Path(__file__).resolve().parent
 SHIPPED_READER = PACKAGE_DIR / "models" / "reader"
 SHIPPED_RANKER = PACKAGE_DIR / "models" / "ranker" / "ranker.json"
+SHIPPED_PASSAGE_RANKER = PACKAGE_DIR / "models" / "ranker" / "passages.json"
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"  # resolved to the packaged copy
 SEEDS_DIR = PACKAGE_DIR / "seeds"  # the seed article, shipped inside the package
 FILE_TYPES = (
@@ -94,7 +95,7 @@ class Config:
     overlap_sentences: int = 1
     retrieval: Retrieval = "hybrid"
     top_k: int = 5
-    candidates: int = 50  # per retriever, before fusion
+    candidates: int = 100  # per retriever, before fusion; the passage ranker orders this many
     rrf_k: int = 60
     approximate: bool | None = (
         None  # vector segments: True all approximate (IVF), False all exact, None by size
@@ -129,6 +130,10 @@ class Config:
     # None or "" (or any of no_answer_threshold, abstain_on, recency set by hand): the reader's
     # answerability ranks them, `recency` moves newer ones up, and the no-answer threshold decides.
     answer_ranker: str | None = str(SHIPPED_RANKER)
+    # The hybrid search's first `candidates` passages are reordered by a learned P(holds the answer) over
+    # news features (qa.reranking, fitted by scripts/passage_ranking.py); archives without dates keep the
+    # search's order. None or "": the search's order.
+    passage_ranker: str | None = str(SHIPPED_PASSAGE_RANKER)
     device: str = "cpu"
     batch_size: int = 64
 
@@ -146,10 +151,9 @@ class Config:
                 isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
             ):
                 raise InputError(f"Config({name}={value!r}): must be a finite number or None.")
-        if self.answer_ranker is not None and not isinstance(self.answer_ranker, str):
-            raise InputError(
-                f"Config(answer_ranker={self.answer_ranker!r}): must be a path as text, or None."
-            )
+        for name in ("answer_ranker", "passage_ranker"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                raise InputError(f"Config({name}={getattr(self, name)!r}): must be a path as text, or None.")
         for name in ("embedding_model", "reader_model", "device"):
             if not isinstance(getattr(self, name), str):
                 raise InputError(f"Config({name}={getattr(self, name)!r}): must be text (a name or a path).")

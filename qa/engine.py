@@ -41,6 +41,7 @@ from qa.index import OLD_POINTER, PassageIndex, Stats, read_format_1, remove_for
 from qa.passages import CHARS_PER_WORD, split_passages
 from qa.ranking import AnswerRanker
 from qa.reading import Reader, Reading, answerability
+from qa.reranking import PassageRanker
 from qa.retrieval import Filters, Hit, Retriever
 
 if TYPE_CHECKING:
@@ -167,7 +168,8 @@ class Engine:
             if self.embedder.precision == asked
             else Embedder(config.embedding_model, config.device, config.batch_size, asked)
         )
-        self.retriever = Retriever(index, self.query_encoder, config.candidates, config.rrf_k)
+        passage_ranker = PassageRanker.load(Path(config.passage_ranker)) if config.passage_ranker else None
+        self.retriever = Retriever(index, self.query_encoder, config.candidates, config.rrf_k, passage_ranker)
         self._reader: Reader | None = None
         self._loading = threading.Lock()  # the page asks from several threads
         self._counting = threading.Lock()

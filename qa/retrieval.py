@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -11,6 +12,7 @@ from qa.embeddings import Embedder
 from qa.filtering import Filters
 from qa.index import PassageIndex
 from qa.passages import Passage
+from qa.reranking import PassageRanker, day_of
 
 __all__ = ["Filters", "Hit", "Retriever", "fuse"]
 
@@ -26,12 +28,18 @@ class Hit:
 
 class Retriever:
     def __init__(
-        self, index: PassageIndex, embedder: Embedder, candidates: int = 50, rrf_k: int = 60
+        self,
+        index: PassageIndex,
+        embedder: Embedder,
+        candidates: int = 50,
+        rrf_k: int = 60,
+        passage_ranker: PassageRanker | None = None,
     ) -> None:
         self.index = index
         self.embedder = embedder
         self.candidates = candidates
         self.rrf_k = rrf_k
+        self.passage_ranker = passage_ranker  # reorders the hybrid search's first `candidates` (qa.reranking)
 
     def search(
         self, question: str, top_k: int = 5, mode: Retrieval = "hybrid", filters: Filters | None = None
@@ -70,14 +78,26 @@ class Retriever:
             passages = view.passages([i for ranked in ranked_per_question for i, *_ in ranked])
             articles = view.articles(list({p.article_id for p in passages.values()}))
         results = []
-        for ranked in ranked_per_question:
+        asked_on = day_of(filters.as_of if filters else None) or datetime.date.today()
+        for question, ranked in zip(questions, ranked_per_question):
             hits = [
                 Hit(passages[i], articles[passages[i].article_id], float(s), dr, br)
                 for i, s, dr, br in ranked
                 if i in passages
             ]
+            if mode == "hybrid" and self.passage_ranker is not None:
+                hits = self._reordered(
+                    question, asked_on, self._one_per_story(hits, max(top_k, self.candidates))
+                )
             results.append(self._one_per_story(hits, top_k))
         return results
+
+    def _reordered(self, question: str, asked_on: datetime.date, hits: list[Hit]) -> list[Hit]:
+        """The passage ranker's order, where any candidate is dated (it learned from news; else the search's)."""
+        assert self.passage_ranker is not None
+        if not any(h.article.date and day_of(h.article.date) for h in hits):
+            return hits
+        return self.passage_ranker.order(question, asked_on, hits)
 
     def _one_per_story(self, hits: list[Hit], top_k: int) -> list[Hit]:
         """The best hits, where a story republished by several articles is searched once (its best-ranked copy)."""

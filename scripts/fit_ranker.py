@@ -265,6 +265,9 @@ def main() -> None:
     config = Config(answer_ranker=None, **({"reader_model": args.reader} if args.reader else {}))
     weights_file = Path(config.reader_model) / "model.safetensors"
     key = hashlib.sha256(weights_file.read_bytes()).hexdigest()[:12]
+    if config.passage_ranker:  # the retrieval the rows come from: its depth and passage ranker
+        ranker_bytes = Path(config.passage_ranker).read_bytes()
+        key += f"-p{config.candidates}-{hashlib.sha256(ranker_bytes).hexdigest()[:8]}"
     cache = RESULTS / f"ranker-rows-{key}-{args.squad_questions}-{len(FEATURES)}-days.json"
     if cache.exists():
         stored = json.loads(cache.read_text())
