@@ -99,10 +99,12 @@ def holders(question: dict[str, Any], texts: dict[str, str]) -> list[str]:
 
 
 def variant_config(spec: str) -> tuple[str, Config]:
-    """NAME=READER:RANKER[:PASSAGES] (each `shipped`, a path, or for the rankers `none`) as an engine Config."""
+    """NAME=READER:RANKER[:PASSAGES[:CANDIDATES]] (each `shipped`, a path, or for the rankers `none`; the
+    hybrid search's depth) as an engine Config."""
     name, _, models = spec.partition("=")
     reader, _, rankers = models.partition(":")
-    ranker, _, passages = rankers.partition(":")
+    ranker, _, rest = rankers.partition(":")
+    passages, _, candidates = rest.partition(":")
     config = Config()
     if reader not in ("", "shipped"):
         config = config.with_(reader_model=reader)
@@ -114,6 +116,8 @@ def variant_config(spec: str) -> tuple[str, Config]:
         config = dataclasses.replace(config, passage_ranker=None)
     elif passages not in ("", "shipped"):
         config = dataclasses.replace(config, passage_ranker=passages)
+    if candidates:
+        config = dataclasses.replace(config, candidates=int(candidates))
     return name or spec, config
 
 
@@ -211,7 +215,7 @@ def main() -> None:
         "--variant",
         action="append",
         default=[],
-        metavar="NAME=READER:RANKER[:PASSAGES]",
+        metavar="NAME=READER:RANKER[:PASSAGES[:CANDIDATES]]",
         help="ask again with another reader, answer ranker and passage ranker (shipped, a path, or none for "
         "the rankers)",
     )

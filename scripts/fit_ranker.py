@@ -264,10 +264,13 @@ def main() -> None:
     args = parser.parse_args()
     config = Config(answer_ranker=None, **({"reader_model": args.reader} if args.reader else {}))
     weights_file = Path(config.reader_model) / "model.safetensors"
-    key = hashlib.sha256(weights_file.read_bytes()).hexdigest()[:12]
-    if config.passage_ranker:  # the retrieval the rows come from: its depth and passage ranker
-        ranker_bytes = Path(config.passage_ranker).read_bytes()
-        key += f"-p{config.candidates}-{hashlib.sha256(ranker_bytes).hexdigest()[:8]}"
+    reader_key = hashlib.sha256(weights_file.read_bytes()).hexdigest()[:12]
+    retrieval = f"candidates {config.candidates}, passage ranker " + (
+        hashlib.sha256(Path(config.passage_ranker).read_bytes()).hexdigest()[:12]
+        if config.passage_ranker
+        else "none"
+    )
+    key = reader_key + "-" + hashlib.sha256(retrieval.encode()).hexdigest()[:8]  # the rows depend on both
     cache = RESULTS / f"ranker-rows-{key}-{args.squad_questions}-{len(FEATURES)}-days.json"
     if cache.exists():
         stored = json.loads(cache.read_text())
@@ -304,7 +307,8 @@ def main() -> None:
     }
     ranker.info = {
         "reader": "the shipped reader" if not args.reader else str(args.reader),
-        "reader_weights_sha256_12": key,
+        "reader_weights_sha256_12": reader_key,
+        "retrieval": retrieval,
         "fitted_on": {
             "news": f"fit half of bench/realtimeqa.py: {len(sets['news']['found'])} questions as of their day, "
             f"{len(sets['news']['left_out'])} again with the answer's articles left out",
