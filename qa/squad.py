@@ -147,12 +147,13 @@ def realistic_mix(examples: list[SquadExample], seed: int = 13) -> tuple[list[Sq
     return mixed, kinds
 
 
+NO_PUNCTUATION = str.maketrans("", "", string.punctuation)
+ARTICLES = re.compile(r"\b(a|an|the)\b")
+
+
 def normalize_answer(text: str) -> str:
-    """Official SQuAD normalisation."""
-    text = text.lower()
-    text = "".join(ch for ch in text if ch not in set(string.punctuation))
-    text = re.sub(r"\b(a|an|the)\b", " ", text)
-    return " ".join(text.split())
+    """Official SQuAD normalisation (lower case; ASCII punctuation, articles and extra spaces removed)."""
+    return " ".join(ARTICLES.sub(" ", text.lower().translate(NO_PUNCTUATION)).split())
 
 
 def exact_match(prediction: str, truth: str) -> float:

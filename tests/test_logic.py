@@ -537,3 +537,12 @@ def test_the_passage_ranker_orders_by_its_scores_and_refuses_a_malformed_file(tm
     )
     with pytest.raises(IndexUnusable, match="cannot be used"):
         PassageRanker.load(tmp_path / "bad.json")
+
+
+def test_normalize_answer_is_squads_normalisation():
+    from qa.squad import normalize_answer
+
+    assert normalize_answer("The  Eiffel-Tower, in Paris!") == "eiffeltower in paris"
+    assert normalize_answer("An apple a day") == "apple day"
+    assert normalize_answer("Théâtre — “Le Monde”") == "théâtre — “le monde”"  # only ASCII punctuation goes
+    assert normalize_answer("  ") == "" and normalize_answer("then another") == "then another"
