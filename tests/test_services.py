@@ -105,6 +105,10 @@ def test_api_failures_are_one_line_with_the_clis_status(signed_server, tmp_path:
     url, _ = signed_server
     status, body = call(url + "/api/v1/ask", {"question": SEED_QUESTION}, signed=False)
     assert status == 401 and "Sign in" in body["error"]
+    for page_route in ("/config", "/gradio_api/info"):  # the page itself: Gradio's own sign-in
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(url + page_route, timeout=30)
+        assert refused.value.code == 401
     status, body = call(url + "/api/v1/ask", {"question": SEED_QUESTION, "since": "2025-13-01"})
     assert (
         status == 400
