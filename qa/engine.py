@@ -37,7 +37,8 @@ from qa.config import SEEDS_DIR, SHIPPED_RANKER, SHIPPED_READER, Config, Retriev
 from qa.duplicates import Stories, signature, to_bytes
 from qa.embeddings import INT8_ENCODER, Embedder, canonical_name
 from qa.errors import IndexUnusable, InputError, NoIndex, SaveFailed
-from qa.index import OLD_POINTER, PassageIndex, Stats, read_format_1, remove_format_1
+from qa.format1 import OLD_POINTER, read_format_1, remove_format_1
+from qa.index import PassageIndex, Stats
 from qa.passages import CHARS_PER_WORD, split_passages
 from qa.ranking import AnswerRanker
 from qa.reading import Reader, Reading, answerability

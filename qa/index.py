@@ -29,7 +29,6 @@ elsewhere; anything else is reported by `check` as foreign and never opened or d
 from __future__ import annotations
 
 import errno
-import json
 import logging
 import os
 import re
@@ -52,6 +51,7 @@ from qa.embeddings import FP32_ENCODER
 from qa.errors import IndexUnusable, InputError, NoIndex, SaveFailed
 from qa.files import fsync, sha256_file
 from qa.filtering import Filters, Kept, PassageFacts
+from qa.format1 import OLD_CATALOG, OLD_POINTER
 from qa.fulltext import FullText
 from qa.passages import Passage
 
@@ -61,7 +61,6 @@ SEGMENTS = "segments"
 TEXT = "text"
 LOCK = ".lock"
 TEXT_NEW, TEXT_OLD = "text.new", "text.old"  # a rebuild writes the new BM25 index beside the old, then swaps
-OLD_POINTER, OLD_CATALOG = "CURRENT", "versions.json"  # format 1: one folder per saved version
 OWN_FILES = {
     DATABASE,
     DATABASE + "-wal",
@@ -80,7 +79,6 @@ TEMPORARY_FILE = re.compile(
     r"seg-\d{6,}\.faiss\.[0-9a-f]{12}\.tmp"
 )  # a local writer's (files.temporary_name)
 JOB_ID = re.compile(r"[0-9a-f]{12}")
-OLD_VERSION = re.compile(r"v\d{1,9}")
 READ_CHECKED_AT_MOST = (
     2000  # passages whose BM25 document `check --quick` queries (all of them without --quick)
 )
@@ -1404,56 +1402,3 @@ def _save_failure(folder: Path, exc: BaseException) -> str:
     return (
         f"Could not save the index in {folder}: {what}. The previous index is unchanged; {fix} and try again."
     )
-
-
-def read_format_1(folder: Path) -> tuple[list[Article], list[Passage], np.ndarray, str]:
-    """The articles, passages, vectors and embedding model of an index in format 1 (for `qa index upgrade`)."""
-    try:
-        name = (folder / OLD_POINTER).read_text(encoding="utf-8").strip()
-    except (OSError, ValueError):
-        name = ""
-    version = folder / name
-    if not OLD_VERSION.fullmatch(name) or version.is_symlink() or not version.is_dir():
-        raise IndexUnusable(
-            f"The old index in {folder} names {name[:80]!r} as its current version, which is not a "
-            "version folder of its own; build a new one from the articles with `qa index build`."
-        )
-    try:
-        manifest = json.loads((version / "manifest.json").read_text())
-        articles = [
-            Article(**json.loads(line))
-            for line in (version / "articles.jsonl").read_text("utf-8").splitlines()
-        ]
-        passages = [
-            Passage(**json.loads(line))
-            for line in (version / "passages.jsonl").read_text("utf-8").splitlines()
-        ]
-        vectors = np.load(version / "vectors.npy")
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise IndexUnusable(
-            f"The old index in {folder} cannot be read ({type(exc).__name__}); "
-            "build a new one from the articles with `qa index build`."
-        ) from None
-    if len(passages) != len(vectors):
-        raise IndexUnusable(
-            f"The old index in {folder} is inconsistent; build a new one with `qa index build`."
-        )
-    return articles, passages, vectors, manifest["embedding_model"]
-
-
-def remove_format_1(folder: Path) -> None:
-    """Delete a converted format-1 index's own files: CURRENT first, then the version folders its catalog names."""
-    try:
-        versions = json.loads((folder / OLD_CATALOG).read_text())["versions"]
-    except (OSError, ValueError, KeyError, TypeError):
-        versions = {}
-    versions = versions if isinstance(versions, dict) else {}
-    pointer = folder / OLD_POINTER
-    if pointer.is_file():
-        versions[pointer.read_text(encoding="utf-8", errors="replace").strip()] = "live"
-        pointer.unlink()
-        fsync(folder)
-    for name in versions:
-        if isinstance(name, str) and OLD_VERSION.fullmatch(name) and not (folder / name).is_symlink():
-            shutil.rmtree(folder / name, ignore_errors=True)
-    (folder / OLD_CATALOG).unlink(missing_ok=True)
