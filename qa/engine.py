@@ -459,9 +459,14 @@ class Engine:
         return self.index.rebuild(self.embedder.encode)
 
     # ----- looking ----------------------------------------------------------
-    def articles(self, text: bool = True) -> list[Article]:
-        """All articles, oldest first (`text=False` leaves their text out, for listings of a large archive)."""
-        return list(self.index.articles(text=text).values())
+    def articles(self, text: bool = True, filters: Filters | None = None) -> list[Article]:
+        """All articles, oldest first, or those `filters` keep (by the searches' rules); `text=False` leaves
+        their text out, for listings of a large archive."""
+        if not filters:
+            return list(self.index.articles(text=text).values())
+        with self.index.snapshot() as view:
+            kept = view.article_ids(filters)
+        return list(self.index.articles(kept, text=text).values()) if kept else []
 
     def checksums(self, ids: Sequence[str]) -> dict[str, str]:
         """The stored checksum of each of these articles that the index holds (what an add compares)."""

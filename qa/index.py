@@ -1298,6 +1298,13 @@ class Snapshot:
             return Kept(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool), 0.0)
         return self.index.facts_as_of(self.db, self.generation).kept(filters)
 
+    def article_ids(self, filters: Filters) -> list[str]:
+        """The ids of the articles the filters keep, by the same rules as the searches (`allowed`)."""
+        if self.db is None:
+            return []
+        facts = self.index.facts_as_of(self.db, self.generation)
+        return [str(i) for i in facts.ids[facts.articles_kept(filters)]]
+
     def dense(
         self, queries: np.ndarray, depth: int, allowed: Kept | None = None
     ) -> list[list[tuple[int, float]]]:

@@ -111,22 +111,6 @@ def article_view(article: Article, passages: int) -> dict[str, Any]:
     }
 
 
-def kept_by(article: Article, filters: Filters | None) -> bool:
-    """Whether a listing with these filters shows the article (the search's rules: sources without case)."""
-    if filters is None:
-        return True
-    if filters.sources and (article.source or "").lower() not in {s.lower() for s in filters.sources}:
-        return False
-    day = article.date or ""
-    if (filters.date_from or filters.date_to) and not day:
-        return False
-    if filters.date_from and day[: len(filters.date_from)] < filters.date_from:
-        return False
-    if filters.date_to and day[: len(filters.date_to)] > filters.date_to:
-        return False
-    return not (filters.as_of and day and day[:10] > filters.as_of)
-
-
 class Tools:
     """The three tools over one engine. `asker` answers questions: the engine, or the page's shared batcher."""
 
@@ -219,7 +203,7 @@ class Tools:
         limit = whole_number(limit, "limit", 1, PAGE_MOST)
         filters = filters_from(since, until, source)
         counts = self.engine.passage_counts()
-        kept = [a for a in self.engine.articles(text=False) if kept_by(a, filters)]
+        kept = self.engine.articles(text=False, filters=filters)
         kept.sort(key=lambda a: (a.date or "", a.id), reverse=True)
         return {
             "total": len(kept),

@@ -399,3 +399,23 @@ def test_questions_from_many_threads_are_answered_in_shared_batches(engine: Engi
     assert all(1 <= read[n] <= k for n, (_, k) in enumerate(asked)), read
     assert [answers[n] for n in range(len(asked))] == [engine.ask(q, top_k=k).best.text for q, k in asked]
     assert len(errors) == 1 and "empty" in errors[0]  # a bad question fails alone, in its caller's thread
+
+
+def test_articles_listed_by_filters_follow_the_searches_rules(tmp_path: Path):
+    from qa.retrieval import Filters
+
+    engine = Engine.build([EVOLVING], tmp_path / "index")
+
+    def listed(**filters) -> list[str]:
+        return sorted(a.id for a in engine.articles(text=False, filters=Filters(**filters)))
+
+    assert listed(sources=["coast daily"]) == [
+        "northport-2024-06",
+        "northport-bakery",
+    ]  # without regard to case
+    assert listed(date_from="2025") == ["northport-2025-02", "northport-bakery"]
+    assert listed(date_to="2024-06") == ["northport-2024-01", "northport-2024-06"]  # all of June
+    assert listed(as_of="2025-02-19") == ["northport-2024-01", "northport-2024-06"]
+    assert listed(sources=["Nobody"]) == []
+    assert all(a.text == "" for a in engine.articles(text=False, filters=Filters(date_from="2024")))
+    assert len(engine.articles(filters=None)) == 4

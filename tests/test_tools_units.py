@@ -10,28 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from qa.articles import Article
 from qa.engine import AddReport
 from qa.errors import Forbidden, IndexUnusable, InputError, NoIndex, QAError, SaveFailed
-from qa.retrieval import Filters
-from qa.tools import kept_by, whole_number
+from qa.tools import whole_number
 from qa.watching import Pending, Watcher, change_line, is_article_file
-
-
-def article(date: str | None, source: str | None = "Wire") -> Article:
-    return Article("a", "t", "text", date=date, source=source)
-
-
-def test_kept_by_follows_the_searchs_rules_for_dates_sources_and_as_of():
-    assert kept_by(article("2025-10-17"), None)
-    assert kept_by(article("2025-10-17T09:00:00+02:00"), Filters(date_from="2025-10-17", date_to="2025-10"))
-    assert not kept_by(article("2025-10-16"), Filters(date_from="2025-10-17"))
-    assert not kept_by(article("2025-11-01"), Filters(date_to="2025-10"))
-    assert not kept_by(article(None), Filters(date_from="2025"))  # undated: left out by a date bound
-    assert kept_by(article(None), Filters(as_of="2025-01-01"))  # ... but kept by as_of
-    assert not kept_by(article("2025-10-18"), Filters(as_of="2025-10-17"))
-    assert kept_by(article("2025-10-17", "City WIRE"), Filters(sources=["city wire"]))
-    assert not kept_by(article("2025-10-17", None), Filters(sources=["Wire"]))
 
 
 @pytest.mark.parametrize("value,expected", [(5, 5), ("5", 5), (5.0, 5), ("20", 20), (1, 1)])
