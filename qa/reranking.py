@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qa.answers import PRESENT, RELATIVE_TIME
+from qa.answers import PRESENT, RELATIVE_TIME, day_number
 from qa.errors import IndexUnusable
 from qa.squad import normalize_answer
 
@@ -53,16 +53,10 @@ def content_words(text: str) -> set[str]:
     return {w for w in normalize_answer(text).split() if w not in STOP_WORDS and len(w) > 1}
 
 
-def day_of(text: str | None) -> datetime.date | None:
-    try:
-        return datetime.date.fromisoformat((text or "")[:10])
-    except ValueError:
-        return None
-
-
 def passage_features(question: str, asked_on: datetime.date, hits: Sequence[Hit]) -> np.ndarray:
     """One row of PASSAGE_FEATURES per hit, in the search's order (rank 0 first)."""
     words = content_words(question)
+    asked = asked_on.toordinal()
     timely = bool(PRESENT.search(question) or RELATIVE_TIME.search(question))
     per_article: dict[str, list[int]] = {}
     for rank, hit in enumerate(hits):
@@ -73,8 +67,8 @@ def passage_features(question: str, asked_on: datetime.date, hits: Sequence[Hit]
         article = hit.article
         if article.id not in titles:
             titles[article.id] = len(words & content_words(article.title)) / max(1, len(words))
-        published = day_of(article.date)
-        days = (asked_on - published).days if published else None
+        published = day_number(article.date)
+        days = asked - published if published is not None else None
         age = math.log1p(max(0, days)) if days is not None else 0.0
         rows.append(
             [

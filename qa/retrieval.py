@@ -6,13 +6,14 @@ import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from qa.answers import day_number
 from qa.articles import Article
 from qa.config import Retrieval
 from qa.embeddings import Embedder
 from qa.filtering import Filters
 from qa.index import PassageIndex
 from qa.passages import Passage
-from qa.reranking import PassageRanker, day_of
+from qa.reranking import PassageRanker
 
 __all__ = ["Filters", "Hit", "Retriever", "fuse"]
 
@@ -78,7 +79,10 @@ class Retriever:
             passages = view.passages([i for ranked in ranked_per_question for i, *_ in ranked])
             articles = view.articles(list({p.article_id for p in passages.values()}))
         results = []
-        asked_on = day_of(filters.as_of if filters else None) or datetime.date.today()
+        # Filters hold as_of as an ISO day (checked when they are made)
+        asked_on = (
+            datetime.date.fromisoformat(filters.as_of) if filters and filters.as_of else datetime.date.today()
+        )
         for question, ranked in zip(questions, ranked_per_question):
             hits = [
                 Hit(passages[i], articles[passages[i].article_id], float(s), dr, br)
@@ -95,7 +99,7 @@ class Retriever:
     def _reordered(self, question: str, asked_on: datetime.date, hits: list[Hit]) -> list[Hit]:
         """The passage ranker's order, where any candidate is dated (it learned from news; else the search's)."""
         assert self.passage_ranker is not None
-        if not any(h.article.date and day_of(h.article.date) for h in hits):
+        if all(day_number(h.article.date) is None for h in hits):
             return hits
         return self.passage_ranker.order(question, asked_on, hits)
 
