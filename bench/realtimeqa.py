@@ -8,7 +8,8 @@ news-quiz questions with `as_of` = the quiz's day, so nothing published later is
 RealTimeQA's generation setting is: *right* when the normalised answer contains the right choice or is
 contained in it; EM/F1 with SQuAD's normalisation. Also reported: the answered rate, the right choice
 first among the candidates vs anywhere among them, an answer-bearing passage among the top 5/20/50
-retrieved, calibration (ECE over answered questions), abstention when every article that contains the
+retrieved, calibration (ECE over answered questions), answers given from boilerplate (a dateline, credit or
+ad line of the stored text: qa.boilerplate) and citations of articles published after `as_of`, abstention when every article that contains the
 answer is left out (`Filters.exclude`) and when asked 60 days before the quiz, build passages/s and the
 median ask. The RealTimeQA team's stored systems are scored the same way beside it.
 
@@ -36,6 +37,7 @@ import numpy as np
 from common import ROOT  # first: this checkout's qa, models offline
 
 from qa.articles import Article
+from qa.boilerplate import in_apparatus
 from qa.calibration import expected_calibration_error
 from qa.config import Config
 from qa.engine import Engine
@@ -121,7 +123,10 @@ def variant_config(spec: str) -> tuple[str, Config]:
     return name or spec, config
 
 
-def ask_all(engine: Engine, questions: list[dict[str, Any]], texts: dict[str, str]) -> list[dict[str, Any]]:
+def ask_all(
+    engine: Engine, questions: list[dict[str, Any]], texts: dict[str, str], stored: dict[str, str]
+) -> list[dict[str, Any]]:
+    """One row per question; `texts`: each article's normalised text, `stored`: as stored (for offsets)."""
     rows = []
     for n, q in enumerate(questions, 1):
         truth = q["answer_text"]
@@ -147,6 +152,11 @@ def ask_all(engine: Engine, questions: list[dict[str, Any]], texts: dict[str, st
                 "right_anywhere": any(right(a.text, truth) for a in result.answers),
                 "em_f1": score(best.text if best else "", [truth]),
                 "found@5/20/50": found,
+                "boilerplate": bool(best)
+                and in_apparatus(stored[best.citation.article_id], best.citation.start, best.citation.end),
+                "cited_after_as_of": sum(
+                    bool(e.date) and str(e.date)[:10] > q["date"] for a in result.answers for e in a.evidence
+                ),
                 "bearing_articles": len(bearing),
                 "abstained_without_answer": not hidden.answered,
                 "abstained_60_days_before": not before.answered,
@@ -187,6 +197,9 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, float]:
         * float(np.mean([r["abstained_without_answer"] for r in rows if r["bearing_articles"]] or [0])),
         "abstained_60_days_before_pct": 100
         * float(np.mean([r["abstained_60_days_before"] for r in rows] or [0])),
+        "boilerplate_answers": sum(r["boilerplate"] and r["answered"] for r in rows),
+        "boilerplate_first_candidates": sum(r["boilerplate"] for r in rows),
+        "citations_after_as_of": sum(r["cited_after_as_of"] for r in rows),
         "ask_ms_median": 1000 * float(np.median([r["seconds"] for r in rows])) if rows else 0.0,
     }
 
@@ -224,6 +237,9 @@ def main() -> None:
     )
     parser.add_argument("--rebuild", action="store_true", help="build the index again even if one is there")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--rows", type=Path, help="also write every question's row (per variant) to this JSON file"
+    )
     args = parser.parse_args()
     questions = read_jsonl(DATA / "questions.jsonl.gz")
     weeks = sorted({q["week"] for q in questions})
@@ -242,6 +258,7 @@ def main() -> None:
     )
     engine, built_per_s = open_index(folder, articles, args.rebuild)
     texts = {a.id: normalize_answer(a.text) for a in articles}
+    stored = {a.id: a.text for a in articles}
     by_id = {q["id"]: q for q in questions}
     result: dict[str, Any] = {
         "articles": len(articles),
@@ -250,14 +267,17 @@ def main() -> None:
         "variants": {},
     }
     parts = [p for p in ("fit", "report") if any(half(q["week"], weeks) == p for q in questions)]
+    all_rows = {}
     for name, config in [variant_config(v) for v in args.variant or ["as shipped=shipped:shipped"]]:
-        rows = ask_all(Engine.open(folder, config), questions, texts)
+        rows = all_rows[name] = ask_all(Engine.open(folder, config), questions, texts, stored)
         result["variants"][name] = {
             part: summary([r for r in rows if half(by_id[r["id"]]["week"], weeks) == part]) for part in parts
         }
     result["baselines"] = {
         part: baselines([q for q in questions if half(q["week"], weeks) == part]) for part in parts
     }
+    if args.rows:
+        args.rows.write_text(json.dumps(all_rows))
     print(json.dumps(result, indent=1) if args.json else table(result))
 
 
@@ -278,7 +298,8 @@ def table(r: dict[str, Any]) -> str:
                 f"right first {e['right_first_pct']:.1f} % vs anywhere {e['right_anywhere_pct']:.1f} %; answer passage in "
                 f"top 5/20/50: {e['found@5_pct']:.1f} / {e['found@20_pct']:.1f} / {e['found@50_pct']:.1f} %; ECE (answered) "
                 f"{e['ece_answered']:.3f}; abstained without the answer's articles {e['abstained_without_answer_pct']:.1f} %, "
-                f"{EARLIER_DAYS} days before {e['abstained_60_days_before_pct']:.1f} %; ask {e['ask_ms_median']:.0f} ms median"
+                f"{EARLIER_DAYS} days before {e['abstained_60_days_before_pct']:.1f} %; boilerplate answers "
+                f"{e['boilerplate_answers']} (first candidates {e['boilerplate_first_candidates']}), citations after as_of {e['citations_after_as_of']}; ask {e['ask_ms_median']:.0f} ms median"
             )
     for part, bases in r["baselines"].items():
         for base, b in bases.items():

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from qa.articles import Article
+from qa.boilerplate import opening_datelines
 from qa.config import AbstainRule
 from qa.passages import sentence_at
 from qa.reading import Reading, answerability
@@ -306,13 +307,16 @@ def merge(
     are ranked by it, so the first is the one the no-answer rule judges.
     `confidence` maps answerability to the score shown (calibrated; see also
     `share_confidence`); without it the score is 1 - prod(1 - p) over the evidence
-    (independent passages agreeing).
+    (independent passages agreeing). A span inside a dateline ("NEW YORK (AP) —") is no answer.
     """
     grouped: dict[str, list[Evidence]] = {}
     for reading, hit in zip(readings, hits):
         p = hit.passage
         article = articles[p.article_id]
+        datelines = opening_datelines(p.text)
         for span in reading.spans:
+            if any(s < span.end and span.start < e for s, e in datelines):
+                continue
             key = normalize_answer(span.text) or span.text.strip().lower()
             s0, s1 = sentence_at(p.text, span.start, span.end)
             evidence = Evidence(

@@ -33,8 +33,16 @@ CALL_TO_ACTION = re.compile(  # an imperative that opens the line (after an opti
     r"|how relevant is this ad|video player was slow|\bad froze\b|prices were accurate at the time"
     r"|independently chosen|we will use the (?:details|information) you|\btick here\b|in your inbox"
     r"|newsletter provides you|would you like to receive|(?:sign up|subscribe) (?:for|to) (?:our|the|a)\b.{0,60}"
-    r"newsletter|scores and schedules",
+    r"newsletter|scores and schedules|\bbrands as detailed here\b|as described in our privacy policy",
     re.IGNORECASE,
+)
+# A dateline that opens a paragraph of news: "NEW YORK (AP) — The ...", "Lviv, Ukraine (CNN) — ...".
+OPENING = re.compile(
+    rf"^(?P<place>[^.!?:\n{DASHES}]{{1,60}}?)[ \t]*[{DASHES}]{{1,2}}[ \t]+(?=\S)", re.MULTILINE
+)
+AGENCY = re.compile(r"(?:\((?:AP|CNN|Reuters|AFP)\)|\bCNN(?: [A-Z][a-z]+)?|\bReuters|\bAFP)$")
+CAPITAL_PLACE = re.compile(
+    r"^[A-Z][A-Z.'\u2019-]{2,}(?: [A-Z][A-Z.'\u2019-]*)*(?:,[^,()]{1,30})?(?: \(\w+\))?$"
 )
 ORNAMENT = re.compile(r"^[\W_]{1,40}$")  # "___", "***", "♦", "—"
 SHORT = 12  # words: a credit or call to action is a line of its own, shorter than a paragraph of news
@@ -61,6 +69,22 @@ def is_boilerplate(line: str) -> bool:
 def boilerplate_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of each boilerplate line of `text`, in order."""
     return [(m.start(), m.end()) for m in re.finditer(r"[^\n]+", text) if is_boilerplate(m.group())]
+
+
+def opening_datelines(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each dateline that opens a line of news, its dash included: a place in capitals
+    ("WASHINGTON —", "ZHANGJIAKOU, China —") or a place with an agency ("Lviv, Ukraine (CNN) —")."""
+    spans = []
+    for m in OPENING.finditer(text):
+        place = m.group("place").strip()
+        if len(place.split()) <= 6 and (AGENCY.search(place) or CAPITAL_PLACE.match(place)):
+            spans.append((m.start(), m.end()))
+    return spans
+
+
+def in_apparatus(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] overlaps a boilerplate line or an opening dateline of `text`."""
+    return any(s < end and start < e for s, e in boilerplate_spans(text) + opening_datelines(text))
 
 
 def all_boilerplate(text: str) -> bool:

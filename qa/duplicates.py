@@ -9,8 +9,9 @@ article per story while the answer says how many sources carried it.
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable
 
 from qa.articles import Article
 
@@ -19,6 +20,7 @@ THRESHOLD = (
 )
 SHINGLE = 4
 PERMUTATIONS = 128
+BANDS, ROWS = 14, 9  # datasketch's optimal split of PERMUTATIONS at THRESHOLD (misses and false alarms alike)
 SCHEME = (
     "affine64"  # named, so that signatures stored in an index are read back with the scheme that made them
 )
@@ -47,44 +49,56 @@ def to_bytes(minhash) -> bytes:
     return minhash.hashvalues.astype("uint64").tobytes()
 
 
-class Stories:
-    """The stories already known, for finding which one a new article copies.
+def band_keys(minhash) -> list[int]:
+    """The MinHash's LSH band keys: BANDS bands of ROWS values each, every band hashed (with its number) into
+    one signed 64-bit key. Two articles are candidate copies when they share a key, as in datasketch's
+    MinHashLSH with the same split; the index stores the keys, so a new article is checked with a lookup."""
+    values = minhash.hashvalues.astype("uint64")
+    keys = []
+    for band in range(BANDS):
+        digest = hashlib.blake2b(
+            values[band * ROWS : (band + 1) * ROWS].tobytes(), digest_size=8, salt=band.to_bytes(16, "little")
+        ).digest()
+        keys.append(int.from_bytes(digest, "little", signed=True))
+    return keys
 
-    Built from the signatures the index stores with each article, so that opening
-    a large archive does not hash every article's text again.
+
+# Stored articles that share a band key with these keys: (article id, first article of its story), oldest first.
+StoredLookup = Callable[[list[int]], list[tuple[str, str]]]
+
+
+def _nothing_stored(keys: list[int]) -> list[tuple[str, str]]:
+    return []
+
+
+class Stories:
+    """Which story a new article copies: the stored articles (asked of the index through `stored`, which
+    looks up the band keys it keeps), then the articles taken in earlier in this batch.
+
+    Nothing is loaded up front, so an add costs a few indexed lookups per article however large the archive.
     """
 
-    def __init__(self, known: Iterable[tuple[str, str | None, bytes | None, str | None]] = ()) -> None:
-        """`known`: (id, copy_of, stored signature, text) of each article in the order they came; the text
-        is only needed where no signature was stored (an index converted from format 1)."""
-        from datasketch import MinHashLSH
+    def __init__(self, stored: StoredLookup = _nothing_stored) -> None:
+        self.stored = stored
+        self.taken: dict[str, int] = {}  # id -> place of the articles this batch took in (their stored
+        # versions are being replaced, so the store's answers about them are stale)
+        self.by_key: dict[int, list[tuple[str, str]]] = {}  # band key -> (id, story) of this batch
 
-        self.lsh = MinHashLSH(threshold=THRESHOLD, num_perm=PERMUTATIONS)
-        self.root: dict[str, str] = {}  # article id -> the first article of its story, in the order they came
-        for article_id, copy_of, stored, text in known:
-            self._insert(article_id, copy_of, from_bytes(stored) if stored else signature(text or ""))
-
-    def _insert(self, article_id: str, copy_of: str | None, minhash) -> None:
-        self.root[article_id] = self.root.get(copy_of, copy_of) if copy_of else article_id
-        if article_id not in self.lsh.keys:
-            self.lsh.insert(article_id, minhash)
-
-    def add(self, article: Article) -> bytes:
-        """Take in an article (its `copy_of` already decided); returns its signature, to store with it."""
-        minhash = signature(article.text)
-        self._insert(article.id, article.copy_of, minhash)
-        return to_bytes(minhash)
-
-    def remove(self, article_id: str) -> None:
-        if article_id in self.lsh.keys:
-            self.lsh.remove(article_id)
-
-    def original_of(self, article: Article) -> str | None:
+    def original_of(self, article: Article, minhash=None) -> str | None:
         """The first article of the story this one copies, or None if it is a story of its own."""
-        found = [
-            key for key in self.lsh.query(signature(article.text)) if key != article.id and key in self.root
-        ]
-        if not found:
+        keys = band_keys(minhash if minhash is not None else signature(article.text))
+        for article_id, story in self.stored(keys):
+            if article_id != article.id and article_id not in self.taken:
+                return story
+        earlier = [found for key in keys for found in self.by_key.get(key, ()) if found[0] != article.id]
+        if not earlier:
             return None
-        order = {key: n for n, key in enumerate(self.root)}
-        return self.root[min(found, key=order.__getitem__)]
+        return min(earlier, key=lambda found: self.taken[found[0]])[1]
+
+    def add(self, article: Article, minhash=None) -> bytes:
+        """Take in an article (its `copy_of` already decided); returns its signature, to store with it."""
+        minhash = minhash if minhash is not None else signature(article.text)
+        self.taken.setdefault(article.id, len(self.taken))
+        for key in band_keys(minhash):
+            self.by_key.setdefault(key, []).append((article.id, article.copy_of or article.id))
+        return to_bytes(minhash)

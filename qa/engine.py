@@ -36,7 +36,7 @@ from qa.articles import (
 from qa.config import SEEDS_DIR, SHIPPED_RANKER, SHIPPED_READER, Config, Retrieval, is_seeded_default
 from qa.duplicates import Stories, signature, to_bytes
 from qa.embeddings import INT8_ENCODER, Embedder, canonical_name
-from qa.errors import IndexUnusable, InputError, NoIndex, SaveFailed
+from qa.errors import IndexUnusable, InputError, NoIndex
 from qa.format1 import OLD_POINTER, read_format_1, remove_format_1
 from qa.index import PassageIndex, Stats
 from qa.passages import CHARS_PER_WORD, split_passages
@@ -177,7 +177,6 @@ class Engine:
         # passages the reader has read since this engine was made (the benchmarks report it)
         self.passages_read = 0
         self.report: AddReport | None = None  # what the build that made this engine did
-        self._stories: Stories | None = None  # MinHash LSH of the articles, built on the first add
         self.abstain_on, self.no_answer_threshold = config.no_answer_rule()
         self.calibration = config.calibration()
         self.ranker = AnswerRanker.load(Path(config.answer_ranker or "")) if uses_ranker(config) else None
@@ -358,34 +357,23 @@ class Engine:
             fresh.append(a)
         if not fresh and not replace_all:
             return report
-        if replace_all:
-            self._stories = Stories()
-        signatures = self._mark_copies(fresh)
+        signatures = self._mark_copies(fresh, replace_all)
         split = {
             a.id: split_passages(a, self.config.passage_words, self.config.overlap_sentences) for a in fresh
         }
         passages = [p for a in fresh for p in split[a.id]]
         report.no_news = [a.id for a in fresh if not split[a.id] and a.text.strip()]
-        try:
-            if ray is None:
-                vectors = self.embedder.encode([p.text for p in passages], progress=self.progress)
-                self.index.add(
-                    fresh,
-                    passages,
-                    vectors,
-                    signatures,
-                    replace_all=replace_all,
-                    encoder=self.embedder.encoder,
-                )
-            else:
-                from qa.distributed import embed_and_commit
+        if ray is None:
+            vectors = self.embedder.encode([p.text for p in passages], progress=self.progress)
+            self.index.add(
+                fresh, passages, vectors, signatures, replace_all=replace_all, encoder=self.embedder.encoder
+            )
+        else:
+            from qa.distributed import embed_and_commit
 
-                embed_and_commit(
-                    self.index, self.embedder, fresh, passages, signatures, replace_all, ray, self.progress
-                )
-        except SaveFailed:
-            self._stories = None  # it may hold the articles that were not saved
-            raise
+            embed_and_commit(
+                self.index, self.embedder, fresh, passages, signatures, replace_all, ray, self.progress
+            )
         report.passages = len(passages)
         return report
 
@@ -405,18 +393,15 @@ class Engine:
                 return found
         return []
 
-    def _mark_copies(self, fresh: Sequence[Article]) -> dict[str, bytes]:
-        """Mark each new or changed article that republishes a story already known (or earlier in `fresh`).
-
-        Returns each article's MinHash signature, stored with it for later adds.
-        """
-        if self._stories is None:
-            self._stories = Stories(self.index.signatures())
+    def _mark_copies(self, fresh: Sequence[Article], replace_all: bool) -> dict[str, bytes]:
+        """Mark each new or changed article that republishes a story already stored (unless everything is
+        being replaced) or earlier in `fresh`. Returns each article's MinHash signature, stored with it."""
+        stories = Stories() if replace_all else Stories(self.index.story_candidates)
         signatures = {}
         for article in fresh:
-            self._stories.remove(article.id)
-            article.copy_of = self._stories.original_of(article)
-            signatures[article.id] = self._stories.add(article)
+            minhash = signature(article.text)
+            article.copy_of = stories.original_of(article, minhash)
+            signatures[article.id] = stories.add(article, minhash)
         return signatures
 
     def stories(self) -> dict[str, list[Article]]:
@@ -440,7 +425,6 @@ class Engine:
                 "see `qa index info` for them."
             )
         ids = list(dict.fromkeys(i for k in keys for i in found[k]))
-        self._stories = None  # rebuilt from what is left on the next add
         return self.index.remove(ids)
 
     def optimize(self) -> int:

@@ -47,6 +47,7 @@ import numpy as np
 from qa import segments as seg
 from qa.articles import Article, is_iso_date
 from qa.config import APPROXIMATE_ABOVE
+from qa.duplicates import band_keys, from_bytes, signature
 from qa.embeddings import FP32_ENCODER
 from qa.errors import IndexUnusable, InputError, NoIndex, SaveFailed
 from qa.files import fsync, sha256_file
@@ -106,6 +107,9 @@ CREATE TABLE IF NOT EXISTS segments(
     vectors INTEGER, bytes INTEGER, sha256 TEXT);
 CREATE TABLE IF NOT EXISTS removed(rowid INTEGER PRIMARY KEY, segment INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS unsettled(rowid INTEGER PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS story_bands(key INTEGER NOT NULL, article_id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS story_bands_by_key ON story_bands(key);
+CREATE INDEX IF NOT EXISTS story_bands_by_article ON story_bands(article_id);
 """
 ARTICLE_COLUMNS = "id, title, text, date, source, url, copy_of"
 
@@ -511,15 +515,43 @@ class PassageIndex:
                 )
             )
 
-    def signatures(self) -> list[tuple[str, str | None, bytes | None, str | None]]:
-        """(id, copy_of, MinHash signature, text where no signature was stored) of every article, oldest first."""
+    def story_candidates(self, keys: list[int]) -> list[tuple[str, str]]:
+        """(id, first article of its story) of the stored articles sharing an LSH band key (qa.duplicates)
+        with `keys`, oldest first."""
         if self.empty:
             return []
         with self._reading() as db:
+            filled = self._settings(db).get("story_bands") == "1"
+        if not filled:  # an index from before story bands: the writer fills them in, once
+            with self._writing():
+                pass
+        with self._reading() as db:
+            marks = ",".join("?" * len(keys))
             return db.execute(
-                "SELECT id, copy_of, signature, CASE WHEN signature IS NULL THEN text END "
-                "FROM articles ORDER BY rowid"
+                "SELECT id, coalesce(copy_of, id) FROM articles WHERE id IN "
+                f"(SELECT article_id FROM story_bands WHERE key IN ({marks})) ORDER BY rowid",
+                keys,
             ).fetchall()
+
+    def _band_rows(self, signatures: dict[str, bytes]) -> list[tuple[int, str]]:
+        return [(key, i) for i, stored in signatures.items() for key in band_keys(from_bytes(stored))]
+
+    def _fill_story_bands(self, db: sqlite3.Connection) -> None:
+        """Once, for an index written before story bands were kept: the bands of every stored article."""
+        settings = self._settings(db)
+        if not settings or settings.get("story_bands") == "1":
+            return  # a new index (its settings, written with its first articles, say story bands are kept)
+        rows = db.execute("SELECT id, signature, CASE WHEN signature IS NULL THEN text END FROM articles")
+        keys = [
+            (key, i)
+            for i, stored, text in rows
+            for key in band_keys(from_bytes(stored) if stored else signature(text or ""))
+        ]
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("DELETE FROM story_bands")
+        db.executemany("INSERT INTO story_bands(key, article_id) VALUES (?, ?)", keys)
+        self._set(db, story_bands=1)
+        db.execute("COMMIT")
 
     # ----- changing ---------------------------------------------------------
     @contextmanager
@@ -538,6 +570,7 @@ class PassageIndex:
                     if "origin" not in {r[1] for r in db.execute("PRAGMA table_info(articles)")}:
                         db.execute("ALTER TABLE articles ADD COLUMN origin TEXT")  # indexes from before it
                     self._settle(db)
+                    self._fill_story_bands(db)
                     try:
                         yield db
                     except BaseException:
@@ -767,6 +800,7 @@ class PassageIndex:
                 generation=settings.get("generation", 0),
                 next_rowid=settings.get("next_rowid", 1),
                 next_segment=settings.get("next_segment", 1),
+                story_bands=1,
             )
             db.execute("COMMIT")
 
@@ -798,6 +832,7 @@ class PassageIndex:
             db.execute("DELETE FROM articles")
             db.execute("DELETE FROM passages")
             db.execute("DELETE FROM removed")
+            db.execute("DELETE FROM story_bands")
             db.execute(
                 f"UPDATE segments SET state='retired' WHERE state='live' AND number NOT IN "
                 f"({','.join('?' * len(new))})",
@@ -806,6 +841,8 @@ class PassageIndex:
         else:
             db.executemany("INSERT OR REPLACE INTO removed(rowid, segment) VALUES (?, ?)", old)
             db.executemany("DELETE FROM passages WHERE rowid=?", [(r,) for r, _ in old])
+            db.executemany("DELETE FROM story_bands WHERE article_id=?", [(a.id,) for a in articles])
+        db.executemany("INSERT INTO story_bands(key, article_id) VALUES (?, ?)", self._band_rows(signatures))
         db.executemany(
             "INSERT OR REPLACE INTO articles(id, title, text, date, source, url, copy_of, checksum, iso_date, "
             "signature, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -951,6 +988,7 @@ class PassageIndex:
             db.executemany("INSERT OR REPLACE INTO removed(rowid, segment) VALUES (?, ?)", old)
             db.executemany("DELETE FROM passages WHERE rowid=?", [(r,) for r, _ in old])
             db.executemany("DELETE FROM articles WHERE id=?", [(i,) for i in gone])
+            db.executemany("DELETE FROM story_bands WHERE article_id=?", [(i,) for i in gone])
             self._commit(db)
             self.text.change(delete=[r for r, _ in old])
             db.execute("DELETE FROM unsettled")

@@ -135,3 +135,13 @@ def test_answer_spans_never_cross_a_line_break():
     crossing = (12, text.index("returns") + 7)  # from the sentence into the next paragraph
     spans = [(*heading, 0.2), (*sentence, 0.3), (*crossing, 0.4), (0, 20, 0.1)]
     assert within_lines(text, spans) == [(*heading, 0.2), (*sentence, 0.3)]
+
+
+def test_a_span_inside_an_opening_dateline_is_no_answer():
+    text = "NEW YORK (AP) — The Federal Reserve raised rates on Wednesday, Jerome Powell said."
+    articles = {"a": Article.from_text(text, id="a")}
+    place = (0, len("NEW YORK")), (text.index("Jerome"), text.index(" said"))
+    reading = Reading(
+        [Span("NEW YORK", *place[0], 0.5, 0, 0.5), Span("Jerome Powell", *place[1], 0.3, 0, 0.3)], no_answer=0.1
+    )
+    assert [a.text for a in merge([reading], [hit("a", text)], articles)] == ["Jerome Powell"]

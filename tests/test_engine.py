@@ -296,6 +296,34 @@ def test_syndicated_copies_are_one_story_searched_once_and_counted(index_copy: P
     assert "carried by 4 sources" in reopened.ask(SEED_QUESTION).describe()
 
 
+
+def test_copies_are_found_by_the_stored_band_keys_also_in_an_index_written_before_them(index_copy: Path):
+    import sqlite3
+
+    seed = Engine.open(index_copy).articles()[0]
+    headline, short, byline = syndicated_copies(seed)
+    db = sqlite3.connect(index_copy / "index.sqlite")  # as an index written before band keys were kept
+    db.execute("DELETE FROM story_bands")
+    db.execute("DELETE FROM settings WHERE key='story_bands'")
+    db.commit()
+    db.close()
+    Engine.open(index_copy).add_articles([headline])  # a new process: nothing in memory but the store
+    Engine.open(index_copy).add_articles([short])
+    engine = Engine.open(index_copy)
+    assert {a.id: a.copy_of for a in engine.stories()[seed.id]} == {
+        seed.id: None,
+        "copy-headline": seed.id,
+        "copy-short": seed.id,
+    }
+    engine.remove([seed.id])  # the story's first article goes, with its band keys
+    db = sqlite3.connect(index_copy / "index.sqlite")
+    assert db.execute("SELECT count(*) FROM story_bands WHERE article_id=?", (seed.id,)).fetchone() == (0,)
+    assert {r[0] for r in db.execute("SELECT article_id FROM story_bands")} == {"copy-headline", "copy-short"}
+    db.close()
+    Engine.open(index_copy).add_articles([byline])  # still a copy of the story its remaining articles tell
+    assert Engine.open(index_copy).index.articles(["copy-byline"])["copy-byline"].copy_of == seed.id
+
+
 EVOLVING = (
     Path(__file__).resolve().parent / "data" / "evolving-story.jsonl"
 )  # a fictional story the project wrote

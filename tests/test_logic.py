@@ -11,9 +11,9 @@ import pytest
 
 from qa.answers import Answer, Evidence, prefer_recent, recency_for, timeline
 from qa.articles import Article
-from qa.boilerplate import is_boilerplate
+from qa.boilerplate import in_apparatus, is_boilerplate, opening_datelines
 from qa.calibration import Calibration, expected_calibration_error, fit_calibration
-from qa.duplicates import Stories
+from qa.duplicates import BANDS, Stories, band_keys, signature
 from qa.passages import Passage, split_passages
 from qa.reading import decode_window
 from qa.retrieval import Hit, Retriever, fuse
@@ -202,6 +202,14 @@ def test_copies_of_one_story_are_grouped_and_other_stories_on_the_topic_kept_apa
     assert stories.original_of(Article("copy2", "t", STORY)) == "orig"  # a copy of the copy is the same story
 
 
+def test_band_keys_are_stable_and_shared_only_by_close_texts():
+    keys = band_keys(signature(STORY))
+    assert len(keys) == BANDS == len(set(keys)) and keys == band_keys(signature(STORY))
+    assert all(-(2**63) <= k < 2**63 for k in keys)  # fits SQLite's INTEGER
+    assert set(keys) & set(band_keys(signature(STORY.replace("Tuesday", "Tuesday evening"))))
+    assert not set(keys) & set(band_keys(signature("An unrelated report about the weather in Oslo today.")))
+
+
 # ----- calibration -------------------------------------------------------------------------------------
 
 
@@ -257,6 +265,7 @@ def test_steps_within_budget_shortens_only_what_does_not_fit():
         "Sign up for the USA TODAY Israel-Hamas War newsletter to receive weekday updates about the conflict.",
         "___",
         "♦",
+        "'We' includes The Week and other Future Publishing Limited brands as detailed here.",
     ],
 )
 def test_boilerplate_lines_are_recognised(line: str):
@@ -277,6 +286,31 @@ def test_boilerplate_lines_are_recognised(line: str):
 )
 def test_news_lines_are_not_boilerplate(line: str):
     assert not is_boilerplate(line)
+
+
+@pytest.mark.parametrize(
+    ("text", "dateline"),
+    [
+        ("NEW YORK (AP) — Stocks fell.", "NEW YORK (AP) — "),
+        ("Lviv, Ukraine (CNN) — Shelling resumed.", "Lviv, Ukraine (CNN) — "),
+        ("ZHANGJIAKOU, China – Snow fell.", "ZHANGJIAKOU, China – "),
+        ("Earlier news.\nWASHINGTON — The Senate voted.", "WASHINGTON — "),
+        ("London CNN Business — Rates rose.", "London CNN Business — "),
+        ("Biden — who won in 2020 — spoke.", None),
+        ("Best Motion Picture — Oppenheimer", None),
+        ("1985 — She was born in Ohio.", None),
+        ("The talks will be held in Budapest — the date is not set.", None),
+    ],
+)
+def test_opening_datelines_are_found_and_news_dashes_are_not(text: str, dateline: str | None):
+    found = [text[s:e] for s, e in opening_datelines(text)]
+    assert found == ([dateline] if dateline else [])
+
+
+def test_in_apparatus_covers_boilerplate_lines_and_datelines_only():
+    text = "NEW YORK (AP) — Stocks fell on Monday.\nSign up for our Markets newsletter here."
+    assert in_apparatus(text, 0, 8) and in_apparatus(text, text.index("Markets"), text.index(" newsletter"))
+    assert not in_apparatus(text, text.index("Stocks"), text.index(" fell"))
 
 
 def test_passages_leave_out_boilerplate_lines_and_keep_true_offsets():
