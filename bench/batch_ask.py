@@ -41,7 +41,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         engine = Engine.create(Path(tmp) / "index")
         engine.add_articles([Article.from_text(context, title=title) for title, context in paragraphs])
-        engine.load_models()
+        engine.warm_up()
         engine.ask(questions[0])  # warm up
         started = time.perf_counter()
         alone = [engine.ask(q) for q in questions]

@@ -117,10 +117,10 @@ def questions(corpus: Corpus, size: int) -> tuple[list[str], np.ndarray, np.ndar
 
 
 def build(corpus: Corpus, folder: Path, size: int) -> None:
-    from qa.index import PassageIndex
+    from qa.store import Store
 
     batches = size // (BATCH * PER_ARTICLE)
-    index = PassageIndex(folder, "synthetic", DIM)
+    index = Store(folder, "synthetic", DIM)
     done = index.stats().articles // BATCH if not index.empty else 0
     t0 = time.perf_counter()
     for b in range(done, batches):
@@ -135,13 +135,13 @@ def build(corpus: Corpus, folder: Path, size: int) -> None:
 
 def measure(corpus: Corpus, folder: Path, size: int) -> dict:
     """Everything timed on a built index (run in its own process, so RSS is the index's own)."""
-    from qa.index import PassageIndex
     from qa.retrieval import Retriever
+    from qa.store import Store
 
     texts, queries, exact = questions(corpus, size)
     rss0 = _rss_mb()
     t0 = time.perf_counter()
-    index = PassageIndex.open(folder)
+    index = Store.open(folder)
     with index.snapshot() as view:
         _ = view.empty  # maps the segments
     open_s = time.perf_counter() - t0

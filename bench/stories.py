@@ -8,7 +8,7 @@
    same story, and the groups' sizes.
 2. **What an add pays to find copies**, on a copy of a real index built by bench/realtimeqa.py: the former
    way, in every new process, read every stored signature and build the LSH (timed once per repeat), against
-   the present way, one indexed lookup of an article's band keys (`PassageIndex.story_candidates`, median over
+   the present way, one indexed lookup of an article's band keys (`Store.story_candidates`, median over
    `--lookups` archive articles); and the one-off filling of an index written before band keys were kept.
 """
 
@@ -17,8 +17,8 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import statistics
 import sqlite3
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -28,7 +28,7 @@ from realtimeqa import DATA, archive, read_jsonl
 
 from qa.articles import Article
 from qa.duplicates import PERMUTATIONS, THRESHOLD, Stories, band_keys, from_bytes, signature
-from qa.index import PassageIndex
+from qa.store import Store
 
 
 def former_groups(articles: list[Article], hashes: list) -> dict[str, str]:
@@ -72,7 +72,7 @@ def lookup_costs(folder: Path, articles: list[Article], hashes: list, lookups: i
         db.execute("DELETE FROM settings WHERE key='story_bands'")  # as written before band keys were kept
         db.commit()
         db.close()
-        index = PassageIndex.open(copy)
+        index = Store.open(copy)
         start = time.perf_counter()
         index.story_candidates(band_keys(hashes[0]))  # fills the band keys, once
         fill = time.perf_counter() - start

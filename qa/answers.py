@@ -95,9 +95,8 @@ class Result:
     passages: list[Hit] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     confident: bool = True  # False: answered only because the best guess was asked for (always_answer)
-    earlier: list[Answer] = field(
-        default_factory=list
-    )  # other answers from dated articles, newest first (timeline)
+    # other answers from dated articles, newest first, when they disagree (`timeline` below)
+    timeline: list[Answer] = field(default_factory=list)
     # article id -> title, date, source, url
     sources: dict[str, dict[str, str | None]] = field(default_factory=dict)
     asked_as_of: str | None = None  # the day the question was asked as of (nothing after it searched), if any
@@ -127,7 +126,7 @@ class Result:
                     "article_id": a.citation.article_id,
                     "title": a.citation.title,
                 }
-                for a in self.earlier
+                for a in self.timeline
             ]
             if self.best
             else [],
@@ -191,10 +190,10 @@ class Result:
                 else ""
             ),
         ]
-        if self.earlier:
+        if self.timeline:
             lines.append(
                 "Other answers, newest first: "
-                + "; ".join(f"{a.text} \u2014 {(a.citation.date or '')[:10]}" for a in self.earlier[:4])
+                + "; ".join(f"{a.text} \u2014 {(a.citation.date or '')[:10]}" for a in self.timeline[:4])
             )
         others = self.answers[1:4]
         if others:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.config import FILE_TYPES, SEEDS_DIR, Config, default_index_dir
-from qa.errors import InputError, QAError
+from qa.errors import INTERNAL_EXIT_CODE, InputError, QAError, one_line
 
 
 class _Parser(argparse.ArgumentParser):
@@ -315,7 +315,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     questions = _read_questions(args.file) if args.file else []
     started = time.perf_counter()
     engine = Engine.open_or_seed(args.index_dir, _config(args), progress=not args.quiet)
-    engine.load_models()
+    engine.warm_up()
     load = time.perf_counter() - started
     if args.file:
         return _ask_file(engine, questions, args, load)
@@ -578,60 +578,13 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from qa.squad import load_examples, realistic_mix
-
     if not Path(args.file).is_file():
         raise InputError(f"{args.file} does not exist; pass a SQuAD-format JSON file (plain or .gz).")
     config = _config(args)
+    _check_eval_saving(args, Path(config.reader_model).is_dir())
     calibration = None
-    local_reader = Path(config.reader_model).is_dir()
-    if args.save_threshold and (args.what != "reader" or not local_reader):
-        raise InputError(
-            "--save-threshold works with `qa eval reader` on a SQuAD 2.0 file, for a reader in a local folder."
-        )
-    if args.save_calibration and (args.what != "reader" or not args.mix or not local_reader):
-        raise InputError(
-            "--save-calibration works with `qa eval reader FILE --mix realistic`, for a reader in a local folder."
-        )
     if args.what == "reader":
-        from qa.evaluation import evaluate_reader
-        from qa.reading import Reader
-
-        try:
-            examples = load_examples(args.file, limit=args.limit)
-        except (ValueError, KeyError, OSError) as exc:
-            raise InputError(f"{args.file} could not be read as SQuAD-format JSON ({exc}).") from exc
-        if args.sample and args.sample < len(examples):
-            import random
-
-            examples = sorted(random.Random(args.seed).sample(examples, args.sample), key=examples.index)
-        kinds = None
-        if args.mix:
-            examples, kinds = realistic_mix(examples, seed=args.seed)
-        reader = Reader.from_config(config, batch_size=args.batch_size)
-        threshold: float | None
-        rule, threshold = config.with_(abstain_on=args.abstain_on).no_answer_rule()
-        calibration = config.with_(abstain_on=args.abstain_on).calibration()
-        if not any(e.is_impossible for e in examples):
-            if args.save_threshold:
-                raise InputError(
-                    f"{args.file} has no unanswerable questions, so --save-threshold has nothing to "
-                    f"tune; use a SQuAD 2.0 file."
-                )
-            threshold = None
-        result = evaluate_reader(
-            reader,
-            examples,
-            threshold=threshold,
-            batch_size=args.batch_size,
-            progress=not args.quiet,
-            abstain_on=rule,
-            has_ans_floor=args.has_ans_floor,
-            kinds=kinds,
-            calibration=calibration,
-        )
-        if args.mix:
-            result["mix"] = args.mix
+        result, calibration = _eval_reader(args, config)
     else:
         from qa.evaluation import evaluate_open
 
@@ -649,31 +602,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if args.save_calibration:
-        from qa.calibration import expected_calibration_error, fit_calibration
-        from qa.evaluation import save_calibration
+        from qa.evaluation import fit_and_save_calibration
 
-        calibration = fit_calibration(
-            scores, right, fitted_on=f"{args.file} --mix {args.mix} ({len(scores)} pairs)"
-        )
-        result["expected_calibration_error_in_sample"] = expected_calibration_error(
-            [calibration(x) for x in scores], right
-        )
-        card = save_calibration(config.reader_model, result, calibration)
+        fitted_on = f"{args.file} --mix {args.mix} ({len(scores)} pairs)"
+        calibration, card = fit_and_save_calibration(config.reader_model, result, scores, right, fitted_on)
         print(
             f"Saved no-answer threshold {result['best_threshold']:.4f} ({result['abstain_on']}) and a confidence "
             f"calibration to {card}.",
             file=sys.stderr,
         )
     if args.diagram:
-        if calibration is None or not scores:
-            raise InputError(
-                "--diagram needs `qa eval reader` and a reader with a calibration (see --save-calibration)."
-            )
-        from qa.calibration import reliability_diagram
-
-        title = f"{Path(args.file).name}" + (f", --mix {args.mix}" if args.mix else "")
-        reliability_diagram([calibration(x) for x in scores], right, args.diagram, title)
-        print(f"Wrote the reliability diagram to {args.diagram}.", file=sys.stderr)
+        _reliability_diagram(args, calibration, scores, right)
     if args.json:
         _print_json(result)
     else:
@@ -683,16 +622,103 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_eval_saving(args: argparse.Namespace, local_reader: bool) -> None:
+    """Refuse in one line a --save-* option that cannot work with this evaluation, before any work."""
+    if args.save_threshold and (args.what != "reader" or not local_reader):
+        raise InputError(
+            "--save-threshold works with `qa eval reader` on a SQuAD 2.0 file, for a reader in a local folder."
+        )
+    if args.save_calibration and (args.what != "reader" or not args.mix or not local_reader):
+        raise InputError(
+            "--save-calibration works with `qa eval reader FILE --mix realistic`, for a reader in a local folder."
+        )
+
+
+def _eval_reader(args: argparse.Namespace, config: Config) -> tuple[dict[str, Any], Any]:
+    """`qa eval reader`: the reader alone on each example's own paragraph; returns the result and the
+    reader's calibration (None without one)."""
+    from qa.evaluation import evaluate_reader
+    from qa.reading import Reader
+    from qa.squad import load_examples, realistic_mix
+
+    try:
+        examples = load_examples(args.file, limit=args.limit)
+    except (ValueError, KeyError, OSError) as exc:
+        raise InputError(f"{args.file} could not be read as SQuAD-format JSON ({exc}).") from exc
+    if args.sample and args.sample < len(examples):
+        import random
+
+        examples = sorted(random.Random(args.seed).sample(examples, args.sample), key=examples.index)
+    kinds = None
+    if args.mix:
+        examples, kinds = realistic_mix(examples, seed=args.seed)
+    threshold: float | None
+    rule, threshold = config.with_(abstain_on=args.abstain_on).no_answer_rule()
+    calibration = config.with_(abstain_on=args.abstain_on).calibration()
+    if not any(e.is_impossible for e in examples):
+        if args.save_threshold:
+            raise InputError(
+                f"{args.file} has no unanswerable questions, so --save-threshold has nothing to "
+                f"tune; use a SQuAD 2.0 file."
+            )
+        threshold = None
+    result = evaluate_reader(
+        Reader.from_config(config, batch_size=args.batch_size),
+        examples,
+        threshold=threshold,
+        batch_size=args.batch_size,
+        progress=not args.quiet,
+        abstain_on=rule,
+        has_ans_floor=args.has_ans_floor,
+        kinds=kinds,
+        calibration=calibration,
+    )
+    if args.mix:
+        result["mix"] = args.mix
+    return result, calibration
+
+
+def _reliability_diagram(
+    args: argparse.Namespace, calibration: Any, scores: list[float], right: list[bool]
+) -> None:
+    if calibration is None or not scores:
+        raise InputError(
+            "--diagram needs `qa eval reader` and a reader with a calibration (see --save-calibration)."
+        )
+    from qa.calibration import reliability_diagram
+
+    title = f"{Path(args.file).name}" + (f", --mix {args.mix}" if args.mix else "")
+    reliability_diagram([calibration(x) for x in scores], right, args.diagram, title)
+    print(f"Wrote the reliability diagram to {args.diagram}.", file=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="qa", description="Extractive question answering over your own news articles, with citations."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    isub = _index_group(sub)
+    _index_build_and_add(isub)
+    _index_maintenance(isub)
+    _ask_command(sub)
+    _serve_command(sub)
+    _mcp_and_watch_commands(sub)
+    _train_command(sub)
+    _eval_command(sub)
+    return parser
+
+
+def _index_group(sub: Any) -> Any:
+    """`qa index`: its sub-commands' parser."""
     index = sub.add_parser(
         "index", help="build or change the index", description="Build, update and inspect the article index."
     )
     isub = index.add_subparsers(dest="index_command", required=True, metavar="ACTION")
+    return isub
+
+
+def _index_build_and_add(isub: Any) -> None:
     p = isub.add_parser(
         "build",
         help="build a new index from files or folders (replaces any existing one)",
@@ -735,6 +761,10 @@ def build_parser() -> argparse.ArgumentParser:
     _ray_options(p)
     _engine_options(p)
     p.set_defaults(func=cmd_index_add)
+
+
+def _index_maintenance(isub: Any) -> None:
+    """remove, info, check, rebuild, optimize, upgrade."""
     p = isub.add_parser(
         "remove",
         help="remove articles by id, url or title",
@@ -790,6 +820,8 @@ def build_parser() -> argparse.ArgumentParser:
                 "(for very large archives)",
             )
 
+
+def _ask_command(sub: Any) -> None:
     p = sub.add_parser(
         "ask",
         help="answer a question from the articles",
@@ -844,6 +876,8 @@ def build_parser() -> argparse.ArgumentParser:
     _engine_options(p)
     p.set_defaults(func=cmd_ask)
 
+
+def _serve_command(sub: Any) -> None:
     p = sub.add_parser(
         "serve", help="start the web page", description="Serve the Gradio page (loopback only by default)."
     )
@@ -886,6 +920,8 @@ def build_parser() -> argparse.ArgumentParser:
     _engine_options(p)
     p.set_defaults(func=cmd_serve)
 
+
+def _mcp_and_watch_commands(sub: Any) -> None:
     p = sub.add_parser(
         "mcp",
         help="serve the tools ask, search and list_articles to an AI assistant over MCP on stdio",
@@ -918,6 +954,8 @@ def build_parser() -> argparse.ArgumentParser:
     _engine_options(p)
     p.set_defaults(func=cmd_watch)
 
+
+def _train_command(sub: Any) -> None:
     p = sub.add_parser(
         "train-reader",
         help="fine-tune the extractive reader on SQuAD-format data",
@@ -1000,6 +1038,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_train_reader)
 
+
+def _eval_command(sub: Any) -> None:
     p = sub.add_parser(
         "eval",
         help="score the reader or the whole engine on SQuAD-format data",
@@ -1071,7 +1111,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--int8", action=argparse.BooleanOptionalAction, help=INT8_HELP)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_eval)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1089,7 +1128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except QAError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
@@ -1104,12 +1143,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ) as exc:  # a bug (or a native library's panic): one line, marked, and its traceback kept
         if isinstance(exc, (SystemExit, GeneratorExit)):
             raise
-        print(
-            f"error: internal error, not a problem with your input ({type(exc).__name__}: "
-            f"{' '.join(str(exc).split())[:300]}); please report it with the traceback in {_save_traceback()}",
-            file=sys.stderr,
-        )
-        return 70  # EX_SOFTWARE
+        details = f"please report it with the traceback in {_save_traceback()}"
+        print(f"error: {one_line(exc, details, with_message=True)}", file=sys.stderr)
+        return INTERNAL_EXIT_CODE
 
 
 def _save_traceback() -> str:

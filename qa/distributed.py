@@ -9,7 +9,7 @@ passages a second on two cores), so an add can hand it to Ray Data:
 Each batch of passages becomes one segment file, written by the worker into the
 index folder (on a cluster: a folder every node mounts). The driver then commits
 the articles, passages and segment files in one transaction, through the same
-commit protocol as a local add (PassageIndex.staging / commit_staged): a job that
+commit protocol as a local add (Store.staging / commit_staged): a job that
 fails or is interrupted leaves the index as it was, and its files are removed by
 the next write. The result equals a local add: same articles, passage boundaries,
 ids and vectors (the int8 encoder computes each passage on its own).
@@ -32,8 +32,9 @@ from qa.errors import InputError, SaveFailed
 
 if TYPE_CHECKING:
     from qa.embeddings import Embedder
-    from qa.index import Job, PassageIndex
     from qa.passages import Passage
+    from qa.staging import Job
+    from qa.store import Store
 
 logger = logging.getLogger(__name__)
 INSTALL = (
@@ -186,7 +187,7 @@ class _EncodeAndWrite:
 
 
 def embed_and_commit(
-    index: PassageIndex,
+    index: Store,
     embedder: Embedder,
     articles: Sequence[Article],
     passages: Sequence[Passage],

@@ -11,11 +11,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from qa.errors import QAError
+
+if TYPE_CHECKING:
+    from qa.config import Config
 
 logger = logging.getLogger(__name__)
 PACKAGED_NAMES = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
@@ -65,6 +68,15 @@ class Embedder:
         self.precision: Precision = "int8" if int8 else "fp32"
         self._model: Any = None
         self._loading = threading.Lock()  # the page asks and uploads from several threads
+
+    @classmethod
+    def from_config(cls, config: Config, precision: Precision) -> Embedder:
+        """The embedding model a Config names, on its device and batch size, in this precision."""
+        return cls(config.embedding_model, config.device, config.batch_size, precision)
+
+    def warm_up(self) -> None:
+        """Load the model now (exporting the int8 graph into the cache the first time) rather than on first use."""
+        _ = self.model
 
     @property
     def source(self) -> str:

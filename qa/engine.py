@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import logging
-import math
 import os
 import re
 import threading
@@ -21,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from qa.answers import Answer, Result, merge, prefer_recent, recency_for, share_confidence, timeline
+from qa.answers import Result
 from qa.articles import (
     Article,
     Collected,
@@ -33,34 +32,23 @@ from qa.articles import (
     list_files,
     read_date,
 )
-from qa.config import SEEDS_DIR, SHIPPED_RANKER, SHIPPED_READER, Config, Retrieval, is_seeded_default
+from qa.assembly import Assembly, Question
+from qa.config import SEEDS_DIR, Config, Retrieval, is_seeded_default
 from qa.duplicates import Stories, signature, to_bytes
 from qa.embeddings import INT8_ENCODER, Embedder, canonical_name
 from qa.errors import IndexUnusable, InputError, NoIndex
 from qa.format1 import OLD_POINTER, read_format_1, remove_format_1
-from qa.index import PassageIndex, Stats
+from qa.layout import Stats
 from qa.passages import CHARS_PER_WORD, split_passages
-from qa.ranking import AnswerRanker
-from qa.reading import Reader, Reading, answerability
+from qa.reading import Reader, Reading
 from qa.reranking import PassageRanker
 from qa.retrieval import Filters, Hit, Retriever
+from qa.store import Store
 
 if TYPE_CHECKING:
     from qa.distributed import RayOptions
 
 logger = logging.getLogger(__name__)
-
-
-def uses_ranker(config: Config) -> bool:
-    """Whether answers are ranked by the learned ranker: one is named, no rule of its own is set by hand
-    (threshold, abstain rule, recency), and the shipped ranker only with the reader it was fitted for
-    (another reader brings its own threshold and calibration)."""
-    if not config.answer_ranker:
-        return False
-    if config.no_answer_threshold is not None or config.recency is not None or config.abstain_on:
-        return False
-    shipped = Path(config.answer_ranker).resolve() == SHIPPED_RANKER.resolve()
-    return not shipped or Path(config.reader_model).resolve() == SHIPPED_READER.resolve()
 
 
 @dataclass
@@ -146,7 +134,7 @@ class Engine:
     def __init__(
         self,
         index_dir: Path,
-        index: PassageIndex,
+        index: Store,
         config: Config,
         progress: bool = False,
         embedder: Embedder | None = None,
@@ -157,17 +145,12 @@ class Engine:
         self.progress = progress
         # Passages are embedded as the index's were; questions as the config asks (int8 by default),
         # which costs retrieval little (dense recall@5 within 0.003 on SQuAD dev: bench/encoder_recall.py).
-        self.embedder = embedder or Embedder(
-            config.embedding_model,
-            config.device,
-            config.batch_size,
-            "int8" if index.encoder == INT8_ENCODER else "fp32",
+        self.embedder = embedder or Embedder.from_config(
+            config, "int8" if index.encoder == INT8_ENCODER else "fp32"
         )
         asked: Literal["int8", "fp32"] = "int8" if config.encoder_int8 else "fp32"
         self.query_encoder = (
-            self.embedder
-            if self.embedder.precision == asked
-            else Embedder(config.embedding_model, config.device, config.batch_size, asked)
+            self.embedder if self.embedder.precision == asked else Embedder.from_config(config, asked)
         )
         passage_ranker = PassageRanker.load(Path(config.passage_ranker)) if config.passage_ranker else None
         self.retriever = Retriever(index, self.query_encoder, config.candidates, config.rrf_k, passage_ranker)
@@ -177,13 +160,7 @@ class Engine:
         # passages the reader has read since this engine was made (the benchmarks report it)
         self.passages_read = 0
         self.report: AddReport | None = None  # what the build that made this engine did
-        self.abstain_on, self.no_answer_threshold = config.no_answer_rule()
-        self.calibration = config.calibration()
-        self.ranker = AnswerRanker.load(Path(config.answer_ranker or "")) if uses_ranker(config) else None
-        if not math.isfinite(self.no_answer_threshold):
-            raise InputError(
-                f"The no-answer threshold must be a finite number, not {self.no_answer_threshold}."
-            )
+        self.assembly = Assembly.from_config(config)  # readings -> Result (qa.assembly)
 
     # ----- opening ----------------------------------------------------------
     @classmethod
@@ -195,14 +172,9 @@ class Engine:
         A folder that holds other things than an index is refused unless `force` is set.
         """
         index_dir, config = _checked(index_dir, config)
-        PassageIndex.check_new_home(index_dir, force)
-        embedder = Embedder(
-            config.embedding_model,
-            config.device,
-            config.batch_size,
-            "int8" if config.encoder_int8 else "fp32",
-        )
-        index = PassageIndex(
+        Store.check_new_home(index_dir, force)
+        embedder = Embedder.from_config(config, "int8" if config.encoder_int8 else "fp32")
+        index = Store(
             Path(index_dir),
             embedder.name,
             embedder.dimension,
@@ -230,7 +202,7 @@ class Engine:
         files are read and passages embedded on Ray (see qa.distributed).
         """
         index_dir, config = _checked(index_dir, config)
-        PassageIndex.check_new_home(index_dir, force)
+        Store.check_new_home(index_dir, force)
         engine = cls.create(index_dir, config, progress, force=True)
         engine.report = engine._add_paths(paths, strict, ray, replace_all=True)
         return engine
@@ -239,7 +211,7 @@ class Engine:
     def open(cls, index_dir: str | Path, config: Config | None = None, progress: bool = False) -> Engine:
         """Open a saved index; refuses one built with another embedding model than `config` names."""
         index_dir, config = _checked(index_dir, config)
-        index = PassageIndex.open(index_dir, config.approximate_threshold())
+        index = Store.open(index_dir, config.approximate_threshold())
         wanted = canonical_name(config.embedding_model)
         if index.embedding_model != wanted:
             raise IndexUnusable(
@@ -258,12 +230,12 @@ class Engine:
         """
         index_dir, config = _checked(index_dir, config)
         if not (index_dir / OLD_POINTER).is_file():
-            if not PassageIndex.exists(index_dir):
+            if not Store.exists(index_dir):
                 raise NoIndex(f"There is no index in {index_dir} to upgrade.")
             remove_format_1(index_dir)  # what an interrupted upgrade left, if anything
             return cls.open(index_dir, config, progress)
         articles, passages, vectors, model = read_format_1(index_dir)
-        index = PassageIndex(index_dir, model, int(vectors.shape[1]), config.approximate_threshold())
+        index = Store(index_dir, model, int(vectors.shape[1]), config.approximate_threshold())
         index.add(
             articles,
             passages,
@@ -281,11 +253,11 @@ class Engine:
         """Open an index; the built-in default one (see `qa.config.is_seeded_default`) is first built from the
         seed article. A folder named by $QA_INDEX_DIR that holds no index is refused, as --index-dir is."""
         index_dir, config = _checked(index_dir, config)
-        if is_seeded_default(index_dir) and not PassageIndex.exists(index_dir):
+        if is_seeded_default(index_dir) and not Store.exists(index_dir):
             logger.warning("No index in %s: building it from the seed article ...", index_dir)
             return cls.build([SEEDS_DIR], index_dir, config, progress)
         if (
-            not PassageIndex.exists(index_dir)
+            not Store.exists(index_dir)
             and os.environ.get("QA_INDEX_DIR")
             and index_dir == Path(os.environ["QA_INDEX_DIR"]).expanduser()
         ):
@@ -299,7 +271,7 @@ class Engine:
     def open_or_create(cls, index_dir: str | Path, config: Config | None = None) -> Engine:
         """The index at `index_dir` (the default one seeded first), or a new empty one when the folder has none."""
         index_dir, config = _checked(index_dir, config)
-        if PassageIndex.exists(index_dir) or is_seeded_default(index_dir):
+        if Store.exists(index_dir) or is_seeded_default(index_dir):
             return cls.open_or_seed(index_dir, config)
         return cls.create(index_dir, config)
 
@@ -570,52 +542,29 @@ class Engine:
             ):
                 readings[i].append(reading)
 
-        if self.config.decided_at is not None:
-            read(
-                [
-                    (i, hits[0])
-                    for i, (q, hits) in enumerate(zip(questions, hits_per_question))
-                    if hits and not recency_for(q, self.config.recency)
-                ]
-            )
+        read(
+            [
+                (i, hits[0])
+                for i, (q, hits) in enumerate(zip(questions, hits_per_question))
+                if hits and self.assembly.reads_first_alone(q)
+            ]
+        )
         read(
             [
                 (i, h)
                 for i, hits in enumerate(hits_per_question)
-                if not self._decided(readings[i])
+                if not self.assembly.sure_enough(readings[i])
                 for h in hits[len(readings[i]) :]
             ]
         )
         return readings
 
-    def _decided(self, readings: list[Reading]) -> bool:
-        """Whether a question's first reading is sure enough to stop at (`config.decided_at`)."""
-        best = readings[0].best if readings else None
-        return (
-            best is not None
-            and self.config.decided_at is not None
-            and answerability(best.score, readings[0].no_answer, "ratio") >= self.config.decided_at
-        )
+    def warm_up(self) -> None:
+        """Load the question encoder and the reader now rather than on the first question (timed as `load`).
 
-    def decide(self, answers: list[Answer]) -> bool:
-        """Whether the best answer is sure enough to give: by the ranker's P(right), else its answerability."""
-        if not answers:
-            return False
-        if self.ranker is not None:
-            return self.ranker.gives(answers[0])
-        return answers[0].answerability >= self.no_answer_threshold
-
-    def rank(self, question: str, answers: list[Answer], hits: list[Hit]) -> list[Answer]:
-        """The candidates best first, with the confidence shown: by the ranker, else by the rules before it."""
-        if self.ranker is not None:
-            return self.ranker.rank(question, answers, {h.passage.id: r for r, h in enumerate(hits)})
-        answers = prefer_recent(answers, recency_for(question, self.config.recency), self.no_answer_threshold)
-        return share_confidence(answers) if self.calibration is not None else answers
-
-    def load_models(self) -> None:
-        """Load the question encoder and the reader now rather than on the first question (timed as `load`)."""
-        _ = self.query_encoder.model
-        self.reader._load()
+        Models otherwise load on first use; a server calls this before its first request."""
+        self.query_encoder.warm_up()
+        self.reader.warm_up()
 
     def ask(
         self,
@@ -667,42 +616,17 @@ class Engine:
         t1 = time.perf_counter()
         readings_per_question = self._read(checked, hits_per_question)
         t2 = time.perf_counter()
-        results = []
         share = {
             "retrieval": (t1 - t0) / len(checked),
             "reading": (t2 - t1) / len(checked),
             "total": (t2 - t0) / len(checked),
         }
-        articles = {h.article.id: h.article for hits in hits_per_question for h in hits}
-        carried = self.index.carried_by(list({a.copy_of or a.id for a in articles.values()}))
-        for question, hits, readings in zip(checked, hits_per_question, readings_per_question):
-            answers = merge(readings, hits[: len(readings)], articles, self.abstain_on, self.calibration)
-            for answer in answers:
-                article = articles[answer.citation.article_id]
-                answer.carried_by = carried.get(article.copy_of or article.id, 1)
-            answers = self.rank(question, answers, hits)
-            confident = self.decide(answers)
-            sources = {
-                h.article.id: {
-                    "title": h.article.title,
-                    "date": h.article.date,
-                    "source": h.article.source,
-                    "url": h.article.url,
-                }
-                for h in hits
-            }
-            results.append(
-                Result(
-                    question,
-                    confident or (always_answer and bool(answers)),
-                    answers,
-                    hits,
-                    dict(share),
-                    confident=confident,
-                    sources=sources,
-                    earlier=timeline(answers, self.no_answer_threshold),
-                    asked_as_of=filters.as_of if filters else None,
-                    left_out=left_out,
-                )
+        roots = {h.article.copy_of or h.article.id for hits in hits_per_question for h in hits}
+        carried = self.index.carried_by(list(roots))
+        asked_as_of = filters.as_of if filters else None
+        return [
+            self.assembly.assemble(
+                Question(question, hits, readings, asked_as_of, left_out), carried, always_answer, share
             )
-        return results
+            for question, hits, readings in zip(checked, hits_per_question, readings_per_question)
+        ]

@@ -37,3 +37,16 @@ class Forbidden(InputError):
     """A change asked of something opened read-only (a `qa serve --read-only` page)."""
 
     exit_code = 2
+
+
+INTERNAL_EXIT_CODE = 70  # EX_SOFTWARE: a bug, not the user's input
+
+
+def one_line(exc: BaseException, details: str = "the server's log has it", with_message: bool = False) -> str:
+    """The line a user sees for a failure: a QAError's own sentence; anything else is a bug, marked as one
+    with its type (and, `with_message`, its own words: only where the user is the one who runs it) and
+    `details`, where its traceback went; never dressed as an ordinary error."""
+    if isinstance(exc, QAError):
+        return str(exc)
+    what = type(exc).__name__ + (f": {' '.join(str(exc).split())[:300]}" if with_message and str(exc) else "")
+    return f"internal error, not a problem with your input ({what}); {details}"

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qa.calibration import Calibration, expected_calibration_error, reliability
+from qa.calibration import Calibration, expected_calibration_error, fit_calibration, reliability
 from qa.config import AbstainRule, reader_card
 from qa.errors import InputError
 from qa.files import write_atomic
@@ -113,6 +113,18 @@ def save_calibration(reader_dir: str | Path, result: dict[str, Any], calibration
         ),
         calibration=calibration.to_dict(),
     )
+
+
+def fit_and_save_calibration(
+    reader_dir: str | Path, result: dict[str, Any], scores: list[float], right: list[bool], fitted_on: str
+) -> tuple[Calibration, Path]:
+    """Fit a confidence calibration on a realistic-mix result's (answerability, right) pairs, record its
+    in-sample ECE in `result`, and save it with the best-F1 threshold into the reader's card."""
+    calibration = fit_calibration(scores, right, fitted_on=fitted_on)
+    result["expected_calibration_error_in_sample"] = expected_calibration_error(
+        [calibration(x) for x in scores], right
+    )
+    return calibration, save_calibration(reader_dir, result, calibration)
 
 
 def _update_card(
@@ -315,11 +327,11 @@ def evaluate_open(
         **{f"recall@{k}": recall[k] / n for k in ks},
         "retrieval": config.retrieval,
         "top_k": config.top_k,
-        "threshold": (engine.ranker.thresholds or engine.ranker.threshold)
-        if engine.ranker
-        else engine.no_answer_threshold,
+        "threshold": (engine.assembly.ranker.thresholds or engine.assembly.ranker.threshold)
+        if engine.assembly.ranker
+        else engine.assembly.threshold,
     }
-    if (engine.calibration is not None or engine.ranker is not None) and shown:
+    if (engine.assembly.calibration is not None or engine.assembly.ranker is not None) and shown:
         # "right" is F1 >= 0.5 against a gold answer; over every question, and over the answered ones only
         result["expected_calibration_error"] = expected_calibration_error(
             [c for c, _, _ in shown], [r for _, r, _ in shown]

@@ -15,7 +15,7 @@ from typing import Any
 
 from qa.config import Config
 from qa.engine import Engine
-from qa.errors import InputError, QAError
+from qa.errors import InputError, QAError, one_line
 from qa.tools import Tools
 
 logger = logging.getLogger(__name__)
@@ -36,12 +36,10 @@ def tool_errors(method: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return method(*args, **kwargs)
         except QAError as exc:
-            raise ToolError(str(exc)) from None
+            raise ToolError(one_line(exc)) from None
         except Exception as exc:
             logger.exception("An MCP tool failed")
-            raise ToolError(
-                f"internal error, not a problem with your input ({type(exc).__name__}); the server's log has it."
-            ) from None
+            raise ToolError(one_line(exc)) from None
 
     return call
 
@@ -65,6 +63,6 @@ def serve_stdio(index_dir: Path, config: Config) -> None:
     """Open the index, load the models, and answer MCP requests on stdin/stdout until the client closes."""
     engine = Engine.open_or_seed(index_dir, config)
     server = build_server(engine)
-    engine.load_models()  # before the first request, so it does not wait for them
+    engine.warm_up()  # before the first request, so it does not wait for them
     logger.warning("qa mcp: serving %s on stdio", index_dir)
     server.run("stdio")

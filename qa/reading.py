@@ -281,6 +281,10 @@ class Reader:
                 raise self._unloadable() from exc
         return self._windows
 
+    def warm_up(self) -> None:
+        """Load the model now rather than on the first question."""
+        self._load()
+
     def _load(self) -> None:
         if self._model is not None:
             return

@@ -11,9 +11,9 @@ from qa.articles import Article
 from qa.config import Retrieval
 from qa.embeddings import Embedder
 from qa.filtering import Filters
-from qa.index import PassageIndex
 from qa.passages import Passage
 from qa.reranking import PassageRanker
+from qa.store import Store
 
 __all__ = ["Filters", "Hit", "Retriever", "fuse"]
 
@@ -30,7 +30,7 @@ class Hit:
 class Retriever:
     def __init__(
         self,
-        index: PassageIndex,
+        index: Store,
         embedder: Embedder,
         candidates: int = 50,
         rrf_k: int = 60,

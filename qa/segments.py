@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.files import replacing
+from qa.files import fsync, replacing, sha256_file
 
 MERGE_FACTOR = 8  # this many segments of one size tier are merged into one
 PROBE_SHARE = 16  # an IVF segment searches one list in this many (at least MIN_PROBES)
@@ -152,3 +152,15 @@ def to_merge(sizes: dict[int, int]) -> list[int]:
         if len(tiers[level]) >= MERGE_FACTOR:
             return tiers[level][:MERGE_FACTOR]
     return []
+
+
+def write_segment_file(
+    path: Path, rowids: np.ndarray, vectors: np.ndarray, approximate_above: int | None
+) -> tuple[str, int, int, str]:
+    """Write and fsync one segment file (IVF above `approximate_above` vectors).
+
+    Returns (kind, vectors, bytes, sha256)."""
+    approximate = approximate_above is not None and len(rowids) > approximate_above
+    write(build(rowids, vectors, approximate), path)
+    fsync(path.parent)
+    return ("approximate" if approximate else "exact"), len(rowids), path.stat().st_size, sha256_file(path)

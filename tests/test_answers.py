@@ -142,6 +142,7 @@ def test_a_span_inside_an_opening_dateline_is_no_answer():
     articles = {"a": Article.from_text(text, id="a")}
     place = (0, len("NEW YORK")), (text.index("Jerome"), text.index(" said"))
     reading = Reading(
-        [Span("NEW YORK", *place[0], 0.5, 0, 0.5), Span("Jerome Powell", *place[1], 0.3, 0, 0.3)], no_answer=0.1
+        [Span("NEW YORK", *place[0], 0.5, 0, 0.5), Span("Jerome Powell", *place[1], 0.3, 0, 0.3)],
+        no_answer=0.1,
     )
     assert [a.text for a in merge([reading], [hit("a", text)], articles)] == ["Jerome Powell"]

@@ -103,11 +103,11 @@ def test_the_seed_answer_is_one_answer_with_one_confidence(engine: Engine):
     from qa.ranking import answer_features
 
     ranks = {h.passage.id: r for r, h in enumerate(result.passages)}
-    raw = engine.ranker.probabilities(answer_features(result.question, result.answers, ranks))
-    calibrated = engine.ranker.calibrations.get("dated")  # the seed article is dated
+    raw = engine.assembly.ranker.probabilities(answer_features(result.question, result.answers, ranks))
+    calibrated = engine.assembly.ranker.calibrations.get("dated")  # the seed article is dated
     shown = [calibrated(p) for p in raw] if calibrated else list(raw)
     assert sorted(a.score for a in result.answers) == pytest.approx(sorted(shown))
-    assert result.answered and engine.ranker.gives(result.best)
+    assert result.answered and engine.assembly.ranker.gives(result.best)
     forms = [a.text for a in result.answers if "Rubio" in a.text or "Secretary" in a.text]
     assert len(forms) == 1 and forms[0].endswith("Marco Rubio"), forms  # one form of it among the candidates
     scores = [a.score for a in result.answers]
@@ -296,7 +296,6 @@ def test_syndicated_copies_are_one_story_searched_once_and_counted(index_copy: P
     assert "carried by 4 sources" in reopened.ask(SEED_QUESTION).describe()
 
 
-
 def test_copies_are_found_by_the_stored_band_keys_also_in_an_index_written_before_them(index_copy: Path):
     import sqlite3
 
@@ -335,16 +334,16 @@ def test_an_evolving_story_shows_its_other_answers_newest_first_with_their_dates
     result = engine.ask("Who is the current harbour master of Northport?", always_answer=True)
     assert [a.score for a in result.answers] == sorted((a.score for a in result.answers), reverse=True)
     shown = [(result.best.text, result.best.citation.date)] + [
-        (a.text, a.citation.date) for a in result.earlier
+        (a.text, a.citation.date) for a in result.timeline
     ]
     assert {("Mia Sand", "2025-02-20"), ("Lars Holm", "2024-06-02"), ("Anna Berg", "2024-01-10")} <= set(
         shown
     )
-    dates = [a.citation.date for a in result.earlier]
+    dates = [a.citation.date for a in result.timeline]
     assert dates == sorted(dates, reverse=True)  # the others, newest first
-    timeline = "; ".join(f"{a.text} \u2014 {a.citation.date}" for a in result.earlier[:4])
+    timeline = "; ".join(f"{a.text} \u2014 {a.citation.date}" for a in result.timeline[:4])
     assert f"Other answers, newest first: {timeline}" in result.describe()
-    assert [t["text"] for t in result.to_dict()["timeline"]] == [a.text for a in result.earlier]
+    assert [t["text"] for t in result.to_dict()["timeline"]] == [a.text for a in result.timeline]
     # Without words for the present, recency counts for nothing by default; the setting can turn it on or off.
     from qa.answers import recency_for
 

@@ -468,8 +468,8 @@ def test_answer_features_see_whether_the_answer_has_the_shape_the_question_asks_
 
 
 def test_the_shipped_ranker_serves_only_the_shipped_reader_and_gives_way_to_rules_set_by_hand(tmp_path):
+    from qa.assembly import uses_ranker
     from qa.config import SHIPPED_RANKER, Config
-    from qa.engine import uses_ranker
 
     assert uses_ranker(Config())
     assert not uses_ranker(Config(reader_model=str(tmp_path / "my-reader")))  # it brings its own calibration

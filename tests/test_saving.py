@@ -20,7 +20,7 @@ from test_cli import one_error_line, qa
 from qa.articles import Article
 from qa.engine import Engine
 from qa.errors import InputError, SaveFailed
-from qa.index import OWN_FILES
+from qa.layout import OWN_FILES
 
 # Folders a user might keep where an index lives; the format-1 code once deleted every `v[0-9]*` folder.
 USER_FOLDERS = {
@@ -91,11 +91,11 @@ import random, sys
 import numpy as np
 from pathlib import Path
 from qa.articles import Article
-from qa.index import PassageIndex
+from qa.store import Store
 from qa.passages import split_passages
 
 folder, vectors = Path(sys.argv[1]), np.load(sys.argv[2])
-index = PassageIndex.open(folder, approximate_above=20)
+index = Store.open(folder, approximate_above=20)
 rng = random.Random(int(sys.argv[3]))
 print("ready", flush=True)
 n = 0

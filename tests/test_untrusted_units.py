@@ -13,7 +13,7 @@ from qa.articles import iso_day, local_page, read_date, valid_bound
 from qa.errors import InputError
 from qa.files import replacing, temporary_name
 from qa.fulltext import FullText, _footer_sound
-from qa.index import SEGMENT_FILE, TEMPORARY_FILE, _save_failure, own_file
+from qa.layout import SEGMENT_FILE, TEMPORARY_FILE, own_file, save_failure
 from qa.passages import bounded
 
 
@@ -140,7 +140,7 @@ def test_valid_bound_and_iso_day():
     ],
 )
 def test_a_failed_save_names_its_real_cause(tmp_path: Path, error: BaseException, said: str):
-    line = _save_failure(tmp_path, error)
+    line = save_failure(tmp_path, error)
     assert said in line and "The previous index is unchanged" in line and "\n" not in line
 
 

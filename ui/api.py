@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from qa import __version__
-from qa.errors import Forbidden, IndexUnusable, InputError, QAError, SaveFailed
+from qa.errors import INTERNAL_EXIT_CODE, Forbidden, IndexUnusable, InputError, QAError, SaveFailed, one_line
 
 if TYPE_CHECKING:
     from ui.app import Library
@@ -93,8 +93,8 @@ def build_api(library: Library) -> FastAPI:
     )
 
     @api.exception_handler(QAError)
-    async def one_line(request: Request, exc: QAError) -> JSONResponse:
-        return failure(str(exc), status_of(exc), exc.exit_code)
+    async def expected_failure(request: Request, exc: QAError) -> JSONResponse:
+        return failure(one_line(exc), status_of(exc), exc.exit_code)
 
     @api.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -105,8 +105,7 @@ def build_api(library: Library) -> FastAPI:
     @api.exception_handler(Exception)
     async def internal(request: Request, exc: Exception) -> JSONResponse:
         logger.error("The API failed on %s", request.url.path, exc_info=exc)
-        line = f"internal error, not a problem with your request ({type(exc).__name__}); the server's log has it."
-        return failure(line, 500, 70)
+        return failure(one_line(exc), 500, INTERNAL_EXIT_CODE)
 
     @api.get("/health", summary="Whether the engine is up, and how much it holds")
     def health() -> dict[str, Any]:

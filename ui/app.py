@@ -27,7 +27,7 @@ from qa.articles import SUFFIXES, Article, collect_articles, slug
 from qa.batching import MicroBatcher
 from qa.config import FILE_TYPES, Config, default_index_dir
 from qa.engine import Engine
-from qa.errors import Forbidden, InputError, QAError
+from qa.errors import Forbidden, InputError, QAError, one_line
 from qa.tools import Tools, filters_from
 from ui.api import API_PREFIX, SignInGuard, build_api
 
@@ -274,12 +274,11 @@ class Library:
             )
 
 
-def one_line(exc: Exception) -> str:
-    """The message a visitor sees: QAError's own line; for anything else, a line, and the details in the log."""
-    if isinstance(exc, QAError):
-        return str(exc)
-    logger.exception("The page failed on a request")
-    return f"The engine failed on this request ({type(exc).__name__}); the server's log has the details."
+def visitor_line(exc: Exception) -> str:
+    """The message a visitor sees (qa.errors.one_line); a bug's traceback goes to the server's log."""
+    if not isinstance(exc, QAError):
+        logger.exception("The page failed on a request")
+    return one_line(exc)
 
 
 def where(item: dict[str, Any]) -> str:
@@ -382,7 +381,7 @@ def build_app(library: Library, mcp: bool = False) -> gr.Blocks:
                 )
             )
         except Exception as exc:  # QAError's one line, or a bug's, never Gradio's generic error
-            return f"<div class='error' id='ask-error'>{html.escape(one_line(exc))}</div>", ""
+            return f"<div class='error' id='ask-error'>{html.escape(visitor_line(exc))}</div>", ""
 
     def refresh() -> tuple[str, list[list[Any]], Any, Any]:
         return (
@@ -400,7 +399,7 @@ def build_app(library: Library, mcp: bool = False) -> gr.Blocks:
         try:
             message = library.add_uploads(files or [])
         except Exception as exc:
-            message = f"{one_line(exc)} Nothing was added."
+            message = f"{visitor_line(exc)} Nothing was added."
         return (message, *refresh())
 
     def confirm_removal(ids: list[str] | None) -> tuple[Any, ...]:
@@ -415,7 +414,7 @@ def build_app(library: Library, mcp: bool = False) -> gr.Blocks:
         try:
             message = library.remove(ids or [])
         except Exception as exc:
-            message = one_line(exc)
+            message = visitor_line(exc)
         return (message, gr.update(visible=False), *refresh())
 
     with gr.Blocks(title="News QA") as app:
@@ -551,7 +550,7 @@ def build_app(library: Library, mcp: bool = False) -> gr.Blocks:
                     as_of=as_of,
                 )
             except Exception as exc:
-                raise gr.Error(one_line(exc)) from None
+                raise gr.Error(visitor_line(exc)) from None
 
         # With MCP on, this full answer stays callable by name but is not offered as a tool: the tools' small
         # answers fit a model's context.
@@ -575,7 +574,7 @@ def as_tool(method: Any) -> Any:
         try:
             return json.dumps(method(*args, **kwargs), ensure_ascii=False)
         except Exception as exc:
-            raise gr.Error(one_line(exc)) from None
+            raise gr.Error(visitor_line(exc)) from None
 
     call.__name__ = call.__qualname__ = method.__name__  # the tool's name
     call.__doc__ = method.__doc__  # its description and its parameters'

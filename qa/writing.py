@@ -1,0 +1,222 @@
+"""The one writer of an index: its lock, settling what an earlier writer left unfinished (files it never
+committed, BM25 documents, a dead Ray job's files), its settings, and the story bands older indexes lack."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from qa.catalog import Catalog
+from qa.duplicates import band_keys, from_bytes, signature
+from qa.errors import IndexUnusable, SaveFailed
+from qa.fulltext import FullText
+from qa.layout import (
+    LOCK,
+    RUNNING_JOBS,
+    SCHEMA,
+    SEGMENT_FILE,
+    SEGMENTS,
+    TEMPORARY_FILE,
+    TEXT,
+    TEXT_NEW,
+    TEXT_OLD,
+    own_file,
+    save_failure,
+    select_in,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class Writer(Catalog):
+    """Be the one writer (`_writing`), and leave the folder settled for the next."""
+
+    def story_candidates(self, keys: list[int]) -> list[tuple[str, str]]:
+        """(id, first article of its story) of the stored articles sharing an LSH band key (qa.duplicates)
+        with `keys`, oldest first."""
+        if self.empty:
+            return []
+        with self._reading() as db:
+            filled = self._settings(db).get("story_bands") == "1"
+        if not filled:  # an index from before story bands: the writer fills them in, once
+            with self._writing():
+                pass
+        with self._reading() as db:
+            marks = ",".join("?" * len(keys))
+            return db.execute(
+                "SELECT id, coalesce(copy_of, id) FROM articles WHERE id IN "
+                f"(SELECT article_id FROM story_bands WHERE key IN ({marks})) ORDER BY rowid",
+                keys,
+            ).fetchall()
+
+    def _band_rows(self, signatures: dict[str, bytes]) -> list[tuple[int, str]]:
+        return [(key, i) for i, stored in signatures.items() for key in band_keys(from_bytes(stored))]
+
+    def _fill_story_bands(self, db: sqlite3.Connection) -> None:
+        """Once, for an index written before story bands were kept: the bands of every stored article."""
+        settings = self._settings(db)
+        if not settings or settings.get("story_bands") == "1":
+            return  # a new index (its settings, written with its first articles, say story bands are kept)
+        rows = db.execute("SELECT id, signature, CASE WHEN signature IS NULL THEN text END FROM articles")
+        keys = [
+            (key, i)
+            for i, stored, text in rows
+            for key in band_keys(from_bytes(stored) if stored else signature(text or ""))
+        ]
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("DELETE FROM story_bands")
+        db.executemany("INSERT INTO story_bands(key, article_id) VALUES (?, ?)", keys)
+        self._set(db, story_bands=1)
+        db.execute("COMMIT")
+
+    # ----- changing ---------------------------------------------------------
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """Be the one writer: take the lock, settle what a dead writer left, and fail in one line (SaveFailed)."""
+        from filelock import FileLock, Timeout
+
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with FileLock(self.folder / LOCK, timeout=600):
+                db = self._connect()
+                try:
+                    if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                        db.execute("PRAGMA journal_mode=WAL")
+                    db.executescript(SCHEMA)
+                    if "origin" not in {r[1] for r in db.execute("PRAGMA table_info(articles)")}:
+                        db.execute("ALTER TABLE articles ADD COLUMN origin TEXT")  # indexes from before it
+                    self._settle(db)
+                    self._fill_story_bands(db)
+                    try:
+                        yield db
+                    except BaseException:
+                        self._undo(db)
+                        raise
+                    # index.sqlite alone holds what is committed, unless a reader is in the middle of a
+                    # transaction: then the checkpoint does what it can now, and the writers' lock is not held
+                    # waiting for a reader (the next write finishes it).
+                    db.execute("PRAGMA busy_timeout=0")
+                    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                finally:
+                    db.close()
+        except (SaveFailed, IndexUnusable):
+            raise
+        except Timeout:
+            raise SaveFailed(
+                f"Another program has been changing the index in {self.folder} for ten minutes; "
+                "try again when it is done."
+            ) from None
+        except (
+            OSError,
+            sqlite3.Error,
+            RuntimeError,
+            ValueError,
+        ) as exc:  # RuntimeError: FAISS; ValueError: tantivy
+            raise SaveFailed(save_failure(self.folder, exc)) from None
+
+    def _undo(self, db: sqlite3.Connection) -> None:
+        """After a failed change: roll back, and remove what it wrote now if the disk lets us (else the next write
+        will)."""
+        try:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            for (name,) in db.execute("SELECT file FROM segments WHERE state='writing'").fetchall():
+                path = own_file(self.folder, SEGMENTS, name, SEGMENT_FILE)
+                if path is not None:
+                    path.unlink(missing_ok=True)  # frees space even when nothing else can
+            self._settle(db)
+        except (OSError, sqlite3.Error, RuntimeError, ValueError, IndexUnusable) as exc:
+            logger.info("Cleaning up after a failed change must wait for the next write (%s).", exc)
+
+    def _settle(self, db: sqlite3.Connection) -> None:
+        """Finish or undo what an earlier writer left: files it never committed, files merges replaced, BM25 documents.
+
+        Only files of this index's own name patterns (`own_file`) are ever deleted; a row naming anything
+        else is dropped from the list without touching the file it names.
+        """
+        self._own_subfolders()
+        self._settle_jobs(db)
+        for number, name, state in db.execute(
+            "SELECT number, file, state FROM segments WHERE state != 'live'"
+        ).fetchall():
+            path = own_file(self.folder, SEGMENTS, name, SEGMENT_FILE)
+            if path is not None:
+                path.unlink(missing_ok=True)
+                logger.info("Removed segment file %s (%s).", name, state)
+            else:
+                logger.warning(
+                    "Dropped a segment row naming %r, not a file of this index (left alone).", name
+                )
+            db.execute("DELETE FROM segments WHERE number=?", (number,))
+        for (
+            path
+        ) in self._temporary_files():  # a local writer killed between writing a segment and renaming it
+            path.unlink(missing_ok=True)
+            logger.info("Removed %s, left by a writer that did not finish.", path.name)
+        self._settle_text()
+        rowids = [r[0] for r in db.execute("SELECT rowid FROM unsettled")]
+        if rowids:
+            live = select_in(db, "SELECT rowid, text FROM passages WHERE rowid IN ({})", rowids)
+            self.text.change(add=live, delete=rowids)
+            db.execute("DELETE FROM unsettled")
+
+    def _settle_jobs(self, db: sqlite3.Connection) -> None:
+        """Forget distributed jobs whose driver is gone (their lease is free), and remove their files."""
+        from filelock import FileLock, Timeout
+
+        for (key,) in db.execute("SELECT key FROM settings WHERE key LIKE 'job:%'").fetchall():
+            lease = own_file(
+                self.folder, SEGMENTS, f"job-{key[4:]}.lock", re.compile(r"job-[0-9a-f]{12}\.lock")
+            )
+            if lease is None:
+                continue  # not a job of ours: `check` reports it as foreign
+            if key[4:] in RUNNING_JOBS:
+                continue  # this process's own (file locks tell other processes' holds apart, not our own)
+            try:
+                with FileLock(lease, timeout=0):  # free: the job's driver is gone
+                    db.execute("DELETE FROM settings WHERE key=?", (key,))
+                    logger.info("Removing the segment files of an unfinished job (%s).", key)
+                lease.unlink(missing_ok=True)
+            except Timeout:
+                pass  # the job is still running
+        # A job's files are those no running job and no segment row names; this also takes the file of a
+        # dead job's worker that finished its batch after its job was settled.
+        running = {key[4:] for (key,) in db.execute("SELECT key FROM settings WHERE key LIKE 'job:%'")}
+        named = {name for (name,) in db.execute("SELECT file FROM segments")}
+        for path in (self.folder / SEGMENTS).glob("job-*"):
+            if path.name[4:16] not in running and path.name not in named and not path.is_dir():
+                path.unlink(missing_ok=True)
+
+    def _temporary_files(self) -> list[Path]:
+        """Segment files a local writer was still writing (only the lock holder writes them)."""
+        folder = self.folder / SEGMENTS
+        if not folder.is_dir() or folder.is_symlink():
+            return []
+        return [p for p in folder.glob("seg-*.tmp") if TEMPORARY_FILE.fullmatch(p.name)]
+
+    def _settle_text(self) -> None:
+        """Finish or undo a BM25 rebuild that was interrupted (it builds text.new, then swaps it in)."""
+        text, new, old = self.folder / TEXT, self.folder / TEXT_NEW, self.folder / TEXT_OLD
+        if not new.exists() and not old.exists():
+            return
+        if not text.exists() and old.is_dir():
+            os.replace(old, text)  # killed between the two renames: the old index is whole
+        shutil.rmtree(new, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+        self.text = FullText(text)
+
+    def _settings(self, db: sqlite3.Connection) -> dict[str, str]:
+        return dict(db.execute("SELECT key, value FROM settings"))
+
+    def _set(self, db: sqlite3.Connection, **values: Any) -> None:
+        db.executemany(
+            "INSERT OR REPLACE INTO settings(key, value) VALUES (?, ?)",
+            [(k, str(v)) for k, v in values.items()],
+        )
