@@ -21,7 +21,7 @@ from qa.passages import Passage
 
 def main() -> None:
     index = Path(tempfile.mkdtemp()) / "index"
-    engine = Engine.build([ROOT / "qa" / "seeds"], index)
+    engine = Engine.build([ROOT / "seeds"], index)
     text = "the harbour office logged grain ships " * 60_000 + "The harbour master is Ilse Varga."
     vector = engine.embedder.encode(["the harbour office logged grain ships"])
     engine.index.add(

@@ -147,7 +147,7 @@ def ask_all(
                 "id": q["id"],
                 "answered": result.answered,
                 "best": best.text if best else "",
-                "confidence": best.score if best else 0.0,
+                "confidence": best.confidence if best else 0.0,
                 "right": bool(best) and right(best.text, truth),
                 "right_anywhere": any(right(a.text, truth) for a in result.answers),
                 "em_f1": score(best.text if best else "", [truth]),

@@ -159,7 +159,7 @@ def recall(
     out = {}
     for mode in ("dense", "bm25", "hybrid"):
         t0 = time.perf_counter()
-        hits = engine.retriever.batch_search(questions, top_k=max(ks), mode=mode)
+        hits = engine.search_many(questions, top_k=max(ks), retrieval=mode)
         seconds = time.perf_counter() - t0
         found = np.array(
             [answer_hits(hs, e.answers) + [False] * (max(ks) - len(hs)) for e, hs in zip(examples, hits)]
@@ -203,7 +203,7 @@ def main() -> None:
     results: dict[str, object] = {"cpu_count": os.cpu_count(), "date": datetime.date.today().isoformat()}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        seed_articles = load_articles([ROOT / "qa" / "seeds"])
+        seed_articles = load_articles([ROOT / "seeds"])
         results["seed_indexing"] = indexing(seed_articles, config, work, "seed")
         seed = Engine.open(work / "seed", config)
         from ui.app import SEED_EXAMPLES

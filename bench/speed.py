@@ -144,7 +144,7 @@ def main() -> None:
         engine.add_articles(paragraphs)
         result["index_passages"] = engine.stats().passages
         result["ask_shipped"] = latency(engine, questions)
-        read_all = Engine(engine.index_dir, engine.index, Config(decided_at=None))  # the same index
+        read_all = Engine.open(engine.index_dir, Config(decided_at=None))  # the same index
         result["ask_read_all_5"] = latency(read_all, questions)
         crowd = [e.question for e in examples[args.questions : args.questions + args.concurrent]]
         result["concurrent_direct"] = concurrent(engine, crowd, batched=False)

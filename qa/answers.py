@@ -46,13 +46,15 @@ class Answer:
 
     `answerability` is what the no-answer rule compares with the threshold: the
     best evidence's, i.e. one passage's, exactly as the threshold was tuned.
-    `score` is the confidence shown, in [0, 1]: the reader's calibrated P(right)
-    for that answerability where its card has a calibration, else the passages'
-    pooled probability 1 - prod(1 - p).
+    `confidence` is the confidence shown, in [0, 1]: the answer ranker's P(right) where one serves the
+    reader (qa.ranking), else the reader's calibrated P(right) for that answerability where its card has
+    a calibration, else the passages' pooled probability 1 - prod(1 - p), which is no probability of
+    being right. `Evidence.score` and `Span.score` are the reader's raw span probabilities. (In JSON the
+    confidence keeps its first name, "score".)
     """
 
     text: str
-    score: float
+    confidence: float
     evidence: list[Evidence]
     answerability: float = 0.0
     carried_by: int = 1  # how many sources carried the story it comes from (syndicated copies, qa.duplicates)
@@ -65,7 +67,7 @@ class Answer:
         c = self.citation
         return {
             "text": self.text,
-            "score": round(self.score, 4),
+            "score": round(self.confidence, 4),
             "answerability": round(self.answerability, 4),
             "carried_by": self.carried_by,
             "article_id": c.article_id,
@@ -166,7 +168,7 @@ class Result:
             if self.answers:
                 lines.append(
                     f"(Best guess, below the confidence threshold: {self.answers[0].text!r}, "
-                    f"{self.answers[0].score:.0%};"
+                    f"{self.answers[0].confidence:.0%};"
                     " --always-answer shows it)"
                 )
             if self.passages:
@@ -181,7 +183,7 @@ class Result:
         sure = "confident" if self.confident else "confident: a best guess below the threshold"
         when = as_of(self.question, c.sentence, c.date)
         lines = [
-            f"{self.best.text}  ({self.best.score:.0%} {sure})",
+            f"{self.best.text}  ({self.best.confidence:.0%} {sure})",
             f"  \u201c{c.sentence}\u201d" + (f" (article of {when})" if when else ""),
             f"  \u2014 {where} [{c.article_id}, chars {c.start}-{c.end}]"
             + (
@@ -199,7 +201,7 @@ class Result:
         if others:
             lines.append(
                 "Other candidates: "
-                + "; ".join(f"{a.text} ({a.score:.0%}, {a.citation.title})" for a in others)
+                + "; ".join(f"{a.text} ({a.confidence:.0%}, {a.citation.title})" for a in others)
             )
         return lines
 
@@ -352,7 +354,7 @@ def merge(
             score = 1.0 - miss
         text = best.passage[best.start - best.passage_start : best.end - best.passage_start]
         answers.append(Answer(text, score, group, best.answerability))
-    return sorted(answers, key=lambda a: (a.answerability, a.score), reverse=True)
+    return sorted(answers, key=lambda a: (a.answerability, a.confidence), reverse=True)
 
 
 def share_confidence(answers: list[Answer]) -> list[Answer]:
@@ -367,5 +369,5 @@ def share_confidence(answers: list[Answer]) -> list[Answer]:
     rest = answers[1:]
     mass = sum(a.citation.score for a in rest) or 1.0
     for a in rest:
-        a.score = min(a.score, (1.0 - answers[0].score) * a.citation.score / mass)
-    return answers[:1] + sorted(rest, key=lambda a: a.score, reverse=True)
+        a.confidence = min(a.confidence, (1.0 - answers[0].confidence) * a.citation.score / mass)
+    return answers[:1] + sorted(rest, key=lambda a: a.confidence, reverse=True)

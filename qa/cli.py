@@ -534,8 +534,16 @@ def cmd_mcp(args: argparse.Namespace) -> int:
 def cmd_watch(args: argparse.Namespace) -> int:
     from qa.watching import watch
 
-    _need("watchdog", "qa watch", "watch")
-    watch(args.paths, args.index_dir, _config(args), feed_every=args.feed_every, settle=args.settle)
+    if not args.once:
+        _need("watchdog", "qa watch", "watch")
+    watch(
+        args.paths,
+        args.index_dir,
+        _config(args),
+        feed_every=args.feed_every,
+        settle=args.settle,
+        once=args.once,
+    )
     return 0
 
 
@@ -950,6 +958,11 @@ def _mcp_and_watch_commands(sub: Any) -> None:
         type=_number(float, 0),
         default=1.0,
         help="seconds a file must stay unchanged before it is read (default %(default)s)",
+    )
+    p.add_argument(
+        "--once",
+        action="store_true",
+        help="add what the paths hold now, fetch the feeds once, and stop (a refresh for cron; no extra needed)",
     )
     _engine_options(p)
     p.set_defaults(func=cmd_watch)

@@ -16,7 +16,10 @@ SHIPPED_READER = PACKAGE_DIR / "models" / "reader"
 SHIPPED_RANKER = PACKAGE_DIR / "models" / "ranker" / "ranker.json"
 SHIPPED_PASSAGE_RANKER = PACKAGE_DIR / "models" / "ranker" / "passages.json"
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"  # resolved to the packaged copy
-SEEDS_DIR = PACKAGE_DIR / "seeds"  # the seed article, shipped inside the package
+# The seed article: the checkout's top-level seeds/, shipped inside the package as qa/seeds/ (pyproject.toml).
+SEEDS_DIR = next(
+    (d for d in (PACKAGE_DIR / "seeds", PACKAGE_DIR.parent / "seeds") if d.is_dir()), PACKAGE_DIR / "seeds"
+)
 FILE_TYPES = (
     ".txt, .md, .html, .jsonl or RSS/Atom feed (.xml, .rss, .atom)"  # qa.articles.SUFFIXES, for messages
 )

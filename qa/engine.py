@@ -516,6 +516,19 @@ class Engine:
             filters,
         )
 
+    def search_many(
+        self,
+        questions: Sequence[str],
+        top_k: int | None = None,
+        retrieval: Retrieval | None = None,
+        filters: Filters | None = None,
+    ) -> list[list[Hit]]:
+        """The passages for many questions at once (one batched encoding and search), as `search` finds them."""
+        checked = [self.check_question(q) for q in questions]
+        return self.retriever.batch_search(
+            checked, self.check_top_k(top_k), self.check_search(retrieval, filters), filters
+        )
+
     def _read(self, questions: list[str], hits_per_question: list[list[Hit]]) -> list[list[Reading]]:
         """Each question's readings of its first hits, in order: all of them, or only the first (see below).
 

@@ -288,7 +288,7 @@ def evaluate_open(
         engine.add_articles(articles)
         questions = [e.question for e in examples]
         depth = max(max(ks), config.top_k)
-        hits_per_question = engine.retriever.batch_search(questions, top_k=depth, mode=config.retrieval)
+        hits_per_question = engine.search_many(questions, top_k=depth, retrieval=config.retrieval)
         recall = {k: 0 for k in ks}
         bar = _progress(len(examples), "answering", progress)
         rows = []  # (orphaned, em, f1, answered)
@@ -306,7 +306,7 @@ def evaluate_open(
                 rows.append((example.title in orphaned, em, f1, asked.confident))
                 shown.append(
                     (
-                        best.score if best else 0.0,
+                        best.confidence if best else 0.0,
                         f1 >= 0.5 and example.title not in orphaned,
                         asked.confident,
                     )

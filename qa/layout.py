@@ -33,6 +33,8 @@ OWN_FILES = {
     OLD_POINTER,
     OLD_CATALOG,
 }
+# What the project's own index/ folder (a checkout's default index) holds beside the index: its scripts.
+CHECKOUT_FILES = {"README.md", "rebuild.sh", "refresh-feeds.sh"}
 # The only names an index's database may give its files (see own_file).
 SEGMENT_FILE = re.compile(r"(seg-\d{6,}|job-[0-9a-f]{12}-\d{12})\.faiss")
 TEMPORARY_FILE = re.compile(

@@ -134,7 +134,7 @@ class AnswerRanker:
 
     def gives(self, best: Answer) -> bool:
         """Whether the first answer is sure enough to give, by its regime's threshold."""
-        return best.score >= self.thresholds.get(regime(best), self.threshold)
+        return best.confidence >= self.thresholds.get(regime(best), self.threshold)
 
     @classmethod
     def load(cls, path: Path = DEFAULT_RANKER) -> AnswerRanker:
@@ -192,14 +192,14 @@ class AnswerRanker:
         if not answers:
             return answers
         for answer, p in zip(answers, self.probabilities(answer_features(question, answers, ranks))):
-            answer.score = float(p)
-        ranked = sorted(answers, key=lambda a: a.score, reverse=True)
+            answer.confidence = float(p)
+        ranked = sorted(answers, key=lambda a: a.confidence, reverse=True)
         if PRESENT.search(question):
             ranked = newest_first(ranked, PLAUSIBLE_SHARE)
         calibration = self.calibrations.get(regime(ranked[0]))
         if calibration is not None:  # monotone, and the scores descend with the places: the order stands
             for answer in ranked:
-                answer.score = calibration(answer.score)
+                answer.confidence = calibration(answer.confidence)
         return ranked
 
 
@@ -214,12 +214,12 @@ def newest_first(ranked: list[Answer], share: float) -> list[Answer]:
     answer put first is right, which on the fit data this rule earns as well as the ranker's own order."""
     if len(ranked) < 2:
         return ranked
-    plausible = [a for a in ranked if a.score >= share * ranked[0].score]
+    plausible = [a for a in ranked if a.confidence >= share * ranked[0].confidence]
     rest = ranked[len(plausible) :]
-    places = [a.score for a in plausible]
+    places = [a.confidence for a in plausible]
     plausible.sort(key=lambda a: day_number(a.citation.date) or -1, reverse=True)  # stable: ties keep order
     for answer, score in zip(plausible, places):
-        answer.score = score
+        answer.confidence = score
     return plausible + rest
 
 

@@ -24,6 +24,7 @@ from qa.format1 import OLD_POINTER
 from qa.fulltext import FullText
 from qa.layout import (
     ARTICLE_COLUMNS,
+    CHECKOUT_FILES,
     DATABASE,
     FORMAT_VERSION,
     OWN_FILES,
@@ -128,7 +129,7 @@ class StoreReader:
             raise InputError(f"{folder} is a file, not a folder; pass a folder for --index-dir.")
         if force or cls.exists(folder):
             return
-        others = sorted(p.name for p in folder.iterdir() if p.name not in OWN_FILES)
+        others = sorted(p.name for p in folder.iterdir() if p.name not in OWN_FILES | CHECKOUT_FILES)
         if others:
             shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
             raise InputError(

@@ -65,7 +65,7 @@ def answer_view(result: Result, others: int = 3) -> dict[str, Any]:
     view: dict[str, Any] = {
         "question": result.question,
         "answer": best.text if best else None,
-        "confidence": round(best.score, 3) if best else None,
+        "confidence": round(best.confidence, 3) if best else None,
         "confident": result.confident if best else False,
         "citation": citation_of(best) if best else None,
         "says": None if best else NOT_SAID,
@@ -73,7 +73,7 @@ def answer_view(result: Result, others: int = 3) -> dict[str, Any]:
         "other_answers": [
             {
                 "text": a.text,
-                "confidence": round(a.score, 3),
+                "confidence": round(a.confidence, 3),
                 "title": a.citation.title,
                 "date": a.citation.date,
             }

@@ -5,7 +5,8 @@ Folders (and files) are watched with watchdog: a new or changed article file is 
 written); names that editors and downloads use for partial files are ignored. Feeds given as http(s)
 addresses are fetched again every `feed_every` seconds. Each change is one log line. The index takes one
 writer at a time, so the watcher runs safely next to a page and other `qa index` commands. Ctrl+C stops
-it cleanly between two adds. Needs the `watch` extra: pip install "qa-news[watch]".
+it cleanly between two adds. Needs the `watch` extra: pip install "qa-news[watch]" (not for `--once`, which
+adds what is there now, fetches the feeds once and stops: a refresh to run from cron).
 """
 
 from __future__ import annotations
@@ -233,10 +234,18 @@ def watch(
     settle: float = 1.0,
     stop: threading.Event | None = None,
     on_ready: Callable[[], None] | None = None,
+    once: bool = False,
 ) -> None:
-    """Keep the index at `index_dir` current with `paths` until Ctrl+C (or `stop`); creates the index if needed."""
+    """Keep the index at `index_dir` current with `paths` until Ctrl+C (or `stop`); creates the index if needed.
+    With `once`, add what the paths hold now (feeds fetched once) and return: a refresh for cron."""
     engine = Engine.open_or_create(index_dir, config)
     watcher = Watcher(engine, paths, settle, feed_every)
+    if once:
+        watcher.catch_up()
+        note(
+            f"Brought the index up to date with {', '.join([str(p) for p in watcher.places] + watcher.feeds)}."
+        )
+        return
     stop = stop or stop_on_signals()
     observer = observe(watcher)  # before catching up, so nothing written meanwhile is missed
     try:

@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from qa.config import SEEDS_DIR, Config  # noqa: E402
 from qa.engine import Engine  # noqa: E402
-from ui.app import SEED_EXAMPLES, Library, build_app, launch  # noqa: E402
+from ui.app import SEED_EXAMPLES, PageService, build_app, launch  # noqa: E402
 
 
 def main() -> int:
@@ -35,7 +35,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         Engine.build([SEEDS_DIR], Path(tmp) / "index")
-        app = build_app(Library(Path(tmp) / "index", Config(), max_upload_mb=20))
+        app = build_app(PageService(Path(tmp) / "index", Config(), max_upload_mb=20))
         _, url, _ = launch(app, prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
         try:
             with sync_playwright() as p:

@@ -17,7 +17,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("QA_CACHE_DIR", tempfile.mkdtemp(prefix="qa-test-cache-"))
 
 ROOT = Path(__file__).resolve().parent.parent
-SEEDS = ROOT / "qa" / "seeds"
+SEEDS = ROOT / "seeds"
 SEED_QUESTION = "Who leads next week's talks?"
 RUBIO_SENTENCE = "US Secretary of State Marco Rubio will lead the talks."
 

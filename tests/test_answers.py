@@ -67,15 +67,15 @@ def test_one_answerability_the_best_evidences_log_odds_and_its_calibrated_confid
     best = answers[0]
     assert best.text == "Marco Rubio" and [e.article_id for e in best.evidence] == ["b", "a"]
     assert best.answerability == pytest.approx(math.log(0.8 / 0.05))  # passage b's, not a pooled score
-    assert best.score == pytest.approx(1 - 0.4 * 0.2)  # uncalibrated: passages agreeing
+    assert best.confidence == pytest.approx(1 - 0.4 * 0.2)  # uncalibrated: passages agreeing
     calibrated = share_confidence(
         merge(readings, hits, articles, confidence=Calibration([0.0, 3.0], [0.1, 0.9]))
     )
     best_confidence = 0.1 + 0.8 * math.log(16) / 3  # interpolated between the knots
-    assert calibrated[0].score == pytest.approx(best_confidence)
+    assert calibrated[0].confidence == pytest.approx(best_confidence)
     # Budapest's own calibrated value (0.28) would claim more than the best answer leaves (0.16): it gets what is left.
-    assert calibrated[1].text == "Budapest" and calibrated[1].score == pytest.approx(1 - best_confidence)
-    assert sum(a.score for a in calibrated) <= 1 + 1e-9
+    assert calibrated[1].text == "Budapest" and calibrated[1].confidence == pytest.approx(1 - best_confidence)
+    assert sum(a.confidence for a in calibrated) <= 1 + 1e-9
 
 
 def test_calibration_fits_a_monotone_map_and_scores_its_own_error():

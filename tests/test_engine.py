@@ -25,7 +25,7 @@ def test_the_seed_question_is_answered_and_cited(engine: Engine):
     assert result.answered
     best = result.best
     assert "Marco Rubio" in best.text
-    assert 0.0 < best.score <= 1.0
+    assert 0.0 < best.confidence <= 1.0
     c = best.citation
     article = engine.index.articles([c.article_id])[c.article_id]
     assert article.text[c.start : c.end] == best.text
@@ -106,11 +106,11 @@ def test_the_seed_answer_is_one_answer_with_one_confidence(engine: Engine):
     raw = engine.assembly.ranker.probabilities(answer_features(result.question, result.answers, ranks))
     calibrated = engine.assembly.ranker.calibrations.get("dated")  # the seed article is dated
     shown = [calibrated(p) for p in raw] if calibrated else list(raw)
-    assert sorted(a.score for a in result.answers) == pytest.approx(sorted(shown))
+    assert sorted(a.confidence for a in result.answers) == pytest.approx(sorted(shown))
     assert result.answered and engine.assembly.ranker.gives(result.best)
     forms = [a.text for a in result.answers if "Rubio" in a.text or "Secretary" in a.text]
     assert len(forms) == 1 and forms[0].endswith("Marco Rubio"), forms  # one form of it among the candidates
-    scores = [a.score for a in result.answers]
+    scores = [a.confidence for a in result.answers]
     assert scores == sorted(scores, reverse=True)  # confidence follows the rank
 
 
@@ -242,7 +242,9 @@ def test_ask_many_gives_what_asking_one_at_a_time_gives(engine: Engine):
             alone.answered,
             [a.text for a in alone.answers],
         )
-        assert [round(a.score, 4) for a in batched.answers] == [round(a.score, 4) for a in alone.answers]
+        assert [round(a.confidence, 4) for a in batched.answers] == [
+            round(a.confidence, 4) for a in alone.answers
+        ]
         assert [h.passage.id for h in batched.passages] == [h.passage.id for h in alone.passages]
     with pytest.raises(InputError, match="Question 2: The question is empty"):
         engine.ask_many([SEED_QUESTION, "  "])
@@ -332,7 +334,9 @@ def test_an_evolving_story_shows_its_other_answers_newest_first_with_their_dates
     engine = Engine.build([EVOLVING], tmp_path / "index")
     # Three names compete, so the ranker is unsure of each (and may withhold them): the best guess is shown.
     result = engine.ask("Who is the current harbour master of Northport?", always_answer=True)
-    assert [a.score for a in result.answers] == sorted((a.score for a in result.answers), reverse=True)
+    assert [a.confidence for a in result.answers] == sorted(
+        (a.confidence for a in result.answers), reverse=True
+    )
     shown = [(result.best.text, result.best.citation.date)] + [
         (a.text, a.citation.date) for a in result.timeline
     ]

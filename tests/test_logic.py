@@ -434,7 +434,7 @@ def test_the_ranker_orders_by_its_probability_and_a_fitted_one_learns_the_sign_o
     old, new = answer("Queen Elizabeth II", 4.0, "2022-01-01"), answer("King Charles III", 1.0, "2022-09-20")
     ranked = ranker.rank("Who is the current monarch?", [old, new], {})
     assert [a.text for a in ranked] == ["King Charles III", "Queen Elizabeth II"]
-    assert ranked[0].score == pytest.approx(0.5) and ranked[1].score < 0.01
+    assert ranked[0].confidence == pytest.approx(0.5) and ranked[1].confidence < 0.01
     rng = np.random.default_rng(3)
     features = rng.normal(size=(400, len(FEATURES)))
     right = features[:, 0] + 0.3 * rng.normal(size=400) > 0
@@ -495,9 +495,9 @@ def test_the_ranker_calibrates_by_the_first_answers_regime_without_changing_the_
     }
     dated = ranker.rank("Who?", [answer("Ana", 0.0, "2025-01-01"), answer("Ben", 2.0, "2025-01-02")], {})
     assert [a.text for a in dated] == ["Ben", "Ana"]
-    assert [a.score for a in dated] == pytest.approx([0.5 / (1 + math.exp(-2.0)), 0.25])
+    assert [a.confidence for a in dated] == pytest.approx([0.5 / (1 + math.exp(-2.0)), 0.25])
     undated = ranker.rank("Who?", [answer("Cy", 0.0, None)], {})
-    assert undated[0].score == pytest.approx(0.6)
+    assert undated[0].confidence == pytest.approx(0.6)
     ranker.thresholds = {"dated": 0.3, "undated": 0.7}  # each regime's own threshold, else the overall one
     assert ranker.gives(dated[0]) and not ranker.gives(dated[1]) and not ranker.gives(undated[0])
     ranker.thresholds = {}

@@ -69,10 +69,10 @@ def test_the_cli_and_the_page_api_ask_as_of_a_day(story_index: Path):
     assert proc.returncode == 2 and "date" in one_error_line(proc)
 
     from qa.config import Config
-    from ui.app import Library
+    from ui.app import PageService
 
-    library = Library(story_index, Config(), 1)
-    answer = library.ask(QUESTION, as_of="1 March 2024", remember=False)
+    service = PageService(story_index, Config(), 1)
+    answer = service.ask(QUESTION, as_of="1 March 2024", remember=False)
     assert answer["asked_as_of"] == "2024-03-01" and answer["answer"]["text"] == "Anna Berg"
 
 

@@ -525,7 +525,7 @@ def test_realistic_mix_fits_a_calibration_the_engine_then_shows(tmp_path: Path, 
     assert (tmp_path / "reliability.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     result = Engine.open(seed_index, Config(reader_model=str(reader))).ask(SEED_QUESTION)
-    assert result.best.score == pytest.approx(calibration(result.best.answerability))
+    assert result.best.confidence == pytest.approx(calibration(result.best.answerability))
 
 
 def test_open_evaluation_with_orphaned_articles_reports_abstention(tmp_path: Path):

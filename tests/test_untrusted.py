@@ -198,15 +198,15 @@ def test_a_feed_reads_local_pages_only_inside_its_own_folder(tmp_path: Path):
 
 
 def test_a_feed_uploaded_through_the_page_never_reads_a_server_file(tmp_path: Path):
-    from ui.app import Library
+    from ui.app import PageService
 
     secret = page(tmp_path / "server" / "secret.html", "zyxwvu")
     upload = feed(tmp_path / "uploads" / "wire.rss", [str(secret), "secret.html"])
     shutil.copy(secret, tmp_path / "uploads" / "secret.html")  # even beside the uploaded file
-    library = Library(tmp_path / "index", Config(), 20)
-    message = library.add_uploads([str(upload)])
+    service = PageService(tmp_path / "index", Config(), 20)
+    message = service.add_uploads([str(upload)])
     assert "2 added" in message, message
-    texts = [a.text for a in library.engine.articles()]
+    texts = [a.text for a in service.engine.articles()]
     assert len(texts) == 2 and not any("zyxwvu" in t for t in texts), texts
 
 

@@ -26,7 +26,7 @@ from qa import __version__
 from qa.errors import INTERNAL_EXIT_CODE, Forbidden, IndexUnusable, InputError, QAError, SaveFailed, one_line
 
 if TYPE_CHECKING:
-    from ui.app import Library
+    from ui.app import PageService
 
 API_PREFIX = "/api/v1"
 GUARDED = (API_PREFIX, "/gradio_api/mcp")  # what the sign-in guard protects besides Gradio's own page
@@ -82,8 +82,8 @@ def failure(line: str, status: int, exit_code: int, headers: dict[str, str] | No
     return JSONResponse({"error": line, "exit_code": exit_code}, status_code=status, headers=headers)
 
 
-def build_api(library: Library) -> FastAPI:
-    """The /api/v1 application over the page's library (the same engine, batcher, lock and limits)."""
+def build_api(service: PageService) -> FastAPI:
+    """The /api/v1 application over the page's service (the same engine, batcher, lock and limits)."""
     api = FastAPI(
         title="qa-news",
         version=__version__,
@@ -109,32 +109,32 @@ def build_api(library: Library) -> FastAPI:
 
     @api.get("/health", summary="Whether the engine is up, and how much it holds")
     def health() -> dict[str, Any]:
-        stats = library.engine.stats()
+        stats = service.engine.stats()
         return {
             "status": "ok",
             "articles": stats.articles,
             "passages": stats.passages,
-            "read_only": library.read_only,
+            "read_only": service.read_only,
             "version": __version__,
         }
 
     @api.post("/ask", summary="Answer a question, citing the sentence it comes from")
     def ask(request: AskRequest) -> dict[str, Any]:
-        return library.tools.ask(**request.model_dump())
+        return service.tools.ask(**request.model_dump())
 
     @api.post("/search", summary="The passages that best match a query")
     def search(request: SearchRequest) -> list[dict[str, Any]]:
-        return library.tools.search(**request.model_dump())
+        return service.tools.search(**request.model_dump())
 
     @api.get("/articles", summary="The articles, newest first, a page at a time")
     def articles(
         since: str = "", until: str = "", source: str = "", offset: int = 0, limit: int = 20
     ) -> dict[str, Any]:
-        return library.tools.list_articles(since, until, source, offset, limit)
+        return service.tools.list_articles(since, until, source, offset, limit)
 
     @api.post("/articles", summary="Add or update articles given as JSON")
     def add_articles(request: AddRequest) -> dict[str, Any]:
-        return library.add_texts([a.model_dump() for a in request.articles])
+        return service.add_texts([a.model_dump() for a in request.articles])
 
     @api.post("/files", summary="Add article files (.txt, .md, .html, .jsonl, RSS/Atom), as the page does")
     def add_files(files: list[UploadFile] = File(...)) -> dict[str, Any]:  # noqa: B008 (FastAPI's idiom)
@@ -145,9 +145,9 @@ def build_api(library: Library) -> FastAPI:
                 path = Path(tmp) / str(n) / Path(upload.filename or f"upload-{n}.txt").name
                 path.parent.mkdir()
                 with path.open("wb") as out:
-                    copy_at_most(upload, out, library.max_upload_bytes + 1)  # one byte over: refused by size
+                    copy_at_most(upload, out, service.max_upload_bytes + 1)  # one byte over: refused by size
                 paths.append(str(path))
-            report = library.add_uploads(paths)
+            report = service.add_uploads(paths)
         return {"message": report}
 
     return api

@@ -1,4 +1,4 @@
-"""The Gradio page: ask, see the answer in its article, manage the library.
+"""The Gradio page: ask, see the answer in its article, manage the service.
 
 Everything goes through qa.engine.Engine; this module only turns its results
 into HTML and its errors into messages.
@@ -72,7 +72,7 @@ THEME = gr.themes.Default(
 )
 
 
-class Library:
+class PageService:
     """The engine behind the page, shared by all visitors.
 
     Questions take no lock: each search reads its own snapshot of the index, so
@@ -354,7 +354,7 @@ def render_answer(result: dict[str, Any]) -> tuple[str, str]:
     )
 
 
-def build_app(library: Library, mcp: bool = False) -> gr.Blocks:
+def build_app(service: PageService, mcp: bool = False) -> gr.Blocks:
     """The page; with `mcp`, the tools of qa.tools are also endpoints, which Gradio's MCP server offers."""
 
     def ask_page(
@@ -369,7 +369,7 @@ def build_app(library: Library, mcp: bool = False) -> gr.Blocks:
     ) -> tuple[str, str]:
         try:
             return render_answer(
-                library.ask(
+                service.ask(
                     question,
                     retrieval,
                     int(top_k),
@@ -385,19 +385,19 @@ def build_app(library: Library, mcp: bool = False) -> gr.Blocks:
 
     def refresh() -> tuple[str, list[list[Any]], Any, Any]:
         return (
-            library.stats(),
-            library.rows(),
-            gr.update(choices=library.choices(), value=[]),
+            service.stats(),
+            service.rows(),
+            gr.update(choices=service.choices(), value=[]),
             examples_update(),
         )
 
     def examples_update() -> Any:
-        return gr.Dataset(samples=[[q] for q in library.examples()])
+        return gr.Dataset(samples=[[q] for q in service.examples()])
 
     def add(files: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 (Gradio's idiom)
         progress(0.1, desc="Reading and indexing the articles")
         try:
-            message = library.add_uploads(files or [])
+            message = service.add_uploads(files or [])
         except Exception as exc:
             message = f"{visitor_line(exc)} Nothing was added."
         return (message, *refresh())
@@ -406,13 +406,13 @@ def build_app(library: Library, mcp: bool = False) -> gr.Blocks:
         """Name what the Remove button would remove and ask to confirm it; nothing is removed yet."""
         if not ids:
             return "Choose the articles to remove first.", gr.update(visible=False)
-        titles = dict((v, k) for k, v in library.choices())
+        titles = dict((v, k) for k, v in service.choices())
         named = "; ".join(titles.get(i, i) for i in ids)
         return f"Remove {len(ids)} article(s) for good? {named}", gr.update(visible=True)
 
     def remove(ids: list[str] | None) -> tuple[Any, ...]:
         try:
-            message = library.remove(ids or [])
+            message = service.remove(ids or [])
         except Exception as exc:
             message = visitor_line(exc)
         return (message, gr.update(visible=False), *refresh())
@@ -433,9 +433,9 @@ def build_app(library: Library, mcp: bool = False) -> gr.Blocks:
                 ask = gr.Button("Ask", variant="primary", elem_id="ask", scale=1)
             with gr.Row():
                 retrieval = gr.Radio(
-                    ["hybrid", "dense", "bm25"], value=library.config.retrieval, label="Retrieval"
+                    ["hybrid", "dense", "bm25"], value=service.config.retrieval, label="Retrieval"
                 )
-                top_k = gr.Slider(1, 20, value=library.config.top_k, step=1, label="Passages to read (top-k)")
+                top_k = gr.Slider(1, 20, value=service.config.top_k, step=1, label="Passages to read (top-k)")
                 always = gr.Checkbox(
                     False,
                     label="Always show the best guess",
@@ -453,7 +453,7 @@ def build_app(library: Library, mcp: bool = False) -> gr.Blocks:
                         info="nothing published after this day is searched",
                     )
                     source = gr.Dropdown(
-                        library.sources(),
+                        service.sources(),
                         value=None,
                         label="Source",
                         allow_custom_value=True,
@@ -461,16 +461,16 @@ def build_app(library: Library, mcp: bool = False) -> gr.Blocks:
                     )
             examples = gr.Dataset(
                 components=[gr.Textbox(visible=False)],
-                samples=[[q] for q in library.examples()],
+                samples=[[q] for q in service.examples()],
                 label="Try",
                 elem_id="examples",
             )
             answer = gr.HTML(elem_id="answer")
             candidates = gr.HTML(elem_id="candidates")
         with gr.Tab("Library"):
-            stats = gr.Markdown(library.stats(), elem_id="stats")
+            stats = gr.Markdown(service.stats(), elem_id="stats")
             table = gr.Dataframe(
-                library.rows(),
+                service.rows(),
                 headers=["", "title", "date", "source", "url", "passages", "id"],
                 interactive=False,
                 elem_id="articles",
@@ -478,24 +478,24 @@ def build_app(library: Library, mcp: bool = False) -> gr.Blocks:
                 wrap=True,
                 column_widths=["5%", "33%", "12%", "12%", "14%", "10%", "14%"],
             )
-            with gr.Group(visible=not library.read_only):
+            with gr.Group(visible=not service.read_only):
                 upload = gr.File(
                     label=f"Add articles ({FILE_TYPES}; up to "
-                    f"{library.max_upload_bytes // (1024 * 1024)} MB each, {library.max_files} files at once)",
+                    f"{service.max_upload_bytes // (1024 * 1024)} MB each, {service.max_files} files at once)",
                     file_count="multiple",
                     elem_id="upload",
                 )
                 add_button = gr.Button("Add to the index", elem_id="add")
                 upload_message = gr.Markdown(elem_id="library-message")  # beside the upload box it reports on
                 chosen = gr.Dropdown(
-                    library.choices(), multiselect=True, label="Articles to remove", elem_id="remove-choice"
+                    service.choices(), multiselect=True, label="Articles to remove", elem_id="remove-choice"
                 )
                 remove_button = gr.Button("Remove", variant="stop", elem_id="remove")
                 remove_message = gr.Markdown(elem_id="remove-message")
                 with gr.Row(visible=False) as confirming:
                     confirm_button = gr.Button("Yes, remove them", variant="stop", elem_id="confirm-remove")
                     cancel_button = gr.Button("Cancel", elem_id="cancel-remove")
-            if library.read_only:
+            if service.read_only:
                 gr.Markdown("This page is read-only: articles are added and removed with `qa index`.")
 
         shown = [stats, table, chosen, examples]
@@ -539,7 +539,7 @@ def build_app(library: Library, mcp: bool = False) -> gr.Blocks:
             that day, so nothing published after it is searched; empty means all.
             """
             try:
-                return library.ask(
+                return service.ask(
                     question,
                     retrieval,
                     top_k,
@@ -557,7 +557,7 @@ def build_app(library: Library, mcp: bool = False) -> gr.Blocks:
         visibility: Any = "undocumented" if mcp else "public"
         gr.api(api_ask, api_name="ask", concurrency_limit=ASK_CONCURRENCY, api_visibility=visibility)
         if mcp:
-            for tool in (library.tools.ask, library.tools.search, library.tools.list_articles):
+            for tool in (service.tools.ask, service.tools.search, service.tools.list_articles):
                 gr.api(
                     as_tool(tool),
                     api_name=f"tool_{tool.__name__}",
@@ -603,11 +603,11 @@ def serve(
     """Serve the page, its HTTP API (/api/v1) and, with `serving.mcp`, its MCP server, until Ctrl+C."""
     serving = serving or Serving()
     index_dir = Path(index_dir) if index_dir else default_index_dir()
-    library = Library(
+    service = PageService(
         index_dir, config or Config(), serving.max_upload_mb, serving.read_only, serving.max_files
     )
-    library.ask(SEED_EXAMPLES[0], remember=False)  # load the models before the first visitor waits for them
-    app = build_app(library, mcp=serving.mcp)
+    service.ask(SEED_EXAMPLES[0], remember=False)  # load the models before the first visitor waits for them
+    app = build_app(service, mcp=serving.mcp)
     where = f"http://{serving.host}:{serving.port}"
     print(
         f"Serving on {where} (index {index_dir}); the API at {where}{API_PREFIX}"
@@ -625,7 +625,7 @@ def serve(
         auth=serving.credentials or None,
         mcp_server=serving.mcp,
         app_kwargs={
-            "routes": [Mount(API_PREFIX, app=build_api(library))],
+            "routes": [Mount(API_PREFIX, app=build_api(service))],
             "middleware": [Middleware(SignInGuard, credentials=serving.credentials)],
         },
     )
