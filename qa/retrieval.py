@@ -1,21 +1,30 @@
-"""Question → passages: dense (FAISS), BM25, or both fused by reciprocal rank."""
+"""Question → passages: dense (FAISS), BM25, or both fused by reciprocal rank (qa.fusion).
+
+Each kind of search is a `Searcher`: given a snapshot of the store, the questions, how deep to go and
+what a filter keeps, it returns each question's (row id, score) list, best first. The retriever runs one
+or both, fuses them, folds syndicated copies into one story and, for news, lets the passage ranker
+reorder the candidates (qa.reranking).
+"""
 
 from __future__ import annotations
 
 import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from qa.answers import day_number
 from qa.articles import Article
 from qa.config import Retrieval
 from qa.embeddings import Embedder
-from qa.filtering import Filters
+from qa.filtering import Filters, Kept
+from qa.fusion import Ranked, fuse
 from qa.passages import Passage
 from qa.reranking import PassageRanker
+from qa.snapshots import Snapshot
 from qa.store import Store
 
-__all__ = ["Filters", "Hit", "Retriever", "fuse"]
+__all__ = ["Filters", "Hit", "Retriever"]
 
 
 @dataclass
@@ -25,6 +34,35 @@ class Hit:
     score: float  # fused score (hybrid) or the retriever's own
     dense_rank: int | None = None
     bm25_rank: int | None = None
+
+
+class Searcher(Protocol):
+    """One kind of search: each question's passages as (row id, score), best first, in one snapshot."""
+
+    def __call__(
+        self, view: Snapshot, questions: Sequence[str], depth: int, allowed: Kept | None
+    ) -> list[Ranked]: ...
+
+
+@dataclass
+class DenseSearcher:
+    """Nearest passages to the question's embedding (FAISS segments)."""
+
+    embedder: Embedder
+
+    def __call__(
+        self, view: Snapshot, questions: Sequence[str], depth: int, allowed: Kept | None
+    ) -> list[Ranked]:
+        return view.dense(self.embedder.encode(list(questions)), depth, allowed)
+
+
+class BM25Searcher:
+    """Passages by BM25 over their words (tantivy)."""
+
+    def __call__(
+        self, view: Snapshot, questions: Sequence[str], depth: int, allowed: Kept | None
+    ) -> list[Ranked]:
+        return view.bm25(questions, depth, allowed)
 
 
 class Retriever:
@@ -38,6 +76,7 @@ class Retriever:
     ) -> None:
         self.index = index
         self.embedder = embedder
+        self.searchers: dict[str, Searcher] = {"dense": DenseSearcher(embedder), "bm25": BM25Searcher()}
         self.candidates = candidates
         self.rrf_k = rrf_k
         self.passage_ranker = passage_ranker  # reorders the hybrid search's first `candidates` (qa.reranking)
@@ -61,11 +100,11 @@ class Retriever:
             allowed = view.allowed(filters) if filters else None
             # Deeper than top_k, so that top_k distinct stories remain once syndicated copies are folded.
             depth = max(top_k, self.candidates) if mode == "hybrid" else top_k * 3
-            none: list[list[tuple[int, float]]] = [[] for _ in questions]
-            dense = (
-                view.dense(self.embedder.encode(list(questions)), depth, allowed) if mode != "bm25" else none
+            none: list[Ranked] = [[] for _ in questions]
+            dense, sparse = (
+                self.searchers[kind](view, questions, depth, allowed) if mode in (kind, "hybrid") else none
+                for kind in ("dense", "bm25")
             )
-            sparse = view.bm25(questions, depth, allowed) if mode != "dense" else none
             ranked_per_question = []
             for q in range(len(questions)):
                 ranked: list[tuple[int, float, int | None, int | None]]
@@ -74,7 +113,7 @@ class Retriever:
                 elif mode == "bm25":
                     ranked = [(i, s, None, r) for r, (i, s) in enumerate(sparse[q])]
                 else:
-                    ranked = self._fuse(dense[q], sparse[q])
+                    ranked = fuse(dense[q], sparse[q], self.rrf_k)
                 ranked_per_question.append(ranked)
             passages = view.passages([i for ranked in ranked_per_question for i, *_ in ranked])
             articles = view.articles(list({p.article_id for p in passages.values()}))
@@ -115,30 +154,3 @@ class Retriever:
                 if len(kept) == top_k:
                     break
         return kept
-
-    def _fuse(
-        self, dense: list[tuple[int, float]], sparse: list[tuple[int, float]]
-    ) -> list[tuple[int, float, int | None, int | None]]:
-        return fuse(dense, sparse, self.rrf_k)
-
-
-def fuse(
-    dense: list[tuple[int, float]], sparse: list[tuple[int, float]], rrf_k: int
-) -> list[tuple[int, float, int | None, int | None]]:
-    """Reciprocal rank fusion of two ranked (id, score) lists into (id, fused score, dense rank, BM25 rank).
-
-    Equal fused scores are broken by the scores relative to each side's best: ties are
-    common (one side ranks A over B, the other B over A), and the side whose margin is
-    larger is then the surer one.
-    """
-    ranks: dict[int, list[int | None]] = {}
-    relative: dict[int, float] = {}
-    for side, results in enumerate((dense, sparse)):
-        top = results[0][1] if results and results[0][1] > 0 else 1.0
-        for r, (i, score) in enumerate(results):
-            ranks.setdefault(i, [None, None])[side] = r
-            relative[i] = relative.get(i, 0.0) + score / top
-    fused = [
-        (i, sum(1.0 / (rrf_k + r + 1) for r in rs if r is not None), rs[0], rs[1]) for i, rs in ranks.items()
-    ]
-    return sorted(fused, key=lambda x: (round(x[1], 12), relative[x[0]]), reverse=True)

@@ -14,9 +14,10 @@ from qa.articles import Article
 from qa.boilerplate import in_apparatus, is_boilerplate, opening_datelines
 from qa.calibration import Calibration, expected_calibration_error, fit_calibration
 from qa.duplicates import BANDS, Stories, band_keys, signature
+from qa.fusion import fuse
 from qa.passages import Passage, split_passages
 from qa.reading import decode_window
-from qa.retrieval import Hit, Retriever, fuse
+from qa.retrieval import Hit, Retriever
 from qa.training import steps_within_budget
 
 # ----- span decoding -------------------------------------------------------------------------------
