@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from qa.archive import AddReport
 from qa.articles import SUFFIXES, collect_articles
 from qa.config import Config
-from qa.engine import AddReport, Engine
+from qa.engine import Engine
 from qa.errors import InputError, QAError
 
 logger = logging.getLogger(__name__)
