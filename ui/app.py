@@ -354,10 +354,14 @@ def render_answer(result: dict[str, Any]) -> tuple[str, str]:
     )
 
 
-def build_app(service: PageService, mcp: bool = False) -> gr.Blocks:
-    """The page; with `mcp`, the tools of qa.tools are also endpoints, which Gradio's MCP server offers."""
+class PageHandlers:
+    """What the page's buttons do, over the service; each failure is shown as its one line (visitor_line)."""
+
+    def __init__(self, service: PageService) -> None:
+        self.service = service
 
     def ask_page(
+        self,
         question: str,
         retrieval: str,
         top_k: float,
@@ -369,7 +373,7 @@ def build_app(service: PageService, mcp: bool = False) -> gr.Blocks:
     ) -> tuple[str, str]:
         try:
             return render_answer(
-                service.ask(
+                self.service.ask(
                     question,
                     retrieval,
                     int(top_k),
@@ -383,188 +387,201 @@ def build_app(service: PageService, mcp: bool = False) -> gr.Blocks:
         except Exception as exc:  # QAError's one line, or a bug's, never Gradio's generic error
             return f"<div class='error' id='ask-error'>{html.escape(visitor_line(exc))}</div>", ""
 
-    def refresh() -> tuple[str, list[list[Any]], Any, Any]:
+    def refresh(self) -> tuple[str, list[list[Any]], Any, Any]:
         return (
-            service.stats(),
-            service.rows(),
-            gr.update(choices=service.choices(), value=[]),
-            examples_update(),
+            self.service.stats(),
+            self.service.rows(),
+            gr.update(choices=self.service.choices(), value=[]),
+            self.examples_update(),
         )
 
-    def examples_update() -> Any:
-        return gr.Dataset(samples=[[q] for q in service.examples()])
+    def examples_update(self) -> Any:
+        return gr.Dataset(samples=[[q] for q in self.service.examples()])
 
-    def add(files: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 (Gradio's idiom)
+    def add(self, files: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 (Gradio's idiom)
         progress(0.1, desc="Reading and indexing the articles")
         try:
-            message = service.add_uploads(files or [])
+            message = self.service.add_uploads(files or [])
         except Exception as exc:
             message = f"{visitor_line(exc)} Nothing was added."
-        return (message, *refresh())
+        return (message, *self.refresh())
 
-    def confirm_removal(ids: list[str] | None) -> tuple[Any, ...]:
+    def confirm_removal(self, ids: list[str] | None) -> tuple[Any, ...]:
         """Name what the Remove button would remove and ask to confirm it; nothing is removed yet."""
         if not ids:
             return "Choose the articles to remove first.", gr.update(visible=False)
-        titles = dict((v, k) for k, v in service.choices())
+        titles = dict((v, k) for k, v in self.service.choices())
         named = "; ".join(titles.get(i, i) for i in ids)
         return f"Remove {len(ids)} article(s) for good? {named}", gr.update(visible=True)
 
-    def remove(ids: list[str] | None) -> tuple[Any, ...]:
+    def remove(self, ids: list[str] | None) -> tuple[Any, ...]:
         try:
-            message = service.remove(ids or [])
+            message = self.service.remove(ids or [])
         except Exception as exc:
             message = visitor_line(exc)
-        return (message, gr.update(visible=False), *refresh())
+        return (message, gr.update(visible=False), *self.refresh())
 
+    def api_ask(
+        self,
+        question: str,
+        retrieval: str = "hybrid",
+        top_k: int = 5,
+        always_answer: bool = False,
+        since: str = "",
+        until: str = "",
+        source: str = "",
+        as_of: str = "",
+    ) -> dict[str, Any]:
+        """Answer a question from the indexed articles; returns the answer, its citation and the candidates.
+
+        `since`/`until` (dates) and `source` restrict the articles searched; `as_of` (a day) asks as on
+        that day, so nothing published after it is searched; empty means all.
+        """
+        try:
+            return self.service.ask(
+                question,
+                retrieval,
+                top_k,
+                always_answer,
+                since=since,
+                until=until,
+                source=source,
+                as_of=as_of,
+            )
+        except Exception as exc:
+            raise gr.Error(visitor_line(exc)) from None
+
+
+def build_app(service: PageService, mcp: bool = False) -> gr.Blocks:
+    """The page; with `mcp`, the tools of qa.tools are also endpoints, which Gradio's MCP server offers."""
+    handlers = PageHandlers(service)
     with gr.Blocks(title="News QA") as app:
         gr.Markdown(
             "# News QA\nAsk your articles a question; every answer is shown in the sentence it came from."
         )
         with gr.Tab("Ask"):
-            with gr.Row():
-                question = gr.Textbox(
-                    label="Question",
-                    placeholder=SEED_EXAMPLES[0],
-                    elem_id="question",
-                    scale=5,
-                    max_length=1000,
-                )
-                ask = gr.Button("Ask", variant="primary", elem_id="ask", scale=1)
-            with gr.Row():
-                retrieval = gr.Radio(
-                    ["hybrid", "dense", "bm25"], value=service.config.retrieval, label="Retrieval"
-                )
-                top_k = gr.Slider(1, 20, value=service.config.top_k, step=1, label="Passages to read (top-k)")
-                always = gr.Checkbox(
-                    False,
-                    label="Always show the best guess",
-                    elem_id="always-answer",
-                    info="even when the articles don't say it with enough confidence",
-                )
-            with gr.Accordion("Only some articles", open=False, elem_id="filters"):
-                with gr.Row():
-                    since = gr.Textbox(label="Published since", placeholder="2025-10-01", elem_id="since")
-                    until = gr.Textbox(label="Published until", placeholder="2025-10-31", elem_id="until")
-                    as_of = gr.Textbox(
-                        label="Asked as of",
-                        placeholder="today",
-                        elem_id="as-of",
-                        info="nothing published after this day is searched",
-                    )
-                    source = gr.Dropdown(
-                        service.sources(),
-                        value=None,
-                        label="Source",
-                        allow_custom_value=True,
-                        elem_id="source",
-                    )
-            examples = gr.Dataset(
-                components=[gr.Textbox(visible=False)],
-                samples=[[q] for q in service.examples()],
-                label="Try",
-                elem_id="examples",
-            )
-            answer = gr.HTML(elem_id="answer")
-            candidates = gr.HTML(elem_id="candidates")
+            asking = ask_tab(service, handlers)
         with gr.Tab("Library"):
-            stats = gr.Markdown(service.stats(), elem_id="stats")
-            table = gr.Dataframe(
-                service.rows(),
-                headers=["", "title", "date", "source", "url", "passages", "id"],
-                interactive=False,
-                elem_id="articles",
-                show_search="search",
-                wrap=True,
-                column_widths=["5%", "33%", "12%", "12%", "14%", "10%", "14%"],
-            )
-            with gr.Group(visible=not service.read_only):
-                upload = gr.File(
-                    label=f"Add articles ({FILE_TYPES}; up to "
-                    f"{service.max_upload_bytes // (1024 * 1024)} MB each, {service.max_files} files at once)",
-                    file_count="multiple",
-                    elem_id="upload",
-                )
-                add_button = gr.Button("Add to the index", elem_id="add")
-                upload_message = gr.Markdown(elem_id="library-message")  # beside the upload box it reports on
-                chosen = gr.Dropdown(
-                    service.choices(), multiselect=True, label="Articles to remove", elem_id="remove-choice"
-                )
-                remove_button = gr.Button("Remove", variant="stop", elem_id="remove")
-                remove_message = gr.Markdown(elem_id="remove-message")
-                with gr.Row(visible=False) as confirming:
-                    confirm_button = gr.Button("Yes, remove them", variant="stop", elem_id="confirm-remove")
-                    cancel_button = gr.Button("Cancel", elem_id="cancel-remove")
-            if service.read_only:
-                gr.Markdown("This page is read-only: articles are added and removed with `qa index`.")
-
-        shown = [stats, table, chosen, examples]
-        examples.click(lambda sample: sample[0], examples, question, api_visibility="undocumented")
-        for trigger in (ask.click, question.submit):
-            trigger(
-                ask_page,
-                [question, retrieval, top_k, always, since, until, source, as_of],
-                [answer, candidates],
-                api_visibility="undocumented",
-                concurrency_limit=ASK_CONCURRENCY,
-            ).then(examples_update, None, examples, api_visibility="undocumented", show_progress="hidden")
-        add_button.click(add, [upload], [upload_message, *shown], api_visibility="undocumented")
-        remove_button.click(
-            confirm_removal, [chosen], [remove_message, confirming], api_visibility="undocumented"
-        )
-        confirm_button.click(
-            remove, [chosen], [remove_message, confirming, *shown], api_visibility="undocumented"
-        )
-        cancel_button.click(
-            lambda: ("Nothing was removed.", gr.update(visible=False)),
-            None,
-            [remove_message, confirming],
-            api_visibility="undocumented",
-        )
-        app.load(refresh, None, shown, api_visibility="undocumented")
-
-        def api_ask(
-            question: str,
-            retrieval: str = "hybrid",
-            top_k: int = 5,
-            always_answer: bool = False,
-            since: str = "",
-            until: str = "",
-            source: str = "",
-            as_of: str = "",
-        ) -> dict[str, Any]:
-            """Answer a question from the indexed articles; returns the answer, its citation and the candidates.
-
-            `since`/`until` (dates) and `source` restrict the articles searched; `as_of` (a day) asks as on
-            that day, so nothing published after it is searched; empty means all.
-            """
-            try:
-                return service.ask(
-                    question,
-                    retrieval,
-                    top_k,
-                    always_answer,
-                    since=since,
-                    until=until,
-                    source=source,
-                    as_of=as_of,
-                )
-            except Exception as exc:
-                raise gr.Error(visitor_line(exc)) from None
-
-        # With MCP on, this full answer stays callable by name but is not offered as a tool: the tools' small
-        # answers fit a model's context.
-        visibility: Any = "undocumented" if mcp else "public"
-        gr.api(api_ask, api_name="ask", concurrency_limit=ASK_CONCURRENCY, api_visibility=visibility)
-        if mcp:
-            for tool in (service.tools.ask, service.tools.search, service.tools.list_articles):
-                gr.api(
-                    as_tool(tool),
-                    api_name=f"tool_{tool.__name__}",
-                    queue=False,  # called in the MCP request itself, not through a loopback client (and its sign-in)
-                )
+            library = library_tab(service)
+        shown = [library["stats"], library["table"], library["chosen"], asking["examples"]]
+        wire_library(handlers, library, shown)
+        app.load(handlers.refresh, None, shown, api_visibility="undocumented")
+        api_endpoints(service, handlers, mcp)
     app.queue(default_concurrency_limit=1)
     return app
+
+
+def ask_tab(service: PageService, handlers: PageHandlers) -> dict[str, Any]:
+    """The Ask tab's question, options, filters, examples and answer, wired to ask; its components by name."""
+    with gr.Row():
+        question = gr.Textbox(
+            label="Question", placeholder=SEED_EXAMPLES[0], elem_id="question", scale=5, max_length=1000
+        )
+        ask = gr.Button("Ask", variant="primary", elem_id="ask", scale=1)
+    with gr.Row():
+        retrieval = gr.Radio(["hybrid", "dense", "bm25"], value=service.config.retrieval, label="Retrieval")
+        top_k = gr.Slider(1, 20, value=service.config.top_k, step=1, label="Passages to read (top-k)")
+        always = gr.Checkbox(
+            False,
+            label="Always show the best guess",
+            elem_id="always-answer",
+            info="even when the articles don't say it with enough confidence",
+        )
+    with gr.Accordion("Only some articles", open=False, elem_id="filters"):
+        with gr.Row():
+            since = gr.Textbox(label="Published since", placeholder="2025-10-01", elem_id="since")
+            until = gr.Textbox(label="Published until", placeholder="2025-10-31", elem_id="until")
+            as_of = gr.Textbox(
+                label="Asked as of",
+                placeholder="today",
+                elem_id="as-of",
+                info="nothing published after this day is searched",
+            )
+            source = gr.Dropdown(
+                service.sources(), value=None, label="Source", allow_custom_value=True, elem_id="source"
+            )
+    examples = gr.Dataset(
+        components=[gr.Textbox(visible=False)],
+        samples=[[q] for q in service.examples()],
+        label="Try",
+        elem_id="examples",
+    )
+    answer = gr.HTML(elem_id="answer")
+    candidates = gr.HTML(elem_id="candidates")
+    examples.click(lambda sample: sample[0], examples, question, api_visibility="undocumented")
+    for trigger in (ask.click, question.submit):
+        trigger(
+            handlers.ask_page,
+            [question, retrieval, top_k, always, since, until, source, as_of],
+            [answer, candidates],
+            api_visibility="undocumented",
+            concurrency_limit=ASK_CONCURRENCY,
+        ).then(
+            handlers.examples_update, None, examples, api_visibility="undocumented", show_progress="hidden"
+        )
+    return {"examples": examples}
+
+
+def library_tab(service: PageService) -> dict[str, Any]:
+    """The Library tab: the table of articles and, unless read-only, upload and removal; its components."""
+    parts: dict[str, Any] = {"stats": gr.Markdown(service.stats(), elem_id="stats")}
+    parts["table"] = gr.Dataframe(
+        service.rows(),
+        headers=["", "title", "date", "source", "url", "passages", "id"],
+        interactive=False,
+        elem_id="articles",
+        show_search="search",
+        wrap=True,
+        column_widths=["5%", "33%", "12%", "12%", "14%", "10%", "14%"],
+    )
+    with gr.Group(visible=not service.read_only):
+        parts["upload"] = gr.File(
+            label=f"Add articles ({FILE_TYPES}; up to "
+            f"{service.max_upload_bytes // (1024 * 1024)} MB each, {service.max_files} files at once)",
+            file_count="multiple",
+            elem_id="upload",
+        )
+        parts["add"] = gr.Button("Add to the index", elem_id="add")
+        parts["added"] = gr.Markdown(elem_id="library-message")  # beside the upload box it reports on
+        parts["chosen"] = gr.Dropdown(
+            service.choices(), multiselect=True, label="Articles to remove", elem_id="remove-choice"
+        )
+        parts["remove"] = gr.Button("Remove", variant="stop", elem_id="remove")
+        parts["removed"] = gr.Markdown(elem_id="remove-message")
+        with gr.Row(visible=False) as confirming:
+            parts["confirm"] = gr.Button("Yes, remove them", variant="stop", elem_id="confirm-remove")
+            parts["cancel"] = gr.Button("Cancel", elem_id="cancel-remove")
+        parts["confirming"] = confirming
+    if service.read_only:
+        gr.Markdown("This page is read-only: articles are added and removed with `qa index`.")
+    return parts
+
+
+def wire_library(handlers: PageHandlers, parts: dict[str, Any], shown: list[Any]) -> None:
+    """Upload adds and refreshes what is shown; Remove asks first, Yes removes, Cancel says nothing was."""
+    hidden: Any = "undocumented"
+    parts["add"].click(handlers.add, [parts["upload"]], [parts["added"], *shown], api_visibility=hidden)
+    confirmation = [parts["removed"], parts["confirming"]]
+    parts["remove"].click(handlers.confirm_removal, [parts["chosen"]], confirmation, api_visibility=hidden)
+    parts["confirm"].click(handlers.remove, [parts["chosen"]], [*confirmation, *shown], api_visibility=hidden)
+    parts["cancel"].click(
+        lambda: ("Nothing was removed.", gr.update(visible=False)), None, confirmation, api_visibility=hidden
+    )
+
+
+def api_endpoints(service: PageService, handlers: PageHandlers, mcp: bool) -> None:
+    """The page's named endpoint `ask` and, with `mcp`, the tools Gradio's MCP server offers."""
+    # With MCP on, the full answer stays callable by name but is not offered as a tool: the tools' small
+    # answers fit a model's context.
+    visibility: Any = "undocumented" if mcp else "public"
+    gr.api(handlers.api_ask, api_name="ask", concurrency_limit=ASK_CONCURRENCY, api_visibility=visibility)
+    if mcp:
+        for tool in (service.tools.ask, service.tools.search, service.tools.list_articles):
+            gr.api(
+                as_tool(tool),
+                api_name=f"tool_{tool.__name__}",
+                queue=False,  # called in the MCP request itself, not through a loopback client (and its sign-in)
+            )
 
 
 def as_tool(method: Any) -> Any:
