@@ -22,6 +22,7 @@ from qa.squad import SquadExample, load_examples, load_paragraphs, score
 ASKED_TOGETHER = 32  # questions per Engine.ask_many in the open evaluation
 if TYPE_CHECKING:
     from qa.config import Config
+    from qa.engine import Engine
     from qa.retrieval import Hit
 
 
@@ -175,16 +176,7 @@ def evaluate_reader(
     unanswerable pair is wrong): expected calibration error and reliability bins.
     `scores` and `right` come back too, for fitting a calibration or drawing it.
     """
-    texts, scores = [], []
-    bar = _progress(len(examples), "reading", progress)
-    for lo in range(0, len(examples), batch_size):
-        chunk = examples[lo : lo + batch_size]
-        for reading in reader.read_pairs([e.question for e in chunk], [e.context for e in chunk], top_n=1):
-            best = reading.best
-            texts.append(best.text if best else "")
-            scores.append(answerability(best.score if best else 0.0, reading.no_answer, abstain_on))
-        bar.update(len(chunk))
-    bar.close()
+    texts, scores = _best_spans(reader, examples, batch_size, progress, abstain_on)
     score_arr = np.array(scores)
     impossible = np.array([e.is_impossible for e in examples])
     answered = [score(t, e.answers) for t, e in zip(texts, examples)]
@@ -203,39 +195,8 @@ def evaluate_reader(
         "abstain_on": abstain_on,
     }
     if impossible.any():
-        has = ~impossible
-        t_best, f1_best = best_threshold(score_arr, f1_answered, impossible)
-        best_abstain = score_arr < t_best
         result.update(
-            has_ans_count=int(has.sum()),
-            has_ans_exact_match=100 * float(em[has].mean()) if has.any() else 0.0,
-            has_ans_f1=100 * float(f1[has].mean()) if has.any() else 0.0,
-            has_ans_f1_always_answering=100 * float(f1_answered[has].mean()) if has.any() else 0.0,
-            no_ans_count=int(impossible.sum()),
-            no_ans_accuracy=100 * float(abstain[impossible].mean()),
-        )
-        for kind in sorted(set(kinds or [])):
-            twins = np.array([k == kind for k in kinds or []]) & impossible
-            if twins.any():
-                no_ans = float(abstain[twins].mean())
-                result[f"no_ans_accuracy_{kind.replace('-', '_')}"] = 100 * no_ans
-                # F1 of a half-and-half mix of answerable questions and twins of this kind alone.
-                result[f"f1_half_{kind.replace('-', '_')}"] = 50 * (float(f1[has].mean()) + no_ans)
-        result.update(
-            best_threshold=t_best,
-            best_f1=100 * f1_best,
-            best_has_ans_f1=100 * float(np.where(best_abstain, 0.0, f1_answered)[has].mean())
-            if has.any()
-            else 0.0,
-            best_no_ans_accuracy=100 * float(best_abstain[impossible].mean()),
-        )
-        t_floor = threshold_keeping(score_arr, f1_answered, impossible, has_ans_floor / 100)
-        floor_abstain = score_arr < t_floor
-        result.update(
-            floor_has_ans_f1=has_ans_floor,
-            floor_threshold=t_floor,
-            floor_f1=100 * float(np.where(floor_abstain, impossible, f1_answered).mean()),
-            floor_no_ans_accuracy=100 * float(floor_abstain[impossible].mean()),
+            unanswerable_scores(score_arr, em, f1, f1_answered, abstain, impossible, kinds, has_ans_floor)
         )
     if calibration is not None and len(examples):
         confidence = [calibration(x) for x in scores]
@@ -243,6 +204,74 @@ def evaluate_reader(
         result["reliability"] = reliability(confidence, right)
     result["scores"], result["right"] = scores, [bool(r) for r in right]
     return result
+
+
+def _best_spans(
+    reader: Reader, examples: list[SquadExample], batch_size: int, progress: bool, abstain_on: AbstainRule
+) -> tuple[list[str], list[float]]:
+    """Each example's best span in its own paragraph, and that span's answerability by `abstain_on`."""
+    texts, scores = [], []
+    bar = _progress(len(examples), "reading", progress)
+    for lo in range(0, len(examples), batch_size):
+        chunk = examples[lo : lo + batch_size]
+        for reading in reader.read_pairs([e.question for e in chunk], [e.context for e in chunk], top_n=1):
+            best = reading.best
+            texts.append(best.text if best else "")
+            scores.append(answerability(best.score if best else 0.0, reading.no_answer, abstain_on))
+        bar.update(len(chunk))
+    bar.close()
+    return texts, scores
+
+
+def unanswerable_scores(
+    score_arr: np.ndarray,
+    em: np.ndarray,
+    f1: np.ndarray,
+    f1_answered: np.ndarray,
+    abstain: np.ndarray,
+    impossible: np.ndarray,
+    kinds: list[str] | None,
+    has_ans_floor: float,
+) -> dict[str, Any]:
+    """HasAns/NoAns scores at the threshold used, per kind of twin, at the best-F1 threshold and at the
+    highest threshold that keeps HasAns F1 at `has_ans_floor` (see evaluate_reader). `em`, `f1`: with the
+    abstentions at the threshold used; `f1_answered`: always answering."""
+    out: dict[str, Any] = {}
+    has = ~impossible
+    t_best, f1_best = best_threshold(score_arr, f1_answered, impossible)
+    best_abstain = score_arr < t_best
+    out.update(
+        has_ans_count=int(has.sum()),
+        has_ans_exact_match=100 * float(em[has].mean()) if has.any() else 0.0,
+        has_ans_f1=100 * float(f1[has].mean()) if has.any() else 0.0,
+        has_ans_f1_always_answering=100 * float(f1_answered[has].mean()) if has.any() else 0.0,
+        no_ans_count=int(impossible.sum()),
+        no_ans_accuracy=100 * float(abstain[impossible].mean()),
+    )
+    for kind in sorted(set(kinds or [])):
+        twins = np.array([k == kind for k in kinds or []]) & impossible
+        if twins.any():
+            no_ans = float(abstain[twins].mean())
+            out[f"no_ans_accuracy_{kind.replace('-', '_')}"] = 100 * no_ans
+            # F1 of a half-and-half mix of answerable questions and twins of this kind alone.
+            out[f"f1_half_{kind.replace('-', '_')}"] = 50 * (float(f1[has].mean()) + no_ans)
+    out.update(
+        best_threshold=t_best,
+        best_f1=100 * f1_best,
+        best_has_ans_f1=100 * float(np.where(best_abstain, 0.0, f1_answered)[has].mean())
+        if has.any()
+        else 0.0,
+        best_no_ans_accuracy=100 * float(best_abstain[impossible].mean()),
+    )
+    t_floor = threshold_keeping(score_arr, f1_answered, impossible, has_ans_floor / 100)
+    floor_abstain = score_arr < t_floor
+    out.update(
+        floor_has_ans_f1=has_ans_floor,
+        floor_threshold=t_floor,
+        floor_f1=100 * float(np.where(floor_abstain, impossible, f1_answered).mean()),
+        floor_no_ans_accuracy=100 * float(floor_abstain[impossible].mean()),
+    )
+    return out
 
 
 def answer_hits(hits: list[Hit], answers: list[str]) -> list[bool]:
@@ -289,36 +318,60 @@ def evaluate_open(
         questions = [e.question for e in examples]
         depth = max(max(ks), config.top_k)
         hits_per_question = engine.search_many(questions, top_k=depth, retrieval=config.retrieval)
-        recall = {k: 0 for k in ks}
-        bar = _progress(len(examples), "answering", progress)
-        rows = []  # (orphaned, em, f1, answered)
-        shown = []  # (confidence of the best answer, whether it was right)
-        for lo in range(0, len(examples), ASKED_TOGETHER):
-            chunk = examples[lo : lo + ASKED_TOGETHER]
-            # What users get: the whole ask (ranking, confidence, the no-answer decision), best guess shown.
-            results = engine.ask_many([e.question for e in chunk], always_answer=True)
-            for example, hits, asked in zip(chunk, hits_per_question[lo:], results):
-                found = answer_hits(hits, example.answers)
-                for k in ks:
-                    recall[k] += example.title not in orphaned and any(found[:k])
-                best = asked.answers[0] if asked.answers else None
-                em, f1 = score(best.text if best else "", example.answers)
-                rows.append((example.title in orphaned, em, f1, asked.confident))
-                shown.append(
-                    (
-                        best.confidence if best else 0.0,
-                        f1 >= 0.5 and example.title not in orphaned,
-                        asked.confident,
-                    )
-                )
-                bar.update(1)
-        bar.close()
+        recall, rows, shown = _ask_all(engine, examples, hits_per_question, orphaned, ks, progress)
+    result = _open_scores(rows, recall, len(articles), ks, config, engine)
+    if (engine.assembly.calibration is not None or engine.assembly.ranker is not None) and shown:
+        result.update(_calibration_scores(shown))
+    if orphan:
+        result.update(_orphan_scores(rows, orphan, len(orphaned)))
+    return result
+
+
+def _ask_all(
+    engine: Engine,
+    examples: list[SquadExample],
+    hits_per_question: list[list[Hit]],
+    orphaned: set[str],
+    ks: tuple[int, ...],
+    progress: bool,
+) -> tuple[dict[int, int], list[tuple[bool, float, float, bool]], list[tuple[float, bool, bool]]]:
+    """Ask every question as users do (the whole ask, best guess shown): recall@k of the retrieval, one
+    (orphaned, EM, F1, answered) row per question, and (confidence, right, answered) of each best answer."""
+    recall = {k: 0 for k in ks}
+    bar = _progress(len(examples), "answering", progress)
+    rows = []
+    shown = []
+    for lo in range(0, len(examples), ASKED_TOGETHER):
+        chunk = examples[lo : lo + ASKED_TOGETHER]
+        results = engine.ask_many([e.question for e in chunk], always_answer=True)
+        for example, hits, asked in zip(chunk, hits_per_question[lo:], results):
+            found = answer_hits(hits, example.answers)
+            for k in ks:
+                recall[k] += example.title not in orphaned and any(found[:k])
+            best = asked.answers[0] if asked.answers else None
+            em, f1 = score(best.text if best else "", example.answers)
+            rows.append((example.title in orphaned, em, f1, asked.confident))
+            right = f1 >= 0.5 and example.title not in orphaned  # a gold answer matched, for calibration
+            shown.append((best.confidence if best else 0.0, right, asked.confident))
+            bar.update(1)
+    bar.close()
+    return recall, rows, shown
+
+
+def _open_scores(
+    rows: list[tuple[bool, float, float, bool]],
+    recall: dict[int, int],
+    paragraphs: int,
+    ks: tuple[int, ...],
+    config: Config,
+    engine: Engine,
+) -> dict[str, Any]:
     present = [r for r in rows if not r[0]]
-    lost = [r for r in rows if r[0]]
     n = max(1, len(present))
-    result: dict[str, Any] = {
-        "count": len(examples),
-        "paragraphs": len(articles),
+    ranker = engine.assembly.ranker
+    return {
+        "count": len(rows),
+        "paragraphs": paragraphs,
         "exact_match": 100 * sum(r[1] for r in present) / n,
         "f1": 100 * sum(r[2] for r in present) / n,
         "exact_match_abstaining": 100 * sum(r[1] * r[3] for r in present) / n,
@@ -327,28 +380,35 @@ def evaluate_open(
         **{f"recall@{k}": recall[k] / n for k in ks},
         "retrieval": config.retrieval,
         "top_k": config.top_k,
-        "threshold": (engine.assembly.ranker.thresholds or engine.assembly.ranker.threshold)
-        if engine.assembly.ranker
-        else engine.assembly.threshold,
+        "threshold": (ranker.thresholds or ranker.threshold) if ranker else engine.assembly.threshold,
     }
-    if (engine.assembly.calibration is not None or engine.assembly.ranker is not None) and shown:
-        # "right" is F1 >= 0.5 against a gold answer; over every question, and over the answered ones only
-        result["expected_calibration_error"] = expected_calibration_error(
+
+
+def _calibration_scores(shown: list[tuple[float, bool, bool]]) -> dict[str, float]:
+    """ECE of the confidence shown, over every question and over the answered ones ("right": F1 >= 0.5)."""
+    out = {
+        "expected_calibration_error": expected_calibration_error(
             [c for c, _, _ in shown], [r for _, r, _ in shown]
         )
-        answered = [(c, r) for c, r, a in shown if a]
-        if answered:
-            result["expected_calibration_error_answered"] = expected_calibration_error(
-                [c for c, _ in answered], [r for _, r in answered]
-            )
-    if orphan:
-        result.update(
-            orphan=orphan,
-            orphaned_articles=len(orphaned),
-            orphaned_questions=len(lost),
-            orphaned_abstained=100 * sum(not r[3] for r in lost) / max(1, len(lost)),
-            exact_match_abstaining_all=100
-            * sum(r[1] * r[3] if not r[0] else (not r[3]) for r in rows)
-            / max(1, len(rows)),
+    }
+    answered = [(c, r) for c, r, a in shown if a]
+    if answered:
+        out["expected_calibration_error_answered"] = expected_calibration_error(
+            [c for c, _ in answered], [r for _, r in answered]
         )
-    return result
+    return out
+
+
+def _orphan_scores(
+    rows: list[tuple[bool, float, float, bool]], orphan: float, orphaned: int
+) -> dict[str, Any]:
+    lost = [r for r in rows if r[0]]
+    return {
+        "orphan": orphan,
+        "orphaned_articles": orphaned,
+        "orphaned_questions": len(lost),
+        "orphaned_abstained": 100 * sum(not r[3] for r in lost) / max(1, len(lost)),
+        "exact_match_abstaining_all": 100
+        * sum(r[1] * r[3] if not r[0] else (not r[3]) for r in rows)
+        / max(1, len(rows)),
+    }
