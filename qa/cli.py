@@ -1020,6 +1020,12 @@ def _train_command(sub: Any) -> None:
         default=0.5,
         help="synthetic unanswerable examples per question (default %(default)s)",
     )
+    _training_run_options(p)
+    p.set_defaults(func=cmd_train_reader)
+
+
+def _training_run_options(p: argparse.ArgumentParser) -> None:
+    """How a training run goes: seed, device, time budget, checkpoints, evaluation, output."""
     p.add_argument("--seed", type=_number(int), default=13)
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default %(default)s)")
     p.add_argument(
@@ -1049,7 +1055,6 @@ def _train_command(sub: Any) -> None:
         help="questions of --eval-file per curve point (default %(default)s)",
     )
     p.add_argument("--quiet", action="store_true")
-    p.set_defaults(func=cmd_train_reader)
 
 
 def _eval_command(sub: Any) -> None:
@@ -1107,6 +1112,12 @@ def _eval_command(sub: Any) -> None:
     p.add_argument(
         "--diagram", type=Path, help="reader: write a reliability diagram (PNG) of the calibrated confidence"
     )
+    _eval_engine_options(p)
+    p.set_defaults(func=cmd_eval)
+
+
+def _eval_engine_options(p: argparse.ArgumentParser) -> None:
+    """What is evaluated: the open setting's corpus and retrieval, the models, the batch."""
     p.add_argument(
         "--orphan",
         type=_number(float, 0, 1),
@@ -1123,7 +1134,6 @@ def _eval_command(sub: Any) -> None:
     p.add_argument("--batch-size", type=_number(int, 1), default=64)
     p.add_argument("--int8", action=argparse.BooleanOptionalAction, help=INT8_HELP)
     p.add_argument("--quiet", action="store_true")
-    p.set_defaults(func=cmd_eval)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
