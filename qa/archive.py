@@ -48,6 +48,16 @@ class AddReport:
     failed: list[tuple[Path, str]] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
     no_news: list[str] = field(default_factory=list)  # articles whose text is all boilerplate: never searched
+    states: dict[str, str] = field(default_factory=dict)  # article id -> added, updated or unchanged
+
+    def counted(self, states: dict[str, str]) -> AddReport:
+        """This report with each article's state, as the commit found it, and the counts of each."""
+        self.states = states
+        values = list(states.values())
+        self.added, self.updated, self.unchanged = (
+            values.count(x) for x in ("added", "updated", "unchanged")
+        )
+        return self
 
     def describe(self) -> str:
         return (
@@ -281,20 +291,12 @@ class Archive:
         workers, which write the segment files the commit then takes in.
         """
         report = AddReport()
-        fresh = []
         if not replace_all:
             self._keep_apart(articles)
         known_sums = {} if replace_all else self.index.checksums([a.id for a in articles])
-        for a in articles:
-            known = known_sums.get(a.id)
-            if known and known == a.checksum:
-                report.unchanged += 1
-                continue
-            report.updated += bool(known)
-            report.added += not known
-            fresh.append(a)
+        fresh = [a for a in articles if known_sums.get(a.id) != a.checksum]
         if not fresh and not replace_all:
-            return report
+            return report.counted({a.id: "unchanged" for a in articles})
         signatures = self._mark_copies(fresh, replace_all)
         split = {
             a.id: split_passages(a, self.config.passage_words, self.config.overlap_sentences) for a in fresh
@@ -303,17 +305,23 @@ class Archive:
         report.no_news = [a.id for a in fresh if not split[a.id] and a.text.strip()]
         if ray is None:
             vectors = self.embedder.encode([p.text for p in passages], progress=self.progress)
-            self.index.add(
+            held = self.index.add(
                 fresh, passages, vectors, signatures, replace_all=replace_all, encoder=self.embedder.encoder
             )
         else:
             from qa.distributed import embed_and_commit
 
-            embed_and_commit(
+            held = embed_and_commit(
                 self.index, self.embedder, fresh, passages, signatures, replace_all, ray, self.progress
             )
         report.passages = len(passages)
-        return report
+        # What each article was to the index when the change committed (another writer may have been first).
+        states = {a.id: "unchanged" for a in articles if known_sums.get(a.id) == a.checksum}
+        for a in fresh:
+            states[a.id] = (
+                "added" if a.id not in held else "unchanged" if held[a.id] == a.checksum else "updated"
+            )
+        return report.counted(states)
 
     def _keep_apart(self, articles: Sequence[Article]) -> None:
         """An article whose id is its file's name, read from another file than the stored article of that id

@@ -60,8 +60,10 @@ class Commits(Writer):
         signatures: dict[str, bytes] | None = None,
         replace_all: bool = False,
         encoder: str | None = None,
-    ) -> None:
+    ) -> dict[str, str]:
         """Commit articles (replacing any with the same ids), their passages and vectors, as one change.
+        Returns the checksums the index held for these ids when the change committed (none for a build): what
+        was added, updated or unchanged, as the commit found it, whatever another writer did meanwhile.
 
         Args:
             signatures: each article's MinHash signature (qa.duplicates), kept for later adds.
@@ -84,7 +86,7 @@ class Commits(Writer):
                 "UPDATE segments SET state='live', kind=?, vectors=?, bytes=?, sha256=? WHERE number=?",
                 (kind, count, size, digest, number),
             )
-            self._apply(
+            return self._apply(
                 db,
                 articles,
                 passages,
@@ -144,9 +146,14 @@ class Commits(Writer):
         old: list[tuple[int, int]],
         signatures: dict[str, bytes],
         replace_all: bool,
-    ) -> None:
+    ) -> dict[str, str]:
         """Inside the open transaction, the `new` segments already live: replace the old passages by the new
-        ones (in segments `segment_of`), commit, then settle BM25 and merge."""
+        ones (in segments `segment_of`), commit, then settle BM25 and merge. Returns the checksums held
+        before for these articles' ids (none when everything is replaced)."""
+        held: dict[str, str] = {}
+        if not replace_all:
+            ids = [a.id for a in articles]
+            held = dict(select_in(db, "SELECT id, checksum FROM articles WHERE id IN ({})", ids))
         if replace_all:
             db.execute("DELETE FROM articles")
             db.execute("DELETE FROM passages")
@@ -193,6 +200,7 @@ class Commits(Writer):
         self.text.change(delete=[r for r, _ in old])  # old documents go once nobody can see them live
         db.execute("DELETE FROM unsettled")
         self._merge(db, everything=False)
+        return held
 
     def remove(self, ids: Sequence[str]) -> int:
         """Remove articles by id (their vectors are masked until their segment is merged); returns how many."""

@@ -195,8 +195,9 @@ def embed_and_commit(
     replace_all: bool,
     options: RayOptions,
     progress: bool = False,
-) -> None:
-    """Embed `passages` on Ray into segment files of the index, then commit everything in one transaction."""
+) -> dict[str, str]:
+    """Embed `passages` on Ray into segment files of the index, then commit everything in one transaction;
+    returns the checksums held before for these ids (Store.add)."""
     from tqdm import tqdm
 
     _ = embedder.model  # export the int8 graph into the cache once, before the workers look for it
@@ -226,7 +227,9 @@ def embed_and_commit(
                 for record in _records(dataset):
                     written.append(record)
                     bar.update(record["vectors"])
-        index.commit_staged(job, articles, passages, written, signatures, replace_all, embedder.encoder)
+        return index.commit_staged(
+            job, articles, passages, written, signatures, replace_all, embedder.encoder
+        )
 
 
 @contextmanager

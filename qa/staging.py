@@ -77,8 +77,9 @@ class Staging(Commits):
         signatures: dict[str, bytes] | None = None,
         replace_all: bool = False,
         encoder: str | None = None,
-    ) -> None:
-        """Commit a job's articles and passages with the segment files its workers wrote (Job.write's records)."""
+    ) -> dict[str, str]:
+        """Commit a job's articles and passages with the segment files its workers wrote (Job.write's records).
+        Returns the checksums held before for these ids, as `Commits.add` does."""
         written = sorted(written, key=lambda w: min(w["rowids"]))
         held = np.sort(
             np.concatenate([np.asarray(w["rowids"], dtype=np.int64) for w in written] or [np.zeros(0, int)])
@@ -115,7 +116,7 @@ class Staging(Commits):
                 segment_of[np.asarray(w["rowids"], dtype=np.int64) - job.first] = n
             self._set(db, next_segment=number + len(written))
             db.execute("DELETE FROM settings WHERE key=?", (f"job:{job.id}",))
-            self._apply(
+            return self._apply(
                 db,
                 articles,
                 passages,

@@ -224,6 +224,33 @@ def test_two_writers_at_once_keep_all_their_articles_while_a_reader_asks(index_c
     assert "b-7" in {h.passage.article_id for h in dense}
 
 
+def test_two_adds_of_the_same_folder_at_once_report_what_the_commit_found(index_copy: Path, tmp_path: Path):
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    for n in range(40):
+        (folder / f"report-{n}.txt").write_text(
+            f"Report {n}\n\nThe harbour office logged ship zq{n}x arriving on day {n}. " * 3, encoding="utf-8"
+        )
+    adds = [  # both read the index before either commits (the embedding is done outside the writer's lock)
+        subprocess.Popen(
+            [sys.executable, "-m", "qa", "index", "add", str(folder), "--index-dir", str(index_copy)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    said = []
+    for add in adds:
+        out, err = add.communicate(timeout=600)
+        assert add.returncode == 0, err[-2000:]
+        said.append(re.search(r"Added (\d+), updated (\d+), unchanged (\d+)", out + err).groups())
+    # 40 articles were added once, whichever add committed first; the other found them there, unchanged
+    assert sorted(said) == [("0", "0", "40"), ("40", "0", "0")], said
+    assert Engine.open(index_copy).stats().articles == 41
+
+
 @pytest.fixture
 def small_disk(tmp_path: Path):
     """A real 2 MB tmpfs, so that a save really runs out of space (needs root, as in CI; skipped otherwise)."""

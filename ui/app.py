@@ -190,6 +190,7 @@ class PageService:
             )
         lines: list[str] = []
         articles: list[Article] = []
+        per_file: list[tuple[int, list[Article]]] = []  # (its line, its articles) of each file read
         with tempfile.TemporaryDirectory() as tmp:
             for n, upload in enumerate(files):
                 source = Path(upload)
@@ -215,25 +216,17 @@ class PageService:
                     reason = collected.failed[0][1].replace(str(target), source.name)
                     lines.append(f"- **{source.name}**: failed — {reason}")
                     continue
-                known = self.engine.checksums([a.id for a in collected.articles])
-                states = [
-                    "unchanged" if known.get(a.id) == a.checksum else "updated" if a.id in known else "added"
-                    for a in collected.articles
-                ]
-                counts = ", ".join(
-                    f"{states.count(x)} {x}" for x in ("added", "updated", "unchanged") if x in states
-                )
-                lines.append(
-                    f"- **{source.name}**: "
-                    + (states[0] if len(states) == 1 else f"{len(states)} articles: {counts}")
-                )
                 for article in collected.articles:
                     article.origin = None  # an upload's name is all the page knows: the same name updates
+                lines.append(source.name)  # its line is written once the commit says what each article was
+                per_file.append((len(lines) - 1, collected.articles))
                 articles.extend(collected.articles)
             if articles:
                 with self.writing:
                     report = self.engine.add_articles(articles)
                 self.just_added = {a.id for a in articles}
+        for line, read in per_file:  # ids as the add kept them
+            lines[line] = f"- **{lines[line]}**: " + file_states([report.states[a.id] for a in read])
         summary = report.describe() if articles else "Nothing was added."
         return "\n".join([summary, *lines])
 
@@ -272,6 +265,14 @@ class PageService:
             raise Forbidden(
                 "This page is read-only: ask and browse here; add or remove articles with `qa index`."
             )
+
+
+def file_states(states: list[str]) -> str:
+    """What an upload's file did: its article's state, or how many of its articles were in each."""
+    if len(states) == 1:
+        return states[0]
+    counts = ", ".join(f"{states.count(x)} {x}" for x in ("added", "updated", "unchanged") if x in states)
+    return f"{len(states)} articles: {counts}"
 
 
 def visitor_line(exc: Exception) -> str:
