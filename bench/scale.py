@@ -8,7 +8,8 @@ frequencies, and vectors are random unit vectors around 2,000 topic centres
 finding). A question is 6 words of one passage and that passage's vector plus
 noise. For each size it prints: adding 1 article (median of 5) and 1,000 articles,
 removing 1 article, opening, hybrid retrieval median/p90 over 200 questions
-(fusion, filters off, no reader), dense recall@10 against exact search, RSS after
+(the shipped depth, fusion and passage ranker; no encoder, no reader), the same with date filters keeping
+about 50 %, 5 % and 0.1 % of the archive and with one source (1 in 7), dense recall@10 against exact search, RSS after
 opening and after the questions, and bytes on disk per passage. `--legacy` sizes
 time the format-1 storage (bench/legacy_index.py: everything rewritten on a change)
 in the same run, so the gain is a ratio on one machine in one mood.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import datetime
 import json
 import re
 import resource
@@ -27,6 +29,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -65,7 +68,7 @@ class Corpus:
             aid = f"{tag}{number}-{a}"
             chunk = texts[a * PER_ARTICLE : (a + 1) * PER_ARTICLE]
             text = "\n".join(chunk)
-            out_articles.append(Article(aid, f"Story {aid}", text, f"2025-{1 + a % 12:02d}-01", f"S{a % 7}"))
+            out_articles.append(Article(aid, f"Story {aid}", text, day(number * articles + a), f"S{a % 7}"))
             at = 0
             for n, t in enumerate(chunk):
                 out_passages.append(Passage(f"{aid}:{n}", aid, t, at, at + len(t)))
@@ -77,6 +80,25 @@ class Corpus:
         return _unit(centre + rng.standard_normal((n, DIM)).astype(np.float32) / np.sqrt(DIM)).astype(
             np.float32
         )
+
+
+DAYS = 1096  # articles are dated over three years, one day after another: a day holds 0.09 % of them
+
+
+def day(n: int) -> str:
+    return (datetime.date(2023, 1, 1) + datetime.timedelta(days=n % DAYS)).isoformat()
+
+
+def filters_keeping() -> dict[str, Any]:
+    """Filters that keep about 50 %, 5 % and 0.1 % of the archive by date, and one source (1 in 7)."""
+    from qa.filtering import Filters
+
+    return {
+        "50%": Filters(date_from=day(DAYS // 2)),
+        "5%": Filters(date_from=day(500), date_to=day(554)),
+        "0.1%": Filters(date_from=day(700), date_to=day(700)),
+        "source": Filters(sources=["S3"]),
+    }
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -135,6 +157,8 @@ def build(corpus: Corpus, folder: Path, size: int) -> None:
 
 def measure(corpus: Corpus, folder: Path, size: int) -> dict:
     """Everything timed on a built index (run in its own process, so RSS is the index's own)."""
+    from qa.config import Config
+    from qa.reranking import PassageRanker
     from qa.retrieval import Retriever
     from qa.store import Store
 
@@ -152,12 +176,22 @@ def measure(corpus: Corpus, folder: Path, size: int) -> dict:
             return np.stack([lookup[q] for q in qs])
 
     lookup = dict(zip(texts, queries))
-    retriever = Retriever(index, Given())
+    config = Config()  # what users get: the shipped depth and passage ranker (the articles are dated)
+    ranker = PassageRanker.load(Path(config.passage_ranker)) if config.passage_ranker else None
+    retriever = Retriever(index, Given(), config.candidates, config.rrf_k, ranker)
     times = []
     for q in texts:
         t = time.perf_counter()
         retriever.search(q, top_k=5)
         times.append((time.perf_counter() - t) * 1000)
+    filtered = {}
+    for name, filters in filters_keeping().items():
+        kept = []
+        for q in texts:
+            t = time.perf_counter()
+            retriever.search(q, top_k=5, filters=filters)
+            kept.append((time.perf_counter() - t) * 1000)
+        filtered[name] = round(float(np.median(kept)), 1)
     with index.snapshot() as view:
         found = view.dense(queries, 10)
     # passage numbers -> row ids: rows were added in order from 1, passage n has row id n + 1
@@ -190,6 +224,7 @@ def measure(corpus: Corpus, folder: Path, size: int) -> dict:
         "open_s": open_s,
         "hybrid_ms_median": float(np.median(times)),
         "hybrid_ms_p90": float(np.percentile(times, 90)),
+        "filtered_hybrid_ms_median": filtered,
         "dense_recall@10": float(recall),
         "rss_before_open_mb": rss0,
         "rss_open_mb": rss_open,
@@ -321,6 +356,11 @@ def main() -> None:
             f"{r.get('dense_recall@10', float('nan')):>9.3f} {r['rss_open_mb']:>6.0f}/{r['rss_after_queries_mb']:<7.0f} "
             f"{r.get('disk_bytes_per_passage', float('nan')):>9.0f}"
         )
+    for r in results:
+        if "filtered_hybrid_ms_median" in r:
+            print(
+                f"{r['passages']:>10,} passages, hybrid ms median with a filter keeping: {r['filtered_hybrid_ms_median']}"
+            )
     new = {r["passages"]: r for r in results if r.get("format") != 1}
     if 10_000 in new and 1_000_000 in new:
         print(

@@ -30,7 +30,7 @@ __all__ = ["Filters", "Hit", "Retriever"]
 @dataclass
 class Hit:
     passage: Passage
-    article: Article  # the article the passage comes from
+    article: Article  # the article the passage comes from, without its text (Engine.articles has it)
     score: float  # fused score (hybrid) or the retriever's own
     dense_rank: int | None = None
     bm25_rank: int | None = None
@@ -116,7 +116,7 @@ class Retriever:
                     ranked = fuse(dense[q], sparse[q], self.rrf_k)
                 ranked_per_question.append(ranked)
             passages = view.passages([i for ranked in ranked_per_question for i, *_ in ranked])
-            articles = view.articles(list({p.article_id for p in passages.values()}))
+            articles = view.articles(list({p.article_id for p in passages.values()}), text=False)
         results = []
         # Filters hold as_of as an ISO day (checked when they are made)
         asked_on = (

@@ -358,8 +358,11 @@ class Snapshot:
         )
         return {r[0]: Passage(*r[1:]) for r in rows}
 
-    def articles(self, ids: Sequence[str]) -> dict[str, Article]:
-        rows = select_in(self.db, f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE id IN ({{}})", list(ids))
+    def articles(self, ids: Sequence[str], text: bool = True) -> dict[str, Article]:
+        """Articles by id; `text=False` leaves their text empty (a search needs their titles, dates and
+        sources, and reading every whole text would cost more than the search)."""
+        columns = ARTICLE_COLUMNS if text else ARTICLE_COLUMNS.replace("text", "''")
+        rows = select_in(self.db, f"SELECT {columns} FROM articles WHERE id IN ({{}})", list(ids))
         return {r[0]: Article(*r) for r in rows}
 
     def vectors(self, rowids: Sequence[int]) -> dict[int, np.ndarray]:
