@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qa.archive import AddReport
+from qa.adding import AddReport
 from qa.articles import SUFFIXES, collect_articles
 from qa.config import Config
 from qa.engine import Engine

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.archive import AddReport
+from qa.adding import AddReport
 from qa.errors import Forbidden, IndexUnusable, InputError, NoIndex, QAError, SaveFailed
 from qa.tools import whole_number
 from qa.watching import Pending, Watcher, change_line, is_article_file

@@ -1,0 +1,194 @@
+"""Articles into an index: new or changed ones found by checksum, copies of a story marked, passages split,
+embedded (here or on Ray) and committed in one change; what each article was to the index, as the commit
+found it, is reported (`AddReport`). A part of `qa.archive.Archive`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from qa.articles import (
+    Article,
+    Collected,
+    collect_articles,
+    distinct_id,
+    gather,
+    list_files,
+)
+from qa.config import Config
+from qa.duplicates import Stories, signature
+from qa.embeddings import Embedder
+from qa.errors import InputError
+from qa.passages import split_passages
+from qa.store import Store
+
+if TYPE_CHECKING:
+    from qa.distributed import RayOptions
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class AddReport:
+    """What an add did, and each file it could not read (failed) or passed over (skipped: not an article type)."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    passages: int = 0
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+    no_news: list[str] = field(default_factory=list)  # articles whose text is all boilerplate: never searched
+    states: dict[str, str] = field(default_factory=dict)  # article id -> added, updated or unchanged
+
+    def counted(self, states: dict[str, str]) -> AddReport:
+        """This report with each article's state, as the commit found it, and the counts of each."""
+        self.states = states
+        values = list(states.values())
+        self.added, self.updated, self.unchanged = (
+            values.count(x) for x in ("added", "updated", "unchanged")
+        )
+        return self
+
+    def describe(self) -> str:
+        return (
+            f"Added {self.added}, updated {self.updated}, unchanged {self.unchanged} article(s) "
+            f"({self.passages} new passage(s)).{self.files_note()}"
+            + (
+                f" {len(self.no_news)} article(s) held nothing but datelines, credits or ads and will not be "
+                f"searched: {', '.join(self.no_news[:3])}{' ...' if len(self.no_news) > 3 else ''}."
+                if self.no_news
+                else ""
+            )
+        )
+
+    def files_note(self) -> str:
+        """ " N file(s) failed, M skipped." when any did, else nothing."""
+        return (
+            f" {len(self.failed)} file(s) failed, {len(self.skipped)} skipped."
+            if self.failed or self.skipped
+            else ""
+        )
+
+
+def _collect(paths: Iterable[str | Path], strict: bool, ray: RayOptions | None = None) -> Collected:
+    """The articles to add (read by Ray workers with `ray`); with `strict`, any file that fails stops
+    everything before anything is written."""
+    if ray is None:
+        collected = collect_articles(paths)
+    else:
+        from qa.distributed import read_files
+
+        collected, files = list_files(paths)
+        collected = gather(collected, read_files(files, ray))
+    if collected.failed and (strict or not collected.articles):
+        if len(collected.failed) == 1:
+            raise InputError(collected.failed[0][1])
+        raise InputError(
+            f"{len(collected.failed)} files could not be read, the first: {collected.failed[0][1]}"
+            + ("" if strict else " Nothing else was found to add.")
+        )
+    return collected
+
+
+class Adding:
+    """Adding articles to the archive's index (mixed into Archive, which sets these attributes)."""
+
+    index: Store
+    embedder: Embedder
+    config: Config
+    progress: bool
+
+    def add(
+        self, paths: Iterable[str | Path], strict: bool = False, ray: RayOptions | None = None
+    ) -> AddReport:
+        """Add articles from files or folders; unchanged ones are skipped, changed ones replaced.
+
+        Files that cannot be read are left out and listed in the report (with
+        `strict`, any of them stops the add before anything is written). With `ray`,
+        files are read and passages embedded on Ray (see qa.distributed).
+        """
+        return self._add_paths(paths, strict, ray)
+
+    def _add_paths(
+        self, paths: Iterable[str | Path], strict: bool, ray: RayOptions | None, replace_all: bool = False
+    ) -> AddReport:
+        """Add what the files hold; the report also names each file that failed or was skipped."""
+        if ray is None:
+            return self._add_collected(_collect(paths, strict), replace_all)
+        from qa.distributed import Runtime
+
+        with Runtime(ray):  # one Ray runtime for reading and embedding
+            return self._add_collected(_collect(paths, strict, ray), replace_all, ray)
+
+    def _add_collected(
+        self, collected: Collected, replace_all: bool = False, ray: RayOptions | None = None
+    ) -> AddReport:
+        report = self.add_articles(collected.articles, replace_all, ray)
+        report.failed, report.skipped = collected.failed, collected.skipped
+        return report
+
+    def add_articles(
+        self, articles: Sequence[Article], replace_all: bool = False, ray: RayOptions | None = None
+    ) -> AddReport:
+        """Add (or replace) articles in one commit; with `replace_all` they replace everything (a build).
+
+        The slow part, embedding, runs before the index's writer lock is taken, so
+        questions and other writers are not held up by it; with `ray`, it runs on Ray
+        workers, which write the segment files the commit then takes in.
+        """
+        report = AddReport()
+        if not replace_all:
+            self._keep_apart(articles)
+        known_sums = {} if replace_all else self.index.checksums([a.id for a in articles])
+        fresh = [a for a in articles if known_sums.get(a.id) != a.checksum]
+        if not fresh and not replace_all:
+            return report.counted({a.id: "unchanged" for a in articles})
+        signatures = self._mark_copies(fresh, replace_all)
+        split = {
+            a.id: split_passages(a, self.config.passage_words, self.config.overlap_sentences) for a in fresh
+        }
+        passages = [p for a in fresh for p in split[a.id]]
+        report.no_news = [a.id for a in fresh if not split[a.id] and a.text.strip()]
+        if ray is None:
+            vectors = self.embedder.encode([p.text for p in passages], progress=self.progress)
+            held = self.index.add(
+                fresh, passages, vectors, signatures, replace_all=replace_all, encoder=self.embedder.encoder
+            )
+        else:
+            from qa.distributed import embed_and_commit
+
+            held = embed_and_commit(
+                self.index, self.embedder, fresh, passages, signatures, replace_all, ray, self.progress
+            )
+        report.passages = len(passages)
+        # What each article was to the index when the change committed (another writer may have been first).
+        states = {a.id: "unchanged" for a in articles if known_sums.get(a.id) == a.checksum}
+        for a in fresh:
+            states[a.id] = (
+                "added" if a.id not in held else "unchanged" if held[a.id] == a.checksum else "updated"
+            )
+        return report.counted(states)
+
+    def _keep_apart(self, articles: Sequence[Article]) -> None:
+        """An article whose id is its file's name, read from another file than the stored article of that id
+        (report.txt of another folder), gets a distinct id (`distinct_id`) instead of replacing it."""
+        stored = self.index.origins([a.id for a in articles if a.origin])
+        for article in articles:
+            if article.origin and stored.get(article.id, article.origin) != article.origin:
+                article.id = distinct_id(article)
+
+    def _mark_copies(self, fresh: Sequence[Article], replace_all: bool) -> dict[str, bytes]:
+        """Mark each new or changed article that republishes a story already stored (unless everything is
+        being replaced) or earlier in `fresh`. Returns each article's MinHash signature, stored with it."""
+        stories = Stories() if replace_all else Stories(self.index.story_candidates)
+        signatures = {}
+        for article in fresh:
+            minhash = signature(article.text)
+            article.copy_of = stories.original_of(article, minhash)
+            signatures[article.id] = stories.add(article, minhash)
+        return signatures
