@@ -80,6 +80,9 @@ class Kept:
     by_rowid: np.ndarray  # bool, indexed by row id
     share: float  # kept / live passages
     bits: np.ndarray | None = None  # the packed bitmap a FAISS selector of these reads: kept alive here
+    # The kept rows as (first, last) row id ranges holding no other live passage, when they make at most
+    # SPANS_MAX of them (an archive added in date order keeps a date range in a few), else None.
+    spans: list[tuple[int, int]] | None = None
 
     def keeps(self, rowid: int) -> bool:
         return 0 <= rowid < self.by_rowid.size and bool(self.by_rowid[rowid])
@@ -149,4 +152,22 @@ class PassageFacts:
         size = int(self.rowids[-1]) + 1 if len(self.rowids) else 0
         by_rowid = np.zeros(size, dtype=bool)
         by_rowid[rowids] = True
-        return Kept(rowids, by_rowid, len(rowids) / max(1, len(self.rowids)))
+        return Kept(
+            rowids,
+            by_rowid,
+            len(rowids) / max(1, len(self.rowids)),
+            spans=kept_spans(self.rowids, passage_kept),
+        )
+
+
+SPANS_MAX = 128  # more ranges than this: the kept row ids are listed in the query instead (qa.fulltext)
+
+
+def kept_spans(live: np.ndarray, kept: np.ndarray) -> list[tuple[int, int]] | None:
+    """(first, last) row id of each run of kept rows among the live ones (`live` ascending, `kept` a mask
+    over it): no live row outside the filter lies in a range. None when there are more than SPANS_MAX."""
+    edges = np.diff(np.concatenate([[0], kept.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
+    if len(starts) > SPANS_MAX:
+        return None
+    return list(zip(live[starts].tolist(), live[ends].tolist()))

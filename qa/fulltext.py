@@ -45,6 +45,7 @@ FOOTER_MAGIC = 1337  # the last four bytes of every tantivy file with a footer
 MANAGED = ".managed.json"  # tantivy's list of the files it owns (and may delete)
 LOCK_FILES = (".tantivy-meta.lock", ".tantivy-writer.lock")
 TERM_SET_MAX = 4096  # a filter keeping at most this many passages puts their row ids in the query
+FAST_RANGES_MAX = 4  # up to this many row id ranges are tested on the fast field, more on the inverted index
 POST_FILTER_MAX = 2000  # a wider filter checks the hits of a search at most this deep (then the row ids)
 PLAIN_NAME = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9_.\-]*")  # a file name in this folder, no path
 
@@ -181,9 +182,9 @@ class FullText:
 
         A narrow filter's row ids become part of the query; a wide one is applied to the hits of a search
         deep enough that `depth` of them should pass, and a question for which too few do is searched again
-        with the row ids in the query. Either way the cost follows the filter, not the archive.
+        with the kept rows in the query: as a few row id ranges where they make a few runs (a date range of
+        an archive added in date order), else as the set of their row ids (bench/bm25_filters.py).
         """
-        import tantivy
 
         wanted = math.ceil((depth + 10) / max(kept.share, 1e-9) * 1.5)
         with self._native("read"):
@@ -197,11 +198,28 @@ class FullText:
             else:
                 passed, short = [[] for _ in questions], list(range(len(questions)))
             if short:
-                only = tantivy.Query.term_set_query(self.index.schema, "rowid", kept.rowids.tolist())
+                only = self._only(kept)
                 again = self._search(searcher, [questions[q] for q in short], depth, only)
                 for q, found in zip(short, again):
                     passed[q] = found
             return passed
+
+    def _only(self, kept: Kept) -> Any:
+        """A query matching the kept passages: a few row id ranges where the filter keeps runs of rows (a
+        date range over an archive added in date order), else the set of their row ids."""
+        import tantivy
+
+        schema = self.index.schema
+        if kept.spans is None or kept.rowids.size <= TERM_SET_MAX:
+            return tantivy.Query.term_set_query(schema, "rowid", kept.rowids.tolist())
+        inverted = len(kept.spans) > FAST_RANGES_MAX  # a fast-field range scans the column: good for a few
+        ranges = [
+            tantivy.Query.range_query(
+                schema, "rowid", tantivy.FieldType.Integer, first, last, use_inverted_index=inverted
+            )
+            for first, last in kept.spans
+        ]
+        return tantivy.Query.boolean_query([(tantivy.Occur.Should, r) for r in ranges])
 
     def _search(
         self, searcher: Any, questions: Sequence[str], depth: int, only: Any

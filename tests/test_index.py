@@ -171,3 +171,33 @@ def test_a_deletes_file_left_by_a_killed_commit_does_not_stop_the_next_one(tmp_p
         r not in (1, 2, 3) for r, _ in text.search(["ferry"], 40)[0]
     )
     assert all((tmp_path / "text" / name).exists() for name in text._committed_deletes())
+
+
+def test_bm25_with_a_wide_filter_of_few_row_ranges_finds_what_the_row_id_set_finds(tmp_path: Path):
+    """A filter keeping more rows than fit a term set, too few of the archive for filtering a deeper search's
+    hits, in a few runs (a date range over an archive added in date order), is searched with row id ranges
+    (fast-field or inverted); it finds exactly what the set of its row ids finds."""
+    from qa.filtering import Kept, kept_spans
+    from qa.fulltext import POST_FILTER_MAX, TERM_SET_MAX, FullText
+
+    text = FullText(tmp_path / "text")
+    live = np.arange(1, 20_001)
+    text.change(add=[(int(n), f"dispatch {n} from the harbour office" + " ferry" * (n % 7)) for n in live])
+    text.change(delete=[10, 11])  # removed passages: holes that a range may span
+    live = live[(live != 10) & (live != 11)]
+    two_runs = (live <= 4000) | (live > 19_800)
+    six_runs = (live % 3300) < 710
+    assert kept_spans(live, two_runs) == [(1, 4000), (19_801, 20_000)]
+    for kept in (two_runs, six_runs):
+        rowids = live[kept]
+        by_rowid = np.zeros(int(live[-1]) + 1, dtype=bool)
+        by_rowid[rowids] = True
+        ranged = Kept(rowids, by_rowid, len(rowids) / len(live), spans=kept_spans(live, kept))
+        listed = Kept(rowids, by_rowid, ranged.share, spans=None)
+        assert ranged.spans is not None and len(ranged.spans) in (2, 7)
+        # the rows go into the query (not a deeper search filtered afterwards), as ranges or as a set
+        assert rowids.size > TERM_SET_MAX and (300 + 10) / ranged.share * 1.5 > POST_FILTER_MAX
+        for question in ("ferry harbour", "dispatch 4400"):
+            by_range = text.search_kept([question], 300, ranged)[0]
+            by_set = text.search_kept([question], 300, listed)[0]
+            assert by_range == by_set and by_range and all(by_rowid[r] for r, _ in by_range)

@@ -581,3 +581,14 @@ def test_normalize_answer_is_squads_normalisation():
     assert normalize_answer("An apple a day") == "apple day"
     assert normalize_answer("Théâtre — “Le Monde”") == "théâtre — “le monde”"  # only ASCII punctuation goes
     assert normalize_answer("  ") == "" and normalize_answer("then another") == "then another"
+
+
+def test_kept_spans_are_the_runs_of_kept_live_rows_and_give_up_when_there_are_many():
+    from qa.filtering import SPANS_MAX, kept_spans
+
+    live = np.array([1, 2, 3, 5, 6, 9, 12])
+    assert kept_spans(live, np.array([1, 1, 0, 1, 1, 1, 0], bool)) == [(1, 2), (5, 9)]
+    assert kept_spans(live, np.zeros(7, bool)) == []
+    assert kept_spans(live, np.ones(7, bool)) == [(1, 12)]
+    many = np.arange(4 * SPANS_MAX)
+    assert kept_spans(many, many % 2 == 0) is None  # every other row: too many runs for ranges
