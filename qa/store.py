@@ -36,9 +36,10 @@ class Store(Maintenance, Staging):
     """An index folder: what is committed in its database, searched through snapshots, changed by commits.
 
     Its parts, one module each, from reading up to repairing: `qa.snapshots.StoreReader` (open, snapshots,
-    cached segments and filter facts), `qa.catalog.Catalog` (questions about articles), `qa.commits.Commits`
-    (adds, removals, merges, story bands), `qa.staging.Staging` (Ray jobs), `qa.maintenance.Maintenance`
-    (check, rebuild). The folder's layout and schema are in `qa.layout`.
+    cached segments and filter facts), `qa.catalog.Catalog` (questions about articles), `qa.writing.Writer`
+    (the one writer's lock, settling, story bands), `qa.commits.Commits` (adds, removals, merges),
+    `qa.staging.Staging` (Ray jobs), `qa.maintenance.Maintenance` (check, rebuild). The folder's layout and
+    schema are in `qa.layout`.
 
     Args:
         folder: the index folder.
