@@ -80,9 +80,16 @@ class Kept:
     by_rowid: np.ndarray  # bool, indexed by row id
     share: float  # kept / live passages
     bits: np.ndarray | None = None  # the packed bitmap a FAISS selector of these reads: kept alive here
-    # The kept rows as (first, last) row id ranges holding no other live passage, when they make at most
-    # SPANS_MAX of them (an archive added in date order keeps a date range in a few), else None.
-    spans: list[tuple[int, int]] | None = None
+    live: np.ndarray | None = None  # every live passage's row id, ascending (what `spans` runs over)
+    live_kept: np.ndarray | None = None  # per live passage: whether the filter keeps it
+
+    def spans(self) -> list[tuple[int, int]] | None:
+        """The kept rows as (first, last) row id ranges holding no other live passage, when they make at most
+        SPANS_MAX of them (an archive added in date order keeps a date range in a few), else None. Computed
+        when asked: only BM25 with a wide filter uses them (qa.fulltext)."""
+        if self.live is None or self.live_kept is None:
+            return None
+        return kept_spans(self.live, self.live_kept)
 
     def keeps(self, rowid: int) -> bool:
         return 0 <= rowid < self.by_rowid.size and bool(self.by_rowid[rowid])
@@ -156,7 +163,8 @@ class PassageFacts:
             rowids,
             by_rowid,
             len(rowids) / max(1, len(self.rowids)),
-            spans=kept_spans(self.rowids, passage_kept),
+            live=self.rowids,
+            live_kept=passage_kept,
         )
 
 

@@ -210,14 +210,15 @@ class FullText:
         import tantivy
 
         schema = self.index.schema
-        if kept.spans is None or kept.rowids.size <= TERM_SET_MAX:
+        spans = kept.spans() if kept.rowids.size > TERM_SET_MAX else None
+        if spans is None:
             return tantivy.Query.term_set_query(schema, "rowid", kept.rowids.tolist())
-        inverted = len(kept.spans) > FAST_RANGES_MAX  # a fast-field range scans the column: good for a few
+        inverted = len(spans) > FAST_RANGES_MAX  # a fast-field range scans the column: good for a few
         ranges = [
             tantivy.Query.range_query(
                 schema, "rowid", tantivy.FieldType.Integer, first, last, use_inverted_index=inverted
             )
-            for first, last in kept.spans
+            for first, last in spans
         ]
         return tantivy.Query.boolean_query([(tantivy.Occur.Should, r) for r in ranges])
 

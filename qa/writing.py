@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.catalog import Catalog
-from qa.duplicates import band_keys, from_bytes, signature
+from qa.duplicates import band_keys, from_bytes, signature, to_bytes
 from qa.errors import IndexUnusable, SaveFailed
 from qa.fulltext import FullText
 from qa.layout import (
@@ -65,14 +65,10 @@ class Writer(Catalog):
         if not settings or settings.get("story_bands") == "1":
             return  # a new index (its settings, written with its first articles, say story bands are kept)
         rows = db.execute("SELECT id, signature, CASE WHEN signature IS NULL THEN text END FROM articles")
-        keys = [
-            (key, i)
-            for i, stored, text in rows
-            for key in band_keys(from_bytes(stored) if stored else signature(text or ""))
-        ]
+        signatures = {i: stored or to_bytes(signature(text or "")) for i, stored, text in rows}
         db.execute("BEGIN IMMEDIATE")
         db.execute("DELETE FROM story_bands")
-        db.executemany("INSERT INTO story_bands(key, article_id) VALUES (?, ?)", keys)
+        db.executemany("INSERT INTO story_bands(key, article_id) VALUES (?, ?)", self._band_rows(signatures))
         self._set(db, story_bands=1)
         db.execute("COMMIT")
 

@@ -192,9 +192,10 @@ def test_bm25_with_a_wide_filter_of_few_row_ranges_finds_what_the_row_id_set_fin
         rowids = live[kept]
         by_rowid = np.zeros(int(live[-1]) + 1, dtype=bool)
         by_rowid[rowids] = True
-        ranged = Kept(rowids, by_rowid, len(rowids) / len(live), spans=kept_spans(live, kept))
-        listed = Kept(rowids, by_rowid, ranged.share, spans=None)
-        assert ranged.spans is not None and len(ranged.spans) in (2, 7)
+        ranged = Kept(rowids, by_rowid, len(rowids) / len(live), live=live, live_kept=kept)
+        listed = Kept(rowids, by_rowid, ranged.share)  # no live rows given: no spans, the set of ids
+        spans = ranged.spans()
+        assert spans is not None and len(spans) in (2, 7) and listed.spans() is None
         # the rows go into the query (not a deeper search filtered afterwards), as ranges or as a set
         assert rowids.size > TERM_SET_MAX and (300 + 10) / ranged.share * 1.5 > POST_FILTER_MAX
         for question in ("ferry harbour", "dispatch 4400"):
