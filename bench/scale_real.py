@@ -119,14 +119,14 @@ def build(passages: int, workdir: Path) -> None:
 
 
 def questions() -> list[str]:
-    """1,000 real questions: the news quiz's and SQuAD v1.1 dev's, alternately, in a seeded order."""
+    """1,100 real questions (1,000 once the few too long for the reader are left out): the news quiz's and SQuAD v1.1 dev's, alternately, in a seeded order."""
     from qa.squad import load_examples
 
     news = [q["question"] for q in read_jsonl(DATA / "questions.jsonl.gz")]
     squad = [e.question for e in load_examples(SQUAD / "dev-v1.1.json.gz")]
     random.Random(0).shuffle(news)
     random.Random(1).shuffle(squad)
-    return [q for pair in zip(news, squad) for q in pair][:1000]
+    return [q for pair in zip(news, squad) for q in pair][:1100]
 
 
 def filters_keeping() -> dict[str, Any]:
@@ -151,6 +151,17 @@ def _rss_mb() -> float:
     return float("nan")
 
 
+def _askable(engine: Any, question: str) -> bool:
+    """Whether the engine takes this question (a few quiz questions are longer than the reader's budget)."""
+    from qa.errors import InputError
+
+    try:
+        engine.check_question(question)
+    except InputError:
+        return False
+    return True
+
+
 def timed_searches(engine: Any, asked: list[str], filters: Any = None) -> list[float]:
     out = []
     for q in asked:
@@ -170,11 +181,14 @@ def dense_recall(engine: Any, asked: list[str]) -> float:
     with engine.index.snapshot() as view:
         found = view.dense(queries, 10)
         parts = [segments.contents(s.index) for s in view.segments]
-    ids = np.concatenate([p[0] for p in parts])
-    exact = faiss.IndexFlatIP(queries.shape[1])
-    exact.add(np.ascontiguousarray(np.concatenate([p[1] for p in parts]), dtype=np.float32))
-    _, top = exact.search(queries, 10)
-    return float(np.mean([len({r for r, _ in f} & set(ids[t])) / 10 for f, t in zip(found, top)]))
+        ids = np.concatenate([p[0] for p in parts])
+        exact = faiss.IndexFlatIP(queries.shape[1])
+        exact.add(np.ascontiguousarray(np.concatenate([p[1] for p in parts]), dtype=np.float32))
+        _, top = exact.search(queries, 30)
+        candidates = [int(r) for r in ids[top.ravel()]]
+        live = view.passages(candidates)  # a segment keeps a removed passage's vector until it is merged
+    truth = [[int(r) for r in ids[t] if int(r) in live][:10] for t in top]
+    return float(np.mean([len({r for r, _ in f} & set(t)) / len(t) for f, t in zip(found, truth)]))
 
 
 def add_one_by_cli(folder: Path, corpus_digest: Any) -> list[float]:
@@ -231,6 +245,7 @@ def measure(folder: Path) -> dict[str, Any]:
     open_s = time.perf_counter() - t
     stats = engine.stats()
     engine.warm_up()
+    asked = [q for q in asked if _askable(engine, q)]
     timed = asked[:200]
     timed_searches(engine, timed)  # untimed: pages the memory-mapped segments in, as on a served index
     unfiltered = timed_searches(engine, timed)
@@ -239,7 +254,7 @@ def measure(folder: Path) -> dict[str, Any]:
         shares = {name: view.allowed(f).share for name, f in filters_keeping().items()}
     for name, f in filters_keeping().items():
         filtered[name] = round(float(np.median(timed_searches(engine, timed, f))), 1)
-    for q in asked:
+    for q in asked[:1000]:
         engine.ask(q)
     rss = _rss_mb()
     recall = dense_recall(engine, asked[:400])

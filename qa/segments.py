@@ -109,9 +109,17 @@ def read(path: Path, approximate: bool) -> Any:
     """Open a segment file memory-mapped: IVF lists through FAISS's mmap hook, flat codes through the IFC one."""
     import faiss
 
-    return faiss.read_index(
+    index = faiss.read_index(
         str(path), (faiss.IO_FLAG_MMAP if approximate else faiss.IO_FLAG_MMAP_IFC) | faiss.IO_FLAG_READ_ONLY
     )
+    if approximate:
+        # Memory-mapped IVF lists are FAISS's OnDiskInvertedLists, which by default start threads to
+        # prefetch the probed lists on every search: for one question that costs more than the scan
+        # itself (bench/dense_segments.py). The kernel's page cache does the prefetching instead.
+        lists = faiss.downcast_InvertedLists(index.invlists)
+        if hasattr(lists, "prefetch_nthread"):
+            lists.prefetch_nthread = 0
+    return index
 
 
 def contents(index: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -148,6 +148,24 @@ def test_approximate_segments_agree_with_exact_ones_on_the_seed(tmp_path: Path):
     assert a == b
 
 
+def test_an_approximate_segment_read_from_disk_searches_without_prefetch_threads(tmp_path: Path):
+    """FAISS's memory-mapped IVF lists start prefetch threads on every search unless told not to."""
+    import faiss
+
+    from qa import segments
+
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((2000, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = np.arange(100, 2100)
+    path = tmp_path / "seg-000001.faiss"
+    segments.write(segments.build(ids, vectors, approximate=True), path)
+    index = segments.read(path, approximate=True)
+    assert faiss.downcast_InvertedLists(index.invlists).prefetch_nthread == 0
+    _, found = segments.Segment(1, index, np.zeros(0, np.int64)).search(vectors[:5], 1)
+    assert found[:, 0].tolist() == ids[:5].tolist()  # each vector finds itself
+
+
 def test_a_deletes_file_left_by_a_killed_commit_does_not_stop_the_next_one(tmp_path: Path):
     """A writer killed inside tantivy's commit can leave `<segment>.<opstamp>.del`, which meta.json never named;
     the next commit reuses that opstamp, and tantivy would refuse to write the file again."""
