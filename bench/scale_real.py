@@ -151,15 +151,17 @@ def _rss_mb() -> float:
     return float("nan")
 
 
-def _askable(engine: Any, question: str) -> bool:
-    """Whether the engine takes this question (a few quiz questions are longer than the reader's budget)."""
+def askable_questions(engine: Any) -> list[str]:
+    """`questions()` without the few the engine refuses (longer than the reader's question budget)."""
     from qa.errors import InputError
 
-    try:
-        engine.check_question(question)
-    except InputError:
-        return False
-    return True
+    kept = []
+    for question in questions():
+        try:
+            kept.append(engine.check_question(question))
+        except InputError:
+            continue
+    return kept
 
 
 def timed_searches(engine: Any, asked: list[str], filters: Any = None) -> list[float]:
@@ -237,7 +239,6 @@ def measure(folder: Path) -> dict[str, Any]:
     """Every figure of one built index, in this (fresh) process."""
     from qa.engine import Engine
 
-    asked = questions()
     t = time.perf_counter()
     engine = Engine.open(folder)
     with engine.index.snapshot() as view:
@@ -245,7 +246,7 @@ def measure(folder: Path) -> dict[str, Any]:
     open_s = time.perf_counter() - t
     stats = engine.stats()
     engine.warm_up()
-    asked = [q for q in asked if _askable(engine, q)]
+    asked = askable_questions(engine)
     timed = asked[:200]
     timed_searches(engine, timed)  # untimed: pages the memory-mapped segments in, as on a served index
     unfiltered = timed_searches(engine, timed)

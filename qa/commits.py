@@ -241,7 +241,11 @@ class Commits(Writer):
             if everything:
                 chosen = [n for n, _, _, _ in rows] if len(rows) > 1 or removed else []
             else:
-                chosen = seg.to_merge({n: v - removed.get(n, 0) for n, _, v, _ in rows})
+                chosen = seg.to_merge(
+                    {n: v - removed.get(n, 0) for n, _, v, _ in rows},
+                    frozenset(n for n, _, _, kind in rows if kind == "exact"),
+                    self.approximate_above,  # None: never IVF, so flat segments are never merged for it
+                )
             if not chosen:
                 return merged
             files = {n: (f, k) for n, f, _, k in rows}

@@ -22,7 +22,7 @@ import numpy as np
 
 from qa.answers import PRESENT, RELATIVE_TIME, day_number
 from qa.errors import IndexUnusable
-from qa.squad import normalize_answer
+from qa.squad import normalize_answer, normalized_words
 
 if TYPE_CHECKING:
     from qa.retrieval import Hit
@@ -76,7 +76,8 @@ def passage_features(question: str, asked_on: datetime.date, hits: Sequence[Hit]
                 1.0 / (1 + hit.dense_rank) if hit.dense_rank is not None else 0.0,
                 1.0 / (1 + hit.bm25_rank) if hit.bm25_rank is not None else 0.0,
                 titles[article.id],
-                len(words & content_words(hit.passage.text)) / max(1, len(words)),
+                # the question's content words hold no stop word, so the passage's plain words do here
+                len(words & normalized_words(hit.passage.text)) / max(1, len(words)),
                 age,
                 age if timely else 0.0,
                 float(days is not None and days <= 7),

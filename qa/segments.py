@@ -151,14 +151,24 @@ def tier(size: int) -> int:
     return int(math.log(max(size, 1), MERGE_FACTOR))
 
 
-def to_merge(sizes: dict[int, int]) -> list[int]:
-    """The segments a size-tiered policy merges now: MERGE_FACTOR of the smallest full tier, else none."""
+def to_merge(
+    sizes: dict[int, int], flat: frozenset[int] = frozenset(), flat_max: int | None = None
+) -> list[int]:
+    """The segments to merge now: MERGE_FACTOR of the smallest full size tier; else, when the `flat` (exact)
+    segments hold more than `flat_max` vectors together, all of them (into one IVF segment); else none.
+
+    Every question scans each flat segment whole, so without the second rule up to seven flat segments of
+    the largest flat tier (just under the IVF threshold each) would be scanned (bench/search_stages.py).
+    """
     tiers: dict[int, list[int]] = {}
     for number, size in sorted(sizes.items()):
         tiers.setdefault(tier(size), []).append(number)
     for level in sorted(tiers):
         if len(tiers[level]) >= MERGE_FACTOR:
             return tiers[level][:MERGE_FACTOR]
+    flats = sorted(n for n in flat if n in sizes)
+    if flat_max is not None and len(flats) > 1 and sum(sizes[n] for n in flats) > flat_max:
+        return flats
     return []
 
 

@@ -328,14 +328,17 @@ class Snapshot:
             return [[] for _ in range(len(queries))]
         # Everything kept: each segment's own selector (its removed passages) is the whole filter.
         selector = allowed.faiss_selector() if allowed is not None and allowed.share < 1.0 else None
-        found: list[list[tuple[int, float]]] = [[] for _ in range(len(queries))]
-        for segment in self.segments:
-            if segment.size == 0:
-                continue
-            scores, ids = segment.search(queries, depth, selector)
-            for q in range(len(queries)):
-                found[q] += [(int(i), float(s)) for i, s in zip(ids[q], scores[q]) if i >= 0]
-        return [sorted(f, key=lambda x: -x[1])[:depth] for f in found]
+        parts = [segment.search(queries, depth, selector) for segment in self.segments if segment.size]
+        if not parts:
+            return [[] for _ in range(len(queries))]
+        scores = np.concatenate([s for s, _ in parts], axis=1)
+        ids = np.concatenate([i for _, i in parts], axis=1)
+        scores[ids < 0] = -np.inf  # FAISS pads a segment's results with id -1 when it has fewer
+        best = np.argsort(-scores, axis=1, kind="stable")[:, :depth]
+        return [
+            [(int(i), float(s)) for i, s in zip(ids[q, best[q]], scores[q, best[q]]) if i >= 0]
+            for q in range(len(queries))
+        ]
 
     def bm25(
         self, questions: Sequence[str], depth: int, allowed: Kept | None = None

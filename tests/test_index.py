@@ -102,6 +102,12 @@ def test_small_segments_are_merged_by_size_tier(tmp_path: Path):
     assert segments.to_merge({n: 10 for n in range(1, 9)}) == list(range(1, 9))
     assert segments.to_merge({1: 5000, **{n: 3 for n in range(2, 10)}}) == list(range(2, 10))
     assert segments.to_merge({1: 5000, 2: 4000, 3: 3, 4: 2}) == []
+    # flat segments holding more than the IVF threshold together are merged into one (IVF) segment
+    sizes = {1: 130_000, 2: 44_000, 3: 44_000, 4: 5_000}
+    assert segments.to_merge(sizes, frozenset({2, 3, 4}), 50_000) == [2, 3, 4]
+    assert segments.to_merge(sizes, frozenset({2, 3, 4}), 100_000) == []
+    assert segments.to_merge(sizes, frozenset({2, 3, 4}), None) == []  # never IVF: nothing to gain
+    assert segments.to_merge({1: 130_000, 2: 60_000}, frozenset({2}), 50_000) == []  # one alone stays
     engine = Engine.create(tmp_path / "index")
     for n in range(9):
         engine.add_articles(
@@ -113,6 +119,14 @@ def test_small_segments_are_merged_by_size_tier(tmp_path: Path):
     )  # eight one-passage segments became one; the ninth waits for its tier to fill
     assert_in_step(engine)
     assert engine.search("council met on day 3", top_k=1, retrieval="bm25")[0].passage.article_id == "r3"
+
+    small = Engine.create(tmp_path / "small-ivf", Config(approximate_above=5))
+    for n in range(6):
+        small.add_articles([Article.from_text(f"Bulletin {n}: the ferry sailed at {n} o'clock.", id=f"b{n}")])
+    kinds = [(s.kind, s.vectors) for s in small.stats().segments]
+    assert kinds == [("approximate", 6)], kinds  # six flat one-passage segments became one IVF segment
+    assert_in_step(small)
+    assert small.search("ferry sailed at 4", top_k=1, retrieval="dense")[0].passage.article_id == "b4"
 
 
 def test_an_index_from_another_embedding_model_is_refused(index_copy: Path):

@@ -581,6 +581,16 @@ def test_normalize_answer_is_squads_normalisation():
     assert normalize_answer("An apple a day") == "apple day"
     assert normalize_answer("Théâtre — “Le Monde”") == "théâtre — “le monde”"  # only ASCII punctuation goes
     assert normalize_answer("  ") == "" and normalize_answer("then another") == "then another"
+    every_mark = "".join(chr(c) for c in range(33, 127) if not chr(c).isalnum())  # string.punctuation
+    assert normalize_answer(f"x{every_mark}y’s") == "xy’s"
+
+
+def test_normalized_words_are_normalize_answers_words_with_the_articles_kept():
+    from qa.squad import normalize_answer, normalized_words
+
+    text = "The Eiffel-Tower’s top, a view!"
+    assert normalized_words(text) == {"the", "eiffeltower’s", "top", "a", "view"}
+    assert normalized_words(text) - {"a", "an", "the"} == set(normalize_answer(text).split())
 
 
 def test_kept_spans_are_the_runs_of_kept_live_rows_and_give_up_when_there_are_many():
