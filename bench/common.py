@@ -15,3 +15,15 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def json_of_process(command: list[str]) -> dict | None:
+    """The JSON object a measuring subprocess prints last, or None (its error's end printed) if it failed."""
+    import json
+    import subprocess
+
+    out = subprocess.run(command, capture_output=True, text=True)
+    if out.returncode:
+        print(out.stderr[-3000:], file=sys.stderr)
+        return None
+    return json.loads(out.stdout.strip().splitlines()[-1])

@@ -25,7 +25,6 @@ import datetime
 import json
 import re
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -35,6 +34,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from common import json_of_process  # noqa: E402
 
 from qa.articles import Article  # noqa: E402
 from qa.passages import Passage  # noqa: E402
@@ -343,7 +344,7 @@ def main() -> None:
                     args.workdir / f"{kind}-{size}",
                     size,
                 )
-            out = subprocess.run(
+            result = json_of_process(
                 [
                     sys.executable,
                     __file__,
@@ -355,14 +356,11 @@ def main() -> None:
                     kind,
                     str(size),
                     *(["--in-date-order"] if args.in_date_order else []),
-                ],
-                capture_output=True,
-                text=True,
+                ]
             )
-            if out.returncode:
-                print(out.stderr[-3000:], file=sys.stderr)
+            if result is None:
                 continue
-            results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            results.append(result)
             print(json.dumps(results[-1]), flush=True)
     (args.workdir / "results.json").write_text(json.dumps(results, indent=2))
     print(

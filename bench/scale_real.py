@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import ROOT, SQUAD  # first: this checkout's qa, models offline
+from common import ROOT, SQUAD, json_of_process  # first: this checkout's qa, models offline
 from realtimeqa import DATA, archive, read_jsonl
 
 from qa.articles import Article
@@ -296,7 +296,7 @@ def main() -> None:
         return
     results = []
     for size in args.passages:
-        out = subprocess.run(
+        result = json_of_process(
             [
                 sys.executable,
                 __file__,
@@ -306,14 +306,11 @@ def main() -> None:
                 str(size),
                 "--workdir",
                 str(args.workdir),
-            ],
-            capture_output=True,
-            text=True,
+            ]
         )
-        if out.returncode:
-            print(out.stderr[-3000:], file=sys.stderr)
+        if result is None:
             continue
-        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        results.append(result)
         print(json.dumps(results[-1]), flush=True)
     (args.workdir / "results.json").write_text(json.dumps(results, indent=2))
     if len(results) == 2:
