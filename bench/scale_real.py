@@ -43,6 +43,7 @@ from realtimeqa import DATA, archive, read_jsonl
 
 from qa.articles import Article
 from qa.passages import sentence_spans
+from qa.squad import load_examples, load_paragraphs
 
 WORKDIR = ROOT / "bench" / "results" / "scale-real"
 NEWS_CHUNK, SQUAD_CHUNK, DIGEST_CHUNK = 500, 2000, 400  # articles a commit
@@ -57,7 +58,7 @@ class Corpus:
         self.squad = [
             Article(f"squad-{split}-{n}", title, text)
             for split in ("train", "dev")
-            for n, (title, text) in enumerate(_paragraphs(SQUAD / f"{split}-v1.1.json.gz"))
+            for n, (title, text) in enumerate(load_paragraphs(SQUAD / f"{split}-v1.1.json.gz"))
         ]
         self.sentences = [[a.text[s:e] for s, e in sentence_spans(a.text)] for a in self.news]
         self.sentences = [s for s in self.sentences if len(s) >= 3]
@@ -84,12 +85,6 @@ class Corpus:
         )
 
 
-def _paragraphs(path: Path) -> list[tuple[str, str]]:
-    from qa.squad import load_paragraphs
-
-    return load_paragraphs(path)
-
-
 def folder_for(passages: int, workdir: Path) -> Path:
     return workdir / f"engine-{passages}"
 
@@ -112,16 +107,15 @@ def build(passages: int, workdir: Path) -> None:
         added += report.passages
         print(
             f"{report.added} added, {report.unchanged} already there, {report.passages:,} passages in "
-            f"{time.perf_counter() - t:.0f} s; {engine.stats().passages:,} stored; "
+            f"{time.perf_counter() - t:.0f} s; {stored + report.passages:,} stored; "
             f"{added / max(time.perf_counter() - start, 1e-9):.0f} new passages/s this run",
             flush=True,
         )
 
 
 def questions() -> list[str]:
-    """1,100 real questions (1,000 once the few too long for the reader are left out): the news quiz's and SQuAD v1.1 dev's, alternately, in a seeded order."""
-    from qa.squad import load_examples
-
+    """1,100 real questions, the news quiz's and SQuAD v1.1 dev's alternately in a seeded order (1,000 once
+    the few too long for the reader are left out)."""
     news = [q["question"] for q in read_jsonl(DATA / "questions.jsonl.gz")]
     squad = [e.question for e in load_examples(SQUAD / "dev-v1.1.json.gz")]
     random.Random(0).shuffle(news)
