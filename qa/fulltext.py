@@ -46,7 +46,7 @@ MANAGED = ".managed.json"  # tantivy's list of the files it owns (and may delete
 LOCK_FILES = (".tantivy-meta.lock", ".tantivy-writer.lock")
 TERM_SET_MAX = 4096  # a filter keeping at most this many passages puts their row ids in the query
 FAST_RANGES_MAX = 4  # up to this many row id ranges are tested on the fast field, more on the inverted index
-POST_FILTER_MAX = 2000  # a wider filter checks the hits of a search at most this deep (then the row ids)
+POST_FILTER_MAX = 8000  # a wider filter checks the hits of a search at most this deep (bench/bm25_filters.py)
 PLAIN_NAME = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9_.\-]*")  # a file name in this folder, no path
 
 logger = logging.getLogger(__name__)
@@ -238,8 +238,10 @@ class FullText:
             if only is not None:
                 query = tantivy.Query.boolean_query([(tantivy.Occur.Must, query), (tantivy.Occur.Must, only)])
             hits = searcher.search(query, depth, count=False).hits
+            # the row ids from their column (a fast field), not from each hit's stored document
+            rowids = searcher.fast_field_values("rowid", [address for _, address in hits])
             results.append(
-                [(searcher.doc(address)["rowid"][0], float(score)) for score, address in hits if score > 0]
+                [(r, float(score)) for r, (score, _) in zip(rowids, hits) if score > 0 and r is not None]
             )
         return results
 

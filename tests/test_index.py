@@ -229,8 +229,36 @@ def test_bm25_with_a_wide_filter_of_few_row_ranges_finds_what_the_row_id_set_fin
         spans = ranged.spans()
         assert spans is not None and len(spans) in (2, 7) and listed.spans() is None
         # the rows go into the query (not a deeper search filtered afterwards), as ranges or as a set
-        assert rowids.size > TERM_SET_MAX and (300 + 10) / ranged.share * 1.5 > POST_FILTER_MAX
+        assert rowids.size > TERM_SET_MAX and (1500 + 10) / ranged.share * 1.5 > POST_FILTER_MAX
         for question in ("ferry harbour", "dispatch 4400"):
-            by_range = text.search_kept([question], 300, ranged)[0]
-            by_set = text.search_kept([question], 300, listed)[0]
+            by_range = text.search_kept([question], 1500, ranged)[0]
+            by_set = text.search_kept([question], 1500, listed)[0]
             assert by_range == by_set and by_range and all(by_rowid[r] for r, _ in by_range)
+
+
+def test_bm25_with_a_wide_filter_filters_a_deeper_search_and_finds_what_filtering_everything_finds(
+    tmp_path: Path,
+):
+    """A filter keeping too many rows for a term set and enough of the archive is applied to the hits of a
+    deeper search (row ids read from their fast field); its best hits are those of the whole archive's
+    ranking with the filter applied afterwards."""
+    from qa.filtering import Kept
+    from qa.fulltext import POST_FILTER_MAX, TERM_SET_MAX, FullText
+
+    text = FullText(tmp_path / "text")
+    live = np.arange(1, 12_001)
+    text.change(add=[(int(n), f"dispatch {n} from the harbour office" + " ferry" * (n % 7)) for n in live])
+    kept = live % 3 != 0
+    rowids = live[kept]
+    by_rowid = np.zeros(int(live[-1]) + 1, dtype=bool)
+    by_rowid[rowids] = True
+    wide = Kept(rowids, by_rowid, len(rowids) / len(live), live=live, live_kept=kept)
+    assert rowids.size > TERM_SET_MAX and (100 + 10) / wide.share * 1.5 <= POST_FILTER_MAX
+    for question in ("ferry harbour", "dispatch 4400"):
+        found = text.search_kept([question], 100, wide)[0]
+        everything = text.search([question], len(live))[0]
+        assert len(everything) == len(live)  # each question has a word of every document
+        truth = [(r, s) for r, s in everything if by_rowid[r]][:100]
+        assert found and all(by_rowid[r] for r, _ in found)
+        assert [s for _, s in found] == [s for _, s in truth]
+        assert {r for r, s in found if s > truth[-1][1]} == {r for r, s in truth if s > truth[-1][1]}
