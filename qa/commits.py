@@ -168,34 +168,7 @@ class Commits(Writer):
             db.executemany("INSERT OR REPLACE INTO removed(rowid, segment) VALUES (?, ?)", old)
             db.executemany("DELETE FROM passages WHERE rowid=?", [(r,) for r, _ in old])
             db.executemany("DELETE FROM story_bands WHERE article_id=?", [(a.id,) for a in articles])
-        db.executemany("INSERT INTO story_bands(key, article_id) VALUES (?, ?)", self._band_rows(signatures))
-        db.executemany(
-            "INSERT OR REPLACE INTO articles(id, title, text, date, source, url, copy_of, checksum, iso_date, "
-            "signature, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    a.id,
-                    a.title,
-                    a.text,
-                    a.date,
-                    a.source,
-                    a.url,
-                    a.copy_of,
-                    a.checksum,
-                    a.date if is_iso_date(a.date) else None,
-                    signatures.get(a.id),
-                    a.origin,
-                )
-                for a in articles
-            ],
-        )
-        db.executemany(
-            "INSERT INTO passages(rowid, id, article_id, text, start, end, segment) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                (int(r), p.id, p.article_id, p.text, p.start, p.end, int(n))
-                for r, p, n in zip(rowids, passages, segment_of)
-            ],
-        )
+        insert_rows(db, articles, passages, rowids, segment_of, signatures, self._band_rows(signatures))
         self._commit(db)
         self.text.change(delete=[r for r, _ in old])  # old documents go once nobody can see them live
         db.execute("DELETE FROM unsettled")
@@ -275,3 +248,43 @@ class Commits(Writer):
             merged += len(chosen)
             if everything:
                 return merged
+
+
+def insert_rows(
+    db: sqlite3.Connection,
+    articles: Sequence[Article],
+    passages: Sequence[Passage],
+    rowids: np.ndarray,
+    segment_of: np.ndarray,
+    signatures: dict[str, bytes],
+    bands: list[tuple[int, str]],
+) -> None:
+    """The articles' rows (with their story bands) and their passages' rows, in the open transaction."""
+    db.executemany("INSERT INTO story_bands(key, article_id) VALUES (?, ?)", bands)
+    db.executemany(
+        "INSERT OR REPLACE INTO articles(id, title, text, date, source, url, copy_of, checksum, iso_date, "
+        "signature, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                a.id,
+                a.title,
+                a.text,
+                a.date,
+                a.source,
+                a.url,
+                a.copy_of,
+                a.checksum,
+                a.date if is_iso_date(a.date) else None,
+                signatures.get(a.id),
+                a.origin,
+            )
+            for a in articles
+        ],
+    )
+    db.executemany(
+        "INSERT INTO passages(rowid, id, article_id, text, start, end, segment) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (int(r), p.id, p.article_id, p.text, p.start, p.end, int(n))
+            for r, p, n in zip(rowids, passages, segment_of)
+        ],
+    )
