@@ -19,7 +19,7 @@ from qa.layout import (
     select_in,
 )
 from qa.passages import Passage
-from qa.writing import Writer
+from qa.writing import Writer, band_rows
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ class Commits(Writer):
             db.executemany("INSERT OR REPLACE INTO removed(rowid, segment) VALUES (?, ?)", old)
             db.executemany("DELETE FROM passages WHERE rowid=?", [(r,) for r, _ in old])
             db.executemany("DELETE FROM story_bands WHERE article_id=?", [(a.id,) for a in articles])
-        insert_rows(db, articles, passages, rowids, segment_of, signatures, self._band_rows(signatures))
+        insert_rows(db, articles, passages, rowids, segment_of, signatures)
         self._commit(db)
         self.text.change(delete=[r for r, _ in old])  # old documents go once nobody can see them live
         db.execute("DELETE FROM unsettled")
@@ -257,10 +257,9 @@ def insert_rows(
     rowids: np.ndarray,
     segment_of: np.ndarray,
     signatures: dict[str, bytes],
-    bands: list[tuple[int, str]],
 ) -> None:
     """The articles' rows (with their story bands) and their passages' rows, in the open transaction."""
-    db.executemany("INSERT INTO story_bands(key, article_id) VALUES (?, ?)", bands)
+    db.executemany("INSERT INTO story_bands(key, article_id) VALUES (?, ?)", band_rows(signatures))
     db.executemany(
         "INSERT OR REPLACE INTO articles(id, title, text, date, source, url, copy_of, checksum, iso_date, "
         "signature, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -56,9 +56,6 @@ class Writer(Catalog):
                 keys,
             ).fetchall()
 
-    def _band_rows(self, signatures: dict[str, bytes]) -> list[tuple[int, str]]:
-        return [(key, i) for i, stored in signatures.items() for key in band_keys(from_bytes(stored))]
-
     def _fill_story_bands(self, db: sqlite3.Connection) -> None:
         """Once, for an index written before story bands were kept: the bands of every stored article."""
         settings = self._settings(db)
@@ -68,7 +65,7 @@ class Writer(Catalog):
         signatures = {i: stored or to_bytes(signature(text or "")) for i, stored, text in rows}
         db.execute("BEGIN IMMEDIATE")
         db.execute("DELETE FROM story_bands")
-        db.executemany("INSERT INTO story_bands(key, article_id) VALUES (?, ?)", self._band_rows(signatures))
+        db.executemany("INSERT INTO story_bands(key, article_id) VALUES (?, ?)", band_rows(signatures))
         self._set(db, story_bands=1)
         db.execute("COMMIT")
 
@@ -216,3 +213,8 @@ class Writer(Catalog):
             "INSERT OR REPLACE INTO settings(key, value) VALUES (?, ?)",
             [(k, str(v)) for k, v in values.items()],
         )
+
+
+def band_rows(signatures: dict[str, bytes]) -> list[tuple[int, str]]:
+    """The story_bands rows (band key, article id) of articles' stored MinHash signatures."""
+    return [(key, i) for i, stored in signatures.items() for key in band_keys(from_bytes(stored))]
