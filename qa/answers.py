@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from qa.articles import Article
-from qa.boilerplate import opening_datelines
+from qa.boilerplate import never_answers
 from qa.config import AbstainRule
 from qa.passages import sentence_at
 from qa.reading import Reading, answerability
@@ -308,15 +308,16 @@ def merge(
     are ranked by it, so the first is the one the no-answer rule judges.
     `confidence` maps answerability to the score shown (calibrated; see also
     `share_confidence`); without it the score is 1 - prod(1 - p) over the evidence
-    (independent passages agreeing). A span inside a dateline ("NEW YORK (AP) —") is no answer.
+    (independent passages agreeing). A span inside a dateline ("NEW YORK (AP) —") or a photo credit ("Jens
+    Meyer/AP") is no answer.
     """
     grouped: dict[str, list[Evidence]] = {}
     for reading, hit in zip(readings, hits):
         p = hit.passage
         article = articles[p.article_id]
-        datelines = opening_datelines(p.text)
+        barred = never_answers(p.text)
         for span in reading.spans:
-            if any(s < span.end and span.start < e for s, e in datelines):
+            if any(s < span.end and span.start < e for s, e in barred):
                 continue
             key = normalize_answer(span.text) or span.text.strip().lower()
             s0, s1 = sentence_at(p.text, span.start, span.end)

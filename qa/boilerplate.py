@@ -7,6 +7,8 @@ while the article's stored text, and so every cited offset, stays exactly as it 
 The kinds are general forms, not one outlet's strings: a short line ending in a dash (a dateline,
 "Washington CNN —"), a dash or "By" and a name (a byline), a line that credits a photo or an agency,
 a line that asks the reader to sign up, subscribe, follow or rate an ad, rules and ornaments.
+Inside a line of news, an opening dateline ("NEW YORK (AP) —") and a photo credit left in the text
+after a caption ("... on January 5. Jens Meyer/AP") are never answers (qa.answers).
 """
 
 from __future__ import annotations
@@ -43,6 +45,18 @@ OPENING = re.compile(
 AGENCY = re.compile(r"(?:\((?:AP|CNN|Reuters|AFP)\)|\bCNN(?: [A-Z][a-z]+)?|\bReuters|\bAFP)$")
 CAPITAL_PLACE = re.compile(
     r"^[A-Z][A-Z.'\u2019-]{2,}(?: [A-Z][A-Z.'\u2019-]*)*(?:,[^,()]{1,30})?(?: \(\w+\))?$"
+)
+# A photo credit inside a line: a name, then "/" and an agency, as "Jens Meyer/AP", "Yui Mok/Pool/AFP/Getty
+# Images", "Minnesota Historical Society/Corbis/Getty Images", "Luke Sharrett/Bloomberg via Getty Images".
+CREDIT_WORD = r"(?:[A-Z][\w'\u2019-]*|[A-Z]\.)"  # a capitalised word or an initial ("Phelan M. Ebenhack")
+CREDIT_NAME = rf"{CREDIT_WORD}(?: {CREDIT_WORD}){{0,3}}"
+PHOTO_AGENCY = (
+    r"(?:AP|AFP|Reuters|Pool|EPA(?:-EFE)?|Getty Images|Bloomberg|Shutterstock|Sipa(?: USA)?|NurPhoto"
+    r"|Anadolu(?: Agency)?|ZUMA(?: Press| Wire)?|Imagn|Alamy|Xinhua|Kyodo|TASS|SOPA Images|LightRocket"
+    r"|USA TODAY(?: Sports| Network)?|CNN|NASA)"
+)
+INLINE_CREDIT = re.compile(
+    rf"\b{CREDIT_NAME}(?:/{CREDIT_NAME})*/{PHOTO_AGENCY}(?: via Getty Images)?(?![\w'\u2019-])"
 )
 ORNAMENT = re.compile(r"^[\W_]{1,40}$")  # "___", "***", "♦", "—"
 SHORT = 12  # words: a credit or call to action is a line of its own, shorter than a paragraph of news
@@ -82,9 +96,19 @@ def opening_datelines(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def inline_credits(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each photo credit inside the lines of `text` ("Jens Meyer/AP"), in order."""
+    return [(m.start(), m.end()) for m in INLINE_CREDIT.finditer(text)]
+
+
+def never_answers(text: str) -> list[tuple[int, int]]:
+    """(start, end) of the pieces of a line of news that are no answer: opening datelines, photo credits."""
+    return sorted(opening_datelines(text) + inline_credits(text))
+
+
 def in_apparatus(text: str, start: int, end: int) -> bool:
-    """Whether text[start:end] overlaps a boilerplate line or an opening dateline of `text`."""
-    return any(s < end and start < e for s, e in boilerplate_spans(text) + opening_datelines(text))
+    """Whether text[start:end] overlaps a boilerplate line, an opening dateline or a photo credit of `text`."""
+    return any(s < end and start < e for s, e in boilerplate_spans(text) + never_answers(text))
 
 
 def all_boilerplate(text: str) -> bool:

@@ -146,3 +146,14 @@ def test_a_span_inside_an_opening_dateline_is_no_answer():
         no_answer=0.1,
     )
     assert [a.text for a in merge([reading], [hit("a", text)], articles)] == ["Jerome Powell"]
+
+
+def test_a_span_inside_a_photo_credit_is_no_answer():
+    text = "Pope Benedict XVI was laid to rest on Thursday. Alessandra Tarantino/AP"
+    articles = {"a": Article.from_text(text, id="a")}
+    credit, pope = (text.index("Alessandra"), text.index("/AP")), (0, len("Pope Benedict XVI"))
+    reading = Reading(
+        [Span("Alessandra Tarantino", *credit, 0.5, 0, 0.5), Span("Pope Benedict XVI", *pope, 0.3, 0, 0.3)],
+        no_answer=0.1,
+    )
+    assert [a.text for a in merge([reading], [hit("a", text)], articles)] == ["Pope Benedict XVI"]

@@ -11,7 +11,7 @@ import pytest
 
 from qa.answers import Answer, Evidence, prefer_recent, recency_for, timeline
 from qa.articles import Article
-from qa.boilerplate import in_apparatus, is_boilerplate, opening_datelines
+from qa.boilerplate import in_apparatus, inline_credits, is_boilerplate, opening_datelines
 from qa.calibration import Calibration, expected_calibration_error, fit_calibration
 from qa.duplicates import BANDS, Stories, band_keys, signature
 from qa.fusion import fuse
@@ -308,10 +308,32 @@ def test_opening_datelines_are_found_and_news_dashes_are_not(text: str, dateline
     assert found == ([dateline] if dateline else [])
 
 
+@pytest.mark.parametrize(
+    ("text", "credit"),
+    [
+        ("The funeral will be on January 5. Alessandra Tarantino/AP\n\nNews of", "Alessandra Tarantino/AP"),
+        ("He waves in 2006. Jens Meyer/AP Benedict visits Istanbul.", "Jens Meyer/AP"),
+        ("Phelan M. Ebenhack/AP", "Phelan M. Ebenhack/AP"),
+        ("The view on Friday. Yui Mok/Pool/AFP/Getty Images The crowd", "Yui Mok/Pool/AFP/Getty Images"),
+        ("Luke Sharrett/Bloomberg via Getty Images St. Louis", "Luke Sharrett/Bloomberg via Getty Images"),
+        (
+            "a strike. Minnesota Historical Society/Corbis/Getty Images",
+            "Minnesota Historical Society/Corbis/Getty Images",
+        ),
+        ("AC/DC played the 9/11 memorial and/or the Harris/Walz rally.", None),
+        ("He told CNN/ORC pollsters and Sunak/APT.", None),
+    ],
+)
+def test_inline_photo_credits_are_found_and_other_slashes_are_not(text: str, credit: str | None):
+    assert [text[s:e] for s, e in inline_credits(text)] == ([credit] if credit else [])
+
+
 def test_in_apparatus_covers_boilerplate_lines_and_datelines_only():
     text = "NEW YORK (AP) — Stocks fell on Monday.\nSign up for our Markets newsletter here."
     assert in_apparatus(text, 0, 8) and in_apparatus(text, text.index("Markets"), text.index(" newsletter"))
     assert not in_apparatus(text, text.index("Stocks"), text.index(" fell"))
+    captioned = "Markets fell on Monday. Seth Wenig/AP"
+    assert in_apparatus(captioned, captioned.index("Seth"), len(captioned) - 3)
 
 
 def test_passages_leave_out_boilerplate_lines_and_keep_true_offsets():
