@@ -11,7 +11,9 @@ first among the candidates vs anywhere among them, an answer-bearing passage amo
 retrieved, calibration (ECE over answered questions), answers given from boilerplate (a dateline, credit or
 ad line of the stored text: qa.boilerplate) and citations of articles published after `as_of`, abstention when every article that contains the
 answer is left out (`Filters.exclude`) and when asked 60 days before the quiz, build passages/s and the
-median ask. The RealTimeQA team's stored systems are scored the same way beside it.
+median ask; and right / right first / right anywhere by where the archive holds the answer as of the
+question's day (`reach`: in an article of the week before, only in older ones, in none), the stored systems'
+right answers by the same groups beside them. The RealTimeQA team's stored systems are scored the same way beside it.
 
 The split is fixed here, by week (`half`): the 1st, 3rd, 5th ... weeks of the year are the *fit* half
 (fit, tune and choose anything on it), the others the *report* half (report only). `--weeks N` keeps the
@@ -50,6 +52,8 @@ BASELINES = {
     "RAG + the same search results": "qa_open_rag_gcs_gen",
 }
 EARLIER_DAYS = 60
+WEEK_DAYS = 7  # "the week before": an article of the question's day or of the 7 days before it
+REACHES = ("in the week's news", "only in older news", "in no article by its day")
 
 
 def half(week: str, weeks: list[str]) -> str:
@@ -100,6 +104,17 @@ def holders(question: dict[str, Any], texts: dict[str, str]) -> list[str]:
     return [i for i, text in texts.items() if answer and answer in text]
 
 
+def reach(question: dict[str, Any], bearing: list[str], dates: dict[str, str]) -> str:
+    """Where the archive holds the right answer as of the question's day (REACHES): in an article of the week
+    before, only in older (or undated) articles, or in none published by then. Containment of the normalised
+    answer, as `holders` counts it, so a common answer ("Disney") may be held by an article about something else."""
+    day = datetime.date.fromisoformat(question["date"])
+    ages = [(day - datetime.date.fromisoformat(dates[i])).days if dates.get(i) else None for i in bearing]
+    if any(age is not None and 0 <= age <= WEEK_DAYS for age in ages):
+        return REACHES[0]
+    return REACHES[1] if any(age is None or age >= 0 for age in ages) else REACHES[2]
+
+
 def variant_config(spec: str) -> tuple[str, Config]:
     """NAME=READER:RANKER[:PASSAGES[:CANDIDATES]] (each `shipped`, a path, or for the rankers `none`; the
     hybrid search's depth) as an engine Config."""
@@ -124,9 +139,14 @@ def variant_config(spec: str) -> tuple[str, Config]:
 
 
 def ask_all(
-    engine: Engine, questions: list[dict[str, Any]], texts: dict[str, str], stored: dict[str, str]
+    engine: Engine,
+    questions: list[dict[str, Any]],
+    texts: dict[str, str],
+    stored: dict[str, str],
+    dates: dict[str, str],
 ) -> list[dict[str, Any]]:
-    """One row per question; `texts`: each article's normalised text, `stored`: as stored (for offsets)."""
+    """One row per question; `texts`: each article's normalised text, `stored`: as stored (for offsets),
+    `dates`: each dated article's day."""
     rows = []
     for n, q in enumerate(questions, 1):
         truth = q["answer_text"]
@@ -158,6 +178,7 @@ def ask_all(
                     bool(e.date) and str(e.date)[:10] > q["date"] for a in result.answers for e in a.evidence
                 ),
                 "bearing_articles": len(bearing),
+                "reach": reach(q, bearing, dates),
                 "abstained_without_answer": not hidden.answered,
                 "abstained_60_days_before": not before.answered,
                 "seconds": seconds,
@@ -201,19 +222,42 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, float]:
         "boilerplate_first_candidates": sum(r["boilerplate"] for r in rows),
         "citations_after_as_of": sum(r["cited_after_as_of"] for r in rows),
         "ask_ms_median": 1000 * float(np.median([r["seconds"] for r in rows])) if rows else 0.0,
+        "by_reach": by_reach(rows),
     }
 
 
-def baselines(questions: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+def by_reach(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Right (answered), right first and right anywhere among the candidates, for each REACHES group."""
     out = {}
+    for where in REACHES:
+        group = [r for r in rows if r["reach"] == where]
+        n = max(1, len(group))
+        out[where] = {
+            "questions": len(group),
+            "right_pct": 100 * sum(r["right"] and r["answered"] for r in group) / n,
+            "right_first_pct": 100 * sum(r["right"] for r in group) / n,
+            "right_anywhere_pct": 100 * sum(r["right_anywhere"] for r in group) / n,
+        }
+    return out
+
+
+def baselines(questions: list[dict[str, Any]], reaches: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """The stored systems scored as the engine is, overall and (right only) for each REACHES group."""
+    out: dict[str, dict[str, Any]] = {}
     for name, file in BASELINES.items():
         predicted = json.loads((DATA / "baselines" / f"{file}.json").read_text())
-        rows = [(str(predicted.get(q["id"], "")), q["answer_text"]) for q in questions]
+        rows = [(str(predicted.get(q["id"], "")), q["answer_text"], reaches[q["id"]]) for q in questions]
         n = max(1, len(rows))
         out[name] = {
-            "right_pct": 100 * sum(right(p, t) for p, t in rows) / n,
-            "em": 100 * float(np.mean([score(p, [t])[0] for p, t in rows])),
-            "f1": 100 * float(np.mean([score(p, [t])[1] for p, t in rows])),
+            "right_pct": 100 * sum(right(p, t) for p, t, _ in rows) / n,
+            "em": 100 * float(np.mean([score(p, [t])[0] for p, t, _ in rows])),
+            "f1": 100 * float(np.mean([score(p, [t])[1] for p, t, _ in rows])),
+            "right_pct_by_reach": {
+                where: 100
+                * sum(right(p, t) for p, t, w in rows if w == where)
+                / max(1, sum(w == where for _, _, w in rows))
+                for where in REACHES
+            },
         }
     return out
 
@@ -259,6 +303,8 @@ def main() -> None:
     engine, built_per_s = open_index(folder, articles, args.rebuild)
     texts = {a.id: normalize_answer(a.text) for a in articles}
     stored = {a.id: a.text for a in articles}
+    dates = {a.id: str(a.date)[:10] for a in articles if a.date}
+    reaches = {q["id"]: reach(q, holders(q, texts), dates) for q in questions}
     by_id = {q["id"]: q for q in questions}
     result: dict[str, Any] = {
         "articles": len(articles),
@@ -269,12 +315,12 @@ def main() -> None:
     parts = [p for p in ("fit", "report") if any(half(q["week"], weeks) == p for q in questions)]
     all_rows = {}
     for name, config in [variant_config(v) for v in args.variant or ["as shipped=shipped:shipped"]]:
-        rows = all_rows[name] = ask_all(Engine.open(folder, config), questions, texts, stored)
+        rows = all_rows[name] = ask_all(Engine.open(folder, config), questions, texts, stored, dates)
         result["variants"][name] = {
             part: summary([r for r in rows if half(by_id[r["id"]]["week"], weeks) == part]) for part in parts
         }
     result["baselines"] = {
-        part: baselines([q for q in questions if half(q["week"], weeks) == part]) for part in parts
+        part: baselines([q for q in questions if half(q["week"], weeks) == part], reaches) for part in parts
     }
     if args.rows:
         args.rows.write_text(json.dumps(all_rows))
@@ -301,10 +347,16 @@ def table(r: dict[str, Any]) -> str:
                 f"{EARLIER_DAYS} days before {e['abstained_60_days_before_pct']:.1f} %; boilerplate answers "
                 f"{e['boilerplate_answers']} (first candidates {e['boilerplate_first_candidates']}), citations after as_of {e['citations_after_as_of']}; ask {e['ask_ms_median']:.0f} ms median"
             )
+            for where, g in e["by_reach"].items():
+                lines.append(
+                    f"  answer {where}: {g['questions']} questions, right {g['right_pct']:.1f} %, right first "
+                    f"{g['right_first_pct']:.1f} % vs anywhere {g['right_anywhere_pct']:.1f} %"
+                )
     for part, bases in r["baselines"].items():
         for base, b in bases.items():
             lines.append(
-                f"  {part} half, {base}: right {b['right_pct']:.1f} %, EM {b['em']:.1f} F1 {b['f1']:.1f}"
+                f"  {part} half, {base}: right {b['right_pct']:.1f} %, EM {b['em']:.1f} F1 {b['f1']:.1f}; right "
+                + ", ".join(f"{v:.1f} % with the answer {w}" for w, v in b["right_pct_by_reach"].items())
             )
     return "\n".join(lines)
 

@@ -172,6 +172,14 @@ def measures(quick: bool) -> list[Measure]:
                         f"{news(r)['found@5_pct']:.1f} / {news(r)['found@20_pct']:.1f} %"
                     ),
                 ),
+                (
+                    "news: right first, by where the archive holds the answer as of the question's day: in an "
+                    "article of the week before / only in older ones / in none (questions; GPT-3 right)",
+                    lambda r: "; ".join(
+                        f"{g['right_first_pct']:.1f} % ({g['questions']}; {gpt3(r)['right_pct_by_reach'][where]:.1f} %)"
+                        for where, g in news(r)["by_reach"].items()
+                    ),
+                ),
             ],
         ),
         Measure(
