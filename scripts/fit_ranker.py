@@ -199,13 +199,14 @@ CONFIGURATIONS = {  # name: (kinds calibrated, a threshold per kind)
 def cross_validate(sets: Sets, abstain: float, folds: int = 5) -> dict[str, Any]:
     """Each configuration fitted on 4/5 of the fit rows and scored on the other fifth, in turn (rows are
     dealt to folds by their place, a question's found and left-out rows not always together): per set, ECE
-    over the answered found questions and the share of left-out questions withheld."""
+    over the answered found questions, how often the first answer is right (answered or not) and the share of
+    left-out questions withheld."""
     from qa.calibration import expected_calibration_error
 
     out: dict[str, Any] = {}
     for name, (calibrated, per_kind) in CONFIGURATIONS.items():
         scored: dict[str, dict[str, list[Any]]] = {
-            s: {"shown": [], "right": [], "withheld": []} for s in sets
+            s: {"shown": [], "right": [], "withheld": [], "first_right": []} for s in sets
         }
         for fold in range(folds):
             train = {
@@ -222,13 +223,16 @@ def cross_validate(sets: Sets, abstain: float, folds: int = 5) -> dict[str, Any]
                         gives = first >= 0 and confidence >= ranker.thresholds.get(kind, ranker.threshold)
                         if part == "left_out":
                             scored[s]["withheld"].append(not gives)
-                        elif gives:
+                            continue
+                        scored[s]["first_right"].append(first >= 0 and bool(row[1][first]))
+                        if gives:
                             scored[s]["shown"].append(confidence)
                             scored[s]["right"].append(bool(row[1][first]))
         out[name] = {
             s: {
                 "ece_answered": round(expected_calibration_error(v["shown"], v["right"]), 3),
                 "answered": len(v["shown"]),
+                "right_first_pct": round(100 * float(np.mean(v["first_right"])), 1),
                 "withheld_left_out_pct": round(100 * float(np.mean(v["withheld"])), 1),
             }
             for s, v in scored.items()
