@@ -46,10 +46,6 @@ FEATURES = (
     "number_missing",  # it asks for one, and the answer has none
     "name_given",  # the question asks who, and the answer's words are capitalised (a name)
     "capitalised",  # the share of the answer's words that are capitalised
-    "mass",  # log(1 + its span probabilities summed over the passages that carry it)
-    "kin_passages",  # log(1 + passages that carry it or a kin answer: one inside it or around it, by words)
-    "kin_articles",  # log(1 + articles that carry it or a kin answer)
-    "kin_mass",  # log(1 + the kin answers' span probabilities summed over their passages)
 )
 WANTS_NUMBER = re.compile(
     r"\b(how (many|much|long|old|far)|what (year|percent|percentage|number|age))\b", re.I
@@ -83,10 +79,9 @@ def answer_features(question: str, answers: Sequence[Answer], ranks: dict[str, i
     best = max(a.answerability for a in answers)
     by_answerability = sorted(range(len(answers)), key=lambda i: -answers[i].answerability)
     place = {i: n for n, i in enumerate(by_answerability)}  # whatever order the candidates come in
-    texts = [normalize_answer(a.text) for a in answers]
     rows = []
     for i, (a, day) in enumerate(zip(answers, newest)):
-        words = texts[i].split()
+        words = normalize_answer(a.text).split()
         older = math.log1p(max(0, top - day)) if day is not None and top is not None else 0.0
         rank = min((ranks.get(e.passage_id, 99) for e in a.evidence), default=99)
         rows.append(
@@ -105,31 +100,9 @@ def answer_features(question: str, answers: Sequence[Answer], ranks: dict[str, i
                 math.log(max(1, len(words))),
                 sum(w in asked for w in words) / max(1, len(words)),
                 *answer_shape(a.text, wants_number, wants_name),
-                *kin_support(i, answers, texts),
             ]
         )
     return np.array(rows, dtype=np.float64)
-
-
-def kin_support(i: int, answers: Sequence[Answer], texts: Sequence[str]) -> list[float]:
-    """mass, kin_passages, kin_articles, kin_mass (see FEATURES) of answers[i]; `texts`: every answer's
-    normalised text. "Benedict XVI" and "Pope Benedict XVI" are kin: readings of one answer, split by where
-    each passage's span happened to start."""
-    kin = [j for j, other in enumerate(texts) if j != i and nested(texts[i], other)]
-    evidence = [e for j in [i, *kin] for e in answers[j].evidence]
-    return [
-        math.log1p(sum(e.score for e in answers[i].evidence)),
-        math.log1p(len({e.passage_id for e in evidence})),
-        math.log1p(len({e.article_id for e in evidence})),
-        math.log1p(sum(e.score for j in kin for e in answers[j].evidence)),
-    ]
-
-
-def nested(a: str, b: str) -> bool:
-    """Whether two different normalised answers are kin: the words of one appear, in order, inside the other."""
-    if not a or not b or a == b:
-        return False
-    return f" {a} " in f" {b} " or f" {b} " in f" {a} "
 
 
 def answer_shape(text: str, wants_number: bool, wants_name: bool) -> list[float]:

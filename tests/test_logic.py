@@ -448,32 +448,6 @@ def test_answer_features_see_an_answer_that_repeats_the_question():
     assert features["in_question"] == [1.0] and features["words"] == pytest.approx([math.log(2)])
 
 
-def supported(text: str, *where: tuple[str, str, float]) -> Answer:
-    """An answer read in each (passage id, article id, span probability) of `where`."""
-    import dataclasses
-
-    model = answer(text, 1.0, "2025-01-01").evidence[0]
-    evidence = [dataclasses.replace(model, passage_id=p, article_id=a, score=sc) for p, a, sc in where]
-    return Answer(text, 0.5, evidence, 1.0)
-
-
-def test_kin_answers_one_inside_the_other_pool_their_support():
-    from qa.ranking import nested
-
-    assert nested("benedict xvi", "pope benedict xvi") and nested("pope benedict xvi", "benedict xvi")
-    assert not nested("ben", "benedict xvi") and not nested("pope", "pope") and not nested("", "pope")
-    answers = [
-        supported("Benedict XVI", ("p1", "a1", 0.6), ("p4", "a1", 0.1)),
-        supported("Pope Benedict XVI", ("p2", "a2", 0.3)),
-        supported("Pope Francis", ("p3", "a1", 0.2)),
-    ]
-    f = ranker_features("Which former pope was laid to rest this week?", answers)
-    assert f["mass"] == pytest.approx([math.log1p(0.7), math.log1p(0.3), math.log1p(0.2)])
-    assert f["kin_passages"] == pytest.approx([math.log1p(3), math.log1p(3), math.log1p(1)])
-    assert f["kin_articles"] == pytest.approx([math.log1p(2), math.log1p(2), math.log1p(1)])
-    assert f["kin_mass"] == pytest.approx([math.log1p(0.3), math.log1p(0.7), 0.0])
-
-
 def test_the_ranker_orders_by_its_probability_and_a_fitted_one_learns_the_sign_of_a_signal(tmp_path):
     from qa.ranking import FEATURES, AnswerRanker, fit_ranker
 
