@@ -143,10 +143,10 @@ def ask_all(
     questions: list[dict[str, Any]],
     texts: dict[str, str],
     stored: dict[str, str],
-    dates: dict[str, str],
+    reaches: dict[str, str],
 ) -> list[dict[str, Any]]:
     """One row per question; `texts`: each article's normalised text, `stored`: as stored (for offsets),
-    `dates`: each dated article's day."""
+    `reaches`: where the archive holds each question's answer (`reach`)."""
     rows = []
     for n, q in enumerate(questions, 1):
         truth = q["answer_text"]
@@ -178,7 +178,7 @@ def ask_all(
                     bool(e.date) and str(e.date)[:10] > q["date"] for a in result.answers for e in a.evidence
                 ),
                 "bearing_articles": len(bearing),
-                "reach": reach(q, bearing, dates),
+                "reach": reaches[q["id"]],
                 "abstained_without_answer": not hidden.answered,
                 "abstained_60_days_before": not before.answered,
                 "seconds": seconds,
@@ -315,7 +315,7 @@ def main() -> None:
     parts = [p for p in ("fit", "report") if any(half(q["week"], weeks) == p for q in questions)]
     all_rows = {}
     for name, config in [variant_config(v) for v in args.variant or ["as shipped=shipped:shipped"]]:
-        rows = all_rows[name] = ask_all(Engine.open(folder, config), questions, texts, stored, dates)
+        rows = all_rows[name] = ask_all(Engine.open(folder, config), questions, texts, stored, reaches)
         result["variants"][name] = {
             part: summary([r for r in rows if half(by_id[r["id"]]["week"], weeks) == part]) for part in parts
         }
