@@ -141,12 +141,12 @@ def variant_config(spec: str) -> tuple[str, Config]:
 def ask_all(
     engine: Engine,
     questions: list[dict[str, Any]],
-    texts: dict[str, str],
+    bearings: dict[str, list[str]],
     stored: dict[str, str],
     reaches: dict[str, str],
 ) -> list[dict[str, Any]]:
-    """One row per question; `texts`: each article's normalised text, `stored`: as stored (for offsets),
-    `reaches`: where the archive holds each question's answer (`reach`)."""
+    """One row per question; `bearings`: the ids of the articles holding each question's answer (`holders`),
+    `stored`: each article's text as stored (for offsets), `reaches`: where the archive holds the answer."""
     rows = []
     for n, q in enumerate(questions, 1):
         truth = q["answer_text"]
@@ -156,7 +156,7 @@ def ask_all(
         best = result.answers[0] if result.answers else None
         deep = engine.search(q["question"], top_k=50, filters=Filters(as_of=q["date"]))
         found = [any(right_in(h.passage.text, truth) for h in deep[:k]) for k in (5, 20, 50)]
-        bearing = holders(q, texts)
+        bearing = bearings[q["id"]]
         hidden = engine.ask(
             q["question"], as_of=q["date"], filters=Filters(exclude=bearing) if bearing else None
         )
@@ -304,7 +304,8 @@ def main() -> None:
     texts = {a.id: normalize_answer(a.text) for a in articles}
     stored = {a.id: a.text for a in articles}
     dates = {a.id: str(a.date)[:10] for a in articles if a.date}
-    reaches = {q["id"]: reach(q, holders(q, texts), dates) for q in questions}
+    bearings = {q["id"]: holders(q, texts) for q in questions}
+    reaches = {q["id"]: reach(q, bearings[q["id"]], dates) for q in questions}
     by_id = {q["id"]: q for q in questions}
     result: dict[str, Any] = {
         "articles": len(articles),
@@ -315,7 +316,7 @@ def main() -> None:
     parts = [p for p in ("fit", "report") if any(half(q["week"], weeks) == p for q in questions)]
     all_rows = {}
     for name, config in [variant_config(v) for v in args.variant or ["as shipped=shipped:shipped"]]:
-        rows = all_rows[name] = ask_all(Engine.open(folder, config), questions, texts, stored, reaches)
+        rows = all_rows[name] = ask_all(Engine.open(folder, config), questions, bearings, stored, reaches)
         result["variants"][name] = {
             part: summary([r for r in rows if half(by_id[r["id"]]["week"], weeks) == part]) for part in parts
         }
