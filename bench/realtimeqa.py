@@ -9,11 +9,11 @@ RealTimeQA's generation setting is: *right* when the normalised answer contains 
 contained in it; EM/F1 with SQuAD's normalisation. Also reported: the answered rate, the right choice
 first among the candidates vs anywhere among them, an answer-bearing passage among the top 5/20/50
 retrieved, calibration (ECE over answered questions), answers given from boilerplate (a dateline, credit or
-ad line of the stored text: qa.boilerplate) and citations of articles published after `as_of`, abstention when every article that contains the
-answer is left out (`Filters.exclude`) and when asked 60 days before the quiz, build passages/s and the
-median ask; and right / right first / right anywhere by where the archive holds the answer as of the
-question's day (`reach`: in an article of the week before, only in older ones, in none), the stored systems'
-right answers by the same groups beside them. The RealTimeQA team's stored systems are scored the same way beside it.
+ad line of the stored text: qa.boilerplate) and citations of articles published after `as_of`, abstention
+when every article that contains the answer is left out (`Filters.exclude`) and when asked 60 days before
+the quiz, build passages/s and the median ask; and right / right first / right anywhere by where the
+archive holds the answer as of the question's day (`reach`: in an article of the week before, only in older
+ones, in none). The RealTimeQA team's stored systems are scored the same way beside it, overall and by reach.
 
 The split is fixed here, by week (`half`): the 1st, 3rd, 5th ... weeks of the year are the *fit* half
 (fit, tune and choose anything on it), the others the *report* half (report only). `--weeks N` keeps the
