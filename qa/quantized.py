@@ -28,8 +28,13 @@ from qa.errors import QAError
 from qa.files import sha256_file, write_atomic
 
 logger = logging.getLogger(__name__)
-CACHE_VERSION = "2"  # bump when an export recipe changes, so old graphs are not reused
+CACHE_VERSION = "3"  # bump when an export recipe changes, so old graphs are not reused
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+# Weights in 7 bits (`reduce_range`) per kind of graph. ONNX Runtime multiplies uint8 activations by int8
+# weights; on CPUs without VNNI instructions (AVX2 only) pairs of those products are summed in 16 bits and can
+# saturate, which 7-bit weights avoid. Chosen per kind by `python bench/int8_fidelity.py` (agreement with
+# the fp32 model, and speed).
+SEVEN_BIT_WEIGHTS = {"reader": False, "encoder": True}
 
 
 def cache_dir() -> Path:
@@ -106,8 +111,9 @@ def _exporting(target: Path) -> Iterator[Path]:
             root.removeFilter(quiet)
 
 
-def _fuse_and_quantize(plain: Path, target: Path, config: Any) -> None:
-    """Fuse a BERT-like ONNX graph for CPU and quantize its weights to int8, atomically into `target`."""
+def _fuse_and_quantize(plain: Path, target: Path, config: Any, seven_bit: bool) -> None:
+    """Fuse a BERT-like ONNX graph for CPU and quantize its weights to int8 (or 7 bits), atomically into
+    `target`."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.transformers import optimizer
 
@@ -120,13 +126,14 @@ def _fuse_and_quantize(plain: Path, target: Path, config: Any) -> None:
         str(quantized),
         weight_type=QuantType.QInt8,
         per_channel=True,
+        reduce_range=seven_bit,
         extra_options={"DefaultTensorType": 1},
     )  # 1 = float, for the fused ops' outputs
     os.replace(quantized, target)
 
 
 def _export(
-    model: Any, outputs: Callable[..., Any], output_names: list[str], tokenizer: Any, target: Path
+    model: Any, outputs: Callable[..., Any], output_names: list[str], tokenizer: Any, target: Path, kind: str
 ) -> None:
     """Trace `outputs(model, **inputs)` to ONNX with dynamic batch and length, then fuse and quantize it."""
     import torch
@@ -162,7 +169,7 @@ def _export(
             opset_version=17,
             dynamo=False,
         )
-        _fuse_and_quantize(plain, target, model.config)
+        _fuse_and_quantize(plain, target, model.config, SEVEN_BIT_WEIGHTS[kind])
 
 
 def export_reader_int8(model_name: str, target: Path) -> None:
@@ -178,7 +185,7 @@ def export_reader_int8(model_name: str, target: Path) -> None:
         out = m(**inputs)
         return out.start_logits, out.end_logits
 
-    _export(model, logits, ["start", "end"], AutoTokenizer.from_pretrained(model_name), target)
+    _export(model, logits, ["start", "end"], AutoTokenizer.from_pretrained(model_name), target, "reader")
 
 
 def export_encoder_int8(model_name: str, target: Path) -> None:
@@ -194,7 +201,7 @@ def export_encoder_int8(model_name: str, target: Path) -> None:
         mean = (tokens * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
         return torch.nn.functional.normalize(mean, p=2, dim=1)
 
-    _export(model, pooled, ["vector"], AutoTokenizer.from_pretrained(model_name), target)
+    _export(model, pooled, ["vector"], AutoTokenizer.from_pretrained(model_name), target, "encoder")
 
 
 def cached_graph(model_name: str, kind: str, export: Callable[[str, Path], None]) -> Path:
