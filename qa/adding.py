@@ -42,6 +42,7 @@ class AddReport:
     passages: int = 0
     failed: list[tuple[Path, str]] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
+    links: list[Path] = field(default_factory=list)  # links in folders leading out of them: not followed
     no_news: list[str] = field(default_factory=list)  # articles whose text is all boilerplate: never searched
     states: dict[str, str] = field(default_factory=dict)  # article id -> added, updated or unchanged
 
@@ -68,11 +69,8 @@ class AddReport:
 
     def files_note(self) -> str:
         """ " N file(s) failed, M skipped." when any did, else nothing."""
-        return (
-            f" {len(self.failed)} file(s) failed, {len(self.skipped)} skipped."
-            if self.failed or self.skipped
-            else ""
-        )
+        skipped = len(self.skipped) + len(self.links)
+        return f" {len(self.failed)} file(s) failed, {skipped} skipped." if self.failed or skipped else ""
 
 
 def _collect(paths: Iterable[str | Path], strict: bool, ray: RayOptions | None = None) -> Collected:
@@ -129,7 +127,7 @@ class Adding:
         self, collected: Collected, replace_all: bool = False, ray: RayOptions | None = None
     ) -> AddReport:
         report = self.add_articles(collected.articles, replace_all, ray)
-        report.failed, report.skipped = collected.failed, collected.skipped
+        report.failed, report.skipped, report.links = collected.failed, collected.skipped, collected.links
         return report
 
     def add_articles(

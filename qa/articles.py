@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -438,6 +439,7 @@ class Collected:
     skipped: list[Path] = field(
         default_factory=list
     )  # files in folders that are not articles (.pdf, .docx, ...)
+    links: list[Path] = field(default_factory=list)  # links in folders that lead out of them: not followed
 
 
 def collect_articles(paths: Iterable[str | Path], local_links: bool = True) -> Collected:
@@ -474,11 +476,12 @@ def list_files(paths: Iterable[str | Path]) -> tuple[Collected, list[Path]]:
                     f"{path} is a system folder, not a folder of articles; point to the folder that holds them."
                 )
             try:
-                found = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+                found, links = files_inside(path)
             except OSError as exc:
                 raise InputError(
                     f"{path} could not be read ({exc.strerror or type(exc).__name__}); check its permissions."
                 ) from None
+            collected.links.extend(links)
             articles = [p for p in found if p.suffix.lower() in SUFFIXES]
             if not articles:
                 raise InputError(f"{path} holds no {FILE_TYPES} files; point to a folder of articles.")
@@ -486,9 +489,43 @@ def list_files(paths: Iterable[str | Path]) -> tuple[Collected, list[Path]]:
             collected.skipped.extend(p for p in found if p.suffix.lower() not in SUFFIXES)
         elif path.is_file():
             files.append(path)
+        elif path.exists():
+            raise InputError(f"{path} is not a regular file (a FIFO, a device or a socket); nothing was read.")
         else:
             raise InputError(f"{path} does not exist; check the path.")
     return collected, files
+
+
+def leaves(path: Path, folder: Path) -> bool:
+    """Whether `path`, found inside `folder`, leads out of it through a link (the folder itself may be one)."""
+    try:
+        return not path.resolve().is_relative_to(folder.resolve())
+    except (OSError, RuntimeError):  # a loop of links
+        return True
+
+
+def files_inside(folder: Path) -> tuple[list[Path], list[Path]]:
+    """The regular files under `folder` (not hidden) in a stable order, and the links passed over: a link to a
+    folder is never entered, and a link to a file is taken only when the file lies inside `folder`."""
+    found: list[Path] = []
+    links: list[Path] = []
+
+    def fail(exc: OSError) -> None:
+        raise exc
+
+    for where, folders, names in os.walk(folder, onerror=fail):
+        here = Path(where)
+        links += [here / d for d in folders if (here / d).is_symlink() and leaves(here / d, folder)]
+        folders[:] = sorted(d for d in folders if not (here / d).is_symlink())
+        for name in names:
+            p = here / name
+            if name.startswith("."):
+                continue
+            if p.is_symlink() and leaves(p, folder):
+                links.append(p)
+            elif p.is_file():  # a FIFO or a device is no article
+                found.append(p)
+    return sorted(found), sorted(links)
 
 
 def read_one(file: Path, local_links: bool = True) -> tuple[Path, list[Article] | str]:

@@ -149,6 +149,8 @@ def _report_files(report: Any) -> int:
     """One line per file that failed or was passed over; exit status 1 if any failed."""
     for path in report.skipped:
         print(f"skipped: {path} (not a {FILE_TYPES} file)", file=sys.stderr)
+    for path in report.links:
+        print(f"skipped: {path} (a link leading out of the folder; never followed)", file=sys.stderr)
     for _, reason in report.failed:
         print(f"failed: {reason}", file=sys.stderr)
     return 1 if report.failed else 0
@@ -249,7 +251,18 @@ def cmd_index_info(args: argparse.Namespace) -> int:
 
 def cmd_index_check(args: argparse.Namespace) -> int:
     from qa.engine import Engine
+    from qa.layout import unsafe_entries
 
+    unsafe = unsafe_entries(Path(args.index_dir)) if Path(args.index_dir).is_dir() else []
+    for line in unsafe:  # named before anything is opened: a link leads elsewhere, a FIFO would hang
+        print(f"problem: {line}: an index opens only regular files inside its own folder", file=sys.stderr)
+    if unsafe:
+        print(
+            f"{len(unsafe)} problem(s) in {args.index_dir}; remove them (nothing was read through them), then "
+            f"`qa index rebuild --index-dir {args.index_dir}`, or build the index again.",
+            file=sys.stderr,
+        )
+        return 1
     engine = Engine.open(args.index_dir, _config(args), progress=False)
     if _problems(
         engine,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -60,3 +61,19 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def not_plain(path: Path, folder: bool = False) -> str | None:
+    """Why `path` is no plain file (or, `folder`, no plain folder) of its own: "a link" or "a FIFO, a device or
+    a socket" (and "a link to another ..."), without following or opening it; None when it is one, or is absent."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return None
+    if stat.S_ISLNK(mode):
+        return "a link to another folder" if folder else "a link to another file"
+    if folder and not stat.S_ISDIR(mode):
+        return "not a folder"
+    if not folder and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        return "a FIFO, a device or a socket, not a regular file"
+    return None

@@ -12,7 +12,7 @@ import numpy as np
 
 from qa.articles import Article
 from qa.errors import IndexUnusable
-from qa.files import fsync
+from qa.files import fsync, not_plain
 from qa.passages import Passage
 
 OLD_POINTER, OLD_CATALOG = "CURRENT", "versions.json"  # format 1: one folder per saved version
@@ -22,7 +22,7 @@ OLD_VERSION = re.compile(r"v\d{1,9}")
 def read_format_1(folder: Path) -> tuple[list[Article], list[Passage], np.ndarray, str]:
     """The articles, passages, vectors and embedding model of an index in format 1 (for `qa index upgrade`)."""
     try:
-        name = (folder / OLD_POINTER).read_text(encoding="utf-8").strip()
+        name = "" if not_plain(folder / OLD_POINTER) else (folder / OLD_POINTER).read_text("utf-8").strip()
     except (OSError, ValueError):
         name = ""
     version = folder / name
@@ -31,6 +31,13 @@ def read_format_1(folder: Path) -> tuple[list[Article], list[Passage], np.ndarra
             f"The old index in {folder} names {name[:80]!r} as its current version, which is not a "
             "version folder of its own; build a new one from the articles with `qa index build`."
         )
+    names = ["manifest.json", "articles.jsonl", "passages.jsonl", "vectors.npy"]
+    for n, what in [(n, not_plain(version / n)) for n in names]:
+        if what:
+            raise IndexUnusable(
+                f"The old index in {folder} has {n} that is {what}; an upgrade reads only regular files inside "
+                "the index folder. Build a new index from the articles with `qa index build`."
+            )
     try:
         manifest = json.loads((version / "manifest.json").read_text())
         articles = [
@@ -57,12 +64,13 @@ def read_format_1(folder: Path) -> tuple[list[Article], list[Passage], np.ndarra
 def remove_format_1(folder: Path) -> None:
     """Delete a converted format-1 index's own files: CURRENT first, then the version folders its catalog names."""
     try:
-        versions = json.loads((folder / OLD_CATALOG).read_text())["versions"]
+        catalog = "" if not_plain(folder / OLD_CATALOG) else (folder / OLD_CATALOG).read_text()
+        versions = json.loads(catalog)["versions"]
     except (OSError, ValueError, KeyError, TypeError):
         versions = {}
     versions = versions if isinstance(versions, dict) else {}
     pointer = folder / OLD_POINTER
-    if pointer.is_file():
+    if pointer.is_file() and not not_plain(pointer):
         versions[pointer.read_text(encoding="utf-8", errors="replace").strip()] = "live"
         pointer.unlink()
         fsync(folder)

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.errors import IndexUnusable
-from qa.files import write_atomic
+from qa.files import not_plain, write_atomic
 from qa.filtering import Kept
 
 ANALYZER = "news"  # words, lower-cased, English stop words dropped, stemmed
@@ -125,13 +125,14 @@ class FullText:
         return self._index
 
     def _refuse_links(self) -> None:
-        """An index's BM25 files are its own: a folder or file here that is a link to elsewhere is refused."""
+        """An index's BM25 files are its own: a link to elsewhere, a FIFO or a device here is refused."""
         if self.folder.is_symlink() or (
-            self.folder.is_dir() and any(p.is_symlink() for p in self.folder.iterdir())
+            self.folder.is_dir() and any(not_plain(p) for p in self.folder.iterdir())
         ):
             raise IndexUnusable(
-                f"The BM25 index in {self.folder} links to files outside the index folder, which "
-                f"is never followed; rebuild it with `qa index rebuild --index-dir {self.folder.parent}`."
+                f"The BM25 index in {self.folder} holds a link to files outside the index folder, or a FIFO or "
+                "device, which is never opened; remove it and rebuild the BM25 index with "
+                f"`qa index rebuild --index-dir {self.folder.parent}`."
             )
 
     def _read_only_view(self) -> Path:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.embeddings import FP32_ENCODER
+from qa.files import not_plain
 from qa.format1 import OLD_CATALOG, OLD_POINTER
 
 FORMAT_VERSION = 2
@@ -112,6 +113,21 @@ def own_file(folder: Path, subfolder: str, name: object, pattern: re.Pattern[str
     if path.parent.is_symlink() or path.is_symlink():
         return None
     return path
+
+
+TOP_FILES = (DATABASE, DATABASE + "-wal", DATABASE + "-shm", LOCK, OLD_POINTER, OLD_CATALOG)
+TOP_FOLDERS = (SEGMENTS, TEXT, TEXT_NEW, TEXT_OLD)
+
+
+def unsafe_entries(folder: Path) -> list[str]:
+    """The index's own entries that are not what it may open: a link (to anywhere), or a FIFO, device or socket
+    where a file belongs (opening one would hang); one line each, nothing opened or followed to find them."""
+    found = [(name, not_plain(folder / name)) for name in TOP_FILES]
+    found += [(name, not_plain(folder / name, folder=True)) for name in TOP_FOLDERS]
+    for sub in (SEGMENTS, TEXT):
+        if (folder / sub).is_dir() and not (folder / sub).is_symlink():
+            found += [(f"{sub}/{p.name}", not_plain(p)) for p in sorted((folder / sub).iterdir())]
+    return [f"{name[:80]} is {what}" for name, what in found if what]
 
 
 def select_in(db: sqlite3.Connection | None, sql: str, values: list[Any], chunk: int = 900) -> list[tuple]:

@@ -31,11 +31,10 @@ from qa.layout import (
     SEGMENT_FILE,
     SEGMENTS,
     TEXT,
-    TEXT_NEW,
-    TEXT_OLD,
     free_bytes,
     own_file,
     select_in,
+    unsafe_entries,
 )
 from qa.passages import Passage
 
@@ -89,6 +88,8 @@ class StoreReader:
             raise NoIndex(
                 f"There is no index in {folder}; build one with `qa index build --index-dir {folder} PATH...`."
             )
+        index = cls(folder, "", 0, approximate_above)
+        index._own_files()  # before anything is opened
         if (folder / OLD_POINTER).is_file():
             raise IndexUnusable(
                 f"The index in {folder} is in an older format (1), this program reads format "
@@ -104,7 +105,6 @@ class StoreReader:
                 f"{folder} is not an index (no {DATABASE}); build one with "
                 f"`qa index build --index-dir {folder} PATH...`."
             )
-        index = cls(folder, "", 0, approximate_above)
         with index._reading() as db:
             settings = dict(db.execute("SELECT key, value FROM settings"))
         if settings.get("format_version") != str(FORMAT_VERSION):
@@ -168,18 +168,16 @@ class StoreReader:
     def _connection(self) -> sqlite3.Connection:
         """This thread's connection; a new one when the database file was replaced; a clear error when it is gone."""
         try:
-            inode = (self.folder / DATABASE).stat().st_ino
+            inode = os.lstat(self.folder / DATABASE).st_ino
         except OSError:
             if self._seen:
-                raise IndexUnusable(
-                    f"The index in {self.folder} is gone (its database was deleted or moved while "
-                    "in use); restore the folder or build it again with `qa index build`."
-                ) from None
+                raise self._gone() from None
             raise NoIndex(
                 f"There is no index in {self.folder} (no {DATABASE}); build one with `qa index build`."
             ) from None
         db = getattr(self._local, "db", None)
         if db is None or getattr(self._local, "inode", None) != inode:
+            self._own_files()  # a new database file: the folder's files are looked at again
             if db is not None:
                 db.close()
             db = self._local.db = self._connect(reading=True)
@@ -215,7 +213,7 @@ class StoreReader:
     @contextmanager
     def snapshot(self) -> Iterator[Snapshot]:
         """A consistent view for one search: the database as of now and the segments it names."""
-        if self.empty and not self._seen:
+        if self.empty:
             yield Snapshot(self, None, [])
             return
         with self._reading() as db:
@@ -225,7 +223,7 @@ class StoreReader:
     def _segments_as_of(self, db: sqlite3.Connection, generation: int) -> list[seg.Segment]:
         with self._cache_lock:
             if generation != self._generation:
-                self._own_subfolders()
+                self._own_files()
                 live = db.execute(
                     "SELECT number, file, kind FROM segments WHERE state='live' ORDER BY number"
                 ).fetchall()
@@ -270,18 +268,31 @@ class StoreReader:
 
     @property
     def empty(self) -> bool:
-        """Nothing committed yet (a new index writes its database with its first articles)."""
-        return not (self.folder / DATABASE).is_file()
+        """Nothing committed yet (a new index writes its database with its first articles); IndexUnusable once
+        the database that was read is gone (an index deleted while in use is never taken for a new one)."""
+        if (self.folder / DATABASE).is_file():
+            return False
+        if self._seen:
+            raise self._gone()
+        return True
 
-    def _own_subfolders(self) -> None:
-        """Refuse to work in an index whose segments/ or text/ is a link to another folder."""
-        for name in (SEGMENTS, TEXT, TEXT_NEW, TEXT_OLD):
-            if (self.folder / name).is_symlink():
-                raise IndexUnusable(
-                    f"{self.folder / name} is a link to another folder; an index keeps its files in "
-                    f"its own folder, so nothing is read or written through it. Replace the link "
-                    f"with a real folder (then `qa index rebuild`)."
-                )
+    def _gone(self) -> IndexUnusable:
+        return IndexUnusable(
+            f"The index in {self.folder} is gone (its folder or database was deleted or moved while in use); "
+            "nothing was written. Restore it, or build a new one with `qa index build`."
+        )
+
+    def _own_files(self) -> None:
+        """Refuse to work in an index with a link, FIFO or device among its own files (layout.unsafe_entries):
+        nothing is read or written through one, and opening a FIFO would hang."""
+        unsafe = unsafe_entries(self.folder)
+        if unsafe:
+            more = f" (and {len(unsafe) - 1} more)" if len(unsafe) > 1 else ""
+            raise IndexUnusable(
+                f"The index in {self.folder} is not sound: {unsafe[0]}{more}; an index reads and writes only "
+                f"regular files inside its own folder. Remove what `qa index check --index-dir {self.folder}` "
+                "names, then `qa index rebuild` (or build the index again)."
+            )
 
 
 class Snapshot:

@@ -25,15 +25,21 @@ from pathlib import Path
 from typing import Any
 
 from qa.adding import AddReport
-from qa.articles import SUFFIXES, collect_articles
-from qa.config import Config
+from qa.articles import SUFFIXES, collect_articles, files_inside, leaves
+from qa.config import FILE_TYPES, Config
 from qa.engine import Engine
 from qa.errors import InputError, QAError
 
 logger = logging.getLogger(__name__)
 
+
+class AddFailed(QAError):
+    """`qa watch --once` could not add some files or feeds (each has its line); exit status 1, as `qa index add`."""
+
 PARTIAL = (".part", ".partial", ".tmp", ".crdownload", ".download", ".swp", "~")  # files still being written
 FEED_MOST_BYTES = 32 * 1024 * 1024  # a fetched feed is read up to this size
+FEED_DEADLINE = 60.0  # seconds one feed's whole download may take
+FEED_READ_TIMEOUT = 10.0  # seconds a feed may stay silent
 TICK = 0.25  # seconds between looks at what has settled
 
 
@@ -96,20 +102,52 @@ class Pending:
         return sorted(ready)
 
 
-def fetch_feed(url: str, folder: Path) -> Path:
-    """Download a feed into `folder` under a name fixed by its address (so its articles keep their ids)."""
+def fetch_feed(url: str, folder: Path, deadline: float = FEED_DEADLINE) -> Path:
+    """Download a feed into `folder` under a name fixed by its address (so its articles keep their ids).
+
+    The whole download has `deadline` seconds, on a thread of its own (a feed that drips one byte at a time, or
+    never answers, costs at most that), and at most FEED_MOST_BYTES are read."""
     target = folder / f"feed-{hashlib.sha1(url.encode()).hexdigest()[:12]}.xml"
-    try:
-        with urllib.request.urlopen(url, timeout=30) as response:
-            data = response.read(FEED_MOST_BYTES + 1)
-    except (OSError, ValueError) as exc:
-        raise InputError(
-            f"cannot fetch it ({getattr(exc, 'reason', None) or exc}); trying again later"
-        ) from None
+    got: dict[str, Any] = {}
+
+    def download() -> None:
+        try:
+            got["data"] = download_at_most(url, time.monotonic() + deadline)
+        except Exception as exc:  # handed to the caller below
+            got["error"] = exc
+
+    worker = threading.Thread(target=download, name="qa-feed", daemon=True)
+    worker.start()
+    worker.join(deadline + 1)
+    exc = got.get("error")
+    if worker.is_alive() or isinstance(exc, TimeoutError):
+        raise InputError(f"no whole answer within {deadline:g} s; trying again later")
+    if exc is not None:
+        if not isinstance(exc, (OSError, ValueError)):
+            raise exc
+        raise InputError(f"cannot fetch it ({getattr(exc, 'reason', None) or exc}); trying again later")
+    data = got["data"]
     if len(data) > FEED_MOST_BYTES:
         raise InputError(f"larger than {FEED_MOST_BYTES // (1024 * 1024)} MB; not read")
     target.write_bytes(data)
     return target
+
+
+def download_at_most(url: str, until: float) -> bytes:
+    """The body at `url`, up to one byte over FEED_MOST_BYTES; TimeoutError once the clock passes `until`."""
+    left = until - time.monotonic()
+    with urllib.request.urlopen(url, timeout=max(0.1, min(FEED_READ_TIMEOUT, left))) as response:
+        chunks: list[bytes] = []
+        size = 0
+        while size <= FEED_MOST_BYTES:
+            if time.monotonic() > until:
+                raise TimeoutError(url)
+            chunk = response.read1(1 << 16)  # whatever has arrived: a slow sender is timed between reads
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
 
 
 class Watcher:
@@ -125,6 +163,12 @@ class Watcher:
         self.pending = Pending(settle)
         self.feed_every = feed_every
         self.last_fetch = -float("inf")
+        self.adding = threading.Lock()  # the files' adds and the feeds' (on a thread of their own) take turns
+        self.failures = 0  # files and feeds that could not be added (`--once` exits 1 if any)
+
+    def failed(self, line: str) -> None:
+        self.failures += 1
+        note(line)
 
     def watched(self, path: Path) -> bool:
         """Whether a changed path is an article file inside a watched place, outside hidden folders."""
@@ -135,58 +179,82 @@ class Watcher:
         return False
 
     def add_file(self, path: Path) -> None:
+        if any(leaves(path, place) for place in self.places if place.is_dir() and place in path.parents):
+            note(f"{path}: skipped — a link leading out of the watched folder; never followed")
+            return
         try:
-            line = change_line(str(path), self.engine.add([path]))
+            with self.adding:
+                line = change_line(str(path), self.engine.add([path]))
         except QAError as exc:
             line = f"{path}: failed — {exc}"
         if line:
-            note(line)
+            (self.failed if ": failed — " in line else note)(line)
 
-    def fetch_feeds(self) -> None:
+    def fetch_feeds(self, stop: threading.Event | None = None) -> None:
+        """Fetch each feed (each within its deadline) and add what it holds; one line per feed that changed or
+        failed."""
         self.last_fetch = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="qa-watch-") as tmp:
             for url in self.feeds:
+                if stop is not None and stop.is_set():
+                    return
                 try:
                     collected = collect_articles([fetch_feed(url, Path(tmp))], local_links=False)
-                    line = change_line(url, self.engine.add_articles(collected.articles))
                     if collected.failed:
-                        line = f"{url}: failed — {collected.failed[0][1]}"
+                        raise InputError(collected.failed[0][1])
+                    with self.adding:
+                        line = change_line(url, self.engine.add_articles(collected.articles))
                 except QAError as exc:
-                    line = f"{url}: failed — {exc}"
+                    self.failed(f"{url}: failed — {exc}")
+                    continue
                 if line:
                     note(line)
 
-    def catch_up(self) -> None:
-        """Add what is already there in one commit (unchanged articles cost a checksum each)."""
-        files = [
-            path
-            for place in self.places
-            for path in ([place] if place.is_file() else sorted(place.rglob("*")))
-            if path.is_file() and self.watched(path)
-        ]
+    def follow_feeds(self, stop: threading.Event) -> None:
+        """Fetch the feeds every `feed_every` seconds until `stop` (run on a thread of its own)."""
+        while not stop.is_set():
+            if time.monotonic() - self.last_fetch >= self.feed_every:
+                self.fetch_feeds(stop)
+            stop.wait(TICK)
+
+    def catch_up(self, feeds: bool = True) -> None:
+        """Add what is already there in one commit (unchanged articles cost a checksum each); then, with
+        `feeds`, fetch the feeds once."""
+        files: list[Path] = []
+        for place in self.places:
+            found, links = files_inside(place) if place.is_dir() else ([place], [])
+            files += [path for path in found if self.watched(path)]
+            for link in links:
+                note(f"{link}: skipped — a link leading out of the watched folder; never followed")
         if files:
+            line: str | None = None
             try:
-                report = self.engine.add(files)
+                with self.adding:
+                    report = self.engine.add(files)
                 line = change_line(
                     f"{len(files)} file(s) already there", dataclasses.replace(report, failed=[])
                 )
                 for path, reason in report.failed:
-                    note(f"{path}: failed — {reason}")
+                    self.failed(f"{path}: failed — {reason}")
+                for path in report.skipped:
+                    self.failed(f"{path}: failed — not a {FILE_TYPES} file")
             except QAError as exc:
-                line = f"the files already there: failed — {exc}"
+                self.failed(f"the files already there: failed — {exc}")
             if line:
                 note(line)
-        if self.feeds:
+        if self.feeds and feeds:
             self.fetch_feeds()
 
     def run(self, stop: threading.Event) -> None:
+        """Add each file once it has settled, until `stop`; the feeds are fetched on a thread of their own, so a
+        slow one never holds up a file."""
+        if self.feeds:
+            threading.Thread(target=self.follow_feeds, args=(stop,), name="qa-feeds", daemon=True).start()
         while not stop.is_set():
             for path in self.pending.settled():
                 if stop.is_set():
                     break
                 self.add_file(path)
-            if self.feeds and time.monotonic() - self.last_fetch >= self.feed_every:
-                self.fetch_feeds()
             stop.wait(TICK)
 
 
@@ -243,14 +311,15 @@ def watch(
     watcher = Watcher(engine, paths, settle, feed_every)
     if once:
         watcher.catch_up()
-        note(
-            f"Brought the index up to date with {', '.join([str(p) for p in watcher.places] + watcher.feeds)}."
-        )
+        places = ", ".join([str(p) for p in watcher.places] + watcher.feeds)
+        if watcher.failures:
+            raise AddFailed(f"{watcher.failures} file(s) or feed(s) of {places} could not be added (above).")
+        note(f"Brought the index up to date with {places}.")
         return
     stop = stop or stop_on_signals()
     observer = observe(watcher)  # before catching up, so nothing written meanwhile is missed
     try:
-        watcher.catch_up()
+        watcher.catch_up(feeds=False)  # the feeds' thread fetches them first thing
         note(
             f"Watching {', '.join([str(p) for p in watcher.places] + watcher.feeds)} for new and changed articles"
             + (f" (feeds every {feed_every:g} s)" if watcher.feeds else "")

@@ -18,6 +18,7 @@ from qa.duplicates import band_keys, from_bytes, signature, to_bytes
 from qa.errors import IndexUnusable, SaveFailed
 from qa.fulltext import FullText
 from qa.layout import (
+    DATABASE,
     LOCK,
     RUNNING_JOBS,
     SCHEMA,
@@ -71,12 +72,18 @@ class Writer(Catalog):
 
     # ----- changing ---------------------------------------------------------
     @contextmanager
-    def _writing(self) -> Iterator[sqlite3.Connection]:
-        """Be the one writer: take the lock, settle what a dead writer left, and fail in one line (SaveFailed)."""
+    def _writing(self, settle_text: bool = True) -> Iterator[sqlite3.Connection]:
+        """Be the one writer: take the lock, settle what a dead writer left, and fail in one line (SaveFailed).
+
+        A rebuild passes `settle_text=False`: the BM25 index it is about to replace may be what is damaged, so
+        the BM25 documents an earlier writer left unsettled are left to the rebuild (which writes them all)."""
         from filelock import FileLock, Timeout
 
+        if self._seen and not (self.folder / DATABASE).exists():
+            raise self._gone()
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
+            self._own_files()  # before the lock file is opened: it may be a link or a FIFO too
             with FileLock(self.folder / LOCK, timeout=600):
                 db = self._connect()
                 try:
@@ -85,7 +92,7 @@ class Writer(Catalog):
                     db.executescript(SCHEMA)
                     if "origin" not in {r[1] for r in db.execute("PRAGMA table_info(articles)")}:
                         db.execute("ALTER TABLE articles ADD COLUMN origin TEXT")  # indexes from before it
-                    self._settle(db)
+                    self._settle(db, settle_text)
                     self._fill_story_bands(db)
                     try:
                         yield db
@@ -128,13 +135,13 @@ class Writer(Catalog):
         except (OSError, sqlite3.Error, RuntimeError, ValueError, IndexUnusable) as exc:
             logger.info("Cleaning up after a failed change must wait for the next write (%s).", exc)
 
-    def _settle(self, db: sqlite3.Connection) -> None:
+    def _settle(self, db: sqlite3.Connection, settle_text: bool = True) -> None:
         """Finish or undo what an earlier writer left: files it never committed, files merges replaced, BM25 documents.
 
         Only files of this index's own name patterns (`own_file`) are ever deleted; a row naming anything
         else is dropped from the list without touching the file it names.
         """
-        self._own_subfolders()
+        self._own_files()
         self._settle_jobs(db)
         for number, name, state in db.execute(
             "SELECT number, file, state FROM segments WHERE state != 'live'"
@@ -155,7 +162,7 @@ class Writer(Catalog):
             logger.info("Removed %s, left by a writer that did not finish.", path.name)
         self._settle_text()
         rowids = [r[0] for r in db.execute("SELECT rowid FROM unsettled")]
-        if rowids:
+        if rowids and settle_text:
             live = select_in(db, "SELECT rowid, text FROM passages WHERE rowid IN ({})", rowids)
             self.text.change(add=live, delete=rowids)
             db.execute("DELETE FROM unsettled")

@@ -1,0 +1,238 @@
+"""Issue 38: a crafted index folder, an added folder with links, a feed that drips, an index deleted under a
+running writer. Each test failed on the code before the fix (6ac858f).
+
+Every index here is real (SQLite, FAISS, tantivy on disk); hangs are caught with real processes and timeouts."""
+
+from __future__ import annotations
+
+import http.server
+import os
+import shutil
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from conftest import SEED_QUESTION, snapshot
+from test_cli import one_error_line, qa
+from test_saving import NEW
+
+from qa.engine import Engine
+from qa.errors import IndexUnusable, InputError
+from qa.watching import Watcher, fetch_feed
+
+SECRET = "My bank PIN is 4711, and the safe's code is kept in the drawer."
+
+
+def chess(path: Path) -> Path:
+    path.write_text("Chess news\n\nMagnus Carlsen won the Norway Chess tournament on Friday in Stavanger.\n")
+    return path
+
+
+# ----- 1. a linked index.sqlite ------------------------------------------------------------------
+
+
+def test_an_index_whose_database_links_to_another_index_changes_nothing_there(index_copy: Path, tmp_path: Path):
+    before = snapshot(index_copy)
+    other = tmp_path / "B"
+    other.mkdir()
+    (other / "index.sqlite").symlink_to(index_copy / "index.sqlite")
+    proc = qa("index", "build", str(chess(tmp_path / "chess.txt")), "--index-dir", str(other), "--quiet")
+    assert proc.returncode == 1 and "index.sqlite is a link to another file" in one_error_line(proc)
+    for change in (
+        lambda e: e.add_articles([NEW]),
+        lambda e: e.remove(["trump-putin-budapest-summit"]),
+        lambda e: e.rebuild(),
+        lambda e: e.optimize(),
+    ):
+        with pytest.raises(IndexUnusable, match="index.sqlite is a link"):
+            change(Engine.open(other))
+    with pytest.raises(IndexUnusable, match="index.sqlite is a link"):
+        Engine.build([tmp_path / "chess.txt"], other)
+    proc = qa("index", "check", "--index-dir", str(other))
+    assert proc.returncode == 1 and "problem: index.sqlite is a link to another file" in proc.stderr
+    assert snapshot(index_copy) == before and Engine.open(index_copy).check() == []
+
+
+# ----- 8. a FIFO where an index file belongs -----------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["segments/seg-000001.faiss", "text/meta.json", "text/.managed.json", "index.sqlite"])
+def test_a_fifo_in_an_index_is_named_never_opened(index_copy: Path, name: str):
+    path = index_copy / name
+    path.unlink()
+    os.mkfifo(path)
+    problem = f"{name} is a FIFO, a device or a socket"
+    started = time.monotonic()
+    proc = qa("index", "check", "--index-dir", str(index_copy))
+    assert proc.returncode == 1 and f"problem: {problem}" in proc.stderr, proc.stderr
+    proc = qa("ask", SEED_QUESTION, "--index-dir", str(index_copy))
+    assert proc.returncode == 1 and problem in one_error_line(proc)
+    with pytest.raises(IndexUnusable, match="FIFO"):
+        Engine.open(index_copy).add_articles([NEW])
+    assert time.monotonic() - started < 120  # a hang would have ended in the subprocess's timeout instead
+
+
+# ----- 6. links inside a folder that is added or watched -------------------------------------------
+
+
+def test_links_out_of_an_added_or_watched_folder_are_skipped_and_said(tmp_path: Path):
+    (tmp_path / "outside-secret.txt").write_text(f"Private notes\n\n{SECRET}\n")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "more.txt").write_text(f"More notes\n\n{SECRET}\n")
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    chess(drop / "chess.txt")
+    (drop / "diary.txt").symlink_to(tmp_path / "outside-secret.txt")
+    (drop / "linked-folder").symlink_to(tmp_path / "elsewhere")
+    (drop / "same.txt").symlink_to(drop / "chess.txt")  # a link that stays inside is harmless
+    proc = qa("index", "build", str(drop), "--index-dir", str(tmp_path / "index"), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert f"skipped: {drop / 'diary.txt'} (a link leading out of the folder" in proc.stderr
+    assert f"skipped: {drop / 'linked-folder'} (a link" in proc.stderr
+    texts = [a.text for a in Engine.open(tmp_path / "index").articles()]
+    assert texts and not any("4711" in t for t in texts)
+
+    engine = Engine.open_or_create(tmp_path / "watched")
+    watcher = Watcher(engine, [str(drop)], settle=0, feed_every=300)
+    watcher.catch_up()
+    watcher.add_file(drop / "diary.txt")  # what a watchdog event for the new link leads to
+    assert not any("4711" in a.text for a in engine.articles()) and engine.articles()
+
+
+def test_an_upgrade_never_reads_a_linked_file_of_its_version_folder(tmp_path: Path):
+    from conftest import ROOT
+
+    old = tmp_path / "old"
+    shutil.copytree(ROOT / "tests" / "data" / "index-v1", old)
+    (tmp_path / "secret.jsonl").write_text('{"id": "pin", "title": "PIN", "text": "%s"}\n' % SECRET)
+    (old / "v000001" / "articles.jsonl").unlink()
+    (old / "v000001" / "articles.jsonl").symlink_to(tmp_path / "secret.jsonl")
+    proc = qa("index", "upgrade", "--index-dir", str(old), "--quiet")
+    assert proc.returncode == 1 and "articles.jsonl that is a link to another file" in one_error_line(proc)
+    assert not (old / "index.sqlite").exists()
+
+
+# ----- 9. a rebuild after BM25 damage and a failed add --------------------------------------------
+
+
+def test_rebuild_repairs_damaged_bm25_left_with_a_failed_adds_rows(index_copy: Path):
+    with sqlite3.connect(index_copy / "index.sqlite") as db:  # what an add that failed midway leaves
+        db.execute("INSERT INTO unsettled(rowid) VALUES (9001), (9002)")
+    for path in (index_copy / "text").iterdir():
+        if path.name.endswith(".term"):
+            data = bytearray(path.read_bytes())
+            for at in range(len(data) // 3, len(data) // 3 + 64):
+                data[at] ^= 0xFF
+            path.write_bytes(bytes(data))
+    proc = qa("index", "rebuild", "--index-dir", str(index_copy), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    engine = Engine.open(index_copy)
+    assert engine.check() == [] and "Marco Rubio" in engine.ask(SEED_QUESTION, always_answer=True).best.text
+
+
+# ----- 10. the folder deleted under a running engine ------------------------------------------------
+
+
+def test_a_write_to_an_index_deleted_in_use_recreates_nothing(index_copy: Path):
+    engine = Engine.open(index_copy)
+    assert engine.stats().articles == 1
+    shutil.rmtree(index_copy)
+    with pytest.raises(IndexUnusable, match="is gone"):
+        engine.add_articles([NEW])
+    assert not index_copy.exists()
+    with pytest.raises(IndexUnusable, match="is gone"):
+        engine.stats()
+
+
+# ----- 4. a feed that drips or never answers ----------------------------------------------------------
+
+
+class Drip(http.server.BaseHTTPRequestHandler):
+    """Answers with a feed's headers, then one byte every half second, forever (until the server stops)."""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/rss+xml")
+        self.end_headers()
+        try:
+            for byte in b"<?xml version='1.0'?><rss><channel>" * 1000:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.5)
+        except OSError:
+            pass
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def drip_feed():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Drip)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/feed.xml"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_dripping_feed_is_cut_at_its_deadline(drip_feed: str, tmp_path: Path):
+    started = time.monotonic()
+    with pytest.raises(InputError, match="no whole answer within 2 s"):
+        fetch_feed(drip_feed, tmp_path, deadline=2)
+    assert time.monotonic() - started < 5
+
+
+def test_a_dripping_feed_never_holds_up_a_watched_folders_files(drip_feed: str, tmp_path: Path):
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    engine = Engine.open_or_create(tmp_path / "index")
+    watcher = Watcher(engine, [str(drop), drip_feed], settle=0, feed_every=300)
+    stop = threading.Event()
+    running = threading.Thread(target=watcher.run, args=(stop,), daemon=True)
+    running.start()
+    try:
+        time.sleep(1)  # the feed's fetch is under way, dripping
+        watcher.pending.changed(chess(drop / "chess.txt"))
+        deadline = time.monotonic() + 60
+        while not engine.articles() and time.monotonic() < deadline:
+            time.sleep(0.25)
+        assert [a.title for a in engine.articles()] == ["Chess news"]
+    finally:
+        stop.set()
+    running.join(3)
+    assert not running.is_alive()  # stopped within seconds, the feed still dripping
+
+
+def test_one_ctrl_c_stops_qa_watch_within_seconds_while_a_feed_drips(drip_feed: str, tmp_path: Path):
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    chess(drop / "chess.txt")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "qa", "watch", str(drop), drip_feed, "--index-dir", str(tmp_path / "index")],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for line in proc.stderr:  # watching: the files are in, the feed is dripping on its own thread
+            if "Watching" in line:
+                break
+        time.sleep(1)
+        proc.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        proc.wait(timeout=10)
+        assert time.monotonic() - started < 3 and proc.returncode == 0
+    finally:
+        proc.kill()
+        proc.wait()
+    assert [a.title for a in Engine.open(tmp_path / "index").articles()] == ["Chess news"]
