@@ -131,7 +131,11 @@ class Adding:
         return report
 
     def add_articles(
-        self, articles: Sequence[Article], replace_all: bool = False, ray: RayOptions | None = None
+        self,
+        articles: Sequence[Article],
+        replace_all: bool = False,
+        ray: RayOptions | None = None,
+        keep_apart: bool = True,
     ) -> AddReport:
         """Add (or replace) articles in one commit; with `replace_all` they replace everything (a build).
 
@@ -140,7 +144,7 @@ class Adding:
         workers, which write the segment files the commit then takes in.
         """
         report = AddReport()
-        if not replace_all:
+        if not replace_all and keep_apart:  # off: the caller decided which ids replace (the page's uploads)
             self._keep_apart(articles)
         known_sums = {} if replace_all else self.index.checksums([a.id for a in articles])
         fresh = [a for a in articles if known_sums.get(a.id) != a.checksum]

@@ -241,6 +241,11 @@ class Archive(Adding):
         """The stored checksum of each of these articles that the index holds (what an add compares)."""
         return self.index.checksums(ids)
 
+    def origins(self, ids: Sequence[str]) -> dict[str, str]:
+        """Where each of these stored articles came from, where that was recorded (a file's path, or
+        `upload:USER` for the page's and the API's)."""
+        return self.index.origins(ids)
+
     def passage_counts(self) -> dict[str, int]:
         return self.index.passage_counts()
 

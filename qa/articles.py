@@ -68,6 +68,10 @@ def normalise_date(raw: str | None) -> str | None:
     if raw is None or not str(raw).strip():
         return None
     raw = " ".join(str(raw).split())
+    if len(raw) > DATE_MOST_CHARS:
+        return (
+            raw  # no date is this long: kept as written, never handed to the parser (its time grows with it)
+        )
     if ISO_LIKE.fullmatch(
         raw
     ):  # numbers in ISO order: valid as written or not a date (never re-read day-first)
@@ -88,6 +92,10 @@ def normalise_date(raw: str | None) -> str | None:
     return parsed.isoformat(timespec="minutes" if parsed.second == 0 else "seconds")
 
 
+DATE_MOST_CHARS = 64  # the longest date read ("Wednesday, 22 October 2025 14:05:00 +0200" is 41)
+FIELD_MOST_CHARS = (
+    1000  # the longest filter value or article field (not its text) taken from a person or program
+)
 ISO_LIKE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
 ISO_BOUND = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")  # a filter bound: a year, a month or a day
 
@@ -122,7 +130,7 @@ def read_date(text: str | None, what: str = "") -> str | None:
         return None
     if not isinstance(text, str):
         raise InputError(f"{what + ' ' if what else ''}{text!r} is not a date; write it like 2025-10-01.")
-    text = text.strip()
+    text = plain(text, what or "A date", DATE_MOST_CHARS).strip()
     if ISO_BOUND.fullmatch(text) and "-" in text:
         if valid_bound(text):
             return text
@@ -184,6 +192,18 @@ def clean_text(text: str, form: str = "NFC") -> str:
     return "".join(
         ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co")
     )
+
+
+def plain(value: str, what: str, most: int = FIELD_MOST_CHARS) -> str:
+    """`value` when it is text a person could have typed: at most `most` characters, no lone surrogate (which
+    JSON's "\\ud800" escapes and undecodable bytes produce, and which no encoder takes); InputError otherwise."""
+    if len(value) > most:
+        raise InputError(f"{what} is {len(value):,} characters long; at most {most} are taken.")
+    if _has_surrogates(value):
+        raise InputError(
+            f"{what} holds a lone surrogate (such as \\ud800), which is not text; send UTF-8 text."
+        )
+    return value
 
 
 def _has_surrogates(text: str) -> bool:
@@ -490,7 +510,9 @@ def list_files(paths: Iterable[str | Path]) -> tuple[Collected, list[Path]]:
         elif path.is_file():
             files.append(path)
         elif path.exists():
-            raise InputError(f"{path} is not a regular file (a FIFO, a device or a socket); nothing was read.")
+            raise InputError(
+                f"{path} is not a regular file (a FIFO, a device or a socket); nothing was read."
+            )
         else:
             raise InputError(f"{path} does not exist; check the path.")
     return collected, files

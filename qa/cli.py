@@ -480,19 +480,21 @@ def read_credentials(args: argparse.Namespace) -> list[tuple[str, str]]:
     given = [(str(args.auth), "--auth")] if args.auth else []
     if args.auth_file:
         try:
-            lines = Path(args.auth_file).read_text(encoding="utf-8").splitlines()
+            lines = Path(args.auth_file).read_text(encoding="utf-8-sig").splitlines()  # a BOM is no name
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(
                 f"Cannot read --auth-file {args.auth_file} ({exc}); write one USER:PASSWORD a line."
             ) from None
         given += [(line.strip(), f"{args.auth_file}, line {n}") for n, line in enumerate(lines, 1)]
-    credentials = []
+    credentials: list[tuple[str, str]] = []
     for text, where in given:
         if not text or text.startswith("#"):
             continue
-        user, colon, password = text.partition(":")
+        user, colon, password = (part.strip() for part in text.partition(":"))
         if not colon or not user or not password:
             raise InputError(f"{where}: give a user name and password as USER:PASSWORD (both non-empty).")
+        if user in {u for u, _ in credentials}:
+            raise InputError(f"{where}: the user {user!r} is listed twice; give each user one password.")
         credentials.append((user, password))
     return credentials
 
@@ -523,9 +525,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
         credentials=credentials,
         read_only=args.read_only,
         mcp=args.mcp,
+        allowed_origins=tuple(_origins(args.allow_origin or [])),
+        allow_replace=args.allow_replace,
     )
     serve(index_dir=args.index_dir, config=_config(args), serving=serving)
     return 0
+
+
+def _origins(values: list[str]) -> list[str]:
+    """--allow-origin values as browsers send origins, or InputError in one line."""
+    from ui.guards import parse_origin
+
+    try:
+        return [parse_origin(v) for v in values]
+    except ValueError as exc:
+        raise InputError(f"--allow-origin: {exc}.") from None
 
 
 def _need(module: str, command: str, extra: str) -> None:
@@ -933,6 +947,19 @@ def _serve_command(sub: Any) -> None:
         help="serve beyond this machine (--host 0.0.0.0, --share) without a sign-in: anyone who reaches it can use it",
     )
     p.add_argument("--read-only", action="store_true", help="asking and browsing only: no uploads or removal")
+    p.add_argument(
+        "--allow-origin",
+        action="append",
+        metavar="URL",
+        help="another site whose pages may call this server from a browser, e.g. https://desk.example.com "
+        "(repeatable; by default only the page itself and programs such as curl may)",
+    )
+    p.add_argument(
+        "--allow-replace",
+        action="store_true",
+        help="let any signed-in user replace an article another user or `qa index` added (asked with "
+        '"replace": true or the page\'s checkbox); by default only its own uploader may',
+    )
     p.add_argument(
         "--mcp",
         action="store_true",

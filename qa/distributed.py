@@ -94,12 +94,34 @@ def _check_reachable(address: str | None) -> None:
                 "`pip install 'ray[client]'` (the qa-news[ray] extra includes it)."
             ) from None
     try:
-        socket.create_connection((match.group(2), int(match.group(3))), timeout=CONNECT_SECONDS).close()
+        with socket.create_connection((match.group(2), int(match.group(3))), timeout=CONNECT_SECONDS) as sock:
+            grpc_like = _speaks_http2(sock)
     except OSError as exc:
         raise InputError(
             f"Nothing answers at the Ray address {address} ({getattr(exc, 'strerror', None) or exc}); "
             "start the cluster with `ray start --head` or check the address."
         ) from None
+    if not grpc_like:
+        raise InputError(
+            f"What answers at {address} is not a Ray cluster (it does not speak Ray's gRPC within "
+            f"{CONNECT_SECONDS:g} s); check the address and port (`ray status` on the head node shows them)."
+        )
+
+
+def _speaks_http2(sock: Any) -> bool:
+    """Whether the peer answers HTTP/2's client preface with a SETTINGS frame, as every gRPC server (Ray's
+    GCS and its client server) does at once; within the socket's timeout (a silent peer is not Ray)."""
+    sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+    head = b""
+    while len(head) < 9:
+        try:
+            chunk = sock.recv(9 - len(head))
+        except TimeoutError:
+            return False
+        if not chunk:
+            return False
+        head += chunk
+    return head[3] == 0x04  # the frame's type: SETTINGS
 
 
 class Runtime:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from qa.answers import Answer, Result
-from qa.articles import Article, read_date
+from qa.articles import Article, plain, read_date
 from qa.engine import Engine
 from qa.errors import InputError
 from qa.retrieval import Filters, Hit
@@ -24,6 +24,7 @@ PASSAGE_CHARACTERS = 600  # a searched passage is cut to this many characters
 
 def filters_from(since: str = "", until: str = "", source: str = "", as_of: str = "") -> Filters | None:
     """Filters from typed text (page boxes, API and tool parameters); a date that cannot be read is refused."""
+    source = plain(source, "Source:") if isinstance(source, str) else source
     filters = Filters(
         sources=[str(source).strip()] if source and str(source).strip() else [],
         date_from=read_date(since, "Published since:"),

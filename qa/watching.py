@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 class AddFailed(QAError):
     """`qa watch --once` could not add some files or feeds (each has its line); exit status 1, as `qa index add`."""
 
+
 PARTIAL = (".part", ".partial", ".tmp", ".crdownload", ".download", ".swp", "~")  # files still being written
 FEED_MOST_BYTES = 32 * 1024 * 1024  # a fetched feed is read up to this size
 FEED_DEADLINE = 60.0  # seconds one feed's whole download may take

@@ -6,6 +6,7 @@ Every index here is real (SQLite, FAISS, tantivy on disk); hangs are caught with
 from __future__ import annotations
 
 import http.server
+import json
 import os
 import shutil
 import sqlite3
@@ -33,7 +34,9 @@ def chess(path: Path) -> Path:
 # ----- 1. a linked index.sqlite ------------------------------------------------------------------
 
 
-def test_an_index_whose_database_links_to_another_index_changes_nothing_there(index_copy: Path, tmp_path: Path):
+def test_an_index_whose_database_links_to_another_index_changes_nothing_there(
+    index_copy: Path, tmp_path: Path
+):
     before = snapshot(index_copy)
     other = tmp_path / "B"
     other.mkdir()
@@ -58,7 +61,9 @@ def test_an_index_whose_database_links_to_another_index_changes_nothing_there(in
 # ----- 8. a FIFO where an index file belongs -----------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["segments/seg-000001.faiss", "text/meta.json", "text/.managed.json", "index.sqlite"])
+@pytest.mark.parametrize(
+    "name", ["segments/seg-000001.faiss", "text/meta.json", "text/.managed.json", "index.sqlite"]
+)
 def test_a_fifo_in_an_index_is_named_never_opened(index_copy: Path, name: str):
     path = index_copy / name
     path.unlink()
@@ -106,7 +111,7 @@ def test_an_upgrade_never_reads_a_linked_file_of_its_version_folder(tmp_path: Pa
 
     old = tmp_path / "old"
     shutil.copytree(ROOT / "tests" / "data" / "index-v1", old)
-    (tmp_path / "secret.jsonl").write_text('{"id": "pin", "title": "PIN", "text": "%s"}\n' % SECRET)
+    (tmp_path / "secret.jsonl").write_text(json.dumps({"id": "pin", "title": "PIN", "text": SECRET}) + "\n")
     (old / "v000001" / "articles.jsonl").unlink()
     (old / "v000001" / "articles.jsonl").symlink_to(tmp_path / "secret.jsonl")
     proc = qa("index", "upgrade", "--index-dir", str(old), "--quiet")

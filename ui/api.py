@@ -12,17 +12,19 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import re
 import secrets
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, File, Request, UploadFile
+from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from qa import __version__
+from qa.articles import slug
 from qa.errors import INTERNAL_EXIT_CODE, Forbidden, IndexUnusable, InputError, QAError, SaveFailed, one_line
 
 if TYPE_CHECKING:
@@ -64,6 +66,11 @@ class NewArticle(BaseModel):
 
 class AddRequest(BaseModel):
     articles: list[NewArticle]
+    replace: bool = Field(
+        False,
+        description="replace stored articles of the same ids that another origin added (with sign-in: "
+        "only its own uploader, unless the server allows it); otherwise they are kept apart under new ids",
+    )
 
 
 def status_of(exc: QAError) -> int:
@@ -108,8 +115,13 @@ def build_api(service: PageService) -> FastAPI:
         return failure(one_line(exc), 500, INTERNAL_EXIT_CODE)
 
     @api.get("/health", summary="Whether the engine is up, and how much it holds")
-    def health() -> dict[str, Any]:
-        stats = service.engine.stats()
+    def health() -> Any:
+        try:
+            stats = service.engine.stats()
+        except IndexUnusable as exc:  # e.g. the folder deleted under the running page: "gone", never "ok"
+            gone = "is gone" in str(exc)
+            body = {"status": "gone" if gone else "unusable", "error": one_line(exc), "exit_code": 1}
+            return JSONResponse(body, status_code=503)
         return {
             "status": "ok",
             "articles": stats.articles,
@@ -133,24 +145,42 @@ def build_api(service: PageService) -> FastAPI:
         return service.tools.list_articles(since, until, source, offset, limit)
 
     @api.post("/articles", summary="Add or update articles given as JSON")
-    def add_articles(request: AddRequest) -> dict[str, Any]:
-        return service.add_texts([a.model_dump() for a in request.articles])
+    def add_articles(body: AddRequest, request: Request) -> dict[str, Any]:
+        return service.add_texts([a.model_dump() for a in body.articles], user_of(request), body.replace)
 
     @api.post("/files", summary="Add article files (.txt, .md, .html, .jsonl, RSS/Atom), as the page does")
-    def add_files(files: list[UploadFile] = File(...)) -> dict[str, Any]:  # noqa: B008 (FastAPI's idiom)
+    def add_files(
+        request: Request,
+        files: list[UploadFile] = File(...),  # noqa: B008 (FastAPI's idiom)
+        replace: bool = Form(False),  # noqa: B008
+    ) -> dict[str, Any]:
         with tempfile.TemporaryDirectory() as tmp:
             paths = []
             for n, upload in enumerate(files):
-                # Only the name's last part is kept, and the page turns it into a slug before using it.
-                path = Path(tmp) / str(n) / Path(upload.filename or f"upload-{n}.txt").name
+                path = Path(tmp) / str(n) / upload_name(upload.filename, n)
                 path.parent.mkdir()
                 with path.open("wb") as out:
                     copy_at_most(upload, out, service.max_upload_bytes + 1)  # one byte over: refused by size
                 paths.append(str(path))
-            report = service.add_uploads(paths)
+            report = service.add_uploads(paths, user_of(request), replace)
         return {"message": report}
 
     return api
+
+
+def upload_name(raw: str | None, n: int) -> str:
+    """A file name for an upload's temporary copy: the name's last part as a short slug and its suffix (a name
+    of any length, with slashes or "..", becomes a plain name; only its type matters to the reader)."""
+    name = PurePosixPath(str(raw or "").replace("\\", "/")).name
+    stem, dot, suffix = name.rpartition(".")
+    if not dot or not re.fullmatch(r"[A-Za-z0-9]{1,10}", suffix):
+        stem, suffix = name, "txt"
+    return f"{slug(stem)[:80] or f'upload-{n}'}.{suffix.lower()}"
+
+
+def user_of(request: Request) -> str | None:
+    """Who signed in to this request (SignInGuard), or None on a server without sign-in."""
+    return request.scope.get("qa_user")
 
 
 def copy_at_most(upload: UploadFile, out: Any, most: int) -> None:
@@ -170,7 +200,8 @@ class SignInGuard:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         guarded = scope["type"] == "http" and str(scope.get("path", "")).startswith(GUARDED)
-        if guarded and self.credentials and not self.signed_in(scope):
+        user = self.signed_in(scope) if guarded and self.credentials else None
+        if guarded and self.credentials and user is None:
             response = failure(
                 "Sign in first: send the page's user name and password (HTTP Basic, e.g. curl -u USER:PASSWORD).",
                 401,
@@ -179,20 +210,23 @@ class SignInGuard:
             )
             await response(scope, receive, send)
             return
+        if user is not None:
+            scope["qa_user"] = user  # who adds what (ui.app.PageService.claim)
         await self.app(scope, receive, send)
 
-    def signed_in(self, scope: dict[str, Any]) -> bool:
+    def signed_in(self, scope: dict[str, Any]) -> str | None:
+        """The user whose name and password the request sends (HTTP Basic), or None."""
         header = dict(scope.get("headers") or []).get(b"authorization", b"")
         scheme, _, encoded = header.partition(b" ")
         if scheme.lower() != b"basic":
-            return False
+            return None
         try:
             user, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
-            return False
+            return None
         matches = [
             secrets.compare_digest(user.encode(), u.encode())
             & secrets.compare_digest(password.encode(), p.encode())
             for u, p in self.credentials
         ]
-        return any(matches)
+        return user if any(matches) else None

@@ -23,13 +23,25 @@ import gradio as gr
 from starlette.middleware import Middleware
 from starlette.routing import Mount
 
-from qa.articles import SUFFIXES, Article, collect_articles, slug
+from qa.articles import (
+    FIELD_MOST_CHARS,
+    MAX_FILE_BYTES,
+    SUFFIXES,
+    Article,
+    clean_text,
+    collect_articles,
+    distinct_id,
+    normalise_date,
+    plain,
+    slug,
+)
 from qa.batching import MicroBatcher
 from qa.config import FILE_TYPES, Config, default_index_dir
 from qa.engine import Engine
 from qa.errors import Forbidden, InputError, QAError, one_line
 from qa.tools import Tools, filters_from
 from ui.api import API_PREFIX, SignInGuard, build_api
+from ui.guards import OriginGuard, UploadGuard, install_cors
 
 SEED_ID = "trump-putin-budapest-summit"
 SEED_EXAMPLES = [
@@ -89,8 +101,12 @@ class PageService:
         max_upload_mb: float,
         read_only: bool = False,
         max_files: int = MAX_FILES,
+        allow_replace: bool = False,
+        share_questions: bool = True,
     ) -> None:
         self.index_dir = Path(index_dir)
+        self.share_questions = share_questions  # off with several users: no one sees another's questions
+        self.allow_replace = allow_replace  # any signed-in user may replace anyone's article when asked
         self.config = config
         self.max_upload_bytes = int(max_upload_mb * 1024 * 1024)
         self.read_only = read_only  # asking and browsing only: no uploads, no removal
@@ -138,7 +154,7 @@ class PageService:
             always_answer=bool(always_answer),
         )
         with self.remembering:
-            if remember and result.confident and result.question not in self.recent:
+            if remember and self.share_questions and result.confident and result.question not in self.recent:
                 self.recent.insert(0, result.question)
                 del self.recent[3:]
         return result.to_dict()
@@ -179,8 +195,35 @@ class PageService:
     def stats(self) -> str:
         return f"**Index:** {self.engine.stats().describe()} — `{self.index_dir}`"
 
-    def add_uploads(self, files: list[str]) -> str:
-        """Add what can be read; one line per file: added, updated, unchanged or failed (and why)."""
+    def claim(self, articles: list[Article], user: str | None, replace: bool) -> dict[str, str]:
+        """Mark articles as uploaded by `user` (None: no sign-in) and decide which stored ones they replace.
+
+        An upload replaces only an article the same uploader added. A name or id another origin holds (another
+        user's upload, an article of `qa index add`) is kept apart under a new id, unless `replace` is asked:
+        then, with sign-in, only the uploader who added it may, or anyone when the server allows it
+        (--allow-replace); Forbidden otherwise. Returns {asked id: id kept apart} for what was kept apart."""
+        origin = f"upload:{user or ''}"
+        stored = self.engine.checksums([a.id for a in articles])
+        owners = self.engine.origins(list(stored))
+        moved: dict[str, str] = {}
+        for article in articles:
+            article.origin = origin
+            if article.id not in stored or owners.get(article.id) == origin:
+                continue
+            if not replace:
+                moved[article.id] = article.id = distinct_id(article)
+            elif user is not None and not self.allow_replace:
+                raise Forbidden(
+                    f"{article.id!r} was added by someone else, so only they may replace it (or the server's "
+                    "owner, with `qa serve --allow-replace`); upload it without replacing to keep both."
+                )
+        return moved
+
+    def add_uploads(self, files: list[str], user: str | None = None, replace: bool = False) -> str:
+        """Add what can be read; one line per file: added, updated, unchanged or failed (and why).
+
+        `user`: who signed in (None without sign-in); `replace`: may replace stored articles of the same names
+        (see `claim`)."""
         self.check_writable()
         if not files:
             return "Choose one or more files to add first."
@@ -216,22 +259,30 @@ class PageService:
                     reason = collected.failed[0][1].replace(str(target), source.name)
                     lines.append(f"- **{source.name}**: failed — {reason}")
                     continue
-                for article in collected.articles:
-                    article.origin = None  # an upload's name is all the page knows: the same name updates
                 lines.append(source.name)  # its line is written once the commit says what each article was
                 per_file.append((len(lines) - 1, collected.articles))
                 articles.extend(collected.articles)
+            moved: dict[str, str] = {}
             if articles:
                 with self.writing:
-                    report = self.engine.add_articles(articles)
+                    moved = self.claim(articles, user, replace)
+                    report = self.engine.add_articles(articles, keep_apart=False)
                 self.just_added = {a.id for a in articles}
         for line, read in per_file:  # ids as the add kept them
             lines[line] = f"- **{lines[line]}**: " + file_states([report.states[a.id] for a in read])
+            lines[line] += "".join(
+                f" (as {new!r}: {old!r} is another article's, kept as it was)"
+                for old, new in moved.items()
+                if new in {a.id for a in read}
+            )
         summary = report.describe() if articles else "Nothing was added."
         return "\n".join([summary, *lines])
 
-    def add_texts(self, records: list[dict[str, Any]]) -> dict[str, Any]:
-        """Add articles given as fields (the API's JSON); what the add did, and each article's id."""
+    def add_texts(
+        self, records: list[dict[str, Any]], user: str | None = None, replace: bool = False
+    ) -> dict[str, Any]:
+        """Add articles given as fields (the API's JSON); what the add did, each article's id, and the ids
+        that were kept apart because another origin holds them (see `claim`)."""
         self.check_writable()
         if not records:
             raise InputError('No articles given; send {"articles": [{"title": ..., "text": ...}]}.')
@@ -239,13 +290,14 @@ class PageService:
             raise InputError(
                 f"{len(records)} articles in one request; send at most {self.max_files} at once."
             )
-        articles = [Article.from_text(**record) for record in records]
+        articles = [article_from_fields(record) for record in records]
         if any(not a.text.strip() for a in articles):
             raise InputError("An article has no text; every article needs its text.")
         with self.writing:
-            report = self.engine.add_articles(articles)
+            moved = self.claim(articles, user, replace)
+            report = self.engine.add_articles(articles, keep_apart=False)
         self.just_added = {a.id for a in articles}
-        return {"message": report.describe(), "ids": [a.id for a in articles]}
+        return {"message": report.describe(), "ids": [a.id for a in articles], "kept_apart": moved}
 
     def remove(self, ids: list[str]) -> str:
         """Remove articles by id; says which were removed, by title."""
@@ -265,6 +317,20 @@ class PageService:
             raise Forbidden(
                 "This page is read-only: ask and browse here; add or remove articles with `qa index`."
             )
+
+
+def article_from_fields(record: dict[str, Any]) -> Article:
+    """An article from the API's fields, cleaned as a file's are (qa.articles.clean_text: no zero-width or
+    direction-override characters); a field with a lone surrogate or over its length is refused in one line."""
+    fields = {
+        k: plain(v, f"The article's {k!r}", MAX_FILE_BYTES if k == "text" else FIELD_MOST_CHARS)
+        for k, v in record.items()
+        if isinstance(v, str)
+    }
+    text = clean_text(fields.pop("text", "")).strip()
+    title = clean_text(fields.pop("title", "")).strip()
+    date = normalise_date(fields.pop("date", None))
+    return Article.from_text(text, title, date=date, **{k: v or None for k, v in fields.items()})
 
 
 def file_states(states: list[str]) -> str:
@@ -399,10 +465,16 @@ class PageHandlers:
     def examples_update(self) -> Any:
         return gr.Dataset(samples=[[q] for q in self.service.examples()])
 
-    def add(self, files: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 (Gradio's idiom)
+    def add(
+        self,
+        files: list[str] | None,
+        replace: bool,
+        request: gr.Request,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's idiom)
+    ) -> tuple[Any, ...]:
         progress(0.1, desc="Reading and indexing the articles")
         try:
-            message = self.service.add_uploads(files or [])
+            message = self.service.add_uploads(files or [], getattr(request, "username", None), bool(replace))
         except Exception as exc:
             message = f"{visitor_line(exc)} Nothing was added."
         return (message, *self.refresh())
@@ -456,7 +528,8 @@ class PageHandlers:
 def build_app(service: PageService, mcp: bool = False) -> gr.Blocks:
     """The page; with `mcp`, the tools of qa.tools are also endpoints, which Gradio's MCP server offers."""
     handlers = PageHandlers(service)
-    with gr.Blocks(title="News QA") as app:
+    # Files Gradio took for the page are deleted an hour after they came (checked every ten minutes).
+    with gr.Blocks(title="News QA", delete_cache=(600, 3600)) as app:
         gr.Markdown(
             "# News QA\nAsk your articles a question; every answer is shown in the sentence it came from."
         )
@@ -542,6 +615,12 @@ def library_tab(service: PageService) -> dict[str, Any]:
             file_count="multiple",
             elem_id="upload",
         )
+        parts["replace"] = gr.Checkbox(
+            False,
+            label="Replace articles of the same name",
+            info="otherwise an upload named like another article is kept beside it under a new id",
+            elem_id="replace",
+        )
         parts["add"] = gr.Button("Add to the index", elem_id="add")
         parts["added"] = gr.Markdown(elem_id="library-message")  # beside the upload box it reports on
         parts["chosen"] = gr.Dropdown(
@@ -561,7 +640,9 @@ def library_tab(service: PageService) -> dict[str, Any]:
 def wire_library(handlers: PageHandlers, parts: dict[str, Any], shown: list[Any]) -> None:
     """Upload adds and refreshes what is shown; Remove asks first, Yes removes, Cancel says nothing was."""
     hidden: Any = "undocumented"
-    parts["add"].click(handlers.add, [parts["upload"]], [parts["added"], *shown], api_visibility=hidden)
+    parts["add"].click(
+        handlers.add, [parts["upload"], parts["replace"]], [parts["added"], *shown], api_visibility=hidden
+    )
     confirmation = [parts["removed"], parts["confirming"]]
     parts["remove"].click(handlers.confirm_removal, [parts["chosen"]], confirmation, api_visibility=hidden)
     parts["confirm"].click(handlers.remove, [parts["chosen"]], [*confirmation, *shown], api_visibility=hidden)
@@ -613,6 +694,8 @@ class Serving:
     credentials: list[tuple[str, str]] = field(default_factory=list)  # empty: no sign-in
     read_only: bool = False
     mcp: bool = False
+    allowed_origins: tuple[str, ...] = ()  # other sites' pages that may call it (--allow-origin)
+    allow_replace: bool = False  # any signed-in user may replace another's article when asked
 
 
 def serve(
@@ -622,10 +705,17 @@ def serve(
     serving = serving or Serving()
     index_dir = Path(index_dir) if index_dir else default_index_dir()
     service = PageService(
-        index_dir, config or Config(), serving.max_upload_mb, serving.read_only, serving.max_files
+        index_dir,
+        config or Config(),
+        serving.max_upload_mb,
+        serving.read_only,
+        serving.max_files,
+        serving.allow_replace,
+        share_questions=len(serving.credentials) < 2,
     )
     service.ask(SEED_EXAMPLES[0], remember=False)  # load the models before the first visitor waits for them
     app = build_app(service, mcp=serving.mcp)
+    install_cors(frozenset(serving.allowed_origins))
     where = f"http://{serving.host}:{serving.port}"
     print(
         f"Serving on {where} (index {index_dir}); the API at {where}{API_PREFIX}"
@@ -644,7 +734,15 @@ def serve(
         mcp_server=serving.mcp,
         app_kwargs={
             "routes": [Mount(API_PREFIX, app=build_api(service))],
-            "middleware": [Middleware(SignInGuard, credentials=serving.credentials)],
+            "middleware": [
+                Middleware(OriginGuard, allowed=frozenset(serving.allowed_origins)),
+                Middleware(
+                    UploadGuard,
+                    read_only=serving.read_only,
+                    most_bytes=serving.max_files * service.max_upload_bytes + (1 << 20),
+                ),
+                Middleware(SignInGuard, credentials=serving.credentials),
+            ],
         },
     )
 
