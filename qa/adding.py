@@ -5,8 +5,9 @@ found it, is reported (`AddReport`). A part of `qa.archive.Archive`.
 
 from __future__ import annotations
 
+import itertools
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 from qa.articles import (
     Article,
     Collected,
+    batched_articles,
     collect_articles,
     distinct_id,
     gather,
@@ -67,10 +69,22 @@ class AddReport:
             )
         )
 
+    def merge(self, other: AddReport) -> None:
+        """Take in the report of the next batch of the same add."""
+        self.states.update(other.states)
+        self.counted(self.states)
+        self.passages += other.passages
+        self.no_news += other.no_news
+
     def files_note(self) -> str:
         """ " N file(s) failed, M skipped." when any did, else nothing."""
         skipped = len(self.skipped) + len(self.links)
         return f" {len(self.failed)} file(s) failed, {skipped} skipped." if self.failed or skipped else ""
+
+
+class NeedsFreshFolder(Exception):
+    """A build of more than one batch over an index that holds articles: nothing was written; the caller
+    builds in a folder of its own and puts it in place once complete (Archive.build)."""
 
 
 def _collect(paths: Iterable[str | Path], strict: bool, ray: RayOptions | None = None) -> Collected:
@@ -115,13 +129,43 @@ class Adding:
     def _add_paths(
         self, paths: Iterable[str | Path], strict: bool, ray: RayOptions | None, replace_all: bool = False
     ) -> AddReport:
-        """Add what the files hold; the report also names each file that failed or was skipped."""
+        """Add what the files hold; the report also names each file that failed or was skipped.
+
+        Read, embedded and committed in bounded batches (qa.articles.batched_articles), so memory stays flat
+        whatever the input's size, except with `strict` (everything is read first, so that a failure stops
+        the add before anything is written) and on Ray. A build (`replace_all`) of more than one batch over an
+        index that holds articles raises NeedsFreshFolder before writing anything (Archive.build then builds
+        beside it and swaps)."""
+        if ray is None and not strict:
+            return self._add_batches(batched_articles(paths), replace_all)
         if ray is None:
             return self._add_collected(_collect(paths, strict), replace_all)
         from qa.distributed import Runtime
 
         with Runtime(ray):  # one Ray runtime for reading and embedding
             return self._add_collected(_collect(paths, strict, ray), replace_all, ray)
+
+    def _add_batches(self, batches: Iterator[Collected], replace_all: bool) -> AddReport:
+        """Commit each batch in turn (the first replaces everything for a build); one report for them all."""
+        report = AddReport()
+        first, second = next(batches), next(batches, None)
+        if second is not None and replace_all and not self.index.empty:
+            raise NeedsFreshFolder()
+        for batch in itertools.chain([first], [second] if second is not None else [], batches):
+            if batch.articles:
+                report.merge(self.add_articles(batch.articles, replace_all))
+                replace_all = False
+            report.failed += batch.failed
+            report.skipped += batch.skipped
+            report.links += batch.links
+        if report.failed and not report.states:
+            if len(report.failed) == 1:
+                raise InputError(report.failed[0][1])
+            raise InputError(
+                f"{len(report.failed)} files could not be read, the first: {report.failed[0][1]} "
+                "Nothing else was found to add."
+            )
+        return report
 
     def _add_collected(
         self, collected: Collected, replace_all: bool = False, ray: RayOptions | None = None

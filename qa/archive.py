@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from qa.adding import Adding, AddReport
+from qa.adding import Adding, AddReport, NeedsFreshFolder
 from qa.articles import Article
 from qa.config import SEEDS_DIR, Config, is_seeded_default
 from qa.duplicates import signature, to_bytes
@@ -21,6 +23,7 @@ from qa.format1 import OLD_POINTER, read_format_1, remove_format_1
 from qa.layout import Stats
 from qa.retrieval import Filters
 from qa.store import Store
+from qa.writing import put_in_place
 
 if TYPE_CHECKING:
     from qa.distributed import RayOptions
@@ -104,8 +107,19 @@ class Archive(Adding):
         """
         index_dir, config = _checked(index_dir, config)
         Store.check_new_home(index_dir, force)
+        paths = list(paths) if not isinstance(paths, (str, Path)) else [paths]
         engine = cls.create(index_dir, config, progress, force=True)
-        engine.report = engine._add_paths(paths, strict, ray, replace_all=True)
+        try:
+            engine.report = engine._add_paths(paths, strict, ray, replace_all=True)
+        except NeedsFreshFolder:  # more than one batch: built beside the old index, which stays until then
+            fresh = index_dir.parent / f".{index_dir.name}.building-{uuid.uuid4().hex[:8]}"
+            try:
+                report = cls.create(fresh, config, progress, force=True)._add_paths(paths, strict, ray, True)
+                put_in_place(fresh, index_dir)
+            finally:
+                shutil.rmtree(fresh, ignore_errors=True)
+            engine = cls.open(index_dir, config, progress)
+            engine.report = report
         return engine
 
     @classmethod

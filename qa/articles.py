@@ -7,7 +7,7 @@ import json
 import os
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -304,8 +304,16 @@ def distinct_id(article: Article) -> str:
 
 
 def read_jsonl_file(path: Path) -> list[Article]:
-    """One article per line, read line by line (no line may exceed MAX_FILE_BYTES; the file may be any size)."""
-    articles = []
+    """One article per line, read line by line (no line may exceed MAX_FILE_BYTES; the file may be any size:
+    an add reads it in bounded batches through `jsonl_articles`)."""
+    articles = list(jsonl_articles(path))
+    if not articles:
+        raise InputError(f'{path} holds no articles; add one JSON object per line with a "text" field.')
+    return articles
+
+
+def jsonl_articles(path: Path) -> Iterator[Article]:
+    """The articles of a .jsonl file, one line at a time; InputError in one line at the first bad line."""
     try:
         with open(path, "rb") as f:
             for n, raw in enumerate(iter(lambda: f.readline(MAX_FILE_BYTES + 1), b""), 1):
@@ -316,12 +324,9 @@ def read_jsonl_file(path: Path) -> list[Article]:
                     )
                 article = _jsonl_article(path, n, raw)
                 if article is not None:
-                    articles.append(article)
+                    yield article
     except OSError as exc:
         raise InputError(f"{path} could not be read ({exc.strerror}).") from None
-    if not articles:
-        raise InputError(f'{path} holds no articles; add one JSON object per line with a "text" field.')
-    return articles
 
 
 def _jsonl_article(path: Path, n: int, raw: bytes) -> Article | None:
@@ -573,12 +578,68 @@ def gather(collected: Collected, read: Iterable[tuple[Path, list[Article] | str]
             collected.failed.append((file, found))
             continue
         for article in found:
-            if article.id in seen:  # two files with the same name in different folders
-                seen[article.id] += 1
-                article.id = distinct_id(article) if article.origin else f"{article.id}-{seen[article.id]}"
-            seen.setdefault(article.id, 1)
+            unique(article, seen)  # two files with the same name in different folders
             collected.articles.append(article)
     return collected
+
+
+BATCH_CHARS = 4_000_000  # an add reads, embeds and commits at most about this much text at a time ...
+BATCH_ARTICLES = 5_000  # ... and at most this many articles (a .jsonl of tiny records)
+
+
+def batched_articles(paths: Iterable[str | Path]) -> Iterator[Collected]:
+    """What `collect_articles` finds, in batches of at most BATCH_ARTICLES articles or about BATCH_CHARS
+    characters, read as they are needed: memory stays flat whatever the size of a .jsonl file.
+
+    A .jsonl file is read twice, once to check every line (a file with a bad line is left out whole, as
+    before) and once for its articles. The first batch also carries the files passed over; ids are made
+    unique across the batches as `gather` does. Always yields at least one batch."""
+    batch, files = list_files(paths)
+    seen: dict[str, int] = {}
+    size = 0
+    for file in files:
+        if file.suffix.lower() == ".jsonl":
+            problem = jsonl_problem(file)
+            if problem:
+                batch.failed.append((file, problem))
+                continue
+            found: Iterable[Article] = jsonl_articles(file)
+        else:
+            _, read = read_one(file)
+            if isinstance(read, str):
+                batch.failed.append((file, read))
+                continue
+            found = read
+        for article in found:
+            unique(article, seen)
+            batch.articles.append(article)
+            size += len(article.text)
+            if size >= BATCH_CHARS or len(batch.articles) >= BATCH_ARTICLES:
+                yield batch
+                batch, size = Collected(), 0
+    if batch.articles or batch.failed or batch.skipped or batch.links or not seen:
+        yield batch
+
+
+def jsonl_problem(path: Path) -> str | None:
+    """Why a .jsonl file cannot be added (its first bad line, or no article at all), or None; read line by line."""
+    count = 0
+    try:
+        for _ in jsonl_articles(path):
+            count += 1
+    except InputError as exc:
+        return str(exc)
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return f"{path} could not be read as an article ({type(exc).__name__})."
+    return None if count else f'{path} holds no articles; add one JSON object per line with a "text" field.'
+
+
+def unique(article: Article, seen: dict[str, int]) -> None:
+    """Give `article` an id not yet in `seen` (two files of one name in different folders), and record it."""
+    if article.id in seen:
+        seen[article.id] += 1
+        article.id = distinct_id(article) if article.origin else f"{article.id}-{seen[article.id]}"
+    seen.setdefault(article.id, 1)
 
 
 def load_articles(paths: Iterable[str | Path]) -> list[Article]:

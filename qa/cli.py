@@ -416,6 +416,9 @@ def _read_questions(path: Path) -> list[dict[str, Any]]:
     return questions
 
 
+FILE_BATCH = 256  # questions of a --file answered together (memory stays bounded whatever the file's length)
+
+
 def _ask_file(engine: Any, questions: list[dict[str, Any]], args: argparse.Namespace, load: float) -> int:
     """Answer every question of a file in batches; one JSON line each, in order (a refused one carries its error)."""
     from qa.engine import as_of_filters
@@ -433,7 +436,12 @@ def _ask_file(engine: Any, questions: list[dict[str, Any]], args: argparse.Names
             groups.setdefault((q["top_k"] or args.top_k, filters.as_of if filters else None), []).append(i)
         except QAError as exc:
             out[i] = {"line": q["line"], "question": q["question"], "error": str(exc)}
-    for (top_k, as_of), members in groups.items():
+    parts = [
+        (key, members[at : at + FILE_BATCH])
+        for key, members in groups.items()
+        for at in range(0, len(members), FILE_BATCH)
+    ]
+    for (top_k, as_of), members in parts:
         results = engine.ask_many(
             [questions[i]["question"] for i in members],
             top_k=top_k,

@@ -38,6 +38,7 @@ from qa.store import Store
 if TYPE_CHECKING:
     pass
 
+MOST_QUESTIONS = 1000  # one ask_many call (its retrieval and readings are held in memory together)
 logger = logging.getLogger(__name__)
 
 
@@ -261,6 +262,10 @@ class Engine(Archive):
         """
         if isinstance(questions, str):
             raise InputError("ask_many takes a list of questions; pass [question] for one, or use ask().")
+        if len(questions) > MOST_QUESTIONS:
+            raise InputError(
+                f"{len(questions):,} questions at once; ask_many takes at most {MOST_QUESTIONS:,}: ask them in parts."
+            )
         checked = []
         for n, question in enumerate(questions, 1):
             try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -103,11 +104,16 @@ def split_passages(article: Article, target_words: int = 120, overlap_sentences:
 
 
 def news_runs(text: str) -> list[list[tuple[int, int]]]:
-    """The sentence spans of `text`, in runs of consecutive sentences that are not boilerplate."""
+    """The sentence spans of `text`, in runs of consecutive sentences that are not boilerplate.
+
+    Linear in the text: a sentence lies within one line, so the last boilerplate line starting at or before it
+    (found by bisection in the ordered lines) is the only one that can hold it."""
     bad = boilerplate_spans(text)
+    starts = [b0 for b0, _ in bad]
     runs: list[list[tuple[int, int]]] = [[]]
     for start, end in sentence_spans(text):
-        if any(b0 <= start and end <= b1 for b0, b1 in bad):
+        at = bisect.bisect_right(starts, start) - 1
+        if at >= 0 and end <= bad[at][1]:
             if runs[-1]:
                 runs.append([])
         else:

@@ -225,6 +225,9 @@ class Watcher:
         for place in self.places:
             found, links = files_inside(place) if place.is_dir() else ([place], [])
             files += [path for path in found if self.watched(path)]
+            for path in found:  # as `qa index add` names them (not a failure)
+                if path.suffix.lower() not in SUFFIXES and is_article_file(path.with_suffix(".txt")):
+                    note(f"{path}: skipped — not a {FILE_TYPES} file")
             for link in links:
                 note(f"{link}: skipped — a link leading out of the watched folder; never followed")
         if files:
@@ -237,8 +240,6 @@ class Watcher:
                 )
                 for path, reason in report.failed:
                     self.failed(f"{path}: failed — {reason}")
-                for path in report.skipped:
-                    self.failed(f"{path}: failed — not a {FILE_TYPES} file")
             except QAError as exc:
                 self.failed(f"the files already there: failed — {exc}")
             if line:

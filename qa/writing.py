@@ -225,3 +225,22 @@ class Writer(Catalog):
 def band_rows(signatures: dict[str, bytes]) -> list[tuple[int, str]]:
     """The story_bands rows (band key, article id) of articles' stored MinHash signatures."""
     return [(key, i) for i, stored in signatures.items() for key in band_keys(from_bytes(stored))]
+
+
+def put_in_place(built: Path, target: Path) -> None:
+    """Put the index folder `built` in the place of the index folder `target`, under target's writer lock, and
+    delete the old one: readers see the old index or the new one (each reconnects when its database changed)."""
+    from filelock import FileLock
+
+    from qa.files import fsync
+    from qa.layout import unsafe_entries
+
+    unsafe = unsafe_entries(target)
+    if unsafe:
+        raise IndexUnusable(f"The index in {target} is not sound: {unsafe[0]}; nothing was replaced.")
+    old = target.parent / f".{target.name}.old-{built.name[-8:]}"
+    with FileLock(target / LOCK, timeout=600):
+        os.rename(target, old)
+        os.rename(built, target)
+        fsync(target.parent)
+    shutil.rmtree(old, ignore_errors=True)

@@ -130,19 +130,29 @@ EVIL_PAGE = """<!doctype html><html><body><script>
 </script></body></html>"""
 
 
-def test_a_page_of_another_site_can_neither_write_nor_read_in_chromium(open_server, tmp_path: Path):
+@pytest.mark.parametrize(
+    "server_host, page_host",
+    [("127.0.0.1", "localhost"), ("news.example.com", "evil.example")],  # loopback; a public name (item 3)
+)
+def test_a_page_of_another_site_can_neither_write_nor_read_in_chromium(
+    open_server, tmp_path: Path, server_host: str, page_host: str
+):
     playwright = pytest.importorskip("playwright.sync_api", reason="Python playwright is not installed")
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no Chromium at {CHROMIUM}")
     url, _ = open_server
-    (tmp_path / "evil.html").write_text(EVIL_PAGE % {"text": json.dumps(MALLORY), "target": url})
+    target = url.replace("127.0.0.1", server_host)
+    (tmp_path / "evil.html").write_text(EVIL_PAGE % {"text": json.dumps(MALLORY), "target": target})
     site = ThreadingHTTPServer(("127.0.0.1", 0), partial(SimpleHTTPRequestHandler, directory=str(tmp_path)))
     threading.Thread(target=site.serve_forever, daemon=True).start()
     try:
         with playwright.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            rules = "MAP news.example.com 127.0.0.1, MAP evil.example 127.0.0.1"  # names of no other machine
+            browser = p.chromium.launch(
+                executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, f"--host-resolver-rules={rules}"]
+            )
             page = browser.new_page()
-            page.goto(f"http://localhost:{site.server_address[1]}/evil.html")  # another origin than 127.0.0.1
+            page.goto(f"http://{page_host}:{site.server_address[1]}/evil.html")  # another origin
             page.wait_for_function("document.title === 'sent'", timeout=60_000)
             read = page.evaluate("document.body.dataset.read")
             browser.close()

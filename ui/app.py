@@ -210,6 +210,8 @@ class PageService:
             article.origin = origin
             if article.id not in stored or owners.get(article.id) == origin:
                 continue
+            if stored[article.id] == article.checksum:
+                continue  # the very same article: unchanged, and it stays whose it was
             if not replace:
                 moved[article.id] = article.id = distinct_id(article)
             elif user is not None and not self.allow_replace:
