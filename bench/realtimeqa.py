@@ -46,7 +46,8 @@ from qa.engine import Engine
 from qa.retrieval import Filters
 from qa.squad import normalize_answer, score
 
-DATA = ROOT.parent / "shared" / "data" / "realtimeqa-2023"
+SHARED = ROOT.parent / "shared" / "data"
+DATA = SHARED / "realtimeqa-2023"
 BASELINES = {
     "GPT-3 + the same search results": "qa_open_gpt3_gcs_gen",
     "RAG + the same search results": "qa_open_rag_gcs_gen",
@@ -241,11 +242,16 @@ def by_reach(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     return out
 
 
-def baselines(questions: list[dict[str, Any]], reaches: dict[str, str]) -> dict[str, dict[str, Any]]:
-    """The stored systems scored as the engine is, overall and (right only) for each REACHES group."""
+def baselines(
+    questions: list[dict[str, Any]], reaches: dict[str, str], data: Path = DATA
+) -> dict[str, dict[str, Any]]:
+    """The stored systems scored as the engine is, overall and (right only) for each REACHES group (2023's
+    only: no other year has them)."""
     out: dict[str, dict[str, Any]] = {}
     for name, file in BASELINES.items():
-        predicted = json.loads((DATA / "baselines" / f"{file}.json").read_text())
+        if not (data / "baselines" / f"{file}.json").is_file():
+            continue
+        predicted = json.loads((data / "baselines" / f"{file}.json").read_text())
         rows = [(str(predicted.get(q["id"], "")), q["answer_text"], reaches[q["id"]]) for q in questions]
         n = max(1, len(rows))
         out[name] = {
@@ -266,6 +272,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument(
+        "--year", type=int, default=2023, help="which year of ../shared/data/realtimeqa-YEAR (default 2023)"
+    )
     parser.add_argument("--weeks", type=int, help="only the first N weeks (a quick run)")
     parser.add_argument("--half", choices=("fit", "report"), help="ask only this half's questions")
     parser.add_argument(
@@ -285,11 +294,12 @@ def main() -> None:
         "--rows", type=Path, help="also write every question's row (per variant) to this JSON file"
     )
     args = parser.parse_args()
-    questions = read_jsonl(DATA / "questions.jsonl.gz")
+    data = SHARED / f"realtimeqa-{args.year}"
+    questions = read_jsonl(data / "questions.jsonl.gz")
     weeks = sorted({q["week"] for q in questions})
     if args.weeks:
         questions = [q for q in questions if q["week"] in weeks[: args.weeks]]
-    records = read_jsonl(DATA / "articles.jsonl.gz")
+    records = read_jsonl(data / "articles.jsonl.gz")
     if args.weeks:  # a quick run: the articles found for these weeks' questions make the archive
         asked = {q["id"] for q in questions}
         records = [r for r in records if asked & set(r.get("found_for") or [])]
@@ -298,7 +308,10 @@ def main() -> None:
     articles = archive(records)
     folder = (
         args.index
-        or ROOT / "bench" / "results" / f"realtimeqa-index{f'-{args.weeks}w' if args.weeks else ''}"
+        or ROOT
+        / "bench"
+        / "results"
+        / f"realtimeqa-{'' if args.year == 2023 else f'{args.year}-'}index{f'-{args.weeks}w' if args.weeks else ''}"
     )
     engine, built_per_s = open_index(folder, articles, args.rebuild)
     texts = {a.id: normalize_answer(a.text) for a in articles}
@@ -321,7 +334,8 @@ def main() -> None:
             part: summary([r for r in rows if half(by_id[r["id"]]["week"], weeks) == part]) for part in parts
         }
     result["baselines"] = {
-        part: baselines([q for q in questions if half(q["week"], weeks) == part], reaches) for part in parts
+        part: baselines([q for q in questions if half(q["week"], weeks) == part], reaches, data)
+        for part in parts
     }
     if args.rows:
         args.rows.write_text(json.dumps(all_rows))

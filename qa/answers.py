@@ -105,17 +105,32 @@ class Result:
     left_out: dict[str, int] = field(
         default_factory=dict
     )  # articles a filter left out: "undated", "no_source"
+    # the best answer when it is not sure enough to give but sure enough to show as "probably ..." (None
+    # otherwise); `best` stays the given answer only
+    likely: Answer | None = None
 
     @property
     def best(self) -> Answer | None:
         return self.answers[0] if self.answered and self.answers else None
 
+    @property
+    def tier(self) -> str:
+        """What the result says: "answer" (confident), "likely" (probably, shown as such), "guess" (below the
+        likely tier, shown only because the best guess was asked for), or "none" (the articles don't say)."""
+        if self.best is not None and self.confident:
+            return "answer"
+        if self.likely is not None:
+            return "likely"
+        return "guess" if self.best is not None else "none"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question,
+            "tier": self.tier,
             "answered": self.answered,
             "confident": self.confident,
             "answer": self.best.to_dict() if self.best else None,
+            "likely": self.likely.to_dict() if self.likely else None,
             "asked_as_of": self.asked_as_of,
             "left_out": self.left_out,
             "as_of": as_of(self.question, self.best.citation.sentence, self.best.citation.date)
@@ -163,6 +178,15 @@ class Result:
         return "\n".join(lines)
 
     def _describe(self) -> list[str]:
+        if not self.best and self.likely:
+            c = self.likely.citation
+            where = ", ".join(x for x in (c.title, c.date, c.source) if x)
+            return [
+                f"Probably {self.likely.text} ({self.likely.confidence:.0%}) — the articles don't say it "
+                "for sure.",
+                f"  “{c.sentence}”",
+                f"  — {where} [{c.article_id}, chars {c.start}-{c.end}]",
+            ]
         if not self.best:
             lines = ["The articles don't say."]
             if self.answers:

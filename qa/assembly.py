@@ -100,6 +100,11 @@ class Assembly:
             return self.ranker.gives(answers[0])
         return answers[0].answerability >= self.threshold
 
+    def likely(self, answers: list[Answer]) -> bool:
+        """Whether a best answer that is not given is sure enough to show as likely (the ranker's lower
+        bound; the rules before the ranker have no likely tier)."""
+        return bool(answers) and self.ranker is not None and self.ranker.likely(answers[0])
+
     def assemble(
         self,
         asked: Question,
@@ -118,6 +123,7 @@ class Assembly:
             answer.carried_by = carried_by.get(article.copy_of or article.id, 1)
         answers = self.rank(asked.text, answers, asked.hits)
         confident = self.decide(answers)
+        likely = not confident and self.likely(answers)
         return Result(
             asked.text,
             confident or (always_answer and bool(answers)),
@@ -137,4 +143,5 @@ class Assembly:
             timeline=timeline(answers, self.threshold),
             asked_as_of=asked.asked_as_of,
             left_out=dict(asked.left_out or {}),
+            likely=answers[0] if likely else None,
         )

@@ -131,10 +131,17 @@ class AnswerRanker:
     info: dict[str, Any]
     calibrations: dict[str, Calibration] = field(default_factory=dict)  # "dated" / "undated"
     thresholds: dict[str, float] = field(default_factory=dict)  # per regime; `threshold` for the others
+    # the likely tier's lower bound: a best answer under the threshold but at least this sure is shown as
+    # "probably ..." (None: no likely tier); chosen on fit data (scripts/choose_tiers.py)
+    likely_threshold: float | None = None
 
     def gives(self, best: Answer) -> bool:
         """Whether the first answer is sure enough to give, by its regime's threshold."""
         return best.confidence >= self.thresholds.get(regime(best), self.threshold)
+
+    def likely(self, best: Answer) -> bool:
+        """Whether a first answer that is not given is sure enough to show as likely."""
+        return self.likely_threshold is not None and best.confidence >= self.likely_threshold
 
     @classmethod
     def load(cls, path: Path = DEFAULT_RANKER) -> AnswerRanker:
@@ -156,6 +163,7 @@ class AnswerRanker:
                 dict(stored.get("info", {})),
                 calibrations,
                 {str(k): float(v) for k, v in dict(stored.get("thresholds", {})).items()},
+                float(stored["likely_threshold"]) if stored.get("likely_threshold") is not None else None,
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise IndexUnusable(
@@ -174,6 +182,7 @@ class AnswerRanker:
             "info": self.info,
             "calibrations": {regime: c.to_dict() for regime, c in self.calibrations.items()},
             "thresholds": {regime: round(t, 6) for regime, t in self.thresholds.items()},
+            "likely_threshold": None if self.likely_threshold is None else round(self.likely_threshold, 6),
         }
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         write_atomic(Path(path), json.dumps(stored, indent=1) + "\n")

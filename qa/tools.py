@@ -62,14 +62,23 @@ def citation_of(answer: Answer) -> dict[str, Any]:
 
 def answer_view(result: Result, others: int = 3) -> dict[str, Any]:
     """The answer, its confidence and cited sentence, a few other candidates; or that the articles don't say."""
-    best = result.best
+    best, likely = result.best, result.likely
     view: dict[str, Any] = {
         "question": result.question,
+        "tier": result.tier,
         "answer": best.text if best else None,
         "confidence": round(best.confidence, 3) if best else None,
         "confident": result.confident if best else False,
         "citation": citation_of(best) if best else None,
         "says": None if best else NOT_SAID,
+        # shown as "probably ...": the best answer when it is not sure enough to give, but sure enough to show
+        "likely": {
+            "text": likely.text,
+            "confidence": round(likely.confidence, 3),
+            "citation": citation_of(likely),
+        }
+        if likely and not best
+        else None,
         "asked_as_of": result.asked_as_of,
         "other_answers": [
             {
@@ -78,7 +87,7 @@ def answer_view(result: Result, others: int = 3) -> dict[str, Any]:
                 "title": a.citation.title,
                 "date": a.citation.date,
             }
-            for a in result.answers[1 if best else 0 :][:others]
+            for a in result.answers[1 if best or likely else 0 :][:others]
         ],
     }
     if result.left_out:

@@ -64,6 +64,7 @@ CSS = """
                   background: rgba(245,158,11,.06); }
 #answer mark { background: #fde68a; padding: 0 .15em; border-radius: 3px; }
 #answer .dont-know { font-size: 1.5rem; font-weight: 600; }
+#answer .likely { font-size: 1.5rem; }
 .candidate { margin: .25rem 0; }
 /* The library table in the page's font, headers whole. */
 #articles table, #articles td, #articles th, #articles span { font-family: var(--font) !important; }
@@ -361,35 +362,12 @@ def where(item: dict[str, Any]) -> str:
 
 
 def render_answer(result: dict[str, Any]) -> tuple[str, str]:
-    """The answer card and the other candidates, as HTML."""
+    """The answer card and the other candidates, as HTML: an answer, a likely answer ("Probably ..."), or
+    the articles don't say with the closest passages (and then no candidates: there is no first one)."""
     e = html.escape
-    seconds = result["seconds"]
-    timing = (
-        f"<p class='meta' id='timing'>Answered in {seconds.get('total', 0):.2f} s "
-        f"(retrieval {seconds.get('retrieval', 0):.2f} s, reading {seconds.get('reading', 0):.2f} s)"
-        + (
-            f" · asked as of <span id='asked-as-of'>{e(result['asked_as_of'])}</span>"
-            if result.get("asked_as_of")
-            else ""
-        )
-        + "</p>"
-    )
-    answer = result["answer"]
-    if not answer:
-        closest = "".join(
-            f"<li><p class='meta'>{where(p)}</p><p>{e(p['text'])}</p></li>" for p in result["passages"][:3]
-        )
-        card = (
-            "<div class='dont-know'>The articles don't say.</div>"
-            "<p class='meta'>No passage answers this with enough confidence."
-            + (" These came closest:</p><ol class='closest'>" + closest + "</ol>" if closest else "</p>")
-            + timing
-        )
-    else:
-        passage = answer["passage"]
-        a0 = answer["start"] - answer["passage_start"]
-        a1 = answer["end"] - answer["passage_start"]
-        marked = f"{e(passage[:a0])}<mark>{e(passage[a0:a1])}</mark>{e(passage[a1:])}"
+    answer, likely = result["answer"], result.get("likely")
+    timing = timing_line(result, "Answered" if answer else "Searched")
+    if answer:
         sure = (
             "confident"
             if result.get("confident", True)
@@ -399,7 +377,7 @@ def render_answer(result: dict[str, Any]) -> tuple[str, str]:
         card = (
             f"<div class='answer-text'>{e(answer['text'])}</div>"
             f"<p class='meta'>{answer['score']:.0%} {sure} · {where(answer)}{when}</p>"
-            f"<div class='passage'>{marked}</div>{timing}"
+            f"<div class='passage'>{marked_passage(answer)}</div>{timing}"
         )
         if result.get("timeline"):
             card += (
@@ -410,7 +388,24 @@ def render_answer(result: dict[str, Any]) -> tuple[str, str]:
                 )
                 + "</p>"
             )
-    others = [c for c in result["candidates"] if not answer or c["text"] != answer["text"]][:5]
+    elif likely:
+        card = (
+            f"<div class='likely' id='likely'>Probably <b class='likely-text'>{e(likely['text'])}</b> "
+            f"({likely['score']:.0%})</div><p class='meta'>The articles don't say it for sure · "
+            f"{where(likely)}</p><div class='passage'>{marked_passage(likely)}</div>{timing}"
+        )
+    else:
+        closest = "".join(
+            f"<li><p class='meta'>{where(p)}</p><p>{e(p['text'])}</p></li>" for p in result["passages"][:3]
+        )
+        card = (
+            "<div class='dont-know'>The articles don't say.</div>"
+            "<p class='meta'>No passage answers this with enough confidence."
+            + (" These came closest:</p><ol class='closest'>" + closest + "</ol>" if closest else "</p>")
+            + timing
+        )
+    shown = answer or likely
+    others = [c for c in result["candidates"] if c["text"] != shown["text"]][:5] if shown else []
     listing = "".join(
         f"<li class='candidate'><b>{e(c['text'])}</b> <span class='meta'>{c['score']:.0%} · {where(c)}</span></li>"
         for c in others
@@ -418,9 +413,30 @@ def render_answer(result: dict[str, Any]) -> tuple[str, str]:
     # data-answered-at lets a browser test tell a fresh answer from the previous one.
     stamp = time.time_ns()
     return (
-        f"<div id='answer-card' data-question='{e(result['question'])}' data-answered-at='{stamp}'>{card}</div>",
+        f"<div id='answer-card' data-question='{e(result['question'])}' data-tier='{e(result.get('tier', ''))}' "
+        f"data-answered-at='{stamp}'>{card}</div>",
         (f"<h4>Other candidates</h4><ul>{listing}</ul>" if listing else ""),
     )
+
+
+def timing_line(result: dict[str, Any], verb: str) -> str:
+    """How long the question took ("Answered in ...", or "Searched in ..." when nothing was answered)."""
+    seconds = result["seconds"]
+    asked = result.get("asked_as_of")
+    return (
+        f"<p class='meta' id='timing'>{verb} in {seconds.get('total', 0):.2f} s "
+        f"(retrieval {seconds.get('retrieval', 0):.2f} s, reading {seconds.get('reading', 0):.2f} s)"
+        + (f" · asked as of <span id='asked-as-of'>{html.escape(asked)}</span>" if asked else "")
+        + "</p>"
+    )
+
+
+def marked_passage(answer: dict[str, Any]) -> str:
+    """The answer's passage with the answer marked (HTML)."""
+    e = html.escape
+    passage = answer["passage"]
+    a0, a1 = answer["start"] - answer["passage_start"], answer["end"] - answer["passage_start"]
+    return f"{e(passage[:a0])}<mark>{e(passage[a0:a1])}</mark>{e(passage[a1:])}"
 
 
 class PageHandlers:
