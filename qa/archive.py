@@ -251,6 +251,10 @@ class Archive(Adding):
             kept = view.article_ids(filters)
         return list(self.index.articles(kept, text=text).values()) if kept else []
 
+    def article(self, article_id: str) -> Article | None:
+        """The article of this id, with its text; None when there is none."""
+        return self.index.articles([article_id]).get(article_id)
+
     def checksums(self, ids: Sequence[str]) -> dict[str, str]:
         """The stored checksum of each of these articles that the index holds (what an add compares)."""
         return self.index.checksums(ids)

@@ -33,6 +33,12 @@ class NoIndex(IndexUnusable):
     exit_code = 2
 
 
+class NotFound(InputError):
+    """What a request names does not exist (an article id): HTTP 404."""
+
+    exit_code = 2
+
+
 class Forbidden(InputError):
     """A change asked of something opened read-only (a `qa serve --read-only` page)."""
 

@@ -14,7 +14,7 @@ from typing import Any
 from qa.answers import Answer, Result
 from qa.articles import Article, plain, read_date
 from qa.engine import Engine
-from qa.errors import InputError
+from qa.errors import InputError, NotFound
 from qa.retrieval import Filters, Hit
 
 NOT_SAID = "The articles don't say."
@@ -188,6 +188,19 @@ class Tools:
             filters=filters_from(since, until, source, as_of),
         )
         return [passage_view(h) for h in hits]
+
+    def article(self, article_id: str) -> dict[str, Any]:
+        """One article: its text and what is known of it (id, title, date, source, url, passages).
+
+        Args:
+            article_id: the article's id, as list_articles gives it.
+        """
+        if not isinstance(article_id, str) or not article_id.strip():
+            raise InputError("Give an article's id, as list_articles lists them.")
+        found = self.engine.article(article_id)
+        if found is None:
+            raise NotFound(f"No article has the id {article_id[:200]!r}; list_articles lists them.")
+        return {**article_view(found, self.engine.passage_counts().get(article_id, 0)), "text": found.text}
 
     def list_articles(
         self,

@@ -130,7 +130,8 @@ def test_api_failures_are_one_line_with_the_clis_status(signed_server, tmp_path:
         text=True,
         timeout=300,
     )
-    assert "big.txt**: failed — larger than the 1 MB upload limit" in json.loads(proc.stdout)["message"]
+    (row,) = json.loads(proc.stdout)["files"]
+    assert row["name"] == "big.txt" and row["error"].startswith("larger than the 1 MB upload limit")
     many = [{"title": f"t{n}", "text": "Some text here."} for n in range(4)]  # --max-files 3
     status, body = call(url + "/api/v1/articles", {"articles": many})
     assert status == 400 and "at most 3" in body["error"]
@@ -141,17 +142,25 @@ def test_the_readmes_curl_lines_run_against_a_real_page(signed_server):
     url, _ = signed_server
     section = (ROOT / "README.md").read_text().split("## Programs: the HTTP API", 1)[1].split("\n## ", 1)[0]
     lines = [line for line in section.splitlines() if line.startswith("curl ")]
-    assert len(lines) >= 6
+    assert len(lines) >= 9
+    said = {}
     for line in lines:
         command = line.replace("http://127.0.0.1:7860", url) + " -w '\\n%{http_code}'"
         proc = subprocess.run(["bash", "-c", command], cwd=ROOT, capture_output=True, text=True, timeout=300)
         body, _, status = proc.stdout.rpartition("\n")
         assert proc.returncode == 0 and status == "200", (line, proc.stdout, proc.stderr)
-        json.loads(body)
+        said[line] = json.loads(body)
+    fetched, batch = (
+        (said[line] for line in lines if "articles/harbour-reopens" in line and "DELETE" not in line),
+        (said[line] for line in lines if '"questions"' in line),
+    )
+    assert next(fetched)["text"].startswith("The harbour in Kiel reopened")
+    first, early = next(batch)[
+        "answers"
+    ]  # as of today the harbour article answers; as of 2025-03-01 it did not exist
+    assert "Kiel" in (first["answer"] or first["likely"]["text"]) and "Kiel" not in json.dumps(early)
     status, listing = call(url + "/api/v1/articles?source=city%20wire")
-    assert status == 200 and [a["title"] for a in listing["articles"]] == ["Harbour reopens"]
-    status, answer = call(url + "/api/v1/ask", {"question": "Which harbour reopened after the storm?"})
-    assert status == 200 and answer["answer"] and "Kiel" in answer["answer"]
+    assert status == 200 and listing["articles"] == []  # the README's DELETE line removed it
 
 
 async def mcp_session(transport: Any, work: Any) -> Any:
@@ -356,3 +365,48 @@ def test_qa_watch_adds_files_dropped_into_a_folder_and_feeds_fetched_again(tmp_p
     assert "Traceback" not in lines and "Stopped watching." in lines
     assert "1 file(s) already there: 1 added" in lines and re.search(r"mayor\.txt: 1 updated", lines), lines
     assert "port.txt.part" not in lines and re.search(r"port\.txt: 1 added", lines), lines
+
+
+def test_one_article_fetched_and_deleted_and_questions_asked_in_a_batch(signed_server, tmp_path: Path):
+    url, _ = signed_server
+    odd_id = "https://news.example/2025/harbour story?id=7"  # slashes, spaces, a query: kept as given
+    status, body = call(
+        url + "/api/v1/articles",
+        {"articles": [{"id": odd_id, "title": "Harbour", "text": "The harbour of Kiel reopened on Monday."}]},
+    )
+    assert status == 200 and body["ids"] == [odd_id], body
+    quoted = urllib.request.quote(odd_id, safe="")
+    status, article = call(url + "/api/v1/articles/" + quoted)
+    assert status == 200 and article["text"].startswith("The harbour of Kiel") and article["id"] == odd_id
+    status, body = call(url + "/api/v1/articles/" + quoted, method="DELETE")
+    assert status == 200 and body["removed"] == odd_id, body
+    for method in ("GET", "DELETE"):
+        status, body = call(url + "/api/v1/articles/" + quoted, method=method)
+        assert status == 404 and "No article has the id" in body["error"] and "\n" not in body["error"]
+    status, body = call(url + "/api/v1/articles/x", signed=False, method="DELETE")
+    assert status == 401
+    status, body = call(
+        url + "/api/v1/ask",
+        {"questions": [{"question": SEED_QUESTION}, {"question": SEED_QUESTION, "as_of": "2025-10-01"}]},
+    )
+    assert status == 200 and "Rubio" in body["answers"][0]["answer"] and body["answers"][1]["answer"] is None
+    assert body["answers"][1]["asked_as_of"] == "2025-10-01"
+    status, body = call(url + "/api/v1/ask", {"questions": [{"question": "q"}] * 101})
+    assert status == 400 and "1 to 100 questions" in body["error"]
+    status, body = call(url + "/api/v1/ask", {"question": SEED_QUESTION, "sorce": "CNN"})
+    assert status == 400 and "Unknown field 'sorce'" in body["error"], body
+    request = urllib.request.Request(url + "/api/v1/ask", data=b'{"question": ', method="POST")
+    request.add_header("content-type", "application/json")
+    request.add_header("authorization", BASIC)
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=60)
+    body = json.loads(refused.value.read())
+    assert refused.value.code == 400 and body["error"].startswith("The request body is not valid JSON")
+
+
+def test_serve_on_a_busy_port_says_so_in_one_line(signed_server, index_copy: Path):
+    url, _ = signed_server
+    started = time.perf_counter()
+    proc = qa("serve", "--port", url.rsplit(":", 1)[1], "--index-dir", str(index_copy))
+    assert proc.returncode == 2 and "is in use" in one_error_line(proc) and "Serving on" not in proc.stdout
+    assert time.perf_counter() - started < 30

@@ -204,7 +204,7 @@ def test_a_feed_uploaded_through_the_page_never_reads_a_server_file(tmp_path: Pa
     upload = feed(tmp_path / "uploads" / "wire.rss", [str(secret), "secret.html"])
     shutil.copy(secret, tmp_path / "uploads" / "secret.html")  # even beside the uploaded file
     service = PageService(tmp_path / "index", Config(), 20)
-    message = service.add_uploads([str(upload)])
+    message = service.add_uploads([str(upload)])["files"][0]["state"]
     assert "2 added" in message, message
     texts = [a.text for a in service.engine.articles()]
     assert len(texts) == 2 and not any("zyxwvu" in t for t in texts), texts

@@ -213,7 +213,7 @@ def test_an_upload_named_like_another_article_is_kept_apart(open_server):
     url, index_dir = open_server
     seed_title = titles(url)[SEED_ID]
     status, body, _ = upload(url, f"{SEED_ID}.txt", MALLORY)
-    assert status == 200 and f"(as '{SEED_ID}-" in body["message"], body
+    assert status == 200 and body["files"][0]["kept_apart"][SEED_ID].startswith(f"{SEED_ID}-"), body
     now = titles(url)
     assert now[SEED_ID] == seed_title and any(i.startswith(f"{SEED_ID}-") for i in now)
     status, body, _ = request(
@@ -232,12 +232,12 @@ def test_with_sign_in_only_the_uploader_may_replace_an_article(team_server: str)
     status, body, _ = upload(url, "note.txt", MALLORY, user="bob:hunter2", replace=True)
     assert status == 403 and "added by someone else" in body["error"], body
     status, body, _ = upload(url, "note.txt", MALLORY, user="bob:hunter2")
-    assert status == 200 and "(as 'note-" in body["message"], body
+    assert status == 200 and body["files"][0]["kept_apart"]["note"].startswith("note-"), body
     assert titles(url, "ann:secret")["note"] == "Ann's note"
     status, body, _ = upload(
         url, "note.txt", "Ann's note\n\nKiel's harbour reopened.", user="ann:secret", replace=True
     )
-    assert status == 200 and "updated" in body["message"], body
+    assert status == 200 and body["files"][0]["state"] == "updated", body
     status, body, _ = request(
         url + "/api/v1/articles",
         {"articles": [{"id": SEED_ID, "text": MALLORY}], "replace": True},
@@ -272,7 +272,7 @@ def test_surrogates_and_long_dates_are_refused_in_one_line_quickly(open_server, 
 def test_upload_names_of_any_shape_are_taken_as_plain_names(open_server, name: str):
     url, _ = open_server
     status, body, _ = upload(url, name, "Odd name\n\nThe ferry to Kiel runs again since Tuesday.")
-    assert status == 200 and "failed" not in body["message"], body
+    assert status == 200 and "error" not in body["files"][0], body
 
 
 def test_auth_file_with_a_user_twice_is_refused(tmp_path: Path, seed_index: Path):

@@ -21,21 +21,37 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from qa import __version__
 from qa.articles import slug
-from qa.errors import INTERNAL_EXIT_CODE, Forbidden, IndexUnusable, InputError, QAError, SaveFailed, one_line
+from qa.errors import (
+    INTERNAL_EXIT_CODE,
+    Forbidden,
+    IndexUnusable,
+    InputError,
+    NotFound,
+    QAError,
+    SaveFailed,
+    one_line,
+)
 
 if TYPE_CHECKING:
     from ui.app import PageService
 
 API_PREFIX = "/api/v1"
+MOST_QUESTIONS = 100  # questions in one POST /ask (each answered in the page's shared batches)
 GUARDED = (API_PREFIX, "/gradio_api/mcp")  # what the sign-in guard protects besides Gradio's own page
 logger = logging.getLogger(__name__)
 
 
-class AskRequest(BaseModel):
+class Strict(BaseModel):
+    """A request body: a field it does not know is refused, naming it (a typo is never silently ignored)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class AskRequest(Strict):
     question: str = Field(description="the question in plain words")
     as_of: str = Field("", description="ask as on this day (YYYY-MM-DD); empty: today")
     since: str = Field("", description="only articles published on or after this date")
@@ -44,7 +60,13 @@ class AskRequest(BaseModel):
     top_k: int = Field(5, description="passages to read, 1 to 20")
 
 
-class SearchRequest(BaseModel):
+class ManyQuestions(Strict):
+    questions: list[AskRequest] = Field(
+        description=f"questions, each with its own as_of and filters; at most {MOST_QUESTIONS}"
+    )
+
+
+class SearchRequest(Strict):
     query: str = Field(description="what to look for, as a question or keywords")
     as_of: str = Field("", description="search as on this day (YYYY-MM-DD); empty: everything")
     since: str = ""
@@ -53,7 +75,7 @@ class SearchRequest(BaseModel):
     limit: int = Field(5, description="passages to return, 1 to 20")
 
 
-class NewArticle(BaseModel):
+class NewArticle(Strict):
     text: str = Field(description="the article's text")
     title: str = ""
     id: str | None = Field(
@@ -64,7 +86,7 @@ class NewArticle(BaseModel):
     url: str | None = None
 
 
-class AddRequest(BaseModel):
+class AddRequest(Strict):
     articles: list[NewArticle]
     replace: bool = Field(
         False,
@@ -76,6 +98,8 @@ class AddRequest(BaseModel):
 def status_of(exc: QAError) -> int:
     if isinstance(exc, Forbidden):
         return 403
+    if isinstance(exc, NotFound):
+        return 404
     if isinstance(exc, InputError):
         return 400
     if isinstance(exc, SaveFailed):
@@ -105,9 +129,7 @@ def build_api(service: PageService) -> FastAPI:
 
     @api.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "the request"
-        return failure(f"{where}: {first.get('msg', 'is not valid')}; see /api/v1/openapi.json.", 400, 2)
+        return failure(validation_line(exc.errors()), 400, 2)
 
     @api.exception_handler(Exception)
     async def internal(request: Request, exc: Exception) -> JSONResponse:
@@ -130,9 +152,16 @@ def build_api(service: PageService) -> FastAPI:
             "version": __version__,
         }
 
-    @api.post("/ask", summary="Answer a question, citing the sentence it comes from")
-    def ask(request: AskRequest) -> dict[str, Any]:
-        return service.tools.ask(**request.model_dump())
+    @api.post(
+        "/ask",
+        summary="Answer a question, citing the sentence it comes from; or several, each with its own as_of",
+    )
+    def ask(request: AskRequest | ManyQuestions) -> dict[str, Any]:
+        if isinstance(request, AskRequest):
+            return service.tools.ask(**request.model_dump())
+        if not 1 <= len(request.questions) <= MOST_QUESTIONS:
+            raise InputError(f"Send 1 to {MOST_QUESTIONS} questions at once, not {len(request.questions)}.")
+        return {"answers": [service.tools.ask(**q.model_dump()) for q in request.questions]}
 
     @api.post("/search", summary="The passages that best match a query")
     def search(request: SearchRequest) -> list[dict[str, Any]]:
@@ -143,6 +172,15 @@ def build_api(service: PageService) -> FastAPI:
         since: str = "", until: str = "", source: str = "", offset: int = 0, limit: int = 20
     ) -> dict[str, Any]:
         return service.tools.list_articles(since, until, source, offset, limit)
+
+    @api.get("/articles/{article_id:path}", summary="One article: its text and what is known of it")
+    def article(article_id: str) -> dict[str, Any]:
+        return service.tools.article(article_id)
+
+    @api.delete("/articles/{article_id:path}", summary="Remove one article")
+    def remove_article(article_id: str) -> dict[str, Any]:
+        service.tools.article(article_id)  # 404 for an unknown id, in one line
+        return {"message": service.remove([article_id]), "removed": article_id}
 
     @api.post("/articles", summary="Add or update articles given as JSON")
     def add_articles(body: AddRequest, request: Request) -> dict[str, Any]:
@@ -162,10 +200,27 @@ def build_api(service: PageService) -> FastAPI:
                 with path.open("wb") as out:
                     copy_at_most(upload, out, service.max_upload_bytes + 1)  # one byte over: refused by size
                 paths.append(str(path))
-            report = service.add_uploads(paths, user_of(request), replace)
-        return {"message": report}
+            return service.add_uploads(paths, user_of(request), replace)
 
     return api
+
+
+def validation_line(errors: Any) -> str:
+    """One line a person understands for a request FastAPI could not take: bad JSON, a field it does not know,
+    a missing or mistyped one."""
+    first = errors[0] if errors else {}
+    if first.get("type") == "json_invalid":
+        at = first.get("loc", ("body", 0))[-1]
+        return (
+            f"The request body is not valid JSON (it breaks off or goes wrong at character {at}); send one JSON "
+            'object, e.g. {"question": "Who leads the talks?"}.'
+        )
+    if first.get("type") == "extra_forbidden":
+        return (
+            f"Unknown field {str(first.get('loc', ('?',))[-1])!r}; see /api/v1/openapi.json for the fields."
+        )
+    where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "AskRequest", "ManyQuestions"))
+    return f"{where or 'the request'}: {first.get('msg', 'is not valid')}; see /api/v1/openapi.json."
 
 
 def upload_name(raw: str | None, n: int) -> str:

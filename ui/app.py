@@ -6,6 +6,7 @@ into HTML and its errors into messages.
 
 from __future__ import annotations
 
+import errno
 import html
 import inspect
 import json
@@ -222,64 +223,61 @@ class PageService:
                 )
         return moved
 
-    def add_uploads(self, files: list[str], user: str | None = None, replace: bool = False) -> str:
-        """Add what can be read; one line per file: added, updated, unchanged or failed (and why).
+    def add_uploads(self, files: list[str], user: str | None = None, replace: bool = False) -> dict[str, Any]:
+        """Add what can be read: {"message": what the add did, "files": [{"name", "state" or "error"}]}, a row
+        per file (added, updated, unchanged, or why it failed), its id where another article's was taken.
 
         `user`: who signed in (None without sign-in); `replace`: may replace stored articles of the same names
         (see `claim`)."""
         self.check_writable()
         if not files:
-            return "Choose one or more files to add first."
+            return {"message": "Choose one or more files to add first.", "files": []}
         if len(files) > self.max_files:
             raise InputError(
                 f"{len(files)} files in one upload; at most {self.max_files} are taken at once: upload them in parts."
             )
-        lines: list[str] = []
-        articles: list[Article] = []
-        per_file: list[tuple[int, list[Article]]] = []  # (its line, its articles) of each file read
+        rows: list[dict[str, Any]] = []
+        per_file: list[tuple[dict[str, Any], list[Article]]] = []  # each file read, and its articles
         with tempfile.TemporaryDirectory() as tmp:
             for n, upload in enumerate(files):
-                source = Path(upload)
-                suffix = source.suffix.lower()
-                if suffix not in SUFFIXES:
-                    lines.append(
-                        f"- **{source.name}**: failed — not a supported file; upload {FILE_TYPES} files."
-                    )
-                    continue
-                if source.stat().st_size > self.max_upload_bytes:
-                    lines.append(
-                        f"- **{source.name}**: failed — larger than the {self.max_upload_bytes // (1024 * 1024)} MB "
-                        "upload limit; split it into smaller files."
-                    )
-                    continue
-                # The uploaded name only ever becomes a slug, never a path of its own.
-                target = Path(tmp) / f"{slug(source.stem)}{suffix}"
-                if target.exists():
-                    target = Path(tmp) / f"{slug(source.stem)}-{n}{suffix}"
-                shutil.copyfile(source, target)
-                collected = collect_articles([target], local_links=False)  # a feed's links stay links
-                if collected.failed:
-                    reason = collected.failed[0][1].replace(str(target), source.name)
-                    lines.append(f"- **{source.name}**: failed — {reason}")
-                    continue
-                lines.append(source.name)  # its line is written once the commit says what each article was
-                per_file.append((len(lines) - 1, collected.articles))
-                articles.extend(collected.articles)
-            moved: dict[str, str] = {}
+                row: dict[str, Any] = {"name": Path(upload).name}
+                rows.append(row)
+                read = self.read_upload(Path(upload), Path(tmp), n)
+                if isinstance(read, str):
+                    row["error"] = read
+                else:
+                    per_file.append((row, read))
+            articles = [a for _, read in per_file for a in read]
             if articles:
                 with self.writing:
                     moved = self.claim(articles, user, replace)
                     report = self.engine.add_articles(articles, keep_apart=False)
                 self.just_added = {a.id for a in articles}
-        for line, read in per_file:  # ids as the add kept them
-            lines[line] = f"- **{lines[line]}**: " + file_states([report.states[a.id] for a in read])
-            lines[line] += "".join(
-                f" (as {new!r}: {old!r} is another article's, kept as it was)"
-                for old, new in moved.items()
-                if new in {a.id for a in read}
+        for row, read in per_file:  # ids as the add kept them
+            row["state"] = file_states([report.states[a.id] for a in read])
+            row["ids"] = [a.id for a in read]
+            row["kept_apart"] = {old: new for old, new in moved.items() if new in row["ids"]}
+        return {"message": report.describe() if articles else "Nothing was added.", "files": rows}
+
+    def read_upload(self, source: Path, tmp: Path, n: int) -> list[Article] | str:
+        """An uploaded file's articles, read from a copy under a plain name; or why it cannot be added."""
+        suffix = source.suffix.lower()
+        if suffix not in SUFFIXES:
+            return f"not a supported file; upload {FILE_TYPES} files."
+        if source.stat().st_size > self.max_upload_bytes:
+            return (
+                f"larger than the {self.max_upload_bytes // (1024 * 1024)} MB upload limit; split it into "
+                "smaller files."
             )
-        summary = report.describe() if articles else "Nothing was added."
-        return "\n".join([summary, *lines])
+        # The uploaded name only ever becomes a slug, never a path of its own.
+        target = tmp / f"{slug(source.stem)}{suffix}"
+        if target.exists():
+            target = tmp / f"{slug(source.stem)}-{n}{suffix}"
+        shutil.copyfile(source, target)
+        collected = collect_articles([target], local_links=False)  # a feed's links stay links
+        if collected.failed:
+            return collected.failed[0][1].replace(str(target), source.name)
+        return collected.articles
 
     def add_texts(
         self, records: list[dict[str, Any]], user: str | None = None, replace: bool = False
@@ -334,6 +332,19 @@ def article_from_fields(record: dict[str, Any]) -> Article:
     title = clean_text(fields.pop("title", "")).strip()
     date = normalise_date(fields.pop("date", None))
     return Article.from_text(text, title, date=date, **{k: v or None for k, v in fields.items()})
+
+
+def upload_markdown(uploaded: dict[str, Any]) -> str:
+    """What an upload did, for the page: its summary, then a line per file."""
+    lines = [uploaded["message"]]
+    for row in uploaded["files"]:
+        said = f"failed — {row['error']}" if "error" in row else row["state"]
+        said += "".join(
+            f" (as {new!r}: {old!r} is another article's, kept as it was)"
+            for old, new in row.get("kept_apart", {}).items()
+        )
+        lines.append(f"- **{row['name']}**: {said}")
+    return "\n".join(lines)
 
 
 def file_states(states: list[str]) -> str:
@@ -492,7 +503,9 @@ class PageHandlers:
     ) -> tuple[Any, ...]:
         progress(0.1, desc="Reading and indexing the articles")
         try:
-            message = self.service.add_uploads(files or [], getattr(request, "username", None), bool(replace))
+            message = upload_markdown(
+                self.service.add_uploads(files or [], getattr(request, "username", None), bool(replace))
+            )
         except Exception as exc:
             message = f"{visitor_line(exc)} Nothing was added."
         return (message, *self.refresh())
@@ -722,6 +735,7 @@ def serve(
     """Serve the page, its HTTP API (/api/v1) and, with `serving.mcp`, its MCP server, until Ctrl+C."""
     serving = serving or Serving()
     index_dir = Path(index_dir) if index_dir else default_index_dir()
+    check_port(serving.host, serving.port)
     service = PageService(
         index_dir,
         config or Config(),
@@ -763,6 +777,20 @@ def serve(
             ],
         },
     )
+
+
+def check_port(host: str, port: int) -> None:
+    """Refuse in one line, before the models load, a port another program already listens on."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+            raise InputError(f"Port {port} is in use on {host}; pass another with --port.") from None
+        raise InputError(f"Cannot listen on {host}:{port} ({exc.strerror}); check --host and --port.") from None
 
 
 def launch(app: gr.Blocks, **options: Any) -> tuple[Any, str, Any]:
