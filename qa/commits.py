@@ -199,7 +199,7 @@ class Commits(Writer):
             return self._merge(db, everything=True)
 
     def _commit(self, db: sqlite3.Connection) -> None:
-        generation = int(self._settings(db)["generation"]) + 1
+        generation = self._generation_of(db) + 1
         self._set(db, generation=generation)
         db.execute("COMMIT")
 

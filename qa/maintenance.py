@@ -91,6 +91,9 @@ class Maintenance(Commits):
         problems = []
         if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
             problems.append(f"{DATABASE} fails SQLite's integrity check")
+        malformed = self._malformed(db)
+        if malformed:  # what follows would read them as what they are not
+            return problems + malformed
         passages = db.execute("SELECT count(*) FROM passages").fetchone()[0]
         rows = db.execute("SELECT number, file, vectors, sha256 FROM segments WHERE state='live'").fetchall()
         removed = db.execute("SELECT count(*) FROM removed").fetchone()[0]
@@ -101,7 +104,7 @@ class Maintenance(Commits):
             "SELECT count(*) FROM passages WHERE segment NOT IN "
             "(SELECT number FROM segments WHERE state='live')"
         ).fetchone()[0]
-        for _number, name, _vectors, digest in rows:
+        for number, name, _vectors, digest in rows:
             path = own_file(self.folder, SEGMENTS, name, SEGMENT_FILE)
             if path is None:
                 continue  # reported as foreign
@@ -109,6 +112,8 @@ class Maintenance(Commits):
                 problems.append(f"vector segment {name} is missing")
             elif sha256_file(path) != digest:
                 problems.append(f"vector segment {name} has changed since it was written (checksum differs)")
+            else:
+                problems += self._check_segment(db, number, name)
         if sum(v for _, _, v, _ in rows) - removed != passages:
             problems.append(
                 f"the segments hold {sum(v for _, _, v, _ in rows) - removed} live vectors "
@@ -121,6 +126,34 @@ class Maintenance(Commits):
         problems += self._check_texts(db, quick)
         problems += self._check_bm25(db, passages, quick)
         return problems
+
+    def _malformed(self, db: sqlite3.Connection) -> list[str]:
+        """Rows whose values are not of their kind (a generation that is no number, text stored as bytes)."""
+        problems = []
+        try:
+            self._generation_of(db)
+        except IndexUnusable:
+            problems.append("the settings' generation is not a number")
+        for table, columns in (
+            ("articles", ("id", "title", "text")),
+            ("passages", ("id", "article_id", "text")),
+        ):
+            wrong = " OR ".join(f"typeof({c}) != 'text'" for c in columns)
+            count = db.execute(f"SELECT count(*) FROM {table} WHERE {wrong}").fetchone()[0]
+            if count:
+                problems.append(
+                    f"{count} row(s) of {table} hold a value that is not text ({', '.join(columns)})"
+                )
+        return problems
+
+    def _check_segment(self, db: sqlite3.Connection, number: int, name: str) -> list[str]:
+        """A segment whose checksum matches but whose vectors are not the index's kind."""
+        kind = db.execute("SELECT kind FROM segments WHERE number=?", (number,)).fetchone()[0]
+        try:
+            self._read_segment(name, kind)
+        except IndexUnusable as exc:
+            return [str(exc).split(" is damaged: ", 1)[-1].split("; run `qa index check", 1)[0]]
+        return []
 
     def _check_texts(self, db: sqlite3.Connection, quick: bool) -> list[str]:
         """Articles whose stored checksum no longer matches their fields, and passages that are not their text."""
@@ -180,15 +213,19 @@ class Maintenance(Commits):
             One line saying what was rebuilt.
         """
         with self._writing(settle_text=False) as db:  # settling BM25 could need the damage rebuilt here
+            try:
+                self._generation_of(db)
+            except IndexUnusable:  # a generation that is no number: counting starts again
+                self._set(db, generation=1)
             rows = db.execute("SELECT rowid, text FROM passages ORDER BY rowid").fetchall()
             shutil.rmtree(self.folder / TEXT_NEW, ignore_errors=True)
             FullText(self.folder / TEXT_NEW).change(add=rows)
             bad = [
                 number
-                for number, name, digest in db.execute(
-                    "SELECT number, file, sha256 FROM segments WHERE state='live'"
+                for number, name, digest, kind in db.execute(
+                    "SELECT number, file, sha256, kind FROM segments WHERE state='live'"
                 ).fetchall()
-                if not self._sound_segment(name, digest)
+                if not self._sound_segment(name, digest, kind)
             ]
             orphans = [
                 r[0]
@@ -216,9 +253,15 @@ class Maintenance(Commits):
             else "."
         )
 
-    def _sound_segment(self, name: str, digest: str) -> bool:
+    def _sound_segment(self, name: str, digest: str, kind: str = "exact") -> bool:
         path = own_file(self.folder, SEGMENTS, name, SEGMENT_FILE)
-        return path is not None and path.is_file() and sha256_file(path) == digest
+        if path is None or not path.is_file() or sha256_file(path) != digest:
+            return False
+        try:
+            self._read_segment(name, kind)  # its vectors of the index's dimension
+        except IndexUnusable:
+            return False
+        return True
 
     def _replace_segments(
         self, db: sqlite3.Connection, bad: list[int], rebuilt: list[tuple[int, str]], encode: Any

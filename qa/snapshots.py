@@ -217,8 +217,18 @@ class StoreReader:
             yield Snapshot(self, None, [])
             return
         with self._reading() as db:
-            generation = int(db.execute("SELECT value FROM settings WHERE key='generation'").fetchone()[0])
+            generation = self._generation_of(db)
             yield Snapshot(self, db, self._segments_as_of(db, generation), generation)
+
+    def _generation_of(self, db: sqlite3.Connection) -> int:
+        """The committed generation, or IndexUnusable when the database holds something else there."""
+        row = db.execute("SELECT value FROM settings WHERE key='generation'").fetchone()
+        try:
+            return int(row[0])
+        except (TypeError, ValueError):
+            raise IndexUnusable(
+                self._damaged(f"its generation is {str(row[0] if row else None)[:40]!r}, not a number")
+            ) from None
 
     def _segments_as_of(self, db: sqlite3.Connection, generation: int) -> list[seg.Segment]:
         with self._cache_lock:
@@ -261,10 +271,17 @@ class StoreReader:
                 )
             )
         try:
-            return seg.read(path, kind == "approximate")
+            index = seg.read(path, kind == "approximate")
         except (RuntimeError, OSError):
             what = "is missing" if not path.is_file() else "cannot be read"
             raise IndexUnusable(self._damaged(f"the vector segment {name} {what}")) from None
+        if index.d != self.dimension:
+            raise IndexUnusable(
+                self._damaged(
+                    f"the vector segment {name} holds {index.d}-d vectors, the index {self.dimension}-d"
+                )
+            )
+        return index
 
     @property
     def empty(self) -> bool:
@@ -370,6 +387,8 @@ class Snapshot:
             "SELECT rowid, id, article_id, text, start, end FROM passages WHERE rowid IN ({})",
             list(rowids),
         )
+        if not all(isinstance(r[3], str) and isinstance(r[4], int) and isinstance(r[5], int) for r in rows):
+            raise IndexUnusable(self.index._damaged("a passage's text or offsets are not what they must be"))
         return {r[0]: Passage(*r[1:]) for r in rows}
 
     def articles(self, ids: Sequence[str], text: bool = True) -> dict[str, Article]:
@@ -377,6 +396,8 @@ class Snapshot:
         sources, and reading every whole text would cost more than the search)."""
         columns = ARTICLE_COLUMNS if text else ARTICLE_COLUMNS.replace("text", "''")
         rows = select_in(self.db, f"SELECT {columns} FROM articles WHERE id IN ({{}})", list(ids))
+        if not all(isinstance(r[0], str) and isinstance(r[1], str) and isinstance(r[2], str) for r in rows):
+            raise IndexUnusable(self.index._damaged("an article's id, title or text is not text"))
         return {r[0]: Article(*r) for r in rows}
 
     def vectors(self, rowids: Sequence[int]) -> dict[int, np.ndarray]:

@@ -228,10 +228,20 @@ def test_one_ctrl_c_stops_qa_watch_within_seconds_while_a_feed_drips(drip_feed: 
         stderr=subprocess.PIPE,
         text=True,
     )
+    lines: list[str] = []
+
+    def pump() -> None:
+        for line in proc.stderr:
+            lines.append(line)
+
+    threading.Thread(target=pump, daemon=True).start()
     try:
-        for line in proc.stderr:  # watching: the files are in, the feed is dripping on its own thread
-            if "Watching" in line:
-                break
+        deadline = (
+            time.monotonic() + 120
+        )  # watching: the files are in, the feed is dripping on its own thread
+        while not any("Watching" in line for line in lines) and time.monotonic() < deadline:
+            time.sleep(0.25)
+        assert any("Watching" in line for line in lines), lines
         time.sleep(1)
         proc.send_signal(signal.SIGINT)
         started = time.monotonic()
@@ -290,3 +300,65 @@ def test_a_jsonl_file_is_added_in_bounded_batches_and_a_big_build_replaces_only_
     assert built.report.added == 10 and sorted(a.id for a in built.articles())[:2] == ["brief-0", "brief-1"]
     assert "trump-putin-budapest-summit" not in {a.id for a in built.articles()}
     assert built.check() == [] and not [p for p in index_copy.parent.iterdir() if p.name.startswith(".index")]
+
+
+# ----- 11. crafted rows: named by check, one line when asked, repaired where the database allows -------------
+
+
+def wrong_dimension(index_dir: Path) -> None:
+    import hashlib
+
+    import faiss
+    import numpy as np
+
+    with sqlite3.connect(index_dir / "index.sqlite") as db:
+        (name,) = db.execute("SELECT file FROM segments WHERE state='live'").fetchone()
+        index = faiss.IndexIDMap(faiss.IndexFlatIP(10))
+        index.add_with_ids(np.ones((4, 10), dtype=np.float32), np.arange(1, 5, dtype=np.int64))
+        faiss.write_index(index, str(index_dir / "segments" / name))
+        digest = hashlib.sha256((index_dir / "segments" / name).read_bytes()).hexdigest()
+        db.execute("UPDATE segments SET sha256=?", (digest,))
+
+
+CRAFTED = {
+    "generation": (
+        lambda d: (
+            sqlite3.connect(d / "index.sqlite")
+            .execute("UPDATE settings SET value='abc' WHERE key='generation'")
+            .connection.commit()
+        ),
+        "generation is not a number",
+        True,
+    ),
+    "blob text": (
+        lambda d: (
+            sqlite3.connect(d / "index.sqlite")
+            .execute("UPDATE passages SET text=CAST(text AS BLOB)")
+            .connection.commit()
+        ),
+        "hold a value that is not text",
+        False,
+    ),
+    "wrong dimension": (wrong_dimension, "holds 10-d vectors, the index 384-d", True),
+}
+
+
+@pytest.mark.parametrize("craft", list(CRAFTED))
+def test_a_crafted_row_is_named_by_check_and_refused_in_one_line(index_copy: Path, craft: str):
+    change, problem, repairable = CRAFTED[craft]
+    change(index_copy)
+    problems = Engine.open(index_copy).check()
+    assert any(problem in p for p in problems), problems
+    with pytest.raises(IndexUnusable, match="is damaged"):
+        Engine.open(index_copy).ask(SEED_QUESTION)
+    if repairable:
+        Engine.open(index_copy).rebuild()
+        engine = Engine.open(index_copy)
+        assert (
+            engine.check() == [] and "Marco Rubio" in engine.ask(SEED_QUESTION, always_answer=True).best.text
+        )
+
+
+def test_ask_many_takes_a_bounded_batch(engine):
+    with pytest.raises(InputError, match="at most 1,000"):
+        engine.ask_many(["Who leads the talks?"] * 1001)

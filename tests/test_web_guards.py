@@ -28,6 +28,7 @@ from test_services import start_server
 from test_ui import CHROMIUM, CHROMIUM_ARGS
 
 from qa.engine import Engine
+from qa.errors import Forbidden
 
 SEED_ID = "trump-putin-budapest-summit"
 MALLORY = "Csrf Mallory will lead next week's talks in Budapest, the foreign ministry said on Friday."
@@ -389,3 +390,36 @@ def test_mcp_stdio_answers_a_surrogate_with_a_json_rpc_error(seed_index: Path):
     answers = {a.get("id"): a for a in map(json.loads, out.decode().splitlines())}
     assert 2 in answers, answers
     assert answers[2]["error"]["code"] == -32602 and "surrogate" in answers[2]["error"]["message"]
+
+
+def test_api_articles_are_cleaned_as_files_are(open_server):
+    url, _ = open_server
+    status, body, _ = request(
+        url + "/api/v1/articles",
+        {
+            "articles": [
+                {"id": "ferry", "title": "Ferry\u200b news", "text": "The ferry\u202e to Kiel runs again."}
+            ]
+        },
+    )
+    assert status == 200, body
+    status, article, _ = request(url + "/api/v1/articles/ferry")
+    assert (
+        status == 200
+        and article["title"] == "Ferry news"
+        and article["text"] == "The ferry to Kiel runs again."
+    )
+
+
+def test_allow_replace_lets_another_signed_in_user_replace_when_asked(tmp_path: Path, seed_index: Path):
+    from qa.config import Config
+    from ui.app import PageService
+
+    shutil.copytree(seed_index, tmp_path / "index")
+    strict = PageService(tmp_path / "index", Config(), 20)
+    with pytest.raises(Forbidden, match="added by someone else"):
+        strict.add_texts([{"id": SEED_ID, "title": "x", "text": MALLORY}], user="bob", replace=True)
+    lenient = PageService(tmp_path / "index", Config(), 20, allow_replace=True)
+    done = lenient.add_texts([{"id": SEED_ID, "title": "x", "text": MALLORY}], user="bob", replace=True)
+    assert done["ids"] == [SEED_ID] and "updated 1" in done["message"]
+    assert "Mallory" in lenient.engine.article(SEED_ID).text
