@@ -173,7 +173,7 @@ class Archive(Adding):
         seed article. A folder named by $QA_INDEX_DIR that holds no index is refused, as --index-dir is."""
         index_dir, config = _checked(index_dir, config)
         if is_seeded_default(index_dir) and not Store.exists(index_dir):
-            logger.warning("No index in %s: building it from the seed article ...", index_dir)
+            logger.warning("The folder %s holds no index yet: building one from the seed article ...", index_dir)
             return cls.build([SEEDS_DIR], index_dir, config, progress)
         if (
             not Store.exists(index_dir)
@@ -220,7 +220,7 @@ class Archive(Adding):
         unknown = [k for k, ids in found.items() if not ids]
         if unknown:
             raise InputError(
-                f"No article with id, url or title {', '.join(unknown)} in the index; "
+                f"No article with id, url or title {', '.join(repr(k) for k in unknown)} in the index; "
                 "see `qa index info` for them."
             )
         ids = list(dict.fromkeys(i for k in keys for i in found[k]))

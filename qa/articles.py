@@ -257,9 +257,16 @@ def _title_and_body(text: str, fallback: str) -> tuple[str, str]:
     return fallback, text.strip()
 
 
+def title_of_name(stem: str) -> str:
+    """A title from a file's name, as a person would read it: separators become spaces, the first letter is
+    raised, no other letter is changed ("Trump-Putin-summit" keeps its capitals)."""
+    name = " ".join(stem.replace("-", " ").replace("_", " ").split())
+    return name[:1].upper() + name[1:]
+
+
 def read_text_file(path: Path, id: str | None = None) -> Article:
     fields, text = _front_matter(_read_text(path))
-    title, body = _title_and_body(text, path.stem.replace("-", " ").replace("_", " ").strip().capitalize())
+    title, body = _title_and_body(text, title_of_name(path.stem))
     if not body:
         raise InputError(f"{path} holds no text; add a file with the article's text.")
     return Article(

@@ -897,8 +897,8 @@ def _ask_command(sub: Any) -> None:
     p.add_argument(
         "--recency",
         type=_number(float, 0, 100),
-        help="how strongly newer articles win among the answers the engine would give: log-odds points per 30 "
-        'days (default: 2 for questions that ask for the present, such as "current" or "latest"; else 0)',
+        help="rank by the rules instead of the learned answer ranker, with newer articles winning by this many "
+        "log-odds points per 30 days (by default the learned ranker weighs dates itself)",
     )
     p.add_argument(
         "--top-k", type=_number(int, 1, 100), default=None, help="passages to read, 1 to 100 (default 5)"
@@ -907,8 +907,8 @@ def _ask_command(sub: Any) -> None:
     p.add_argument(
         "--threshold",
         type=_number(float),
-        help="answerability below which the engine says the articles don't say (default: the "
-        "threshold the reader was tuned with, from its training.json)",
+        help="decide by the reader's answerability instead of the learned answer ranker: below this the "
+        "engine says the articles don't say (by default the ranker's confidence decides, with its own threshold)",
     )
     p.add_argument(
         "--always-answer",

@@ -53,9 +53,11 @@ def test_ask_json_schema(index_copy: Path):
     out = json.loads(proc.stdout)
     assert set(out) == {
         "question",
+        "tier",
         "answered",
         "confident",
         "answer",
+        "likely",
         "asked_as_of",
         "left_out",
         "as_of",
@@ -156,7 +158,7 @@ def test_index_commands_round_trip(tmp_path: Path, index_copy: Path):
     assert {"harbour", "trump-putin-budapest-summit"} == {a["id"] for a in info["articles"]}
     assert qa("index", "remove", "harbour", "--index-dir", str(index_copy)).returncode == 0
     proc = qa("index", "remove", "harbour", "--index-dir", str(index_copy))
-    assert proc.returncode == 2 and "No article with id, url or title harbour" in one_error_line(proc)
+    assert proc.returncode == 2 and "No article with id, url or title 'harbour'" in one_error_line(proc)
 
 
 def test_help_and_usage_errors():

@@ -234,7 +234,7 @@ def test_bad_questions_get_one_clear_sentence_and_change_nothing(
 
 def test_removing_an_unknown_id_is_refused_and_changes_nothing(index_copy: Path):
     before = snapshot(index_copy)
-    with pytest.raises(InputError, match="No article with id, url or title nope"):
+    with pytest.raises(InputError, match="No article with id, url or title 'nope'"):
         Engine.open(index_copy).remove(["nope"])
     assert snapshot(index_copy) == before
 

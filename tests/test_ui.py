@@ -180,7 +180,7 @@ def test_upload_ask_remove_then_dont_know(server, browser, tmp_path: Path):
     assert "The articles don't say." in page.locator("#answer").inner_text()
     assert page.locator("#answer mark").count() == 0
     assert page.locator("#answer .closest li").count() >= 1  # the closest passages instead, with their titles
-    assert "Trump putin budapest summit" in page.locator("#answer .closest").inner_text()
+    assert "Trump plans to meet Putin in Budapest" in page.locator("#answer .closest").inner_text()
 
     page.locator("#always-answer input").check()  # the toggle: show the best guess anyway, marked as such
     ask(page, question)

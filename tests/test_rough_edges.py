@@ -1,0 +1,57 @@
+"""Rough edges a new user hit (issue 41), each reproduced before its fix; the CLI in-process (qa.cli.main)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qa.articles import read_text_file, title_of_name
+from qa.cli import main
+
+
+def test_ask_help_is_true_to_the_learned_ranker(capsys: pytest.CaptureFixture[str]):
+    with pytest.raises(SystemExit):
+        main(["ask", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert (
+        "instead of the learned answer ranker" in text
+        and "by default the ranker's confidence decides" in text
+    )
+
+
+@pytest.mark.parametrize(
+    "stem, title",
+    [
+        ("trump-putin-budapest-summit", "Trump putin budapest summit"),
+        ("Trump-Putin-Budapest-summit", "Trump Putin Budapest summit"),
+        ("NATO_summit  notes", "NATO summit notes"),
+    ],
+)
+def test_a_title_from_a_file_name_keeps_its_letters(stem: str, title: str):
+    assert title_of_name(stem) == title
+
+
+def test_the_seed_article_has_a_title_of_its_own():
+    seed = Path(__file__).resolve().parent.parent / "seeds" / "trump-putin-budapest-summit.txt"
+    assert read_text_file(seed).title == "Trump plans to meet Putin in Budapest"
+
+
+def test_watch_once_fails_like_index_add(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+):
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (drop / "good.txt").write_text("Ferry news\n\nThe ferry to Kiel runs again since Tuesday.")
+    (drop / "bad.txt").write_bytes(b"\xff\xfe not UTF-8 \xff")
+    (drop / "broken.jsonl").write_text("{broken\n")
+    (drop / "scan.pdf").write_bytes(b"%PDF-1.4")
+    code = main(["watch", "--once", str(drop), "--index-dir", str(tmp_path / "index")])
+    err = capsys.readouterr().err + caplog.text  # its log lines, and the error line
+    assert code == 1 and "2 file(s) or feed(s)" in err, err
+    assert "bad.txt: failed" in err and "broken.jsonl: failed" in err and "scan.pdf: skipped" in err
+
+
+def test_remove_names_an_unknown_article_in_quotes(seed_index: Path, capsys: pytest.CaptureFixture[str]):
+    code = main(["index", "remove", "no such article", "--index-dir", str(seed_index)])
+    assert code == 2 and "'no such article'" in capsys.readouterr().err
