@@ -180,12 +180,11 @@ class PageService:
         ]
 
     def examples(self) -> list[str]:
-        """Questions to try: the latest asked here, the seed's if the seed article is in, else from recent titles."""
+        """Questions to try, only real ones with answers: those answered confidently here lately, and the seed
+        article's when it is in the library; else none (a question made from a title answered junk)."""
         questions = list(self.recent)
         if self.engine.checksums([SEED_ID]):
             questions += SEED_EXAMPLES
-        newest = sorted(self.engine.articles(text=False), key=lambda a: a.date or "", reverse=True)
-        questions += [f"What happened: {a.title}?" for a in newest[:4] if a.id != SEED_ID and a.title]
         return list(dict.fromkeys(questions))[:6]
 
     def sources(self) -> list[str]:
