@@ -27,7 +27,11 @@ sys.path.insert(0, str(ROOT))
 from qa.config import SHIPPED_RANKER  # noqa: E402
 from qa.ranking import AnswerRanker  # noqa: E402
 
-ANSWER_AIM, LIKELY_AIM = 0.65, 1 / 3
+# The aims each threshold is chosen at on the fit data. Picking the lowest point that meets an aim sits on its
+# edge, so the answer tier is chosen at 70 %: on 2023's fit half, 4-fold cross-validation by week holds the
+# answers given at 67.9 % right on held-out weeks (65 % aimed at) and the likely ones at 33.1 % (a third);
+# chosen at 65 % the held-out answers were right 64.0 %, the likely ones 29.3 %.
+ANSWER_AIM, LIKELY_AIM = 0.70, 1 / 3
 FOLDS = 4
 
 
@@ -108,11 +112,12 @@ def main() -> None:
         ranker = AnswerRanker.load(SHIPPED_RANKER)
         ranker.threshold, ranker.likely_threshold = float(answer), likely
         ranker.info["threshold_rule"] = (
-            "the lowest confidence at which the best answers on fit data are right at least 65 % of the time"
+            f"the lowest confidence at which the best answers on fit data are right at least {ANSWER_AIM:.0%} of "
+            "the time (so that held-out weeks keep 65 %: scripts/choose_tiers.py)"
         )
         ranker.info["tiers"] = {
             "chosen_by": "python scripts/choose_tiers.py " + " ".join(p.name for p in args.rows),
-            "data": "RealTimeQA 2023 fit half and 2025 (bench/realtimeqa.py --rows)",
+            "data": "the rows named in chosen_by, from bench/realtimeqa.py --rows on fit data only",
             **{k: v for k, v in report.items() if k not in ("answer_threshold", "likely_threshold")},
         }
         ranker.save(SHIPPED_RANKER)
