@@ -147,7 +147,7 @@ def test_kill_9_at_any_moment_of_a_write_leaves_a_sound_index(index_copy: Path, 
     )
     word = re.search(r"zk\d+q\d+", engine.index.articles([last.id])[last.id].text).group()
     assert engine.search(word, top_k=1, retrieval="bm25")[0].passage.article_id == last.id
-    best = engine.ask(SEED_QUESTION).best
+    best = engine.ask(SEED_QUESTION, always_answer=True).best  # its citation, whatever the tier
     assert "Marco Rubio" in best.text and best.citation.article_id == "trump-putin-budapest-summit"
 
 
