@@ -55,3 +55,17 @@ def test_watch_once_fails_like_index_add(
 def test_remove_names_an_unknown_article_in_quotes(seed_index: Path, capsys: pytest.CaptureFixture[str]):
     code = main(["index", "remove", "no such article", "--index-dir", str(seed_index)])
     assert code == 2 and "'no such article'" in capsys.readouterr().err
+
+
+def test_the_library_is_told_in_words():
+    from qa.articles import Article
+    from ui.app import library_in_words
+
+    articles = [
+        Article("a", "A", "x", "2024-01-02", "CNN"),
+        Article("b", "B", "x", "2024-02-28T10:00:00+00:00", "cnn "),
+        Article("c", "C", "x", None, "USA Today"),
+    ]
+    assert library_in_words(articles) == "3 articles from 2 sources, 2 Jan 2024 – 28 Feb 2024 (1 undated)."
+    assert library_in_words(articles[:1]) == "1 article from 1 source, 2 Jan 2024."
+    assert library_in_words([]).startswith("The library is empty")

@@ -6,6 +6,7 @@ into HTML and its errors into messages.
 
 from __future__ import annotations
 
+import datetime
 import errno
 import html
 import inspect
@@ -32,6 +33,7 @@ from qa.articles import (
     clean_text,
     collect_articles,
     distinct_id,
+    iso_day,
     normalise_date,
     plain,
     slug,
@@ -194,7 +196,8 @@ class PageService:
         return [(f"{a.title} ({a.id})", a.id) for a in self.engine.articles(text=False)]
 
     def stats(self) -> str:
-        return f"**Index:** {self.engine.stats().describe()} — `{self.index_dir}`"
+        """What the library holds, in words: "1,204 articles from 3 sources, 2 Jan 2024 – 28 Feb 2024"."""
+        return library_in_words(self.engine.articles(text=False))
 
     def claim(self, articles: list[Article], user: str | None, replace: bool) -> dict[str, str]:
         """Mark articles as uploaded by `user` (None: no sign-in) and decide which stored ones they replace.
@@ -331,6 +334,22 @@ def article_from_fields(record: dict[str, Any]) -> Article:
     title = clean_text(fields.pop("title", "")).strip()
     date = normalise_date(fields.pop("date", None))
     return Article.from_text(text, title, date=date, **{k: v or None for k, v in fields.items()})
+
+
+def library_in_words(articles: list[Article]) -> str:
+    """How many articles from how many sources, and the days they span (undated ones counted apart)."""
+    if not articles:
+        return "The library is empty: add articles below, or with `qa index add`."
+    sources = {a.source.strip().lower() for a in articles if a.source and a.source.strip()}
+    days = sorted(d for a in articles if a.date and (d := iso_day(a.date[:10])))
+    said = f"{len(articles):,} article{'s' if len(articles) != 1 else ''}"
+    if sources:
+        said += f" from {len(sources):,} source{'s' if len(sources) != 1 else ''}"
+    if days:
+        first, last = (datetime.date.fromisoformat(d).strftime("%-d %b %Y") for d in (days[0], days[-1]))
+        said += f", {first}" + (f" – {last}" if last != first else "")
+    undated = len(articles) - len(days)
+    return said + (f" ({undated:,} undated)" if undated and days else "") + "."
 
 
 def upload_markdown(uploaded: dict[str, Any]) -> str:
@@ -631,7 +650,7 @@ def library_tab(service: PageService) -> dict[str, Any]:
     parts: dict[str, Any] = {"stats": gr.Markdown(service.stats(), elem_id="stats")}
     parts["table"] = gr.Dataframe(
         service.rows(),
-        headers=["", "title", "date", "source", "url", "passages", "id"],
+        headers=["new", "title", "date", "source", "url", "passages", "id"],
         interactive=False,
         elem_id="articles",
         show_search="search",
@@ -789,7 +808,9 @@ def check_port(host: str, port: int) -> None:
     except OSError as exc:
         if exc.errno in (errno.EADDRINUSE, errno.EACCES):
             raise InputError(f"Port {port} is in use on {host}; pass another with --port.") from None
-        raise InputError(f"Cannot listen on {host}:{port} ({exc.strerror}); check --host and --port.") from None
+        raise InputError(
+            f"Cannot listen on {host}:{port} ({exc.strerror}); check --host and --port."
+        ) from None
 
 
 def launch(app: gr.Blocks, **options: Any) -> tuple[Any, str, Any]:
