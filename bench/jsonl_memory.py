@@ -27,7 +27,11 @@ ROOT = Path(__file__).resolve().parent.parent
 def tiny_records(path: Path, count: int) -> None:
     with path.open("w", encoding="utf-8") as out:
         for n in range(count):
-            record = {"id": f"r{n}", "title": f"Brief {n}", "text": f"Council item {n} was approved on Tuesday."}
+            record = {
+                "id": f"r{n}",
+                "title": f"Brief {n}",
+                "text": f"Council item {n} was approved on Tuesday.",
+            }
             out.write(json.dumps(record) + "\n")
 
 
@@ -83,7 +87,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--seconds", type=float, default=240)
-    parser.add_argument("--checkout", type=Path, default=ROOT, help="the source tree to run (default: this one)")
+    parser.add_argument(
+        "--checkout", type=Path, default=ROOT, help="the source tree to run (default: this one)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="qa-jsonl-memory-") as tmp:
         for records in args.records:

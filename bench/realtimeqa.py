@@ -167,6 +167,7 @@ def ask_all(
             {
                 "id": q["id"],
                 "answered": result.answered,
+                "tier": result.tier,
                 "best": best.text if best else "",
                 "confidence": best.confidence if best else 0.0,
                 "right": bool(best) and right(best.text, truth),
@@ -224,7 +225,50 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, float]:
         "citations_after_as_of": sum(r["cited_after_as_of"] for r in rows),
         "ask_ms_median": 1000 * float(np.median([r["seconds"] for r in rows])) if rows else 0.0,
         "by_reach": by_reach(rows),
+        "tiers": {
+            tier: {
+                "given": sum(r.get("tier") == tier for r in rows),
+                "right": sum(r.get("tier") == tier and r["right"] for r in rows),
+            }
+            for tier in ("answer", "likely")
+        },
+        "precision_coverage_area": precision_coverage(rows)[2],
     }
+
+
+def precision_coverage(rows: list[dict[str, Any]]) -> tuple[list[float], list[float], float]:
+    """The risk-coverage curve of the best answers, most confident first: coverage (the share of questions
+    answered) and precision (the share of those right) at every threshold, and the area under it (the mean
+    precision over coverages; 1.0 is perfect, the share right when always answering is a random order's)."""
+    order = sorted(rows, key=lambda r: -r["confidence"])
+    right = np.cumsum([bool(r["right"]) for r in order])
+    n = np.arange(1, len(order) + 1)
+    precision = (right / n).tolist() if len(order) else []
+    coverage = (n / max(1, len(order))).tolist()
+    return coverage, precision, float(np.mean(precision)) if precision else float("nan")
+
+
+def plot_precision_coverage(parts: dict[str, list[dict[str, Any]]], path: Path) -> None:
+    """A PNG of each part's precision-coverage curve (bench/realtimeqa.py --plot)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 4), dpi=120)
+    for name, rows in parts.items():
+        coverage, precision, area = precision_coverage(rows)
+        axes.plot(coverage, precision, label=f"{name} (area {area:.3f})")
+        given = sum(r.get("tier") == "answer" for r in rows) / max(1, len(rows))
+        axes.axvline(given, linestyle=":", linewidth=1)
+    axes.axhline(0.65, color="grey", linewidth=0.8, linestyle="--")
+    axes.set_xlabel("share of questions answered (most confident first)")
+    axes.set_ylabel("share of those answers right")
+    axes.set_ylim(0, 1)
+    axes.set_title("Real news: precision of the answers given at every threshold")
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path)
 
 
 def by_reach(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
@@ -293,6 +337,9 @@ def main() -> None:
     parser.add_argument(
         "--rows", type=Path, help="also write every question's row (per variant) to this JSON file"
     )
+    parser.add_argument(
+        "--plot", type=Path, help="also draw each half's precision-coverage curve to this PNG"
+    )
     args = parser.parse_args()
     data = SHARED / f"realtimeqa-{args.year}"
     questions = read_jsonl(data / "questions.jsonl.gz")
@@ -339,6 +386,17 @@ def main() -> None:
     }
     if args.rows:
         args.rows.write_text(json.dumps(all_rows))
+    if args.plot:
+        shipped = next(iter(all_rows.values()))
+        plot_precision_coverage(
+            {
+                f"{args.year} {part} half": [
+                    r for r in shipped if half(by_id[r["id"]]["week"], weeks) == part
+                ]
+                for part in parts
+            },
+            args.plot,
+        )
     print(json.dumps(result, indent=1) if args.json else table(result))
 
 
@@ -361,6 +419,12 @@ def table(r: dict[str, Any]) -> str:
                 f"{e['ece_answered']:.3f}; abstained without the answer's articles {e['abstained_without_answer_pct']:.1f} %, "
                 f"{EARLIER_DAYS} days before {e['abstained_60_days_before_pct']:.1f} %; boilerplate answers "
                 f"{e['boilerplate_answers']} (first candidates {e['boilerplate_first_candidates']}), citations after as_of {e['citations_after_as_of']}; ask {e['ask_ms_median']:.0f} ms median"
+            )
+            t = e["tiers"]
+            lines.append(
+                f"  tiers: answer {t['answer']['right']} of {t['answer']['given']} right, likely "
+                f"{t['likely']['right']} of {t['likely']['given']} right; precision-coverage area "
+                f"{e['precision_coverage_area']:.3f}"
             )
             for where, g in e["by_reach"].items():
                 lines.append(
