@@ -173,7 +173,9 @@ class Archive(Adding):
         seed article. A folder named by $QA_INDEX_DIR that holds no index is refused, as --index-dir is."""
         index_dir, config = _checked(index_dir, config)
         if is_seeded_default(index_dir) and not Store.exists(index_dir):
-            logger.warning("The folder %s holds no index yet: building one from the seed article ...", index_dir)
+            logger.warning(
+                "The folder %s holds no index yet: building one from the seed article ...", index_dir
+            )
             return cls.build([SEEDS_DIR], index_dir, config, progress)
         if (
             not Store.exists(index_dir)
