@@ -43,6 +43,7 @@ from qa.boilerplate import in_apparatus
 from qa.calibration import expected_calibration_error
 from qa.config import Config
 from qa.engine import Engine
+from qa.errors import InputError
 from qa.retrieval import Filters
 from qa.squad import normalize_answer, score
 
@@ -148,11 +149,18 @@ def ask_all(
 ) -> list[dict[str, Any]]:
     """One row per question; `bearings`: the ids of the articles holding each question's answer (`holders`),
     `stored`: each article's text as stored (for offsets), `reaches`: where the archive holds the answer."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for n, q in enumerate(questions, 1):
         truth = q["answer_text"]
         start = time.perf_counter()
-        result = engine.ask(q["question"], as_of=q["date"])
+        try:
+            result = engine.ask(q["question"], as_of=q["date"])
+        except (
+            InputError
+        ) as exc:  # a question the engine refuses (too long for the reader): counted unanswered
+            print(f"  {q['id']}: refused ({exc})", file=sys.stderr)
+            rows.append(refused_row(q["id"], len(bearings[q["id"]]), reaches[q["id"]]))
+            continue
         seconds = time.perf_counter() - start
         best = result.answers[0] if result.answers else None
         deep = engine.search(q["question"], top_k=50, filters=Filters(as_of=q["date"]))
@@ -189,6 +197,28 @@ def ask_all(
         if n % 50 == 0:
             print(f"  {n}/{len(questions)} asked", file=sys.stderr, flush=True)
     return rows
+
+
+def refused_row(question_id: str, bearing: int, where: str) -> dict[str, Any]:
+    """The row of a question the engine refuses in one line: not answered, nothing found, no time spent."""
+    return {
+        "id": question_id,
+        "answered": False,
+        "tier": "refused",
+        "best": "",
+        "confidence": 0.0,
+        "right": False,
+        "right_anywhere": False,
+        "em_f1": (0.0, 0.0),
+        "found@5/20/50": [False, False, False],
+        "boilerplate": False,
+        "cited_after_as_of": 0,
+        "bearing_articles": bearing,
+        "reach": where,
+        "abstained_without_answer": True,
+        "abstained_60_days_before": True,
+        "seconds": 0.0,
+    }
 
 
 def right_in(passage: str, truth: str) -> bool:
