@@ -98,13 +98,18 @@ def _collect(paths: Iterable[str | Path], strict: bool, ray: RayOptions | None =
         collected, files = list_files(paths)
         collected = gather(collected, read_files(files, ray))
     if collected.failed and (strict or not collected.articles):
-        if len(collected.failed) == 1:
-            raise InputError(collected.failed[0][1])
-        raise InputError(
-            f"{len(collected.failed)} files could not be read, the first: {collected.failed[0][1]}"
-            + ("" if strict else " Nothing else was found to add.")
-        )
+        raise unreadable(collected.failed, strict)
     return collected
+
+
+def unreadable(failed: list[tuple[Path, str]], strict: bool = False) -> InputError:
+    """The one line for files that could not be read when nothing is added (or, `strict`, when any fails)."""
+    if len(failed) == 1:
+        return InputError(failed[0][1])
+    return InputError(
+        f"{len(failed)} files could not be read, the first: {failed[0][1]}"
+        + ("" if strict else " Nothing else was found to add.")
+    )
 
 
 class Adding:
@@ -159,12 +164,7 @@ class Adding:
             report.skipped += batch.skipped
             report.links += batch.links
         if report.failed and not report.states:
-            if len(report.failed) == 1:
-                raise InputError(report.failed[0][1])
-            raise InputError(
-                f"{len(report.failed)} files could not be read, the first: {report.failed[0][1]} "
-                "Nothing else was found to add."
-            )
+            raise unreadable(report.failed)
         return report
 
     def _add_collected(
