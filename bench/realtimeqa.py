@@ -352,6 +352,13 @@ def main() -> None:
     parser.add_argument("--weeks", type=int, help="only the first N weeks (a quick run)")
     parser.add_argument("--half", choices=("fit", "report"), help="ask only this half's questions")
     parser.add_argument(
+        "--between",
+        nargs=2,
+        metavar=("FIRST", "LAST"),
+        help="an own archive: only the articles dated from FIRST to LAST (ISO days) and the questions asked "
+        "then, most of them not answerable from so small an archive (its index is kept apart)",
+    )
+    parser.add_argument(
         "--variant",
         action="append",
         default=[],
@@ -382,13 +389,14 @@ def main() -> None:
         records = [r for r in records if asked & set(r.get("found_for") or [])]
     if args.half:
         questions = [q for q in questions if half(q["week"], weeks) == args.half]
+    if args.between:
+        first, last = args.between
+        records = [r for r in records if first <= str(r.get("date") or "")[:10] <= last]
+        questions = [q for q in questions if first <= q["date"] <= last]
     articles = archive(records)
-    folder = (
-        args.index
-        or ROOT
-        / "bench"
-        / "results"
-        / f"realtimeqa-{'' if args.year == 2023 else f'{args.year}-'}index{f'-{args.weeks}w' if args.weeks else ''}"
+    folder = args.index or ROOT / "bench" / "results" / (
+        f"realtimeqa-{'' if args.year == 2023 else f'{args.year}-'}index{f'-{args.weeks}w' if args.weeks else ''}"
+        + (f"-{args.between[0]}-{args.between[1]}" if args.between else "")
     )
     engine, built_per_s = open_index(folder, articles, args.rebuild)
     texts = {a.id: normalize_answer(a.text) for a in articles}

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from qa.articles import Article
-from qa.boilerplate import never_answers
+from qa.boilerplate import boilerplate_spans, never_answers
 from qa.config import AbstainRule
 from qa.passages import sentence_at
 from qa.reading import Reading, answerability
@@ -297,19 +297,42 @@ def prefer_recent(answers: list[Answer], strength: float, threshold: float) -> l
     return sorted(plausible, key=adjusted, reverse=True) + [a for a in answers if a.answerability < threshold]
 
 
-def timeline(answers: list[Answer], threshold: float) -> list[Answer]:
-    """How a story changed: the other answers the engine would give from articles of other days than the best
-    answer's, newest first. Competing spans of the same day (often of the same article) are not a change of
-    story, and an undated best answer has no day to compare with: then there is no timeline."""
+def timeline(
+    answers: list[Answer],
+    threshold: float,
+    stories: dict[str, frozenset[int]] | None = None,
+    question: str = "",
+) -> list[Answer]:
+    """How a story changed: the other answers the engine would give, of the best answer's type, from articles
+    of the same story on other days, newest first. Of the same story: the articles share a story band key
+    (`stories`: article id -> keys, qa.duplicates: a republished copy), or, since a story that moved on is
+    told in new words, the answer's cited sentence has at least two of the question's words and most of
+    those the best answer's sentence has. Competing spans of the same day are not a change of story, nor are
+    answers from other stories (they stay candidates); an undated best answer has no day to compare with."""
     if not answers or day_number(answers[0].citation.date) is None:
         return []
-    best = answers[0]
+    from qa.answer_types import candidate_types, content_words
+
+    best, stories = answers[0], stories or {}
+    story = stories.get(best.citation.article_id, frozenset())
+    kinds = candidate_types(best.text)
+    asked = content_words(question)
+    told = asked & content_words(best.citation.sentence)
+
+    def same_story(a: Answer) -> bool:
+        if any(story & stories.get(e.article_id, frozenset()) for e in a.evidence):
+            return True
+        shared = told & content_words(a.citation.sentence)
+        return len(shared) >= 2 and 3 * len(shared) >= 2 * len(told)
+
     others = [
         a
         for a in answers[1:]
         if a.answerability >= threshold
         and day_number(a.citation.date) not in (None, day_number(best.citation.date))
         and normalize_answer(a.text) != normalize_answer(best.text)
+        and (candidate_types(a.text) & kinds or not (candidate_types(a.text) or kinds))
+        and same_story(a)
     ]
     return sorted(others, key=lambda a: a.citation.date or "", reverse=True)
 
@@ -332,14 +355,16 @@ def merge(
     are ranked by it, so the first is the one the no-answer rule judges.
     `confidence` maps answerability to the score shown (calibrated; see also
     `share_confidence`); without it the score is 1 - prod(1 - p) over the evidence
-    (independent passages agreeing). A span inside a dateline ("NEW YORK (AP) —") or a photo credit ("Jens
-    Meyer/AP") is no answer.
+    (independent passages agreeing). A span inside a dateline ("NEW YORK (AP) —"), a photo credit ("Jens
+    Meyer/AP") or a boilerplate line (qa.boilerplate: one an index built before its rule kept) is no answer.
     """
     grouped: dict[str, list[Evidence]] = {}
     for reading, hit in zip(readings, hits):
         p = hit.passage
         article = articles[p.article_id]
-        barred = never_answers(p.text)
+        barred = never_answers(p.text) + boilerplate_spans(
+            p.text
+        )  # lines an older index kept as passage text
         for span in reading.spans:
             if any(s < span.end and span.start < e for s, e in barred):
                 continue

@@ -39,6 +39,14 @@ def uses_ranker(config: Config) -> bool:
     return not shipped or Path(config.reader_model).resolve() == SHIPPED_READER.resolve()
 
 
+def newest_day(hits: list[Hit]) -> str | None:
+    """The day time words ("this week") are read against when a question is not asked as of a day: the newest
+    article's among those found, the archive's present as far as this question goes (an archive of last
+    year's news asked today is asked about its own week, not today's)."""
+    days = [str(h.article.date)[:10] for h in hits if h.article.date]
+    return max(days) if days else None
+
+
 @dataclass
 class Question:
     """What the stage takes for one question: the passages found, best first, and the readings of the first
@@ -49,6 +57,9 @@ class Question:
     readings: list[Reading]
     asked_as_of: str | None = None
     left_out: dict[str, int] | None = None
+    stories: dict[str, frozenset[int]] | None = (
+        None  # the hits' articles' story band keys (the timeline's test)
+    )
 
 
 @dataclass
@@ -85,10 +96,13 @@ class Assembly:
             and answerability(best.score, readings[0].no_answer, self.rule) >= self.decided_at
         )
 
-    def rank(self, question: str, answers: list[Answer], hits: list[Hit]) -> list[Answer]:
+    def rank(
+        self, question: str, answers: list[Answer], hits: list[Hit], asked_as_of: str | None = None
+    ) -> list[Answer]:
         """The candidates best first, with the confidence shown: by the ranker, else by the rules before it."""
         if self.ranker is not None:
-            return self.ranker.rank(question, answers, {h.passage.id: r for r, h in enumerate(hits)})
+            ranks = {h.passage.id: r for r, h in enumerate(hits)}
+            return self.ranker.rank(question, answers, ranks, asked_as_of or newest_day(hits))
         answers = prefer_recent(answers, recency_for(question, self.recency), self.threshold)
         return share_confidence(answers) if self.calibration is not None else answers
 
@@ -105,6 +119,17 @@ class Assembly:
         bound; the rules before the ranker have no likely tier)."""
         return bool(answers) and self.ranker is not None and self.ranker.likely(answers[0])
 
+    def candidates(self, asked: Question, carried_by: dict[str, int]) -> list[Answer]:
+        """The spans of every passage read, merged into answers and cited, in no particular order."""
+        articles: dict[str, Article] = {h.article.id: h.article for h in asked.hits}
+        answers = merge(
+            asked.readings, asked.hits[: len(asked.readings)], articles, self.rule, self.calibration
+        )
+        for answer in answers:
+            article = articles[answer.citation.article_id]
+            answer.carried_by = carried_by.get(article.copy_of or article.id, 1)
+        return answers
+
     def assemble(
         self,
         asked: Question,
@@ -114,14 +139,7 @@ class Assembly:
     ) -> Result:
         """One question's Result. `carried_by`: for each story (its first article's id), by how many sources
         it was carried (qa.duplicates)."""
-        articles: dict[str, Article] = {h.article.id: h.article for h in asked.hits}
-        answers = merge(
-            asked.readings, asked.hits[: len(asked.readings)], articles, self.rule, self.calibration
-        )
-        for answer in answers:
-            article = articles[answer.citation.article_id]
-            answer.carried_by = carried_by.get(article.copy_of or article.id, 1)
-        answers = self.rank(asked.text, answers, asked.hits)
+        answers = self.rank(asked.text, self.candidates(asked, carried_by), asked.hits, asked.asked_as_of)
         confident = self.decide(answers)
         likely = not confident and self.likely(answers)
         return Result(
@@ -140,7 +158,7 @@ class Assembly:
                 }
                 for h in asked.hits
             },
-            timeline=timeline(answers, self.threshold),
+            timeline=timeline(answers, self.threshold, asked.stories, asked.text),
             asked_as_of=asked.asked_as_of,
             left_out=dict(asked.left_out or {}),
             likely=answers[0] if likely else None,

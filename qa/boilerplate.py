@@ -5,8 +5,10 @@ lines never become passages (qa.passages), so they are neither searched nor offe
 while the article's stored text, and so every cited offset, stays exactly as it was read.
 
 The kinds are general forms, not one outlet's strings: a short line ending in a dash (a dateline,
-"Washington CNN —"), a dash or "By" and a name (a byline), a line that credits a photo or an agency,
-a line that asks the reader to sign up, subscribe, follow or rate an ad, rules and ornaments.
+"Washington CNN —"), a dash or "By" and a name (a byline), a line that credits a photo, an agency or the
+contributors, a line that asks the reader to sign up, subscribe, follow or rate an ad, a line that links
+elsewhere under a label ("More:", "Read more:", "What people are saying:"), a newsletter's greeting or
+sign-off, rules and ornaments.
 Inside a line of news, an opening dateline ("NEW YORK (AP) —") and a photo credit left in the text
 after a caption ("... on January 5. Jens Meyer/AP") are never answers (qa.answers).
 """
@@ -58,7 +60,24 @@ PHOTO_AGENCY = (
 INLINE_CREDIT = re.compile(
     rf"\b{CREDIT_NAME}(?:/{CREDIT_NAME})*/{PHOTO_AGENCY}(?: via Getty Images)?(?![\w'\u2019-])"
 )
+# A line that links elsewhere, under a label: "More:Headline", "Read more: ...", "READ MORE:", "Related: ...",
+# "What people are saying about X: ..." (a link list's heading), "Opinion in your inbox: ...".
+RELATED_LINK = re.compile(
+    r"^(?:(?:read |see )?more|related|see also|also read|recommended|trending|watch|listen)"
+    r"(?: (?:commentary|coverage|stories|news|reading|here|on this|from [\w .]{1,30}))?\s*:"
+    r"|^what (?:\w+ ){0,4}(?:is|are) saying(?: about [^:]{1,60})?:|^[\w ]{1,30} in your inbox:",
+    re.IGNORECASE,
+)
+# A newsletter's opening or sign-off, not news: "Hey, it's Spencer, filling in for Laura today.", "Thanks for
+# reading, see you tomorrow."
+NEWSLETTER_VOICE = re.compile(
+    r"^(?:(?:hey|hi|hello|good morning|good evening)(?: there| all| everyone| again)?[,!.]?\s+(?:it'?s|i'?m|this is)"
+    r"\s+[A-Z][\w'\u2019-]+|thanks for reading\b|see you (?:tomorrow|next week|monday)\b|until next time\b)",
+    re.IGNORECASE,
+)
+RELATED_LONGEST = 40  # words: a link's headline, or a newsletter's greeting line
 ORNAMENT = re.compile(r"^[\W_]{1,40}$")  # "___", "***", "♦", "—"
+CONTRIBUTORS = re.compile(r"^(?:contributing|contributors?|additional reporting(?: by)?)\s*:", re.IGNORECASE)
 SHORT = 12  # words: a credit or call to action is a line of its own, shorter than a paragraph of news
 CALL_LONGEST = 60  # words: a call to action is one short paragraph at most
 
@@ -76,6 +95,10 @@ def is_boilerplate(line: str) -> bool:
     if words <= 6 and BYLINE.match(text):
         return True
     if words <= SHORT and CREDIT.search(text):
+        return True
+    if words <= 2 * SHORT and CONTRIBUTORS.match(text):  # "Contributing: five names and their outlets"
+        return True
+    if words <= RELATED_LONGEST and (RELATED_LINK.match(text) or NEWSLETTER_VOICE.match(text)):
         return True
     return words <= CALL_LONGEST and CALL_TO_ACTION.search(text) is not None
 

@@ -134,6 +134,19 @@ class Catalog(StoreReader):
             groups.setdefault(article.copy_of or article.id, []).append(article)
         return groups
 
+    def story_keys(self, ids: Sequence[str]) -> dict[str, frozenset[int]]:
+        """Each named article's story band keys (qa.duplicates): two articles that share one tell the same story."""
+        if self.empty or not ids:
+            return {}
+        with self._reading() as db:
+            rows = select_in(
+                db, "SELECT article_id, key FROM story_bands WHERE article_id IN ({})", list(ids)
+            )
+        keys: dict[str, set[int]] = {}
+        for article_id, key in rows:
+            keys.setdefault(article_id, set()).add(int(key))
+        return {article_id: frozenset(k) for article_id, k in keys.items()}
+
     def carried_by(self, roots: Sequence[str]) -> dict[str, int]:
         """For each story named, by how many sources it was carried (articles, where none is named)."""
         if self.empty:

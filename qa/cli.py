@@ -25,7 +25,9 @@ class _Parser(argparse.ArgumentParser):
     """argparse with usage errors as one line (and exit status 2), like every other error."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+        # one line whatever the arguments held: line breaks and other control characters shown escaped
+        shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+        self.exit(2, f"error: {shown} (see `{self.prog} --help`)\n")
 
 
 def _number(kind: type, low: float | None = None, high: float | None = None, low_open: bool = False) -> Any:
@@ -342,11 +344,26 @@ def cmd_ask(args: argparse.Namespace) -> int:
     result.seconds = {"load": load, **result.seconds}
     if args.verbose:
         print(_timings(result.seconds), file=sys.stderr)
+        print(_how_read(result), file=sys.stderr)
     if args.json:
         _print_json(result.to_dict())
     else:
         print(result.describe())
     return 0
+
+
+def _how_read(result: Any) -> str:
+    """How the question's type and time words were read, and whether the articles found had dates to weigh."""
+    from qa.answer_types import expected_type
+    from qa.assembly import newest_day
+    from qa.timeframes import how_read
+
+    line = how_read(
+        result.question, result.asked_as_of or newest_day(result.passages), expected_type(result.question)
+    )
+    if result.passages and not any(h.article.date for h in result.passages):
+        line += " The articles found have no dates: time is not weighed."
+    return line
 
 
 def _filters(args: argparse.Namespace) -> Any:

@@ -290,10 +290,14 @@ class Engine(Archive):
         }
         roots = {h.article.copy_of or h.article.id for hits in hits_per_question for h in hits}
         carried = self.index.carried_by(list(roots))
+        stories = self.index.story_keys(list({h.article.id for hits in hits_per_question for h in hits}))
         asked_as_of = filters.as_of if filters else None
         return [
             self.assembly.assemble(
-                Question(question, hits, readings, asked_as_of, left_out), carried, always_answer, share
+                Question(question, hits, readings, asked_as_of, left_out, stories),
+                carried,
+                always_answer,
+                share,
             )
             for question, hits, readings in zip(checked, hits_per_question, readings_per_question)
         ]

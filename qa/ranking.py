@@ -21,11 +21,13 @@ from typing import Any
 
 import numpy as np
 
+from qa.answer_types import content_words, expected_type, type_fit
 from qa.answers import PRESENT, RELATIVE_TIME, Answer, day_number
 from qa.calibration import Calibration
 from qa.config import SHIPPED_RANKER as DEFAULT_RANKER
 from qa.errors import IndexUnusable
 from qa.squad import normalize_answer
+from qa.timeframes import outside, question_window, sentence_windows
 
 PLAUSIBLE_SHARE = 0.5  # for questions of the present: answers this likely next to the best compete on date
 FEATURES = (
@@ -46,6 +48,13 @@ FEATURES = (
     "number_missing",  # it asks for one, and the answer has none
     "name_given",  # the question asks who, and the answer's words are capitalised (a name)
     "capitalised",  # the share of the answer's words that are capitalised
+    "type_match",  # the question's expected type is known (qa.answer_types) and the answer is of it
+    "type_other",  # it is known and the answer is plainly of another type
+    "support",  # log(sum over its passages of the reader's probability of it): agreement across passages
+    "sentence_overlap",  # the share of the question's content words found in its cited sentence
+    "time_inside",  # the question names a window ("this week") and the cited sentence speaks of a time in it
+    "time_outside",  # ... and the sentence speaks only of times outside it (qa.timeframes)
+    "before_window",  # log(1 + days its newest article is older than the question's window)
 )
 WANTS_NUMBER = re.compile(
     r"\b(how (many|much|long|old|far)|what (year|percent|percentage|number|age))\b", re.I
@@ -63,8 +72,11 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def answer_features(question: str, answers: Sequence[Answer], ranks: dict[str, int]) -> np.ndarray:
-    """One row of FEATURES per candidate; `ranks` maps a passage id to its retrieval rank (0 = first)."""
+def answer_features(
+    question: str, answers: Sequence[Answer], ranks: dict[str, int], asked_as_of: str | None = None
+) -> np.ndarray:
+    """One row of FEATURES per candidate; `ranks` maps a passage id to its retrieval rank (0 = first);
+    `asked_as_of` the day the question is asked as of (its time words are read against it)."""
     if not answers:
         return np.zeros((0, len(FEATURES)))
     present = bool(PRESENT.search(question))
@@ -79,6 +91,10 @@ def answer_features(question: str, answers: Sequence[Answer], ranks: dict[str, i
     best = max(a.answerability for a in answers)
     by_answerability = sorted(range(len(answers)), key=lambda i: -answers[i].answerability)
     place = {i: n for n, i in enumerate(by_answerability)}  # whatever order the candidates come in
+    expected = expected_type(question)
+    window = question_window(question, asked_as_of)
+    asked_day = day_number(asked_as_of)
+    content = content_words(question)
     rows = []
     for i, (a, day) in enumerate(zip(answers, newest)):
         words = normalize_answer(a.text).split()
@@ -100,9 +116,28 @@ def answer_features(question: str, answers: Sequence[Answer], ranks: dict[str, i
                 math.log(max(1, len(words))),
                 sum(w in asked for w in words) / max(1, len(words)),
                 *answer_shape(a.text, wants_number, wants_name),
+                *type_fit(expected, a.text),
+                math.log(max(1e-6, sum(e.score for e in a.evidence))),
+                _overlap(content, a.citation.sentence),
+                *outside(window, sentence_windows(a.citation.sentence, a.citation.date)),
+                _before(window, day, asked_day),
             ]
         )
     return np.array(rows, dtype=np.float64)
+
+
+def _before(window: tuple[int, int] | None, day: int | None, asked: int | None) -> float:
+    """log(1 + days an answer's newest article is older than the window of the past its question names);
+    0 for a window ahead of the day asked ("next week": articles speak of it before it comes)."""
+    if window is None or day is None or asked is None or window[0] > asked or day >= window[0]:
+        return 0.0
+    return math.log1p(window[0] - day)
+
+
+def _overlap(content: set[str], sentence: str) -> float:
+    if not content:
+        return 0.0
+    return len(content & content_words(sentence)) / len(content)
 
 
 def answer_shape(text: str, wants_number: bool, wants_name: bool) -> list[float]:
@@ -134,6 +169,7 @@ class AnswerRanker:
     # the likely tier's lower bound: a best answer under the threshold but at least this sure is shown as
     # "probably ..." (None: no likely tier); chosen on fit data (scripts/choose_tiers.py)
     likely_threshold: float | None = None
+    features: tuple[str, ...] = FEATURES  # the FEATURES it weighs, in the order of `weights`
 
     def gives(self, best: Answer) -> bool:
         """Whether the first answer is sure enough to give, by its regime's threshold."""
@@ -147,8 +183,10 @@ class AnswerRanker:
     def load(cls, path: Path = DEFAULT_RANKER) -> AnswerRanker:
         try:
             stored = json.loads(Path(path).read_text(encoding="utf-8"))
-            if tuple(stored["features"]) != FEATURES:
-                raise ValueError("features differ")
+            features = tuple(str(f) for f in stored["features"])
+            unknown = [f for f in features if f not in FEATURES]
+            if unknown or len(features) != len(stored["weights"]):
+                raise ValueError(f"features it was fitted on are unknown here: {', '.join(unknown)}")
             weights = np.array([float(w) for w in stored["weights"]], dtype=np.float64)
             calibrations = {}
             for regime_name, data in dict(stored.get("calibrations", {})).items():
@@ -164,6 +202,7 @@ class AnswerRanker:
                 calibrations,
                 {str(k): float(v) for k, v in dict(stored.get("thresholds", {})).items()},
                 float(stored["likely_threshold"]) if stored.get("likely_threshold") is not None else None,
+                features,
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise IndexUnusable(
@@ -175,7 +214,7 @@ class AnswerRanker:
         from qa.files import write_atomic
 
         stored = {
-            "features": list(FEATURES),
+            "features": list(self.features),
             "weights": [round(float(w), 6) for w in self.weights],
             "bias": round(self.bias, 6),
             "threshold": round(self.threshold, 6),
@@ -188,9 +227,13 @@ class AnswerRanker:
         write_atomic(Path(path), json.dumps(stored, indent=1) + "\n")
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-(features @ self.weights + self.bias)))
+        """P(right) per row of `answer_features` (all FEATURES; the ranker weighs its own)."""
+        columns = [FEATURES.index(f) for f in self.features]
+        return 1.0 / (1.0 + np.exp(-(features[:, columns] @ self.weights + self.bias)))
 
-    def rank(self, question: str, answers: list[Answer], ranks: dict[str, int]) -> list[Answer]:
+    def rank(
+        self, question: str, answers: list[Answer], ranks: dict[str, int], asked_as_of: str | None = None
+    ) -> list[Answer]:
         """The candidates by P(right), best first; each answer's score becomes that probability.
 
         A question that asks for the present ("current", "latest") gets the newest of the answers at least
@@ -200,7 +243,9 @@ class AnswerRanker:
         """
         if not answers:
             return answers
-        for answer, p in zip(answers, self.probabilities(answer_features(question, answers, ranks))):
+        for answer, p in zip(
+            answers, self.probabilities(answer_features(question, answers, ranks, asked_as_of))
+        ):
             answer.confidence = float(p)
         ranked = sorted(answers, key=lambda a: a.confidence, reverse=True)
         if PRESENT.search(question):

@@ -1,18 +1,19 @@
-"""Fit the answer ranker (qa/ranking.py) and its threshold on the news fit half and SQuAD v1.1 train.
+"""Fit the answer ranker (qa/ranking.py) and its threshold on the collected fit questions.
 
-    python scripts/fit_ranker.py [--reader DIR] [--output qa/models/ranker/ranker.json] [--squad-questions 800]
+    python scripts/answer_data.py          # once: what the answer stage sees, for every fit question
+    python scripts/fit_ranker.py [--data bench/results/answer-data.pkl] [--output qa/models/ranker/ranker.json]
 
 Every candidate answer the engine finds (reader, retrieval, merging as shipped; the ranker off) is a row of
-`qa.ranking.FEATURES`, labelled right or wrong:
-- news: each question of the fit half of bench/realtimeqa.py (the report half is never read), asked as of
-  its day over the 2023 archive; and again with every article that contains the answer left out, so that
-  nothing it finds is right. Right = RealTimeQA's containment rule.
-- SQuAD v1.1 train: `--squad-questions` random questions of the first 60 topics over an index of those
-  topics' paragraphs, and again with the question's own topic left out. Right = F1 >= 0.5 (the reader's
-  calibration's notion).
+the ranker's features (SHIPPED_FEATURES, chosen by bench/experiments/answer_ranking.py), labelled right or
+wrong:
+- news: every question of 2025 and of 2023's fit half (bench/realtimeqa.py's split; the report half is never
+  read), asked as of its day over its year's archive; and again with every article that contains the answer
+  left out, so that nothing it finds is right. Right = RealTimeQA's containment rule.
+- SQuAD v1.1 train: 800 random questions of its first 60 topics over an index of those topics' paragraphs,
+  and again with the question's own topic left out. Right = F1 >= 0.5 (the reader's calibration's notion).
 A logistic regression is fitted on all rows. The threshold is the lowest at which the engine withholds at
-least `--abstain` of both sets' questions whose answer was left out (fit data only), so that it says "the
-articles don't say" when they don't. Rows are cached in bench/results/ per reader.
+least `--abstain` of both sets' questions whose answer was left out; scripts/choose_tiers.py then chooses
+the answer and likely tiers on the news rows this writes with --rows.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import random
+import pickle
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,21 +30,20 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 from common import ROOT  # noqa: E402 - first: this checkout's qa, models offline
-from realtimeqa import DATA, archive, half, holders, read_jsonl, right  # noqa: E402
+from realtimeqa import right  # noqa: E402
 
 from qa.answers import PRESENT, day_number  # noqa: E402
-from qa.articles import Article  # noqa: E402
+from qa.assembly import Assembly, Question  # noqa: E402
 from qa.calibration import fit_calibration  # noqa: E402
 from qa.config import Config  # noqa: E402
-from qa.engine import Engine  # noqa: E402
-from qa.errors import NoIndex  # noqa: E402
 from qa.ranking import FEATURES, PLAUSIBLE_SHARE, AnswerRanker, answer_features, fit_ranker  # noqa: E402
-from qa.retrieval import Filters  # noqa: E402
-from qa.squad import load_examples, normalize_answer, score  # noqa: E402
+from qa.squad import score  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 SQUAD_TRAIN = ROOT.parent / "shared" / "data" / "squad" / "train-v1.1.json.gz"
 SQUAD_TOPICS = 60
+DEPTH = 5  # passages read per question, as Config.top_k
+SHIPPED_FEATURES = FEATURES  # chosen by bench/experiments/answer_ranking.py
 
 
 Row = tuple[
@@ -51,13 +51,47 @@ Row = tuple[
 ]  # features, right, cited article's day, asks for the present
 
 
-def rows_of(engine: Engine, question: str, judge: Any, **asked: Any) -> Row:
-    result = engine.ask(question, always_answer=True, **asked)
-    ranks = {h.passage.id: r for r, h in enumerate(result.passages)}
-    features = answer_features(result.question, result.answers, ranks)
-    days = [day_number(a.citation.date) or -1 for a in result.answers]
-    correct = np.array([judge(a.text) for a in result.answers], dtype=bool)
-    return features, correct, days, bool(PRESENT.search(result.question))
+def rows_of(entry: dict[str, Any], part: str, assembly: Assembly, depth: int = DEPTH) -> Row | None:
+    """The candidates the engine finds for one collected question (scripts/answer_data.py) as it asks today:
+    its first `depth` passages, the first alone where the reader is already sure of it (Config.decided_at)."""
+    data = entry.get(part)
+    if not data:
+        return None
+    hits, readings = data["hits"][:depth], data["readings"][:depth]
+    if assembly.reads_first_alone(entry["question"]) and assembly.sure_enough(readings[:1]):
+        readings = readings[:1]
+    asked = Question(entry["question"], hits, readings, data["asked_as_of"], data["left_out"])
+    answers = assembly.candidates(asked, data["carried"])
+    ranks = {h.passage.id: r for r, h in enumerate(hits)}
+    features = answer_features(entry["question"], answers, ranks, data["asked_as_of"])
+    truth = entry["truth"]
+    if isinstance(truth, list):  # SQuAD: F1 >= 0.5 with one of its answers (the reader calibration's notion)
+        correct = [score(a.text, truth)[1] >= 0.5 for a in answers]
+    else:  # news: RealTimeQA's containment rule
+        correct = [right(a.text, truth) for a in answers]
+    days = [day_number(a.citation.date) or -1 for a in answers]
+    return features, np.array(correct, dtype=bool), days, bool(PRESENT.search(entry["question"]))
+
+
+def read_sets(path: Path) -> tuple[Sets, list[dict[str, Any]]]:
+    """The collected questions as rows: news (2025 and 2023's fit half) and SQuAD, each as asked ("found")
+    and with the answer's articles or topic left out ("left_out"); and the news entries, in the same order."""
+    entries = pickle.loads(path.read_bytes())
+    assembly = Assembly.from_config(Config(answer_ranker=None))
+    sets: Sets = {"news": {"found": [], "left_out": []}, "squad": {"found": [], "left_out": []}}
+    news = []
+    for key, entry in entries.items():
+        if entry.get("refused"):
+            continue
+        kind = "squad" if key.startswith("squad:") else "news"
+        found, without = rows_of(entry, "found", assembly), rows_of(entry, "without", assembly)
+        if found is not None:
+            sets[kind]["found"].append(found)
+            if kind == "news":
+                news.append({"key": key, **entry})
+        if without is not None:
+            sets[kind]["left_out"].append(without)
+    return sets, news
 
 
 def present_rule_check(ranker: AnswerRanker, rows: list[Row]) -> dict[str, int]:
@@ -72,58 +106,6 @@ def present_rule_check(ranker: AnswerRanker, rows: list[Row]) -> dict[str, int]:
         counts["ranker_first_right"] += int(correct[int(np.argmax(ranker.probabilities(features)))])
         counts["newest_plausible_first_right"] += int(correct[first_place(ranker, row)[0]])
     return counts
-
-
-def news_rows(config: Config) -> dict[str, list[Row]]:
-    questions = read_jsonl(DATA / "questions.jsonl.gz")
-    weeks = sorted({q["week"] for q in questions})
-    fit = [q for q in questions if half(q["week"], weeks) == "fit"]
-    articles = archive(read_jsonl(DATA / "articles.jsonl.gz"))
-    texts = {a.id: normalize_answer(a.text) for a in articles}
-    engine = Engine.open(RESULTS / "realtimeqa-index", config)
-    out: dict[str, list[Row]] = {"found": [], "left_out": []}
-    for n, q in enumerate(fit, 1):
-
-        def judge(text: str, truth: str = q["answer_text"]) -> bool:
-            return right(text, truth)
-
-        out["found"].append(rows_of(engine, q["question"], judge, as_of=q["date"]))
-        bearing = holders(q, texts)
-        if bearing:
-            out["left_out"].append(
-                rows_of(engine, q["question"], judge, as_of=q["date"], filters=Filters(exclude=bearing))
-            )
-        if n % 100 == 0:
-            print(f"  news: {n}/{len(fit)} questions", flush=True)
-    return out
-
-
-def squad_rows(config: Config, count: int) -> dict[str, list[Row]]:
-    examples = [e for e in load_examples(SQUAD_TRAIN) if not e.is_impossible]
-    topics = list(dict.fromkeys(e.title for e in examples))[:SQUAD_TOPICS]
-    examples = [e for e in examples if e.title in set(topics)]
-    paragraphs = list(dict.fromkeys((e.title, e.context) for e in examples))
-    ids = {context: f"{title}-{n}" for n, (title, context) in enumerate(paragraphs)}
-    folder = RESULTS / "squad-train-index"
-    try:
-        engine = Engine.open(folder, config)
-    except NoIndex:
-        engine = Engine.create(folder, config, progress=True)
-        engine.add_articles([Article(ids[c], t, c) for t, c in paragraphs])
-    by_topic: dict[str, list[str]] = {}
-    for title, context in paragraphs:
-        by_topic.setdefault(title, []).append(ids[context])
-    out: dict[str, list[Row]] = {"found": [], "left_out": []}
-    for n, e in enumerate(random.Random(13).sample(examples, count), 1):
-
-        def judge(text: str, answers: list[str] = e.answers) -> bool:
-            return score(text, answers)[1] >= 0.5
-
-        out["found"].append(rows_of(engine, e.question, judge))
-        out["left_out"].append(rows_of(engine, e.question, judge, filters=Filters(exclude=by_topic[e.title])))
-        if n % 100 == 0:
-            print(f"  SQuAD: {n}/{count} questions", flush=True)
-    return out
 
 
 def first_place(ranker: AnswerRanker, row: Row) -> tuple[int, float]:
@@ -177,10 +159,12 @@ Sets = dict[str, dict[str, list[Row]]]
 def fitted(sets: Sets, calibrated: tuple[str, ...], per_kind: bool, abstain: float) -> AnswerRanker:
     """The ranker fitted on these rows: regression, calibrations of the kinds named, threshold(s)."""
     everything = [row for parts in sets.values() for rows in parts.values() for row in rows if len(row[0])]
+    columns = [FEATURES.index(name) for name in SHIPPED_FEATURES]
     weights, bias = fit_ranker(
-        np.concatenate([row[0] for row in everything]), np.concatenate([row[1] for row in everything])
+        np.concatenate([row[0][:, columns] for row in everything]),
+        np.concatenate([row[1] for row in everything]),
     )
-    ranker = AnswerRanker(weights, bias, 0.5, {})
+    ranker = AnswerRanker(weights, bias, 0.5, {}, features=SHIPPED_FEATURES)
     calibrate(ranker, [row for parts in sets.values() for rows in parts.values() for row in rows], calibrated)
     thresholds = {name: threshold_for(ranker, parts["left_out"], abstain) for name, parts in sets.items()}
     if per_kind:
@@ -244,9 +228,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--reader", default=None, help="the reader folder (default: the shipped one)")
+    parser.add_argument(
+        "--data", type=Path, default=RESULTS / "answer-data.pkl", help="written by scripts/answer_data.py"
+    )
     parser.add_argument("--output", type=Path, default=ROOT / "qa" / "models" / "ranker" / "ranker.json")
-    parser.add_argument("--squad-questions", type=int, default=800)
+    parser.add_argument(
+        "--rows", type=Path, help="also write the news questions' first answers for choose_tiers"
+    )
     parser.add_argument(
         "--abstain", type=float, default=0.8, help="share withheld when the answer is left out"
     )
@@ -266,7 +254,7 @@ def main() -> None:
         help="compare the configurations by 5-fold cross-validation on the fit rows, write nothing",
     )
     args = parser.parse_args()
-    config = Config(answer_ranker=None, **({"reader_model": args.reader} if args.reader else {}))
+    config = Config(answer_ranker=None)
     weights_file = Path(config.reader_model) / "model.safetensors"
     reader_key = hashlib.sha256(weights_file.read_bytes()).hexdigest()[:12]
     retrieval = f"candidates {config.candidates}, passage ranker " + (
@@ -274,32 +262,7 @@ def main() -> None:
         if config.passage_ranker
         else "none"
     )
-    key = reader_key + "-" + hashlib.sha256(retrieval.encode()).hexdigest()[:8]  # the rows depend on both
-    cache = RESULTS / f"ranker-rows-{key}-{args.squad_questions}-{len(FEATURES)}-days.json"
-    if cache.exists():
-        stored = json.loads(cache.read_text())
-        sets = {
-            name: {
-                part: [
-                    (np.array(f).reshape(-1, len(FEATURES)), np.array(r, bool), d, q) for f, r, d, q in rows
-                ]
-                for part, rows in parts.items()
-            }
-            for name, parts in stored.items()
-        }
-    else:
-        sets = {"news": news_rows(config), "squad": squad_rows(config, args.squad_questions)}
-        cache.write_text(
-            json.dumps(
-                {
-                    name: {
-                        part: [(f.tolist(), r.tolist(), d, q) for f, r, d, q in rows]
-                        for part, rows in parts.items()
-                    }
-                    for name, parts in sets.items()
-                }
-            )
-        )
+    sets, news = read_sets(args.data)
     ranker = fitted(sets, tuple(args.calibrate), args.per_kind_thresholds, args.abstain)
     if args.cross_validate:
         print(json.dumps(cross_validate(sets, args.abstain), indent=1))
@@ -310,14 +273,14 @@ def main() -> None:
         name: threshold_for(ranker, parts["left_out"], args.abstain) for name, parts in sets.items()
     }
     ranker.info = {
-        "reader": "the shipped reader" if not args.reader else str(args.reader),
+        "reader": "the shipped reader",
         "reader_weights_sha256_12": reader_key,
         "retrieval": retrieval,
         "fitted_on": {
-            "news": f"fit half of bench/realtimeqa.py: {len(sets['news']['found'])} questions as of their day, "
-            f"{len(sets['news']['left_out'])} again with the answer's articles left out",
-            "squad": f"{args.squad_questions} SQuAD v1.1 train questions of its first {SQUAD_TOPICS} topics, "
-            "and the same with their topic left out",
+            "news": f"2025 and 2023's fit half (bench/realtimeqa.py): {len(sets['news']['found'])} questions as "
+            f"of their day, {len(sets['news']['left_out'])} again with the answer's articles left out",
+            "squad": f"{len(sets['squad']['found'])} SQuAD v1.1 train questions of its first {SQUAD_TOPICS} "
+            "topics, and the same with their topic left out",
         },
         "candidates": int(len(labels)),
         "right": int(labels.sum()),
@@ -326,13 +289,29 @@ def main() -> None:
             " (news: dated answers, SQuAD: undated ones)" if args.per_kind_thresholds else "; the larger kept"
         ),
         "thresholds": {k: round(v, 4) for k, v in thresholds.items()},
-        "command": "python scripts/fit_ranker.py" + (f" --reader {args.reader}" if args.reader else ""),
+        "command": "python scripts/answer_data.py && python scripts/fit_ranker.py",
         "present_rule_on_news_fit": present_rule_check(ranker, sets["news"]["found"]),
     }
+    if args.rows:  # the first answers' confidences, for scripts/choose_tiers.py
+        shipped = []
+        for entry, row in zip(news, sets["news"]["found"]):
+            first = first_place(ranker, row)[0] if len(row[0]) else -1
+            shipped.append(
+                {
+                    "id": entry["key"].split(":", 1)[1],
+                    "confidence": shown(ranker, row),
+                    "right": bool(first >= 0 and row[1][first]),
+                }
+            )
+        args.rows.write_text(json.dumps({"as shipped": shipped}))
+    old = AnswerRanker.load(args.output) if args.output.exists() else None
+    if old is not None:  # the tiers stay until scripts/choose_tiers.py chooses them again
+        ranker.likely_threshold = old.likely_threshold
     ranker.save(args.output)
     print(
         json.dumps(
-            {"weights": dict(zip(FEATURES, np.round(ranker.weights, 3).tolist())), **ranker.info}, indent=1
+            {"weights": dict(zip(ranker.features, np.round(ranker.weights, 3).tolist())), **ranker.info},
+            indent=1,
         )
     )
 

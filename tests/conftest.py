@@ -22,6 +22,17 @@ SEED_QUESTION = "Who leads next week's talks?"
 RUBIO_SENTENCE = "US Secretary of State Marco Rubio will lead the talks."
 
 
+HEAVY_FIXTURES = {"seed_index", "index_copy", "engine"}  # each builds or opens a real index with the models
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by mark
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that asks for a real index is slow wherever it lives: the fast tier stays model-free."""
+    for item in items:
+        if HEAVY_FIXTURES & set(getattr(item, "fixturenames", ())) and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def seed_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An index of seeds/, built once; copy it before changing it."""

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, RUBIO_SENTENCE, SEED_QUESTION, snapshot
 
+pytestmark = pytest.mark.slow
+
 
 def qa(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}

@@ -23,6 +23,8 @@ from qa.engine import Engine
 from qa.errors import IndexUnusable, InputError
 from qa.watching import Watcher, fetch_feed
 
+pytestmark = pytest.mark.slow
+
 SECRET = "My bank PIN is 4711, and the safe's code is kept in the drawer."
 
 

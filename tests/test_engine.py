@@ -13,6 +13,8 @@ from qa.engine import Engine
 from qa.errors import InputError
 from qa.retrieval import Filters
 
+pytestmark = pytest.mark.slow
+
 
 def test_hybrid_retrieval_ranks_the_rubio_passage_first(engine: Engine):
     hits = engine.search(SEED_QUESTION, retrieval="hybrid")

@@ -26,6 +26,8 @@ from qa.articles import collect_articles  # noqa: E402
 from qa.cli import build_parser  # noqa: E402
 from qa.errors import QAError  # noqa: E402
 
+pytestmark = pytest.mark.slow
+
 # No example database: tests write only into temporary folders, never into the repository.
 # Derandomized: CI sees the same examples every run; bench/fuzz.py explores at random.
 FAST = settings(

@@ -14,6 +14,8 @@ from qa.config import Config
 from qa.engine import Engine
 from qa.errors import IndexUnusable
 
+pytestmark = pytest.mark.slow
+
 EXTRA = [
     Article.from_text(
         "The Danube Bridge in Novi Sad was reopened on Tuesday after two years of repairs, the city said. "

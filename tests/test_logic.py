@@ -151,13 +151,36 @@ def test_timeline_lists_other_dated_plausible_answers_newest_first():
         answer("Dee", -5.0, "2025-05-01"),
         answer("Eve", 1.0, None),
     ]
-    assert [a.text for a in timeline([best, *others], threshold=0.0)] == ["Cy", "Ben"]
+    one_story = {f"a-{name}": frozenset({1}) for name in ("Ana", "Ben", "ana", "Cy", "Dee", "Eve", "Zed")}
+    assert [a.text for a in timeline([best, *others], 0.0, one_story)] == ["Cy", "Ben"]
     assert timeline([], 0.0) == []
     same_day = answer(
         "Zed", 2.5, "2025-01-01"
     )  # a competing span of the best answer's own day: no change of story
-    assert [a.text for a in timeline([best, same_day, *others], threshold=0.0)] == ["Cy", "Ben"]
-    assert timeline([answer("Ana", 3.0, None), *others], threshold=0.0) == []  # undated: no day to compare
+    assert [a.text for a in timeline([best, same_day, *others], 0.0, one_story)] == ["Cy", "Ben"]
+    assert timeline([answer("Ana", 3.0, None), *others], 0.0, one_story) == []  # undated: no day to compare
+
+
+def told(text: str, date: str, sentence: str, article: str) -> Answer:
+    a = answer(text, 1.0, date)
+    a.evidence[0].sentence, a.evidence[0].article_id = sentence, article
+    return a
+
+
+def test_timeline_holds_only_answers_of_the_same_type_from_the_same_story():
+    question = "Who is the current harbour master of Northport?"
+    best = told("Mia Sand", "2025-02-20", "Mia Sand became Northport's harbour master on Monday.", "c")
+    earlier = told("Lars Holm", "2024-06-02", "Northport appointed Lars Holm as its new harbour master.", "b")
+    elsewhere = told("Travis Kelce", "2024-03-01", "Travis Kelce caught two passes on Sunday.", "x")
+    a_thing = told(
+        "the ferry berths", "2024-01-10", "The harbour master of Northport oversees the ferry berths.", "a"
+    )
+    found = [best, earlier, elsewhere, a_thing]
+    assert [a.text for a in timeline(found, 0.0, {}, question)] == ["Lars Holm"]
+    # a republished copy (a shared story band key) is the same story whatever its words
+    stories = {"c": frozenset({7}), "x": frozenset({7, 9})}
+    assert [a.text for a in timeline(found, 0.0, stories, question)] == ["Lars Holm", "Travis Kelce"]
+    assert timeline(found, 0.0, {}, "Who?") == []  # no words of the question to tell the story by
 
 
 # ----- duplicate detection ----------------------------------------------------------------------------
@@ -267,6 +290,15 @@ def test_steps_within_budget_shortens_only_what_does_not_fit():
         "___",
         "♦",
         "'We' includes The Week and other Future Publishing Limited brands as detailed here.",
+        "More:If abortion is banned in Ohio, seekers would have to drive 157 to 269 miles| Opinion",
+        "READ MORE:The Thomas Fire is huge, but it's not California's largest wildfire",
+        "Read more:",
+        "Related: Senate passes the spending bill after a long night",
+        "What people are saying about Kamala Harris: 'A vibe I'm feeling'",
+        "Opinion in your inbox:Sign up for the Conversation newsletter",
+        "Contributing: Marco della Cava, Brendan Morrow, KiMi Robinson and Jay Stahl of USA TODAY and The Associated Press",
+        "Hey, it's Spencer, filling in for Laura today.",
+        "Thanks for reading, see you tomorrow.",
     ],
 )
 def test_boilerplate_lines_are_recognised(line: str):
@@ -283,6 +315,10 @@ def test_boilerplate_lines_are_recognised(line: str):
         "Rishi Sunak became prime minister on Tuesday.",
         "Washington",
         "The talks will be held in Budapest — the date is not set.",
+        "More than 40 people died in the fire on Tuesday, officials said.",
+        "Latest: Fire crews contained 40% of the blaze by Friday.",
+        "What kids are saying these days moves faster than ever thanks to social media.",
+        "Hey, that is not what the senator said, the spokesperson replied.",
     ],
 )
 def test_news_lines_are_not_boilerplate(line: str):
@@ -472,7 +508,9 @@ def test_a_malformed_ranker_file_is_refused_in_one_line(tmp_path):
     from qa.ranking import AnswerRanker
 
     path = tmp_path / "ranker.json"
-    path.write_text('{"features": ["answerability"], "weights": [1.0], "bias": 0, "threshold": 0.5}')
+    path.write_text(
+        '{"features": ["answerability", "shoe_size"], "weights": [1.0, 2.0], "bias": 0, "threshold": 0.5}'
+    )
     with pytest.raises(IndexUnusable, match="cannot be read"):
         AnswerRanker.load(path)
 

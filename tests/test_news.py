@@ -15,6 +15,8 @@ from qa.engine import Engine
 from qa.errors import InputError
 from qa.retrieval import Filters
 
+pytestmark = pytest.mark.slow
+
 STORY = ROOT / "tests" / "data" / "evolving-story.jsonl"
 QUESTION = "Who is the harbour master of Northport?"
 

@@ -8,7 +8,10 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
 from conftest import ROOT
+
+pytestmark = pytest.mark.slow
 
 
 def test_the_wheel_builds_cleanly_with_the_reader_and_the_seed_article(tmp_path: Path):

@@ -16,6 +16,8 @@ from conftest import ROOT, RUBIO_SENTENCE, SEED_QUESTION, SEEDS
 from qa.articles import Article
 from qa.engine import Engine
 
+pytestmark = [pytest.mark.slow, pytest.mark.ray]
+
 ray = pytest.importorskip("ray", reason="the Ray tests need the `ray` extra: pip install -e '.[ray]'")
 
 SQUAD_TINY = ROOT / "tests" / "data" / "squad-tiny.json"

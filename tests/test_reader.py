@@ -24,6 +24,7 @@ from qa.training import (
     use_bf16,
 )
 
+pytestmark = pytest.mark.slow
 TINY = (
     Path(__file__).resolve().parent / "data" / "squad-tiny.json"
 )  # 56 SQuAD v1.1 train questions, CC BY-SA 4.0

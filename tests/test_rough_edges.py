@@ -9,6 +9,8 @@ import pytest
 from qa.articles import read_text_file, title_of_name
 from qa.cli import main
 
+pytestmark = pytest.mark.slow
+
 
 def test_ask_help_is_true_to_the_learned_ranker(capsys: pytest.CaptureFixture[str]):
     with pytest.raises(SystemExit):

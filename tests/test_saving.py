@@ -22,6 +22,8 @@ from qa.engine import Engine
 from qa.errors import InputError, SaveFailed
 from qa.layout import OWN_FILES
 
+pytestmark = pytest.mark.slow
+
 # Folders a user might keep where an index lives; the format-1 code once deleted every `v[0-9]*` folder.
 USER_FOLDERS = {
     "v2-drafts/draft.txt": b"my draft\n",

@@ -27,6 +27,8 @@ from conftest import ROOT, RUBIO_SENTENCE, SEED_QUESTION
 from test_cli import RSS, one_error_line, qa
 from test_ui import free_port
 
+pytestmark = pytest.mark.slow
+
 pytest.importorskip("mcp", reason='the MCP tests need the mcp extra: pip install -e ".[mcp]"')
 
 USER, PASSWORD = "ann", "secret"  # the README's examples use these

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, SEED_QUESTION, snapshot
 
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
 CHROMIUM = os.environ.get("QA_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 

@@ -25,6 +25,8 @@ from qa.errors import IndexUnusable, InputError, SaveFailed
 from qa.passages import CHARS_PER_WORD, split_passages
 from qa.retrieval import Filters
 
+pytestmark = pytest.mark.slow
+
 CANARY = b"a file that belongs to someone else\n"
 
 

@@ -30,6 +30,8 @@ from test_ui import CHROMIUM, CHROMIUM_ARGS
 from qa.engine import Engine
 from qa.errors import Forbidden
 
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
 SEED_ID = "trump-putin-budapest-summit"
 MALLORY = "Csrf Mallory will lead next week's talks in Budapest, the foreign ministry said on Friday."
 
