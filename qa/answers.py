@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -10,12 +9,13 @@ from typing import TYPE_CHECKING, Any
 from qa.articles import Article
 from qa.boilerplate import boilerplate_spans, never_answers
 from qa.config import AbstainRule
+from qa.dates import PRESENT, RELATIVE_TIME, day_number
 from qa.passages import sentence_at
 from qa.reading import Reading, answerability
 from qa.squad import normalize_answer
 
 if TYPE_CHECKING:
-    from qa.retrieval import Hit
+    from qa.passages import Hit
 
 
 @dataclass
@@ -230,16 +230,6 @@ class Result:
         return lines
 
 
-RELATIVE_TIME = re.compile(
-    r"\b(today|tonight|yesterday|tomorrow|(this|next|last|coming|past) "
-    r"(week|weekend|month|year|spring|summer|autumn|fall|winter)"
-    r"|(on|next|last|this) "
-    r"(monday|tuesday|wednesday|thursday|friday|saturday|sunday)|(\d+|a|two|three) (days?|weeks?|months?) "
-    r"(ago|from now)|week'?s|month'?s|year'?s)\b",
-    re.IGNORECASE,
-)
-
-
 def as_of(question: str, sentence: str, date: str | None) -> str | None:
     """The article's date, when the question or the cited sentence speaks relative to it ("next week")."""
     if date and (RELATIVE_TIME.search(sentence) or RELATIVE_TIME.search(question)):
@@ -247,11 +237,6 @@ def as_of(question: str, sentence: str, date: str | None) -> str | None:
     return None
 
 
-PRESENT = re.compile(
-    r"\b(current(ly)?|latest|now|nowadays|today|present(ly)?|newest|most recent(ly)?|at the moment|"
-    r"these days|still)\b",
-    re.IGNORECASE,
-)
 RECENCY_FOR_THE_PRESENT = 2.0  # log-odds points per 30 days, for questions that ask for the present
 
 
@@ -260,15 +245,6 @@ def recency_for(question: str, setting: float | None) -> float:
     if setting is not None:
         return setting
     return RECENCY_FOR_THE_PRESENT if PRESENT.search(question) else 0.0
-
-
-def day_number(date: str | None) -> int | None:
-    from datetime import date as Date
-
-    try:
-        return Date.fromisoformat((date or "")[:10]).toordinal()
-    except ValueError:
-        return None
 
 
 def prefer_recent(answers: list[Answer], strength: float, threshold: float) -> list[Answer]:

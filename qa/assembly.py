@@ -24,7 +24,7 @@ from qa.ranking import AnswerRanker
 from qa.reading import Reading, answerability
 
 if TYPE_CHECKING:
-    from qa.retrieval import Hit
+    from qa.passages import Hit
 
 
 def uses_ranker(config: Config) -> bool:

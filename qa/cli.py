@@ -356,7 +356,7 @@ def _how_read(result: Any) -> str:
     """How the question's type and time words were read, and whether the articles found had dates to weigh."""
     from qa.answer_types import expected_type
     from qa.assembly import newest_day
-    from qa.timeframes import how_read
+    from qa.dates import how_read
 
     line = how_read(
         result.question, result.asked_as_of or newest_day(result.passages), expected_type(result.question)

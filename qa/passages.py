@@ -26,6 +26,17 @@ class Passage:
     end: int
 
 
+@dataclass
+class Hit:
+    """A passage found for a question, with its article."""
+
+    passage: Passage
+    article: Article  # the article the passage comes from, without its text (Engine.articles has it)
+    score: float  # fused score (hybrid) or the retriever's own
+    dense_rank: int | None = None
+    bm25_rank: int | None = None
+
+
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """Character spans of the sentences in `text`, without surrounding whitespace.
 

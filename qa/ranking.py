@@ -22,12 +22,12 @@ from typing import Any
 import numpy as np
 
 from qa.answer_types import content_words, expected_type, type_fit
-from qa.answers import PRESENT, RELATIVE_TIME, Answer, day_number
+from qa.answers import Answer
 from qa.calibration import Calibration
 from qa.config import SHIPPED_RANKER as DEFAULT_RANKER
+from qa.dates import PRESENT, RELATIVE_TIME, day_number, outside, question_window, sentence_windows
 from qa.errors import IndexUnusable
 from qa.squad import normalize_answer
-from qa.timeframes import outside, question_window, sentence_windows
 
 PLAUSIBLE_SHARE = 0.5  # for questions of the present: answers this likely next to the best compete on date
 FEATURES = (
@@ -53,7 +53,7 @@ FEATURES = (
     "support",  # log(sum over its passages of the reader's probability of it): agreement across passages
     "sentence_overlap",  # the share of the question's content words found in its cited sentence
     "time_inside",  # the question names a window ("this week") and the cited sentence speaks of a time in it
-    "time_outside",  # ... and the sentence speaks only of times outside it (qa.timeframes)
+    "time_outside",  # ... and the sentence speaks only of times outside it (qa.dates)
     "before_window",  # log(1 + days its newest article is older than the question's window)
 )
 WANTS_NUMBER = re.compile(

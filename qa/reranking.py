@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qa.answers import PRESENT, RELATIVE_TIME, day_number
+from qa.dates import PRESENT, RELATIVE_TIME, day_number
 from qa.errors import IndexUnusable
 from qa.squad import normalize_answer, normalized_words
 
 if TYPE_CHECKING:
-    from qa.retrieval import Hit
+    from qa.passages import Hit
 
 PASSAGE_FEATURES = (
     "fused",  # 1 / (1 + the fused rank)

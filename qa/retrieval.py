@@ -13,27 +13,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from qa.answers import day_number
-from qa.articles import Article
 from qa.config import Retrieval
+from qa.dates import day_number
 from qa.embeddings import Embedder
 from qa.filtering import Filters, Kept
 from qa.fusion import Ranked, fuse
-from qa.passages import Passage
+from qa.passages import Hit
 from qa.reranking import PassageRanker
 from qa.snapshots import Snapshot
 from qa.store import Store
 
 __all__ = ["Filters", "Hit", "Retriever"]
-
-
-@dataclass
-class Hit:
-    passage: Passage
-    article: Article  # the article the passage comes from, without its text (Engine.articles has it)
-    score: float  # fused score (hybrid) or the retriever's own
-    dense_rank: int | None = None
-    bm25_rank: int | None = None
 
 
 class Searcher(Protocol):

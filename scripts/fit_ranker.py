@@ -32,10 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 from common import ROOT  # noqa: E402 - first: this checkout's qa, models offline
 from realtimeqa import right  # noqa: E402
 
-from qa.answers import PRESENT, day_number  # noqa: E402
 from qa.assembly import Assembly, Question  # noqa: E402
 from qa.calibration import fit_calibration  # noqa: E402
 from qa.config import Config  # noqa: E402
+from qa.dates import PRESENT, day_number  # noqa: E402
 from qa.ranking import FEATURES, PLAUSIBLE_SHARE, AnswerRanker, answer_features, fit_ranker  # noqa: E402
 from qa.squad import score  # noqa: E402
 

@@ -1,5 +1,5 @@
 """The answer's expected type and the time a question and a sentence speak of (qa.answer_types,
-qa.timeframes): pure logic on hand-made questions and sentences, with GeoNames' real lists."""
+qa.dates): pure logic on hand-made questions and sentences, with GeoNames' real lists."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from qa.answer_types import candidate_types, expected_type, type_fit
-from qa.timeframes import outside, question_window, sentence_windows
+from qa.dates import outside, question_window, sentence_windows
 
 
 def day(text: str) -> int:
@@ -120,7 +120,7 @@ def test_answer_features_read_type_and_time_into_their_columns():
 
 
 def test_how_a_question_was_read_is_one_line_for_verbose():
-    from qa.timeframes import how_read
+    from qa.dates import how_read
 
     line = how_read("Which country hosts the summit this month?", "2024-02-09", "country")
     assert (
@@ -135,9 +135,9 @@ def test_how_a_question_was_read_is_one_line_for_verbose():
 def test_without_a_day_asked_time_words_are_read_against_the_newest_article_found():
     from qa.articles import Article
     from qa.assembly import newest_day
+    from qa.dates import how_read
     from qa.passages import Passage
     from qa.retrieval import Hit
-    from qa.timeframes import how_read
 
     def hit(date: str | None) -> Hit:
         article = Article(f"a{date}", "t", "Some text.", date)

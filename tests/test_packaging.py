@@ -55,4 +55,5 @@ def test_the_wheel_builds_cleanly_with_the_reader_and_the_seed_article(tmp_path:
         "qa/models/ranker/ranker.json",
         "qa/seeds/trump-putin-budapest-summit.txt",
         "ui/app.py",
+        "ui/service.py",
     } <= names

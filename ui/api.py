@@ -37,7 +37,7 @@ from qa.errors import (
 )
 
 if TYPE_CHECKING:
-    from ui.app import PageService
+    from ui.service import PageService
 
 API_PREFIX = "/api/v1"
 MOST_QUESTIONS = 100  # questions in one POST /ask (each answered in the page's shared batches)
@@ -266,7 +266,7 @@ class SignInGuard:
             await response(scope, receive, send)
             return
         if user is not None:
-            scope["qa_user"] = user  # who adds what (ui.app.PageService.claim)
+            scope["qa_user"] = user  # who adds what (ui.service.PageService.claim)
         await self.app(scope, receive, send)
 
     def signed_in(self, scope: dict[str, Any]) -> str | None:

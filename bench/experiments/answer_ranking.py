@@ -29,9 +29,9 @@ from common import ROOT  # noqa: E402 - first: this checkout's qa, models offlin
 from fit_ranker import first_place  # noqa: E402
 from realtimeqa import right  # noqa: E402
 
-from qa.answers import PRESENT, day_number  # noqa: E402
 from qa.assembly import Assembly, Question  # noqa: E402
 from qa.config import Config  # noqa: E402
+from qa.dates import PRESENT, day_number  # noqa: E402
 from qa.ranking import FEATURES, AnswerRanker, answer_features, fit_ranker  # noqa: E402
 from qa.squad import score  # noqa: E402
 

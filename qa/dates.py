@@ -1,4 +1,5 @@
-"""Time as a reader reads it: the window a question asks about, and the times a sentence speaks of.
+"""Dates and day arithmetic, and time as a reader reads it: the window a question asks about, and the times
+a sentence speaks of.
 
 A question's "this week", "last month" or "yesterday" is read against the day it is asked (`as_of`) into a
 window of days; a sentence's "on Feb. 24", "in March", "next month" or "tomorrow" against its article's
@@ -15,6 +16,24 @@ import datetime
 import re
 
 Window = tuple[int, int]
+
+# The question or sentence speaks relative to its own day ("next week", "on Monday", "three days ago").
+RELATIVE_TIME = re.compile(
+    r"\b(today|tonight|yesterday|tomorrow|(this|next|last|coming|past) "
+    r"(week|weekend|month|year|spring|summer|autumn|fall|winter)"
+    r"|(on|next|last|this) "
+    r"(monday|tuesday|wednesday|thursday|friday|saturday|sunday)|(\d+|a|two|three) (days?|weeks?|months?) "
+    r"(ago|from now)|week'?s|month'?s|year'?s)\b",
+    re.IGNORECASE,
+)
+
+
+# The question asks for the present ("current", "latest"): the newest report counts.
+PRESENT = re.compile(
+    r"\b(current(ly)?|latest|now|nowadays|today|present(ly)?|newest|most recent(ly)?|at the moment|"
+    r"these days|still)\b",
+    re.IGNORECASE,
+)
 
 MONTH_NUMBERS = {
     name: n
@@ -71,7 +90,7 @@ def _month_window(year: int, month: int) -> Window:
 
 def question_window(question: str, as_of: str | None) -> Window | None:
     """The days a question asks about, read against the day asked; None without a day or a time phrase."""
-    day = _day(as_of)
+    day = day_number(as_of)
     if day is None:
         return None
     for pattern, (back, to) in QUESTION_WINDOWS:
@@ -87,7 +106,7 @@ def question_window(question: str, as_of: str | None) -> Window | None:
 def sentence_windows(sentence: str, article_date: str | None) -> list[Window]:
     """The times a sentence speaks of, each read against its article's date (months without a year: the
     one nearest that date)."""
-    day = _day(article_date)
+    day = day_number(article_date)
     if day is None:
         return []
     date = datetime.date.fromordinal(day)
@@ -127,7 +146,8 @@ def outside(window: Window | None, spoken: list[Window], slack: int = 1) -> tupl
     return (1.0, 0.0) if inside else (0.0, 1.0)
 
 
-def _day(date: str | None) -> int | None:
+def day_number(date: str | None) -> int | None:
+    """A date's day number (`datetime.date.toordinal`), from its first ten characters; None if it has none."""
     try:
         return datetime.date.fromisoformat((date or "")[:10]).toordinal()
     except ValueError:
