@@ -999,7 +999,7 @@ def _mcp_and_watch_commands(sub: Any) -> None:
         "mcp",
         help="serve the tools ask, search and list_articles to an AI assistant over MCP on stdio",
         description="Model Context Protocol on stdin/stdout, for assistants that start a command (Claude Desktop, "
-        'IDEs); the README has the configuration to paste. Needs the mcp extra: pip install "qa-news[mcp]".',
+        'IDEs); docs/guide.md has the configuration to paste. Needs the mcp extra: pip install "qa-news[mcp]".',
     )
     _engine_options(p)
     p.set_defaults(func=cmd_mcp)

@@ -74,3 +74,20 @@ def test_the_cycle_finder_finds_a_cycle_and_only_cycles():
 
 def test_no_import_cycles_in_qa_and_ui():
     assert cycles(own_imports()) == []
+
+
+def test_the_cli_reference_is_what_the_parser_says():
+    from qa.cli_reference import reference
+
+    written = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    assert written == reference(), "docs/cli.md is stale: run `python -m qa.cli_reference > docs/cli.md`"
+
+
+def test_every_command_is_in_the_guide():
+    """Each command of the CLI is explained in docs/guide.md, not only listed in the reference."""
+    from qa.cli import build_parser
+    from qa.cli_reference import commands
+
+    guide = (ROOT / "docs" / "guide.md").read_text(encoding="utf-8")
+    missing = [name for name, _ in commands(build_parser())[1:] if name not in guide]
+    assert missing == []

@@ -139,12 +139,16 @@ def test_api_failures_are_one_line_with_the_clis_status(signed_server, tmp_path:
     assert status == 400 and "at most 3" in body["error"]
 
 
-def test_the_readmes_curl_lines_run_against_a_real_page(signed_server):
-    """Every `curl` line of the README's HTTP API section, pointed at this test's server, succeeds with JSON."""
+def test_the_docs_curl_lines_run_against_a_real_page(signed_server):
+    """Every `curl` line of the guide's HTTP API section and of the README, pointed at this test's server,
+    succeeds with JSON."""
     url, _ = signed_server
-    section = (ROOT / "README.md").read_text().split("## Programs: the HTTP API", 1)[1].split("\n## ", 1)[0]
-    lines = [line for line in section.splitlines() if line.startswith("curl ")]
-    assert len(lines) >= 9
+    guide = (
+        (ROOT / "docs" / "guide.md").read_text().split("## Programs: the HTTP API", 1)[1].split("\n## ", 1)[0]
+    )
+    readme = [line for line in (ROOT / "README.md").read_text().splitlines() if line.startswith("curl ")]
+    lines = readme + [line for line in guide.splitlines() if line.startswith("curl ")]
+    assert len(readme) >= 2 and len(lines) >= 11
     said = {}
     for line in lines:
         command = line.replace("http://127.0.0.1:7860", url) + " -w '\\n%{http_code}'"
@@ -162,7 +166,7 @@ def test_the_readmes_curl_lines_run_against_a_real_page(signed_server):
     ]  # as of today the harbour article answers; as of 2025-03-01 it did not exist
     assert "Kiel" in (first["answer"] or first["likely"]["text"]) and "Kiel" not in json.dumps(early)
     status, listing = call(url + "/api/v1/articles?source=city%20wire")
-    assert status == 200 and listing["articles"] == []  # the README's DELETE line removed it
+    assert status == 200 and listing["articles"] == []  # the guide's DELETE line removed it
 
 
 async def mcp_session(transport: Any, work: Any) -> Any:
