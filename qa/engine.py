@@ -70,7 +70,7 @@ class Engine(Archive):
     ) -> None:
         super().__init__(index_dir, index, config, progress, embedder)
         # Questions are encoded as the config asks (int8 by default), which costs retrieval little
-        # (dense recall@5 within 0.003 on SQuAD dev: bench/encoder_recall.py).
+        # (dense recall@5 within 0.003 on SQuAD dev: bench/experiments/encoder_recall.py).
         asked: Literal["int8", "fp32"] = "int8" if config.encoder_int8 else "fp32"
         self.query_encoder = (
             self.embedder if self.embedder.precision == asked else Embedder.from_config(config, asked)

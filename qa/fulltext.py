@@ -46,7 +46,7 @@ MANAGED = ".managed.json"  # tantivy's list of the files it owns (and may delete
 LOCK_FILES = (".tantivy-meta.lock", ".tantivy-writer.lock")
 TERM_SET_MAX = 4096  # a filter keeping at most this many passages puts their row ids in the query
 FAST_RANGES_MAX = 4  # up to this many row id ranges are tested on the fast field, more on the inverted index
-POST_FILTER_MAX = 8000  # a wider filter checks the hits of a search at most this deep (bench/bm25_filters.py)
+POST_FILTER_MAX = 8000  # a wider filter checks the hits of a search at most this deep (bench/experiments/bm25_filters.py)
 PLAIN_NAME = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9_.\-]*")  # a file name in this folder, no path
 
 logger = logging.getLogger(__name__)
@@ -184,7 +184,7 @@ class FullText:
         A narrow filter's row ids become part of the query; a wide one is applied to the hits of a search
         deep enough that `depth` of them should pass, and a question for which too few do is searched again
         with the kept rows in the query: as a few row id ranges where they make a few runs (a date range of
-        an archive added in date order), else as the set of their row ids (bench/bm25_filters.py).
+        an archive added in date order), else as the set of their row ids (bench/experiments/bm25_filters.py).
         """
 
         wanted = math.ceil((depth + 10) / max(kept.share, 1e-9) * 1.5)

@@ -32,7 +32,7 @@ CACHE_VERSION = "3"  # bump when an export recipe changes, so old graphs are not
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 # Weights in 7 bits (`reduce_range`) per kind of graph. ONNX Runtime multiplies uint8 activations by int8
 # weights; on CPUs without VNNI instructions (AVX2 only) pairs of those products are summed in 16 bits and can
-# saturate, which 7-bit weights avoid. Chosen per kind by `python bench/int8_fidelity.py` (agreement with
+# saturate, which 7-bit weights avoid. Chosen per kind by `python bench/experiments/int8_fidelity.py` (agreement with
 # the fp32 model, and speed).
 SEVEN_BIT_WEIGHTS = {"reader": False, "encoder": True}
 

@@ -168,7 +168,7 @@ def within_lines(text: str, spans: Sequence[tuple[int, int, float]]) -> list[tup
 
 POOL_FROM = 20  # spans decoded per window before overlapping ones are pooled into answers
 # How likely, against the likeliest, a shorter form must be to be shown (see pool_overlapping); checked on
-# SQuAD v1.1 train by bench/knobs.py, never on dev.
+# SQuAD v1.1 train by bench/experiments/knobs.py, never on dev.
 SHORT_FORM = 0.8
 
 

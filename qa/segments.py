@@ -115,7 +115,7 @@ def read(path: Path, approximate: bool) -> Any:
     if approximate:
         # Memory-mapped IVF lists are FAISS's OnDiskInvertedLists, which by default start threads to
         # prefetch the probed lists on every search: for one question that costs more than the scan
-        # itself (bench/dense_segments.py). The kernel's page cache does the prefetching instead.
+        # itself (bench/experiments/dense_segments.py). The kernel's page cache does the prefetching instead.
         lists = faiss.downcast_InvertedLists(index.invlists)
         if hasattr(lists, "prefetch_nthread"):
             lists.prefetch_nthread = 0
@@ -158,7 +158,7 @@ def to_merge(
     segments hold more than `flat_max` vectors together, all of them (into one IVF segment); else none.
 
     Every question scans each flat segment whole, so without the second rule up to seven flat segments of
-    the largest flat tier (just under the IVF threshold each) would be scanned (bench/search_stages.py).
+    the largest flat tier (just under the IVF threshold each) would be scanned (bench/experiments/search_stages.py).
     """
     tiers: dict[int, list[int]] = {}
     for number, size in sorted(sizes.items()):

@@ -1,6 +1,6 @@
 """Would the article's title before each passage help the reader? Open SQuAD v1.1 dev with and without it.
 
-    .venv/bin/python bench/title_context.py {base,title} [--limit 3000]
+    .venv/bin/python bench/experiments/title_context.py {base,title} [--limit 3000]
 
 `title` reads "Title. passage" (answer offsets shifted back, spans inside the
 title dropped); `base` reads the passage alone; both read every passage found. Prints `qa eval open`'s
@@ -10,6 +10,11 @@ vs 60.43 (title).
 """
 
 from __future__ import annotations
+
+import sys as _sys
+from pathlib import Path as _Path
+
+_sys.path.insert(0, str(_Path(__file__).resolve().parent.parent))  # bench/: common and the product benchmarks
 
 import argparse
 import json

@@ -1,6 +1,6 @@
 """How many IVF lists a search must probe on real sentence embeddings: recall@10 against exact search, and time.
 
-    python bench/ivf_recall.py [--index bench/results/realtimeqa-index] [--questions 400]
+    python bench/experiments/ivf_recall.py [--index bench/results/realtimeqa-index] [--questions 400]
 
 The passages' vectors are those of a real index (by default the 2023 news archive bench/realtimeqa.py builds:
 all-MiniLM-L6-v2 embeddings of 130,000 real passages); the queries are real questions (the news quiz's fit
@@ -11,6 +11,11 @@ do not. The share shipped is qa.segments.PROBE_SHARE.
 """
 
 from __future__ import annotations
+
+import sys as _sys
+from pathlib import Path as _Path
+
+_sys.path.insert(0, str(_Path(__file__).resolve().parent.parent))  # bench/: common and the product benchmarks
 
 import argparse
 import json

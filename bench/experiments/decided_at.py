@@ -1,6 +1,6 @@
 """How sure must the first passage be to stop reading there? EM and passages read by `decided_at`.
 
-    python bench/decided_at.py [--questions 1500]
+    python bench/experiments/decided_at.py [--questions 1500]
 
 Indexes all SQuAD v1.1 dev paragraphs, then answers the same random dev questions
 (always answering) with `Config.decided_at` None (all top-5 passages read) and
@@ -9,6 +9,11 @@ a question. About ten minutes on 2 cores for 1,500 questions.
 """
 
 from __future__ import annotations
+
+import sys as _sys
+from pathlib import Path as _Path
+
+_sys.path.insert(0, str(_Path(__file__).resolve().parent.parent))  # bench/: common and the product benchmarks
 
 import argparse
 import random

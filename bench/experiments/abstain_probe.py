@@ -1,6 +1,6 @@
 """Would a cheap answer check beside the reader abstain better? A probe, run on demand.
 
-    python bench/abstain_probe.py [--squad-dir ../shared/data/squad] [--reader qa/models/reader]
+    python bench/experiments/abstain_probe.py [--squad-dir ../shared/data/squad] [--reader qa/models/reader]
 
 SQuAD 2.0's unanswerable questions are written to look answerable: an ordinal,
 a name, a negation or an antonym away from a sentence of the paragraph. This
@@ -21,6 +21,11 @@ Needs scikit-learn (installed with sentence-transformers). About 12 minutes on 2
 """
 
 from __future__ import annotations
+
+import sys as _sys
+from pathlib import Path as _Path
+
+_sys.path.insert(0, str(_Path(__file__).resolve().parent.parent))  # bench/: common and the product benchmarks
 
 import argparse
 import math

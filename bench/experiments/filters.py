@@ -1,6 +1,6 @@
 """What a filter costs: the searches of one question with a date or source filter, now and as before, same run.
 
-    python bench/filters.py [--index DIR ...] [--questions 40] [--json]
+    python bench/experiments/filters.py [--index DIR ...] [--questions 40] [--json]
 
 Over each index (default: the news benchmark's, bench/realtimeqa.py builds them: the whole 2023 archive and,
 if there, its 4-week one), each question is searched (dense top 50 + BM25 top 50, the hybrid retriever's
@@ -13,6 +13,11 @@ Reported: the median milliseconds of each (the filter, dense and BM25 searches t
 """
 
 from __future__ import annotations
+
+import sys as _sys
+from pathlib import Path as _Path
+
+_sys.path.insert(0, str(_Path(__file__).resolve().parent.parent))  # bench/: common and the product benchmarks
 
 import argparse
 import json

@@ -2,10 +2,15 @@
 before passages were capped, or one article without sentence ends), asked with reading bounded (the shipped code)
 and with the bound lifted, in one run.
 
-    python bench/huge_passage.py
+    python bench/experiments/huge_passage.py
 """
 
 from __future__ import annotations
+
+import sys as _sys
+from pathlib import Path as _Path
+
+_sys.path.insert(0, str(_Path(__file__).resolve().parent.parent))  # bench/: common and the product benchmarks
 
 import tempfile
 import time

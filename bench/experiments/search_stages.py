@@ -1,6 +1,6 @@
 """Where one question's hybrid retrieval spends its time, stage by stage, on any index the engine built.
 
-    python bench/search_stages.py INDEX_DIR [--questions 200]
+    python bench/experiments/search_stages.py INDEX_DIR [--questions 200]
 
 Asks `Engine.search` (the shipped depth and passage ranker) real questions (bench/scale_real.py's: the news
 quiz's and SQuAD v1.1 dev's), once untimed and once timed, unfiltered and with bench/scale_real.py's filters,
@@ -9,6 +9,11 @@ reading the hits' passages and articles, the passage ranker, and the whole searc
 """
 
 from __future__ import annotations
+
+import sys as _sys
+from pathlib import Path as _Path
+
+_sys.path.insert(0, str(_Path(__file__).resolve().parent.parent))  # bench/: common and the product benchmarks
 
 import argparse
 import collections

@@ -1,6 +1,6 @@
 """How BM25 should test a wide filter: its row ids as a term set, or row id ranges (fast field or inverted).
 
-    python bench/bm25_filters.py INDEX_DIR [--share 0.05] [--runs 1 91]
+    python bench/experiments/bm25_filters.py INDEX_DIR [--share 0.05] [--runs 1 91]
 
 On an index's own BM25 folder (e.g. bench/scale.py's 1M archive), a filter keeping `--share` of the row ids
 as N runs of consecutive rows (1: a date range of an archive added in date order; many: the same share
@@ -13,6 +13,11 @@ set beyond.
 """
 
 from __future__ import annotations
+
+import sys as _sys
+from pathlib import Path as _Path
+
+_sys.path.insert(0, str(_Path(__file__).resolve().parent.parent))  # bench/: common and the product benchmarks
 
 import argparse
 import json

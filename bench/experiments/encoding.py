@@ -1,6 +1,6 @@
 """How fast passages can be embedded on this CPU, and what batching would buy: the same real news passages, one run.
 
-    python bench/encoding.py [--passages 600]
+    python bench/experiments/encoding.py [--passages 600]
 
 Ways, side by side on the same passages of the 2023 news archive (int8 all-MiniLM-L6-v2, the shipped graph):
 - one passage a call on one session using every core (how builds ran before the encoder's thread pool);
@@ -12,6 +12,11 @@ Ways, side by side on the same passages of the 2023 news archive (int8 all-MiniL
 """
 
 from __future__ import annotations
+
+import sys as _sys
+from pathlib import Path as _Path
+
+_sys.path.insert(0, str(_Path(__file__).resolve().parent.parent))  # bench/: common and the product benchmarks
 
 import argparse
 import collections

@@ -5,11 +5,16 @@ grow with the file. Embedding a million records takes hours on a laptop CPU, so 
 `--seconds` and is then stopped; the figure is the process's peak resident memory (VmHWM) up to then, with
 how many articles it had committed. Files of different sizes stopped at the same time are compared.
 
-    python bench/jsonl_memory.py --records 100000 1000000 --seconds 240
-    python bench/jsonl_memory.py --records 100000 1000000 --seconds 240 --checkout /tmp/old  # another tree
+    python bench/experiments/jsonl_memory.py --records 100000 1000000 --seconds 240
+    python bench/experiments/jsonl_memory.py --records 100000 1000000 --seconds 240 --checkout /tmp/old  # another tree
 """
 
 from __future__ import annotations
+
+import sys as _sys
+from pathlib import Path as _Path
+
+_sys.path.insert(0, str(_Path(__file__).resolve().parent.parent))  # bench/: common and the product benchmarks
 
 import argparse
 import json

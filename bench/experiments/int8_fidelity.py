@@ -1,6 +1,6 @@
 """How close each int8 graph is to the fp32 model it comes from, with 8-bit or 7-bit weights, on this CPU.
 
-    python bench/int8_fidelity.py [--passages 300] [--questions 1500]
+    python bench/experiments/int8_fidelity.py [--passages 300] [--questions 1500]
 
 ONNX Runtime multiplies uint8 activations by int8 weights; on CPUs without VNNI instructions (AVX2 only)
 pairs of those products are summed in 16 bits and can saturate, which weights quantized to 7 bits
@@ -15,6 +15,11 @@ Timings are the better of two interleaved rounds. The CPU's VNNI support is prin
 """
 
 from __future__ import annotations
+
+import sys as _sys
+from pathlib import Path as _Path
+
+_sys.path.insert(0, str(_Path(__file__).resolve().parent.parent))  # bench/: common and the product benchmarks
 
 import argparse
 import json

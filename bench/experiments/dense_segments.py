@@ -1,6 +1,6 @@
 """What one question costs in each vector segment of a real index, and what FAISS's list prefetching costs.
 
-    python bench/dense_segments.py [--index bench/results/realtimeqa-index] [--questions 200]
+    python bench/experiments/dense_segments.py [--index bench/results/realtimeqa-index] [--questions 200]
 
 For each segment of the index (the 2023 news archive's by default; any index built by the engine): the median
 time of one question's search for the shipped depth, read as the engine reads it. IVF segments are memory-mapped,
@@ -10,6 +10,11 @@ and read wholly into memory. The questions are real (the news quiz's fit half), 
 """
 
 from __future__ import annotations
+
+import sys as _sys
+from pathlib import Path as _Path
+
+_sys.path.insert(0, str(_Path(__file__).resolve().parent.parent))  # bench/: common and the product benchmarks
 
 import argparse
 import json

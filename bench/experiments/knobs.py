@@ -1,6 +1,6 @@
 """Choose the reader's hand-set knobs on SQuAD v1.1 *train*, never on dev (which reports them).
 
-    python bench/knobs.py [--questions 1000] [--topics 60]
+    python bench/experiments/knobs.py [--questions 1000] [--topics 60]
 
 Both are measured on what users get: the whole engine over all paragraphs of the first `--topics` train
 topics, `--questions` random questions of those topics, always answering (so an answer's forms also
@@ -14,6 +14,11 @@ Prints each candidate's figures, its difference from the shipped value, and the 
 """
 
 from __future__ import annotations
+
+import sys as _sys
+from pathlib import Path as _Path
+
+_sys.path.insert(0, str(_Path(__file__).resolve().parent.parent))  # bench/: common and the product benchmarks
 
 import argparse
 import random

@@ -1,6 +1,6 @@
 """The int8 encoder against fp32: dense recall@5 on SQuAD v1.1 dev for each mix, and passages/s.
 
-    python bench/encoder_recall.py [--squad-file ../shared/data/squad/dev-v1.1.json.gz]
+    python bench/experiments/encoder_recall.py [--squad-file ../shared/data/squad/dev-v1.1.json.gz]
 
 Encodes the dev paragraphs' passages and all 10,570 questions with the int8 ONNX
 encoder and with sentence-transformers in fp32, then scores exact dense search
@@ -8,6 +8,11 @@ for the four mixes (passages × questions). About ten minutes on 2 cores.
 """
 
 from __future__ import annotations
+
+import sys as _sys
+from pathlib import Path as _Path
+
+_sys.path.insert(0, str(_Path(__file__).resolve().parent.parent))  # bench/: common and the product benchmarks
 
 import argparse
 import time

@@ -1,6 +1,6 @@
 """Finding syndicated copies as an archive grows: the stored band keys against the former in-memory LSH.
 
-    python bench/stories.py [--index bench/results/realtimeqa-index] [--lookups 200]
+    python bench/experiments/stories.py [--index bench/results/realtimeqa-index] [--lookups 200]
 
 1. **Same groups.** The 2023 news archive's articles (../shared/data/realtimeqa-2023, in their order) are
    grouped twice: by datasketch's MinHashLSH with the same threshold and permutations (how the engine found
@@ -13,6 +13,11 @@
 """
 
 from __future__ import annotations
+
+import sys as _sys
+from pathlib import Path as _Path
+
+_sys.path.insert(0, str(_Path(__file__).resolve().parent.parent))  # bench/: common and the product benchmarks
 
 import argparse
 import json
