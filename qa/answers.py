@@ -49,8 +49,8 @@ class Answer:
     `confidence` is the confidence shown, in [0, 1]: the answer ranker's P(right) where one serves the
     reader (qa.ranking), else the reader's calibrated P(right) for that answerability where its card has
     a calibration, else the passages' pooled probability 1 - prod(1 - p), which is no probability of
-    being right. `Evidence.score` and `Span.score` are the reader's raw span probabilities. (In JSON the
-    confidence keeps its first name, "score".)
+    being right. `Evidence.score` and `Span.score` are the reader's raw span probabilities. (In JSON it is
+    "confidence", as in the HTTP API and MCP; its first name "score" is kept beside it for one release.)
     """
 
     text: str
@@ -67,7 +67,10 @@ class Answer:
         c = self.citation
         return {
             "text": self.text,
-            "score": round(self.confidence, 4),
+            "confidence": round(self.confidence, 4),
+            "score": round(
+                self.confidence, 4
+            ),  # the confidence's first name: kept one release (docs/guide.md)
             "answerability": round(self.answerability, 4),
             "carried_by": self.carried_by,
             "article_id": c.article_id,
@@ -124,6 +127,9 @@ class Result:
         return "guess" if self.best is not None else "none"
 
     def to_dict(self) -> dict[str, Any]:
+        relative_to = (
+            as_of(self.question, self.best.citation.sentence, self.best.citation.date) if self.best else None
+        )
         return {
             "question": self.question,
             "tier": self.tier,
@@ -133,9 +139,9 @@ class Result:
             "likely": self.likely.to_dict() if self.likely else None,
             "asked_as_of": self.asked_as_of,
             "left_out": self.left_out,
-            "as_of": as_of(self.question, self.best.citation.sentence, self.best.citation.date)
-            if self.best
-            else None,
+            # the day the answer's relative time words ("next week") speak from: its article's date
+            "article_date": relative_to,
+            "as_of": relative_to,  # its first name, kept one release (docs/guide.md)
             "timeline": [
                 {
                     "text": a.text,

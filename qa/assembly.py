@@ -27,16 +27,49 @@ if TYPE_CHECKING:
     from qa.passages import Hit
 
 
+RULES = "rules"  # Config.answer_ranker: the rules before the learned ranker, chosen explicitly
+
+
+class RankerOff(UserWarning):
+    """A rule set by hand switched the learned answer ranker off (`ranker_note` says which)."""
+
+
 def uses_ranker(config: Config) -> bool:
-    """Whether answers are ranked by the learned ranker: one is named, no rule of its own is set by hand
-    (threshold, abstain rule, recency), and the shipped ranker only with the reader it was fitted for
+    """Whether answers are ranked by the learned ranker: one is named (not "rules"), no rule of its own is set
+    by hand (threshold, abstain rule, recency), and the shipped ranker only with the reader it was fitted for
     (another reader brings its own threshold and calibration)."""
-    if not config.answer_ranker:
+    if not config.answer_ranker or config.answer_ranker == RULES:
         return False
-    if config.no_answer_threshold is not None or config.recency is not None or config.abstain_on:
+    if ranker_switched_off_by(config):
         return False
     shipped = Path(config.answer_ranker).resolve() == SHIPPED_RANKER.resolve()
     return not shipped or Path(config.reader_model).resolve() == SHIPPED_READER.resolve()
+
+
+def ranker_switched_off_by(config: Config) -> list[str]:
+    """The settings of the rules that, set by hand, switch a named learned ranker off."""
+    if not config.answer_ranker or config.answer_ranker == RULES:
+        return []
+    return [
+        name
+        for name, value in (
+            ("no_answer_threshold", config.no_answer_threshold),
+            ("recency", config.recency),
+            ("abstain_on", config.abstain_on),
+        )
+        if value not in (None, "")
+    ]
+
+
+def ranker_note(config: Config) -> str | None:
+    """One line saying that a rule set by hand switched the learned answer ranker off, or None."""
+    settings = ranker_switched_off_by(config)
+    if not settings:
+        return None
+    return (
+        f"note: {', '.join(settings)} set by hand: answers are ranked by the rules before the learned answer "
+        f'ranker, which is off for this engine (answer_ranker="{RULES}" chooses them without this note).'
+    )
 
 
 def newest_day(hits: list[Hit]) -> str | None:

@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -129,6 +130,17 @@ def _ray(args: argparse.Namespace) -> Any:
 
 
 def _config(args: argparse.Namespace) -> Config:
+    config = _configured(args)
+    from qa.assembly import RankerOff, ranker_note
+
+    note = ranker_note(config)
+    if note:  # said here in one line; the engine's warning of it would repeat it with a file and line
+        print(note, file=sys.stderr)
+        warnings.filterwarnings("ignore", category=RankerOff)
+    return config
+
+
+def _configured(args: argparse.Namespace) -> Config:
     return Config().with_(
         embedding_model=getattr(args, "embedding_model", None),
         reader_model=getattr(args, "reader_model", None),

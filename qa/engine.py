@@ -14,6 +14,7 @@ import logging
 import re
 import threading
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -25,7 +26,7 @@ from qa.articles import (
     iso_day,
     read_date,
 )
-from qa.assembly import Assembly, Question
+from qa.assembly import Assembly, Question, RankerOff, ranker_note
 from qa.config import Config, Retrieval
 from qa.embeddings import Embedder
 from qa.errors import InputError
@@ -83,6 +84,9 @@ class Engine(Archive):
         # passages the reader has read since this engine was made (the benchmarks report it)
         self.passages_read = 0
         self.assembly = Assembly.from_config(config)  # readings -> Result (qa.assembly)
+        note = ranker_note(config)
+        if note:  # a rule set by hand switched the learned ranker off: never silently
+            warnings.warn(note.removeprefix("note: "), RankerOff, stacklevel=2)
 
     # ----- asking -----------------------------------------------------------
     @property

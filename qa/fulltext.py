@@ -46,7 +46,9 @@ MANAGED = ".managed.json"  # tantivy's list of the files it owns (and may delete
 LOCK_FILES = (".tantivy-meta.lock", ".tantivy-writer.lock")
 TERM_SET_MAX = 4096  # a filter keeping at most this many passages puts their row ids in the query
 FAST_RANGES_MAX = 4  # up to this many row id ranges are tested on the fast field, more on the inverted index
-POST_FILTER_MAX = 8000  # a wider filter checks the hits of a search at most this deep (bench/experiments/bm25_filters.py)
+POST_FILTER_MAX = (
+    8000  # a wider filter checks the hits of a search at most this deep (bench/experiments/bm25_filters.py)
+)
 PLAIN_NAME = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9_.\-]*")  # a file name in this folder, no path
 
 logger = logging.getLogger(__name__)

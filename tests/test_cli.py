@@ -62,6 +62,7 @@ def test_ask_json_schema(index_copy: Path):
         "likely",
         "asked_as_of",
         "left_out",
+        "article_date",
         "as_of",
         "timeline",
         "candidates",
@@ -72,6 +73,7 @@ def test_ask_json_schema(index_copy: Path):
     answer = out["answer"]
     for key in (
         "text",
+        "confidence",
         "score",
         "answerability",
         "article_id",
@@ -90,7 +92,7 @@ def test_ask_json_schema(index_copy: Path):
     ):
         assert key in answer, key
     assert "Marco Rubio" in answer["text"] and answer["sentence"] == RUBIO_SENTENCE
-    assert 0 < answer["score"] <= 1
+    assert 0 < answer["confidence"] == answer["score"] <= 1
     assert set(out["seconds"]) == {"load", "retrieval", "reading", "total"}  # model loading is not retrieval
     assert out["seconds"]["load"] > out["seconds"]["retrieval"]
 

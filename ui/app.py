@@ -110,7 +110,11 @@ def render_answer(result: dict[str, Any]) -> tuple[str, str]:
             if result.get("confident", True)
             else "confident — a best guess, below the confidence threshold"
         )
-        when = f" · <span class='as-of'>article of {e(result['as_of'])}</span>" if result.get("as_of") else ""
+        when = (
+            f" · <span class='as-of'>article of {e(result['article_date'])}</span>"
+            if result.get("article_date")
+            else ""
+        )
         card = (
             f"<div class='answer-text'>{e(answer['text'])}</div>"
             f"<p class='meta'>{answer['score']:.0%} {sure} · {where(answer)}{when}</p>"
