@@ -112,13 +112,15 @@ def unreadable(failed: list[tuple[Path, str]], strict: bool = False) -> InputErr
     )
 
 
-class Adding:
-    """Adding articles to the archive's index (mixed into Archive, which sets these attributes)."""
+class Adder:
+    """Adding articles to an index: read in batches, passages split and embedded, copies marked, committed.
+    The archive has one (`Archive.adder`), made with what it needs: the store, the embedder, the config."""
 
-    index: Store
-    embedder: Embedder
-    config: Config
-    progress: bool
+    def __init__(self, index: Store, embedder: Embedder, config: Config, progress: bool = False) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.config = config
+        self.progress = progress
 
     def add(
         self, paths: Iterable[str | Path], strict: bool = False, ray: RayOptions | None = None
@@ -129,9 +131,9 @@ class Adding:
         `strict`, any of them stops the add before anything is written). With `ray`,
         files are read and passages embedded on Ray (see qa.distributed).
         """
-        return self._add_paths(paths, strict, ray)
+        return self.add_paths(paths, strict, ray)
 
-    def _add_paths(
+    def add_paths(
         self, paths: Iterable[str | Path], strict: bool, ray: RayOptions | None, replace_all: bool = False
     ) -> AddReport:
         """Add what the files hold; the report also names each file that failed or was skipped.

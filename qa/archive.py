@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from qa.adding import Adding, AddReport, NeedsFreshFolder
+from qa.adding import Adder, AddReport, NeedsFreshFolder
 from qa.articles import Article
 from qa.config import SEEDS_DIR, Config, is_seeded_default
 from qa.duplicates import signature, to_bytes
@@ -41,7 +41,7 @@ def _checked(index_dir: object, config: object) -> tuple[Path, Config]:
     return Path(index_dir), config or Config()
 
 
-class Archive(Adding):
+class Archive:
     """An index directory and the embedding model its passages are encoded with."""
 
     def __init__(
@@ -60,7 +60,28 @@ class Archive(Adding):
         self.embedder = embedder or Embedder.from_config(
             config, "int8" if index.encoder == INT8_ENCODER else "fp32"
         )
+        self.adder = Adder(index, self.embedder, config, progress)  # adds go through it
         self.report: AddReport | None = None  # what the build that made this engine did
+
+    # ----- adding (qa.adding.Adder) -------------------------------------------
+    def add(
+        self, paths: Iterable[str | Path], strict: bool = False, ray: RayOptions | None = None
+    ) -> AddReport:
+        """Add articles from files or folders; unchanged ones are skipped, changed ones replaced (`Adder.add`:
+        unreadable files listed in the report, or with `strict` stopping the add before anything is written;
+        with `ray`, read and embedded on Ray)."""
+        return self.adder.add(paths, strict, ray)
+
+    def add_articles(
+        self,
+        articles: Sequence[Article],
+        replace_all: bool = False,
+        ray: RayOptions | None = None,
+        keep_apart: bool = True,
+    ) -> AddReport:
+        """Add (or replace) articles in one commit; with `replace_all` they replace everything
+        (`Adder.add_articles`)."""
+        return self.adder.add_articles(articles, replace_all, ray, keep_apart)
 
     # ----- opening ----------------------------------------------------------
     @classmethod
@@ -110,11 +131,13 @@ class Archive(Adding):
         paths = list(paths) if not isinstance(paths, (str, Path)) else [paths]
         engine = cls.create(index_dir, config, progress, force=True)
         try:
-            engine.report = engine._add_paths(paths, strict, ray, replace_all=True)
+            engine.report = engine.adder.add_paths(paths, strict, ray, replace_all=True)
         except NeedsFreshFolder:  # more than one batch: built beside the old index, which stays until then
             fresh = index_dir.parent / f".{index_dir.name}.building-{uuid.uuid4().hex[:8]}"
             try:
-                report = cls.create(fresh, config, progress, force=True)._add_paths(paths, strict, ray, True)
+                report = cls.create(fresh, config, progress, force=True).adder.add_paths(
+                    paths, strict, ray, True
+                )
                 put_in_place(fresh, index_dir)
             finally:
                 shutil.rmtree(fresh, ignore_errors=True)

@@ -16,13 +16,18 @@ from qa.snapshots import StoreReader
 logger = logging.getLogger(__name__)
 
 
-class Catalog(StoreReader):
-    """The read queries about articles (each in one snapshot)."""
+class Catalog:
+    """The read queries about articles (each in one snapshot), asked through the store's reader."""
+
+    def __init__(self, reader: StoreReader) -> None:
+        self.reader = reader
 
     def stats(self) -> Stats:
-        if self.empty:
-            return Stats(0, 0, self.embedding_model, self.dimension, encoder=self.encoder)
-        with self._reading() as db:
+        if self.reader.empty:
+            return Stats(
+                0, 0, self.reader.embedding_model, self.reader.dimension, encoder=self.reader.encoder
+            )
+        with self.reader.reading() as db:
             articles = db.execute("SELECT count(*) FROM articles").fetchone()[0]
             passages = db.execute("SELECT count(*) FROM passages").fetchone()[0]
             removed = dict(db.execute("SELECT segment, count(*) FROM removed GROUP BY segment"))
@@ -30,14 +35,21 @@ class Catalog(StoreReader):
                 "SELECT number, kind, vectors, bytes FROM segments WHERE state='live' ORDER BY number"
             )
             infos = [SegmentInfo(n, k, v, removed.get(n, 0), b) for n, k, v, b in rows]
-        return Stats(articles, passages, self.embedding_model, self.dimension, infos, encoder=self.encoder)
+        return Stats(
+            articles,
+            passages,
+            self.reader.embedding_model,
+            self.reader.dimension,
+            infos,
+            encoder=self.reader.encoder,
+        )
 
     def articles(self, ids: Sequence[str] | None = None, text: bool = True) -> dict[str, Article]:
         """Articles by id (all of them when `ids` is None; `text=False` leaves their text empty, for listings)."""
         columns = ARTICLE_COLUMNS if text else ARTICLE_COLUMNS.replace("text", "''")
-        if self.empty:
+        if self.reader.empty:
             return {}
-        with self._reading() as db:
+        with self.reader.reading() as db:
             if ids is None:
                 rows = db.execute(f"SELECT {columns} FROM articles ORDER BY rowid").fetchall()
             else:
@@ -45,16 +57,16 @@ class Catalog(StoreReader):
         return {r[0]: Article(*r) for r in rows}
 
     def checksums(self, ids: Sequence[str]) -> dict[str, str]:
-        if self.empty:
+        if self.reader.empty:
             return {}
-        with self._reading() as db:
+        with self.reader.reading() as db:
             return dict(select_in(db, "SELECT id, checksum FROM articles WHERE id IN ({})", list(ids)))
 
     def sources(self) -> list[str]:
         """The distinct sources of the articles, sorted."""
-        if self.empty:
+        if self.reader.empty:
             return []
-        with self._reading() as db:
+        with self.reader.reading() as db:
             return [
                 r[0]
                 for r in db.execute(
@@ -64,10 +76,10 @@ class Catalog(StoreReader):
 
     def left_out_by(self, filters: Filters) -> dict[str, int]:
         """How many articles a filter leaves out for lack of what it tests: no readable date, no source."""
-        if self.empty or not (filters.date_from or filters.date_to or filters.sources):
+        if self.reader.empty or not (filters.date_from or filters.date_to or filters.sources):
             return {}  # as_of keeps undated articles, and exclusions test nothing: no query on the hot path
         counts = {}
-        with self._reading() as db:
+        with self.reader.reading() as db:
             if filters.date_from or filters.date_to:
                 counts["undated"] = db.execute(
                     "SELECT count(*) FROM articles WHERE iso_date IS NULL"
@@ -80,9 +92,9 @@ class Catalog(StoreReader):
 
     def origins(self, ids: Sequence[str]) -> dict[str, str]:
         """The file each of these articles was read from, where one was recorded."""
-        if self.empty:
+        if self.reader.empty:
             return {}
-        with self._reading() as db:
+        with self.reader.reading() as db:
             if "origin" not in {r[1] for r in db.execute("PRAGMA table_info(articles)")}:
                 return {}  # an index from before origins were recorded
             rows = select_in(
@@ -93,22 +105,22 @@ class Catalog(StoreReader):
     def find(self, column: str, value: str) -> list[str]:
         """Ids of the articles whose `column` (id, url or title) is `value`."""
         assert column in ("id", "url", "title")
-        if self.empty:
+        if self.reader.empty:
             return []
-        with self._reading() as db:
+        with self.reader.reading() as db:
             return [
                 r[0] for r in db.execute(f"SELECT id FROM articles WHERE {column}=? ORDER BY rowid", (value,))
             ]
 
     def passage_counts(self) -> dict[str, int]:
-        if self.empty:
+        if self.reader.empty:
             return {}
-        with self._reading() as db:
+        with self.reader.reading() as db:
             return dict(db.execute("SELECT article_id, count(*) FROM passages GROUP BY article_id"))
 
     def passages_of(self, article_id: str) -> list[tuple[Passage, np.ndarray]]:
         """An article's passages with their vectors, in order (for checks and tests)."""
-        with self.snapshot() as view:
+        with self.reader.snapshot() as view:
             assert view.db is not None, "an index with articles has a database"
             rows = view.db.execute(
                 "SELECT rowid FROM passages WHERE article_id=? ORDER BY rowid", (article_id,)
@@ -120,9 +132,9 @@ class Catalog(StoreReader):
 
     def stories(self) -> dict[str, list[Article]]:
         """Articles by story (the first article's id), for the stories told more than once."""
-        if self.empty:
+        if self.reader.empty:
             return {}
-        with self._reading() as db:
+        with self.reader.reading() as db:
             rows = db.execute(
                 f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE coalesce(copy_of, id) IN "
                 "(SELECT coalesce(copy_of, id) AS root FROM articles GROUP BY root HAVING count(*) > 1) "
@@ -136,9 +148,9 @@ class Catalog(StoreReader):
 
     def story_keys(self, ids: Sequence[str]) -> dict[str, frozenset[int]]:
         """Each named article's story band keys (qa.duplicates): two articles that share one tell the same story."""
-        if self.empty or not ids:
+        if self.reader.empty or not ids:
             return {}
-        with self._reading() as db:
+        with self.reader.reading() as db:
             rows = select_in(
                 db, "SELECT article_id, key FROM story_bands WHERE article_id IN ({})", list(ids)
             )
@@ -149,9 +161,9 @@ class Catalog(StoreReader):
 
     def carried_by(self, roots: Sequence[str]) -> dict[str, int]:
         """For each story named, by how many sources it was carried (articles, where none is named)."""
-        if self.empty:
+        if self.reader.empty:
             return {}
-        with self._reading() as db:
+        with self.reader.reading() as db:
             return dict(
                 select_in(
                     db,

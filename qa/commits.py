@@ -19,24 +19,29 @@ from qa.layout import (
     select_in,
 )
 from qa.passages import Passage
+from qa.snapshots import StoreReader
 from qa.writing import Writer, band_rows
 
 logger = logging.getLogger(__name__)
 
 
-class Commits(Writer):
+class Commits:
     """Adds, removals and merges, each committed in one transaction (see the module's docstring)."""
 
-    def _reserve(
+    def __init__(self, reader: StoreReader, writer: Writer) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    def reserve(
         self, db: sqlite3.Connection, rows: int, unsettled: Sequence[int] = ()
     ) -> tuple[int, int, str]:
         """Commit, before any file is written: the next row ids and segment number, the file's name, and the
         row ids whose BM25 documents are about to change. Returns (first row id, segment number, file name)."""
-        settings = self._settings(db)
+        settings = self.writer.settings(db)
         first, number = int(settings["next_rowid"]), int(settings["next_segment"])
         name = f"seg-{number:06d}.faiss"
         db.execute("BEGIN IMMEDIATE")
-        self._set(db, next_rowid=first + rows, next_segment=number + 1)
+        self.writer.put_settings(db, next_rowid=first + rows, next_segment=number + 1)
         db.execute("INSERT INTO segments(number, file, state) VALUES (?, ?, 'writing')", (number, name))
         db.executemany(
             "INSERT OR IGNORE INTO unsettled(rowid) VALUES (?)",
@@ -45,12 +50,14 @@ class Commits(Writer):
         db.execute("COMMIT")
         return first, number, name
 
-    def _write_segment(
+    def write_segment(
         self, number: int, name: str, rowids: np.ndarray, vectors: np.ndarray
     ) -> tuple[str, int, int, str]:
         """Write a segment file; returns what its database row records (kind, vectors, bytes, sha256)."""
-        (self.folder / SEGMENTS).mkdir(exist_ok=True)
-        return seg.write_segment_file(self.folder / SEGMENTS / name, rowids, vectors, self.approximate_above)
+        (self.reader.folder / SEGMENTS).mkdir(exist_ok=True)
+        return seg.write_segment_file(
+            self.reader.folder / SEGMENTS / name, rowids, vectors, self.reader.approximate_above
+        )
 
     def add(
         self,
@@ -72,13 +79,13 @@ class Commits(Writer):
         """
         if len(passages) != len(vectors):
             raise ValueError("one vector per passage")
-        with self._writing() as db:
-            self._prepare(db, replace_all, encoder or self.encoder)
-            old = self._replaced(db, articles, replace_all)
-            first, number, name = self._reserve(db, len(passages), [r for r, _ in old])
+        with self.writer.writing() as db:
+            self.prepare(db, replace_all, encoder or self.reader.encoder)
+            old = self.replaced(db, articles, replace_all)
+            first, number, name = self.reserve(db, len(passages), [r for r, _ in old])
             rowids = np.arange(first, first + len(passages), dtype=np.int64)
-            kind, count, size, digest = self._write_segment(number, name, rowids, vectors)
-            self.text.change(
+            kind, count, size, digest = self.write_segment(number, name, rowids, vectors)
+            self.reader.text.change(
                 add=[(int(r), p.text) for r, p in zip(rowids, passages)]
             )  # invisible until committed
             db.execute("BEGIN IMMEDIATE")
@@ -86,7 +93,7 @@ class Commits(Writer):
                 "UPDATE segments SET state='live', kind=?, vectors=?, bytes=?, sha256=? WHERE number=?",
                 (kind, count, size, digest, number),
             )
-            return self._apply(
+            return self.apply(
                 db,
                 articles,
                 passages,
@@ -98,26 +105,26 @@ class Commits(Writer):
                 replace_all,
             )
 
-    def _prepare(self, db: sqlite3.Connection, replace_all: bool, encoder: str) -> None:
+    def prepare(self, db: sqlite3.Connection, replace_all: bool, encoder: str) -> None:
         """Write a new index's settings (or a rebuilt one's); refuse vectors of another encoder than the index's."""
-        settings = self._settings(db)
+        settings = self.writer.settings(db)
         recorded = settings.get("encoder", FP32_ENCODER)
         if settings and not replace_all and recorded != encoder:
             raise InputError(
-                f"The index in {self.folder} holds vectors from the {recorded} encoder, these are from "
+                f"The index in {self.reader.folder} holds vectors from the {recorded} encoder, these are from "
                 f"{encoder}; add with the same encoder or rebuild it with `qa index build`."
             )
         if not settings or replace_all:
-            self.encoder = encoder
-            if settings.get("embedding_model", self.embedding_model) != self.embedding_model:
-                logger.info("The index is rebuilt with %s.", self.embedding_model)
+            self.reader.encoder = encoder
+            if settings.get("embedding_model", self.reader.embedding_model) != self.reader.embedding_model:
+                logger.info("The index is rebuilt with %s.", self.reader.embedding_model)
             db.execute("BEGIN IMMEDIATE")
-            self._set(
+            self.writer.put_settings(
                 db,
                 format_version=FORMAT_VERSION,
-                embedding_model=self.embedding_model,
-                dimension=self.dimension,
-                encoder=self.encoder,
+                embedding_model=self.reader.embedding_model,
+                dimension=self.reader.dimension,
+                encoder=self.reader.encoder,
                 generation=settings.get("generation", 0),
                 next_rowid=settings.get("next_rowid", 1),
                 next_segment=settings.get("next_segment", 1),
@@ -125,7 +132,7 @@ class Commits(Writer):
             )
             db.execute("COMMIT")
 
-    def _replaced(
+    def replaced(
         self, db: sqlite3.Connection, articles: Sequence[Article], replace_all: bool
     ) -> list[tuple[int, int]]:
         """(row id, segment) of the passages a change replaces: all of them, or those of these articles."""
@@ -135,7 +142,7 @@ class Commits(Writer):
             db, "SELECT rowid, segment FROM passages WHERE article_id IN ({})", [a.id for a in articles]
         )
 
-    def _apply(
+    def apply(
         self,
         db: sqlite3.Connection,
         articles: Sequence[Article],
@@ -169,15 +176,15 @@ class Commits(Writer):
             db.executemany("DELETE FROM passages WHERE rowid=?", [(r,) for r, _ in old])
             db.executemany("DELETE FROM story_bands WHERE article_id=?", [(a.id,) for a in articles])
         insert_rows(db, articles, passages, rowids, segment_of, signatures)
-        self._commit(db)
-        self.text.change(delete=[r for r, _ in old])  # old documents go once nobody can see them live
+        self.commit(db)
+        self.reader.text.change(delete=[r for r, _ in old])  # old documents go once nobody can see them live
         db.execute("DELETE FROM unsettled")
-        self._merge(db, everything=False)
+        self.merge(db, everything=False)
         return held
 
     def remove(self, ids: Sequence[str]) -> int:
         """Remove articles by id (their vectors are masked until their segment is merged); returns how many."""
-        with self._writing() as db:
+        with self.writer.writing() as db:
             gone = [r[0] for r in select_in(db, "SELECT id FROM articles WHERE id IN ({})", list(ids))]
             if not gone:
                 return 0
@@ -188,22 +195,22 @@ class Commits(Writer):
             db.executemany("DELETE FROM passages WHERE rowid=?", [(r,) for r, _ in old])
             db.executemany("DELETE FROM articles WHERE id=?", [(i,) for i in gone])
             db.executemany("DELETE FROM story_bands WHERE article_id=?", [(i,) for i in gone])
-            self._commit(db)
-            self.text.change(delete=[r for r, _ in old])
+            self.commit(db)
+            self.reader.text.change(delete=[r for r, _ in old])
             db.execute("DELETE FROM unsettled")
         return len(gone)
 
     def optimize(self) -> int:
         """Merge all segments into one, dropping removed vectors; returns how many segments were merged."""
-        with self._writing() as db:
-            return self._merge(db, everything=True)
+        with self.writer.writing() as db:
+            return self.merge(db, everything=True)
 
-    def _commit(self, db: sqlite3.Connection) -> None:
-        generation = self._generation_of(db) + 1
-        self._set(db, generation=generation)
+    def commit(self, db: sqlite3.Connection) -> None:
+        generation = self.reader.generation_of(db) + 1
+        self.writer.put_settings(db, generation=generation)
         db.execute("COMMIT")
 
-    def _merge(self, db: sqlite3.Connection, everything: bool) -> int:
+    def merge(self, db: sqlite3.Connection, everything: bool) -> int:
         """Merge segments: all of them (optimize), or whatever the size-tiered policy picks, repeatedly."""
         merged = 0
         while True:
@@ -217,23 +224,23 @@ class Commits(Writer):
                 chosen = seg.to_merge(
                     {n: v - removed.get(n, 0) for n, _, v, _ in rows},
                     frozenset(n for n, _, _, kind in rows if kind == "exact"),
-                    self.approximate_above,  # None: never IVF, so flat segments are never merged for it
+                    self.reader.approximate_above,  # None: never IVF, so flat segments are never merged for it
                 )
             if not chosen:
                 return merged
             files = {n: (f, k) for n, f, _, k in rows}
             ids, vectors = [], []
             for number in chosen:
-                found, vecs = seg.contents(self._read_segment(*files[number]))
+                found, vecs = seg.contents(self.reader.read_segment(*files[number]))
                 keep = ~np.isin(
                     found, [r[0] for r in db.execute("SELECT rowid FROM removed WHERE segment=?", (number,))]
                 )
                 ids.append(found[keep])
                 vectors.append(vecs[keep])
             rowids = np.concatenate(ids) if ids else np.zeros(0, np.int64)
-            stacked = np.concatenate(vectors) if vectors else np.zeros((0, self.dimension), np.float32)
-            _, number, name = self._reserve(db, 0)
-            kind, count, size, digest = self._write_segment(number, name, rowids, stacked)
+            stacked = np.concatenate(vectors) if vectors else np.zeros((0, self.reader.dimension), np.float32)
+            _, number, name = self.reserve(db, 0)
+            kind, count, size, digest = self.write_segment(number, name, rowids, stacked)
             db.execute("BEGIN IMMEDIATE")
             marks = ",".join("?" * len(chosen))
             db.execute(f"UPDATE segments SET state='retired' WHERE number IN ({marks})", chosen)
@@ -243,7 +250,7 @@ class Commits(Writer):
                 "UPDATE segments SET state='live', kind=?, vectors=?, bytes=?, sha256=? WHERE number=?",
                 (kind, count, size, digest, number),
             )
-            self._commit(db)
+            self.commit(db)
             db.execute("DELETE FROM unsettled")
             merged += len(chosen)
             if everything:

@@ -28,13 +28,20 @@ from qa.layout import (
     select_in,
     unsafe_entries,
 )
+from qa.snapshots import StoreReader
+from qa.writing import Writer
 
 logger = logging.getLogger(__name__)
 READ_CHECKED_AT_MOST = 2000  # passages whose BM25 document `check --quick` queries (all without --quick)
 
 
-class Maintenance(Commits):
+class Maintenance:
     """`check` and `rebuild` (optimize is a merge: qa.commits)."""
+
+    def __init__(self, reader: StoreReader, writer: Writer, commits: Commits) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.commits = commits
 
     # ----- checking and repairing -------------------------------------------
     def check(self, quick: bool = False) -> list[str]:
@@ -45,26 +52,26 @@ class Maintenance(Commits):
         READ_CHECKED_AT_MOST passages). Files the database names that are not of this index's own patterns
         are reported as foreign and left alone.
         """
-        unsafe = unsafe_entries(self.folder)
+        unsafe = unsafe_entries(self.reader.folder)
         if unsafe:  # nothing more is opened: a link leads elsewhere, a FIFO would hang the check
             return [f"{line}: an index opens only regular files inside its own folder" for line in unsafe]
         try:
             problems = self._foreign()
-            with self._reading() as db:
+            with self.reader.reading() as db:
                 pending = db.execute(
                     "SELECT (SELECT count(*) FROM unsettled) + "
                     "(SELECT count(*) FROM segments WHERE state != 'live') + "
                     "(SELECT count(*) FROM settings WHERE key LIKE 'job:%')"
                 ).fetchone()[0]
             if (
-                pending or self._temporary_files()
+                pending or self.writer.temporary_files()
             ):  # an interrupted change: settle it (what the next write would do)
                 try:
-                    with self._writing():
+                    with self.writer.writing():
                         pass
                 except SaveFailed as exc:
                     problems.append(f"an interrupted change could not be settled: {exc}")
-            with self._reading() as db:
+            with self.reader.reading() as db:
                 problems += self._check_database(db, quick)
         except IndexUnusable as exc:
             return [str(exc)]
@@ -72,7 +79,7 @@ class Maintenance(Commits):
 
     def _foreign(self) -> list[str]:
         """Names in the database that are not files of this index (left alone, reported)."""
-        with self._reading() as db:
+        with self.reader.reading() as db:
             rows = db.execute("SELECT file, state FROM segments").fetchall()
             keys = [k for (k,) in db.execute("SELECT key FROM settings WHERE key LIKE 'job:%'")]
         problems = [
@@ -105,7 +112,7 @@ class Maintenance(Commits):
             "(SELECT number FROM segments WHERE state='live')"
         ).fetchone()[0]
         for number, name, _vectors, digest in rows:
-            path = own_file(self.folder, SEGMENTS, name, SEGMENT_FILE)
+            path = own_file(self.reader.folder, SEGMENTS, name, SEGMENT_FILE)
             if path is None:
                 continue  # reported as foreign
             if not path.is_file():
@@ -131,7 +138,7 @@ class Maintenance(Commits):
         """Rows whose values are not of their kind (a generation that is no number, text stored as bytes)."""
         problems = []
         try:
-            self._generation_of(db)
+            self.reader.generation_of(db)
         except IndexUnusable:
             problems.append("the settings' generation is not a number")
         for table, columns in (
@@ -150,7 +157,7 @@ class Maintenance(Commits):
         """A segment whose checksum matches but whose vectors are not the index's kind."""
         kind = db.execute("SELECT kind FROM segments WHERE number=?", (number,)).fetchone()[0]
         try:
-            self._read_segment(name, kind)
+            self.reader.read_segment(name, kind)
         except IndexUnusable as exc:
             return [str(exc).split(" is damaged: ", 1)[-1].split("; run `qa index check", 1)[0]]
         return []
@@ -185,16 +192,16 @@ class Maintenance(Commits):
     def _check_bm25(self, db: sqlite3.Connection, passages: int, quick: bool) -> list[str]:
         """The BM25 index holds one document per passage and finds each (or a sample) by its own words."""
         try:
-            damaged = self.text.damaged_files()
+            damaged = self.reader.text.damaged_files()
             if damaged:
                 return [f"the BM25 file {name} is damaged (its checksum differs)" for name in damaged]
-            self.text.reload()
-            documents = self.text.count()
+            self.reader.text.reload()
+            documents = self.reader.text.count()
             if documents != passages:
                 return [f"the BM25 index holds {documents} passages, the database {passages}"]
             limit = f" ORDER BY random() LIMIT {READ_CHECKED_AT_MOST}" if quick else ""
             lost = sum(
-                not self.text.finds(rowid, text)
+                not self.reader.text.finds(rowid, text)
                 for rowid, text in db.execute(f"SELECT rowid, text FROM passages{limit}")
             )
             return [f"the BM25 index does not find {lost} passage(s) by their own words"] if lost else []
@@ -212,14 +219,14 @@ class Maintenance(Commits):
         Returns:
             One line saying what was rebuilt.
         """
-        with self._writing(settle_text=False) as db:  # settling BM25 could need the damage rebuilt here
+        with self.writer.writing(settle_text=False) as db:  # settling BM25 could need the damage rebuilt here
             try:
-                self._generation_of(db)
+                self.reader.generation_of(db)
             except IndexUnusable:  # a generation that is no number: counting starts again
-                self._set(db, generation=1)
+                self.writer.put_settings(db, generation=1)
             rows = db.execute("SELECT rowid, text FROM passages ORDER BY rowid").fetchall()
-            shutil.rmtree(self.folder / TEXT_NEW, ignore_errors=True)
-            FullText(self.folder / TEXT_NEW).change(add=rows)
+            shutil.rmtree(self.reader.folder / TEXT_NEW, ignore_errors=True)
+            FullText(self.reader.folder / TEXT_NEW).change(add=rows)
             bad = [
                 number
                 for number, name, digest, kind in db.execute(
@@ -245,7 +252,7 @@ class Maintenance(Commits):
                 self._replace_segments(db, bad, rebuilt, encode)
             self._swap_text()
             db.execute("BEGIN IMMEDIATE")
-            self._commit(db)  # readers reload the BM25 index
+            self.commits.commit(db)  # readers reload the BM25 index
             db.execute("DELETE FROM unsettled")
         return f"Rebuilt the BM25 index ({len(rows)} passages)" + (
             f" and re-embedded {len(rebuilt)} passage(s) of {len(bad)} damaged segment(s)."
@@ -254,11 +261,11 @@ class Maintenance(Commits):
         )
 
     def _sound_segment(self, name: str, digest: str, kind: str = "exact") -> bool:
-        path = own_file(self.folder, SEGMENTS, name, SEGMENT_FILE)
+        path = own_file(self.reader.folder, SEGMENTS, name, SEGMENT_FILE)
         if path is None or not path.is_file() or sha256_file(path) != digest:
             return False
         try:
-            self._read_segment(name, kind)  # its vectors of the index's dimension
+            self.reader.read_segment(name, kind)  # its vectors of the index's dimension
         except IndexUnusable:
             return False
         return True
@@ -267,17 +274,19 @@ class Maintenance(Commits):
         self, db: sqlite3.Connection, bad: list[int], rebuilt: list[tuple[int, str]], encode: Any
     ) -> None:
         """Re-embed passages into one new segment that replaces the `bad` ones (committed)."""
-        vectors = encode([t for _, t in rebuilt]) if rebuilt else np.zeros((0, self.dimension), np.float32)
-        _, number, name = self._reserve(db, 0)
+        vectors = (
+            encode([t for _, t in rebuilt]) if rebuilt else np.zeros((0, self.reader.dimension), np.float32)
+        )
+        _, number, name = self.commits.reserve(db, 0)
         rowids = np.array([r for r, _ in rebuilt], dtype=np.int64)
-        kind, count, size, digest = self._write_segment(number, name, rowids, vectors)
+        kind, count, size, digest = self.commits.write_segment(number, name, rowids, vectors)
         marks = ",".join("?" * len(bad))
         db.execute("BEGIN IMMEDIATE")
         if bad:
             foreign = [
                 n
                 for n, name in db.execute(f"SELECT number, file FROM segments WHERE number IN ({marks})", bad)
-                if own_file(self.folder, SEGMENTS, name, SEGMENT_FILE) is None
+                if own_file(self.reader.folder, SEGMENTS, name, SEGMENT_FILE) is None
             ]
             db.execute(f"UPDATE segments SET state='retired' WHERE number IN ({marks})", bad)
             db.executemany("DELETE FROM segments WHERE number=?", [(n,) for n in foreign])  # no file of ours
@@ -287,15 +296,19 @@ class Maintenance(Commits):
             "UPDATE segments SET state='live', kind=?, vectors=?, bytes=?, sha256=? WHERE number=?",
             (kind, count, size, digest, number),
         )
-        self._commit(db)
+        self.commits.commit(db)
 
     def _swap_text(self) -> None:
         """Put the BM25 index built in text.new in the place of text/ (see _settle_text for a crash between)."""
-        text, new, old = self.folder / TEXT, self.folder / TEXT_NEW, self.folder / TEXT_OLD
+        text, new, old = (
+            self.reader.folder / TEXT,
+            self.reader.folder / TEXT_NEW,
+            self.reader.folder / TEXT_OLD,
+        )
         fsync(new)
         if text.exists():
             os.replace(text, old)
         os.replace(new, text)
-        fsync(self.folder)
+        fsync(self.reader.folder)
         shutil.rmtree(old, ignore_errors=True)
-        self.text = FullText(text)
+        self.reader.text = FullText(text)

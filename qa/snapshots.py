@@ -71,9 +71,7 @@ class StoreReader:
         self._generation: int | None = None
         self._segments: dict[int, seg.Segment] = {}
         self._facts: tuple[int, PassageFacts] | None = None  # (generation, what filters test) once asked
-        self._seen = (
-            False  # its database has been read: from then on, a missing database means it was deleted
-        )
+        self.seen = False  # its database has been read: from then on, a missing database means it was deleted
 
     # ----- opening ----------------------------------------------------------
     @classmethod
@@ -89,7 +87,7 @@ class StoreReader:
                 f"There is no index in {folder}; build one with `qa index build --index-dir {folder} PATH...`."
             )
         index = cls(folder, "", 0, approximate_above)
-        index._own_files()  # before anything is opened
+        index.check_own_files()  # before anything is opened
         if (folder / OLD_POINTER).is_file():
             raise IndexUnusable(
                 f"The index in {folder} is in an older format (1), this program reads format "
@@ -105,7 +103,7 @@ class StoreReader:
                 f"{folder} is not an index (no {DATABASE}); build one with "
                 f"`qa index build --index-dir {folder} PATH...`."
             )
-        with index._reading() as db:
+        with index.reading() as db:
             settings = dict(db.execute("SELECT key, value FROM settings"))
         if settings.get("format_version") != str(FORMAT_VERSION):
             raise IndexUnusable(
@@ -138,7 +136,7 @@ class StoreReader:
             )
 
     # ----- reading ----------------------------------------------------------
-    def _connect(self, reading: bool = False) -> sqlite3.Connection:
+    def connect(self, reading: bool = False) -> sqlite3.Connection:
         """A connection; on a read-only folder (an archive on read-only media), an immutable read-only one."""
         path = self.folder / DATABASE
         if reading and not os.access(self.folder, os.W_OK):
@@ -153,7 +151,7 @@ class StoreReader:
         return db
 
     @contextmanager
-    def _reading(self) -> Iterator[sqlite3.Connection]:
+    def reading(self) -> Iterator[sqlite3.Connection]:
         """This thread's connection inside one read transaction (a consistent snapshot); errors in one line."""
         try:
             db = self._connection()
@@ -170,23 +168,23 @@ class StoreReader:
         try:
             inode = os.lstat(self.folder / DATABASE).st_ino
         except OSError:
-            if self._seen:
-                raise self._gone() from None
+            if self.seen:
+                raise self.gone() from None
             raise NoIndex(
                 f"There is no index in {self.folder} (no {DATABASE}); build one with `qa index build`."
             ) from None
         db = getattr(self._local, "db", None)
         if db is None or getattr(self._local, "inode", None) != inode:
-            self._own_files()  # a new database file: the folder's files are looked at again
+            self.check_own_files()  # a new database file: the folder's files are looked at again
             if db is not None:
                 db.close()
-            db = self._local.db = self._connect(reading=True)
+            db = self._local.db = self.connect(reading=True)
             if getattr(self._local, "inode", inode) != inode:  # another database now: nothing cached holds
                 with self._cache_lock:
                     self._generation, self._segments = None, {}
                     self.text = FullText(self.folder / TEXT)
             self._local.inode = inode
-        self._seen = True
+        self.seen = True
         return db
 
     def _read_failure(self, exc: sqlite3.Error) -> str:
@@ -202,9 +200,9 @@ class StoreReader:
                 f"The disk that holds {self.folder} is full, so the index cannot be read; "
                 "free some space and try again."
             )
-        return self._damaged(f"its database cannot be read ({exc})")
+        return self.damaged(f"its database cannot be read ({exc})")
 
-    def _damaged(self, what: str) -> str:
+    def damaged(self, what: str) -> str:
         return (
             f"The index in {self.folder} is damaged: {what}; run `qa index check --index-dir {self.folder}`, "
             f"then `qa index rebuild` (or build it again from the articles)."
@@ -216,24 +214,24 @@ class StoreReader:
         if self.empty:
             yield Snapshot(self, None, [])
             return
-        with self._reading() as db:
-            generation = self._generation_of(db)
+        with self.reading() as db:
+            generation = self.generation_of(db)
             yield Snapshot(self, db, self._segments_as_of(db, generation), generation)
 
-    def _generation_of(self, db: sqlite3.Connection) -> int:
+    def generation_of(self, db: sqlite3.Connection) -> int:
         """The committed generation, or IndexUnusable when the database holds something else there."""
         row = db.execute("SELECT value FROM settings WHERE key='generation'").fetchone()
         try:
             return int(row[0])
         except (TypeError, ValueError):
             raise IndexUnusable(
-                self._damaged(f"its generation is {str(row[0] if row else None)[:40]!r}, not a number")
+                self.damaged(f"its generation is {str(row[0] if row else None)[:40]!r}, not a number")
             ) from None
 
     def _segments_as_of(self, db: sqlite3.Connection, generation: int) -> list[seg.Segment]:
         with self._cache_lock:
             if generation != self._generation:
-                self._own_files()
+                self.check_own_files()
                 live = db.execute(
                     "SELECT number, file, kind FROM segments WHERE state='live' ORDER BY number"
                 ).fetchall()
@@ -247,7 +245,7 @@ class StoreReader:
                     if old is not None and np.array_equal(old.removed, gone):
                         loaded[number] = old
                         continue
-                    index = old.index if old is not None else self._read_segment(name, kind)
+                    index = old.index if old is not None else self.read_segment(name, kind)
                     loaded[number] = seg.Segment(number, index, gone)
                 self._segments, self._generation = loaded, generation
                 if (self.folder / TEXT).is_dir():
@@ -261,11 +259,11 @@ class StoreReader:
                 self._facts = (generation, PassageFacts.read(db))
             return self._facts[1]
 
-    def _read_segment(self, name: str, kind: str) -> Any:
+    def read_segment(self, name: str, kind: str) -> Any:
         path = own_file(self.folder, SEGMENTS, name, SEGMENT_FILE)
         if path is None:
             raise IndexUnusable(
-                self._damaged(
+                self.damaged(
                     f"its list of vector segments names {str(name)[:80]!r}, "
                     "which is not a segment file of this index"
                 )
@@ -274,10 +272,10 @@ class StoreReader:
             index = seg.read(path, kind == "approximate")
         except (RuntimeError, OSError):
             what = "is missing" if not path.is_file() else "cannot be read"
-            raise IndexUnusable(self._damaged(f"the vector segment {name} {what}")) from None
+            raise IndexUnusable(self.damaged(f"the vector segment {name} {what}")) from None
         if index.d != self.dimension:
             raise IndexUnusable(
-                self._damaged(
+                self.damaged(
                     f"the vector segment {name} holds {index.d}-d vectors, the index {self.dimension}-d"
                 )
             )
@@ -289,17 +287,17 @@ class StoreReader:
         the database that was read is gone (an index deleted while in use is never taken for a new one)."""
         if (self.folder / DATABASE).is_file():
             return False
-        if self._seen:
-            raise self._gone()
+        if self.seen:
+            raise self.gone()
         return True
 
-    def _gone(self) -> IndexUnusable:
+    def gone(self) -> IndexUnusable:
         return IndexUnusable(
             f"The index in {self.folder} is gone (its folder or database was deleted or moved while in use); "
             "nothing was written. Restore it, or build a new one with `qa index build`."
         )
 
-    def _own_files(self) -> None:
+    def check_own_files(self) -> None:
         """Refuse to work in an index with a link, FIFO or device among its own files (layout.unsafe_entries):
         nothing is read or written through one, and opening a FIFO would hang."""
         unsafe = unsafe_entries(self.folder)
@@ -388,7 +386,7 @@ class Snapshot:
             list(rowids),
         )
         if not all(isinstance(r[3], str) and isinstance(r[4], int) and isinstance(r[5], int) for r in rows):
-            raise IndexUnusable(self.index._damaged("a passage's text or offsets are not what they must be"))
+            raise IndexUnusable(self.index.damaged("a passage's text or offsets are not what they must be"))
         return {r[0]: Passage(*r[1:]) for r in rows}
 
     def articles(self, ids: Sequence[str], text: bool = True) -> dict[str, Article]:
@@ -397,7 +395,7 @@ class Snapshot:
         columns = ARTICLE_COLUMNS if text else ARTICLE_COLUMNS.replace("text", "''")
         rows = select_in(self.db, f"SELECT {columns} FROM articles WHERE id IN ({{}})", list(ids))
         if not all(isinstance(r[0], str) and isinstance(r[1], str) and isinstance(r[2], str) for r in rows):
-            raise IndexUnusable(self.index._damaged("an article's id, title or text is not text"))
+            raise IndexUnusable(self.index.damaged("an article's id, title or text is not text"))
         return {r[0]: Article(*r) for r in rows}
 
     def vectors(self, rowids: Sequence[int]) -> dict[int, np.ndarray]:

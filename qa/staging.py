@@ -19,12 +19,19 @@ from qa.commits import Commits
 from qa.errors import IndexUnusable, SaveFailed
 from qa.layout import RUNNING_JOBS, SEGMENTS, save_failure
 from qa.passages import Passage
+from qa.snapshots import StoreReader
+from qa.writing import Writer
 
 logger = logging.getLogger(__name__)
 
 
-class Staging(Commits):
+class Staging:
     """Reserve row ids for a job and commit what its workers wrote."""
+
+    def __init__(self, reader: StoreReader, writer: Writer, commits: Commits) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.commits = commits
 
     # ----- distributed adds (qa.distributed) ---------------------------------
     @contextmanager
@@ -37,27 +44,27 @@ class Staging(Commits):
         """
         from filelock import FileLock
 
-        job = Job(uuid.uuid4().hex[:12], str(self.folder), 0, self.approximate_above)
+        job = Job(uuid.uuid4().hex[:12], str(self.reader.folder), 0, self.reader.approximate_above)
         try:
-            (self.folder / SEGMENTS).mkdir(parents=True, exist_ok=True)
+            (self.reader.folder / SEGMENTS).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise SaveFailed(save_failure(self.folder, exc)) from None
-        lease = FileLock(self.folder / SEGMENTS / f"{job.prefix}.lock")
+            raise SaveFailed(save_failure(self.reader.folder, exc)) from None
+        lease = FileLock(self.reader.folder / SEGMENTS / f"{job.prefix}.lock")
         lease.acquire()
         RUNNING_JOBS.add(job.id)
         try:
-            with self._writing() as db:
-                self._prepare(db, replace_all, encoder or self.encoder)
-                job.first = int(self._settings(db)["next_rowid"])
+            with self.writer.writing() as db:
+                self.commits.prepare(db, replace_all, encoder or self.reader.encoder)
+                job.first = int(self.writer.settings(db)["next_rowid"])
                 db.execute("BEGIN IMMEDIATE")
-                self._set(db, next_rowid=job.first + passages, **{f"job:{job.id}": "staging"})
+                self.writer.put_settings(db, next_rowid=job.first + passages, **{f"job:{job.id}": "staging"})
                 db.execute("COMMIT")
             yield job
         except BaseException:
             lease.release()
             RUNNING_JOBS.discard(job.id)
             try:
-                with self._writing():
+                with self.writer.writing():
                     pass  # settling removes what the job wrote
             except (SaveFailed, IndexUnusable):
                 pass  # the next write will
@@ -86,14 +93,14 @@ class Staging(Commits):
         )
         if not np.array_equal(held, np.arange(job.first, job.first + len(passages))):
             raise ValueError("the job's segments do not hold one vector per passage")
-        with self._writing() as db:
-            if self._settings(db).get(f"job:{job.id}") != "staging":
+        with self.writer.writing() as db:
+            if self.writer.settings(db).get(f"job:{job.id}") != "staging":
                 raise SaveFailed(
-                    f"The job's segment files in {self.folder} were cleaned up before it finished; "
+                    f"The job's segment files in {self.reader.folder} were cleaned up before it finished; "
                     "run it again."
                 )
-            self._prepare(db, replace_all, encoder or self.encoder)
-            old = self._replaced(db, articles, replace_all)
+            self.commits.prepare(db, replace_all, encoder or self.reader.encoder)
+            old = self.commits.replaced(db, articles, replace_all)
             rowids = np.arange(job.first, job.first + len(passages), dtype=np.int64)
             db.execute("BEGIN IMMEDIATE")
             db.executemany(
@@ -101,10 +108,10 @@ class Staging(Commits):
                 [(int(r),) for r in [*(r for r, _ in old), *rowids]],
             )
             db.execute("COMMIT")
-            self.text.change(
+            self.reader.text.change(
                 add=[(int(r), p.text) for r, p in zip(rowids, passages)]
             )  # invisible until committed
-            number = int(self._settings(db)["next_segment"])
+            number = int(self.writer.settings(db)["next_segment"])
             segment_of = np.zeros(len(passages), dtype=np.int64)
             db.execute("BEGIN IMMEDIATE")
             for n, w in enumerate(written, number):
@@ -114,9 +121,9 @@ class Staging(Commits):
                     (n, w["file"], w["kind"], w["vectors"], w["bytes"], w["sha256"]),
                 )
                 segment_of[np.asarray(w["rowids"], dtype=np.int64) - job.first] = n
-            self._set(db, next_segment=number + len(written))
+            self.writer.put_settings(db, next_segment=number + len(written))
             db.execute("DELETE FROM settings WHERE key=?", (f"job:{job.id}",))
-            return self._apply(
+            return self.commits.apply(
                 db,
                 articles,
                 passages,

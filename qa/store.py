@@ -28,18 +28,36 @@ elsewhere; anything else is reported by `check` as foreign and never opened or d
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa.articles import Article
+from qa.catalog import Catalog
+from qa.commits import Commits
+from qa.embeddings import FP32_ENCODER
+from qa.filtering import Filters
+from qa.layout import Stats
 from qa.maintenance import Maintenance
-from qa.staging import Staging
+from qa.passages import Passage
+from qa.snapshots import APPROXIMATE_ABOVE, StoreReader
+from qa.staging import Job, Staging
+from qa.writing import Writer
 
 
-class Store(Maintenance, Staging):
+class Store(StoreReader):
     """An index folder: what is committed in its database, searched through snapshots, changed by commits.
 
-    Its parts, one module each, from reading up to repairing: `qa.snapshots.StoreReader` (open, snapshots,
-    cached segments and filter facts), `qa.catalog.Catalog` (questions about articles), `qa.writing.Writer`
-    (the one writer's lock, settling, story bands), `qa.commits.Commits` (adds, removals, merges),
-    `qa.staging.Staging` (Ray jobs), `qa.maintenance.Maintenance` (check, rebuild). The folder's layout and
-    schema are in `qa.layout`.
+    It is the snapshot reader (`qa.snapshots.StoreReader`: open, snapshots, cached segments and filter facts)
+    and it has its parts, each handed the reader (and the parts it works through) when the store is made:
+    `catalog` (`qa.catalog.Catalog`, questions about articles), `writer` (`qa.writing.Writer`, the one
+    writer's lock, settling, story bands), `commits` (`qa.commits.Commits`, adds, removals, merges),
+    `staging` (`qa.staging.Staging`, Ray jobs) and `maintenance` (`qa.maintenance.Maintenance`, check,
+    rebuild). The methods below are the store's one face to its callers; the folder's layout and schema are
+    in `qa.layout`.
 
     Args:
         folder: the index folder.
@@ -47,3 +65,106 @@ class Store(Maintenance, Staging):
         approximate_above: segments with more vectors than this are IVF indexes (0: all, None: never).
         encoder: how the vectors are computed (qa.embeddings.Embedder.encoder); adds keep to it.
     """
+
+    def __init__(
+        self,
+        folder: Path,
+        embedding_model: str,
+        dimension: int,
+        approximate_above: int | None = APPROXIMATE_ABOVE,
+        encoder: str = FP32_ENCODER,
+    ) -> None:
+        super().__init__(folder, embedding_model, dimension, approximate_above, encoder)
+        self.catalog = Catalog(self)
+        self.writer = Writer(self)
+        self.commits = Commits(self, self.writer)
+        self.jobs = Staging(self, self.writer, self.commits)
+        self.maintenance = Maintenance(self, self.writer, self.commits)
+
+    # ----- questions about articles (Catalog) ---------------------------------
+    def stats(self) -> Stats:
+        return self.catalog.stats()
+
+    def articles(self, ids: Sequence[str] | None = None, text: bool = True) -> dict[str, Article]:
+        return self.catalog.articles(ids, text)
+
+    def checksums(self, ids: Sequence[str]) -> dict[str, str]:
+        return self.catalog.checksums(ids)
+
+    def sources(self) -> list[str]:
+        return self.catalog.sources()
+
+    def left_out_by(self, filters: Filters) -> dict[str, int]:
+        return self.catalog.left_out_by(filters)
+
+    def origins(self, ids: Sequence[str]) -> dict[str, str]:
+        return self.catalog.origins(ids)
+
+    def find(self, column: str, value: str) -> list[str]:
+        return self.catalog.find(column, value)
+
+    def passage_counts(self) -> dict[str, int]:
+        return self.catalog.passage_counts()
+
+    def passages_of(self, article_id: str) -> list[tuple[Passage, np.ndarray]]:
+        return self.catalog.passages_of(article_id)
+
+    def stories(self) -> dict[str, list[Article]]:
+        return self.catalog.stories()
+
+    def story_keys(self, ids: Sequence[str]) -> dict[str, frozenset[int]]:
+        return self.catalog.story_keys(ids)
+
+    def carried_by(self, roots: Sequence[str]) -> dict[str, int]:
+        return self.catalog.carried_by(roots)
+
+    # ----- changes (Writer, Commits, Staging) ----------------------------------
+    def story_candidates(self, keys: list[int]) -> list[tuple[str, str]]:
+        return self.writer.story_candidates(keys)
+
+    def add(
+        self,
+        articles: Sequence[Article],
+        passages: Sequence[Passage],
+        vectors: np.ndarray,
+        signatures: dict[str, bytes] | None = None,
+        replace_all: bool = False,
+        encoder: str | None = None,
+    ) -> dict[str, str]:
+        """See `Commits.add`."""
+        return self.commits.add(articles, passages, vectors, signatures, replace_all, encoder)
+
+    def remove(self, ids: Sequence[str]) -> int:
+        return self.commits.remove(ids)
+
+    def optimize(self) -> int:
+        return self.commits.optimize()
+
+    def staging(
+        self, passages: int, replace_all: bool = False, encoder: str | None = None
+    ) -> AbstractContextManager[Job]:
+        """See `Staging.staging`."""
+        return self.jobs.staging(passages, replace_all, encoder)
+
+    def commit_staged(
+        self,
+        job: Job,
+        articles: Sequence[Article],
+        passages: Sequence[Passage],
+        written: Sequence[dict[str, Any]],
+        signatures: dict[str, bytes] | None = None,
+        replace_all: bool = False,
+        encoder: str | None = None,
+    ) -> dict[str, str]:
+        """See `Staging.commit_staged`."""
+        return self.jobs.commit_staged(job, articles, passages, written, signatures, replace_all, encoder)
+
+    # ----- looking after it (Maintenance) --------------------------------------
+    def check(self, quick: bool = False) -> list[str]:
+        return self.maintenance.check(quick)
+
+    def rebuild(self, encode: Any) -> str:
+        return self.maintenance.rebuild(encode)
+
+
+__all__ = ["Store"]

@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from qa.catalog import Catalog
 from qa.duplicates import band_keys, from_bytes, signature, to_bytes
 from qa.errors import IndexUnusable, SaveFailed
 from qa.fulltext import FullText
@@ -32,24 +31,28 @@ from qa.layout import (
     save_failure,
     select_in,
 )
+from qa.snapshots import StoreReader
 
 logger = logging.getLogger(__name__)
 
 
-class Writer(Catalog):
+class Writer:
     """Be the one writer (`_writing`), and leave the folder settled for the next."""
+
+    def __init__(self, reader: StoreReader) -> None:
+        self.reader = reader
 
     def story_candidates(self, keys: list[int]) -> list[tuple[str, str]]:
         """(id, first article of its story) of the stored articles sharing an LSH band key (qa.duplicates)
         with `keys`, oldest first."""
-        if self.empty:
+        if self.reader.empty:
             return []
-        with self._reading() as db:
-            filled = self._settings(db).get("story_bands") == "1"
+        with self.reader.reading() as db:
+            filled = self.settings(db).get("story_bands") == "1"
         if not filled:  # an index from before story bands: the writer fills them in, once
-            with self._writing():
+            with self.writing():
                 pass
-        with self._reading() as db:
+        with self.reader.reading() as db:
             marks = ",".join("?" * len(keys))
             return db.execute(
                 "SELECT id, coalesce(copy_of, id) FROM articles WHERE id IN "
@@ -59,7 +62,7 @@ class Writer(Catalog):
 
     def _fill_story_bands(self, db: sqlite3.Connection) -> None:
         """Once, for an index written before story bands were kept: the bands of every stored article."""
-        settings = self._settings(db)
+        settings = self.settings(db)
         if not settings or settings.get("story_bands") == "1":
             return  # a new index (its settings, written with its first articles, say story bands are kept)
         rows = db.execute("SELECT id, signature, CASE WHEN signature IS NULL THEN text END FROM articles")
@@ -67,25 +70,25 @@ class Writer(Catalog):
         db.execute("BEGIN IMMEDIATE")
         db.execute("DELETE FROM story_bands")
         db.executemany("INSERT INTO story_bands(key, article_id) VALUES (?, ?)", band_rows(signatures))
-        self._set(db, story_bands=1)
+        self.put_settings(db, story_bands=1)
         db.execute("COMMIT")
 
     # ----- changing ---------------------------------------------------------
     @contextmanager
-    def _writing(self, settle_text: bool = True) -> Iterator[sqlite3.Connection]:
+    def writing(self, settle_text: bool = True) -> Iterator[sqlite3.Connection]:
         """Be the one writer: take the lock, settle what a dead writer left, and fail in one line (SaveFailed).
 
         A rebuild passes `settle_text=False`: the BM25 index it is about to replace may be what is damaged, so
         the BM25 documents an earlier writer left unsettled are left to the rebuild (which writes them all)."""
         from filelock import FileLock, Timeout
 
-        if self._seen and not (self.folder / DATABASE).exists():
-            raise self._gone()
+        if self.reader.seen and not (self.reader.folder / DATABASE).exists():
+            raise self.reader.gone()
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            self._own_files()  # before the lock file is opened: it may be a link or a FIFO too
-            with FileLock(self.folder / LOCK, timeout=600):
-                db = self._connect()
+            self.reader.folder.mkdir(parents=True, exist_ok=True)
+            self.reader.check_own_files()  # before the lock file is opened: it may be a link or a FIFO too
+            with FileLock(self.reader.folder / LOCK, timeout=600):
+                db = self.reader.connect()
                 try:
                     if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                         db.execute("PRAGMA journal_mode=WAL")
@@ -110,7 +113,7 @@ class Writer(Catalog):
             raise
         except Timeout:
             raise SaveFailed(
-                f"Another program has been changing the index in {self.folder} for ten minutes; "
+                f"Another program has been changing the index in {self.reader.folder} for ten minutes; "
                 "try again when it is done."
             ) from None
         except (
@@ -119,7 +122,7 @@ class Writer(Catalog):
             RuntimeError,
             ValueError,
         ) as exc:  # RuntimeError: FAISS; ValueError: tantivy
-            raise SaveFailed(save_failure(self.folder, exc)) from None
+            raise SaveFailed(save_failure(self.reader.folder, exc)) from None
 
     def _undo(self, db: sqlite3.Connection) -> None:
         """After a failed change: roll back, and remove what it wrote now if the disk lets us (else the next write
@@ -128,7 +131,7 @@ class Writer(Catalog):
             if db.in_transaction:
                 db.execute("ROLLBACK")
             for (name,) in db.execute("SELECT file FROM segments WHERE state='writing'").fetchall():
-                path = own_file(self.folder, SEGMENTS, name, SEGMENT_FILE)
+                path = own_file(self.reader.folder, SEGMENTS, name, SEGMENT_FILE)
                 if path is not None:
                     path.unlink(missing_ok=True)  # frees space even when nothing else can
             self._settle(db)
@@ -141,12 +144,12 @@ class Writer(Catalog):
         Only files of this index's own name patterns (`own_file`) are ever deleted; a row naming anything
         else is dropped from the list without touching the file it names.
         """
-        self._own_files()
+        self.reader.check_own_files()
         self._settle_jobs(db)
         for number, name, state in db.execute(
             "SELECT number, file, state FROM segments WHERE state != 'live'"
         ).fetchall():
-            path = own_file(self.folder, SEGMENTS, name, SEGMENT_FILE)
+            path = own_file(self.reader.folder, SEGMENTS, name, SEGMENT_FILE)
             if path is not None:
                 path.unlink(missing_ok=True)
                 logger.info("Removed segment file %s (%s).", name, state)
@@ -155,16 +158,14 @@ class Writer(Catalog):
                     "Dropped a segment row naming %r, not a file of this index (left alone).", name
                 )
             db.execute("DELETE FROM segments WHERE number=?", (number,))
-        for (
-            path
-        ) in self._temporary_files():  # a local writer killed between writing a segment and renaming it
+        for path in self.temporary_files():  # a local writer killed between writing a segment and renaming it
             path.unlink(missing_ok=True)
             logger.info("Removed %s, left by a writer that did not finish.", path.name)
         self._settle_text()
         rowids = [r[0] for r in db.execute("SELECT rowid FROM unsettled")]
         if rowids and settle_text:
             live = select_in(db, "SELECT rowid, text FROM passages WHERE rowid IN ({})", rowids)
-            self.text.change(add=live, delete=rowids)
+            self.reader.text.change(add=live, delete=rowids)
             db.execute("DELETE FROM unsettled")
 
     def _settle_jobs(self, db: sqlite3.Connection) -> None:
@@ -173,7 +174,7 @@ class Writer(Catalog):
 
         for (key,) in db.execute("SELECT key FROM settings WHERE key LIKE 'job:%'").fetchall():
             lease = own_file(
-                self.folder, SEGMENTS, f"job-{key[4:]}.lock", re.compile(r"job-[0-9a-f]{12}\.lock")
+                self.reader.folder, SEGMENTS, f"job-{key[4:]}.lock", re.compile(r"job-[0-9a-f]{12}\.lock")
             )
             if lease is None:
                 continue  # not a job of ours: `check` reports it as foreign
@@ -190,32 +191,36 @@ class Writer(Catalog):
         # dead job's worker that finished its batch after its job was settled.
         running = {key[4:] for (key,) in db.execute("SELECT key FROM settings WHERE key LIKE 'job:%'")}
         named = {name for (name,) in db.execute("SELECT file FROM segments")}
-        for path in (self.folder / SEGMENTS).glob("job-*"):
+        for path in (self.reader.folder / SEGMENTS).glob("job-*"):
             if path.name[4:16] not in running and path.name not in named and not path.is_dir():
                 path.unlink(missing_ok=True)
 
-    def _temporary_files(self) -> list[Path]:
+    def temporary_files(self) -> list[Path]:
         """Segment files a local writer was still writing (only the lock holder writes them)."""
-        folder = self.folder / SEGMENTS
+        folder = self.reader.folder / SEGMENTS
         if not folder.is_dir() or folder.is_symlink():
             return []
         return [p for p in folder.glob("seg-*.tmp") if TEMPORARY_FILE.fullmatch(p.name)]
 
     def _settle_text(self) -> None:
         """Finish or undo a BM25 rebuild that was interrupted (it builds text.new, then swaps it in)."""
-        text, new, old = self.folder / TEXT, self.folder / TEXT_NEW, self.folder / TEXT_OLD
+        text, new, old = (
+            self.reader.folder / TEXT,
+            self.reader.folder / TEXT_NEW,
+            self.reader.folder / TEXT_OLD,
+        )
         if not new.exists() and not old.exists():
             return
         if not text.exists() and old.is_dir():
             os.replace(old, text)  # killed between the two renames: the old index is whole
         shutil.rmtree(new, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)
-        self.text = FullText(text)
+        self.reader.text = FullText(text)
 
-    def _settings(self, db: sqlite3.Connection) -> dict[str, str]:
+    def settings(self, db: sqlite3.Connection) -> dict[str, str]:
         return dict(db.execute("SELECT key, value FROM settings"))
 
-    def _set(self, db: sqlite3.Connection, **values: Any) -> None:
+    def put_settings(self, db: sqlite3.Connection, **values: Any) -> None:
         db.executemany(
             "INSERT OR REPLACE INTO settings(key, value) VALUES (?, ?)",
             [(k, str(v)) for k, v in values.items()],

@@ -91,3 +91,28 @@ def test_every_command_is_in_the_guide():
     guide = (ROOT / "docs" / "guide.md").read_text(encoding="utf-8")
     missing = [name for name, _ in commands(build_parser())[1:] if name not in guide]
     assert missing == []
+
+
+def own_bases() -> dict[str, list[str]]:
+    """Each class of qa/ and ui/ -> the names of its bases that are classes of the project's own; the typed
+    errors of qa/errors.py left out (a hierarchy by design: callers catch them by kind)."""
+    classes: dict[str, list[str]] = {}
+    for package in PACKAGES:
+        for path in (ROOT / package).rglob("*.py"):
+            if path == ROOT / "qa" / "errors.py":
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ClassDef):
+                    classes[node.name] = [b.id for b in node.bases if isinstance(b, ast.Name)]
+    return {name: [b for b in bases if b in classes] for name, bases in classes.items()}
+
+
+def test_no_class_stands_on_a_chain_of_more_than_two_own_classes():
+    """Parts are composed, not stacked: a class may extend one of the project's own classes, which
+    extends none (the store is its snapshot reader and has its other parts; the engine is an archive)."""
+    bases = own_bases()
+
+    def depth(name: str) -> int:
+        return 1 + max((depth(b) for b in bases.get(name, [])), default=0)
+
+    assert {name: depth(name) for name in bases if depth(name) > 2} == {}

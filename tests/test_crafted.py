@@ -269,7 +269,7 @@ def test_splitting_is_linear_in_alternating_news_and_boilerplate_lines():
         return time.perf_counter() - started
 
     small = min(seconds(2_000) for _ in range(3))
-    large = seconds(60_000)
+    large = min(seconds(60_000) for _ in range(2))  # the best of two: a busy machine's spike is not the code
     assert large / small < 60, (small, large)  # 30 when linear; it was 380 (0.18 s vs 67 s) when quadratic
 
 

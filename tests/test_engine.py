@@ -202,11 +202,11 @@ def test_the_engine_abstains_by_its_readers_own_threshold(seed_index: Path, tmp_
         json.dumps({**card, "no_answer_threshold": 50.0})
     )  # log-odds no answer reaches
     assert not Engine.open(seed_index, Config(reader_model=str(strict))).ask(SEED_QUESTION).answered
-    assert (
-        Engine.open(seed_index, Config(reader_model=str(strict), no_answer_threshold=0.0))
-        .ask(SEED_QUESTION)
-        .answered
-    )
+    from qa.assembly import RankerOff
+
+    with pytest.warns(RankerOff, match="no_answer_threshold set by hand"):  # never silently
+        by_hand = Engine.open(seed_index, Config(reader_model=str(strict), no_answer_threshold=0.0))
+    assert by_hand.ask(SEED_QUESTION).answered
 
 
 def test_top_k_out_of_range_is_refused(engine: Engine):
