@@ -1000,7 +1000,8 @@ def _serve_command(sub: Any) -> None:
     p.add_argument(
         "--mcp",
         action="store_true",
-        help="also serve the tools ask, search and list_articles over MCP at /gradio_api/mcp/ (needs the mcp extra)",
+        help="also serve the tools ask, search, search_articles and list_articles over MCP at /gradio_api/mcp/ "
+        "(needs the mcp extra)",
     )
     _engine_options(p)
     p.set_defaults(func=cmd_serve)
@@ -1009,7 +1010,7 @@ def _serve_command(sub: Any) -> None:
 def _mcp_and_watch_commands(sub: Any) -> None:
     p = sub.add_parser(
         "mcp",
-        help="serve the tools ask, search and list_articles to an AI assistant over MCP on stdio",
+        help="serve the tools ask, search, search_articles and list_articles to an AI assistant over MCP on stdio",
         description="Model Context Protocol on stdin/stdout, for assistants that start a command (Claude Desktop, "
         'IDEs); docs/guide.md has the configuration to paste. Needs the mcp extra: pip install "qa-news[mcp]".',
     )

@@ -54,7 +54,7 @@ def build_server(engine: Engine) -> Any:
         ) from None
     tools = Tools(engine)
     server = FastMCP("qa-news", instructions=INSTRUCTIONS)
-    for method in (tools.ask, tools.search, tools.list_articles):
+    for method in (tools.ask, tools.search, tools.search_articles, tools.list_articles):
         server.add_tool(tool_errors(method), name=method.__name__, structured_output=True)
     return server
 

@@ -9,6 +9,7 @@ cited from, never whole passages unless a search asks for them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from qa.answers import Answer, Result
@@ -122,7 +123,7 @@ def article_view(article: Article, passages: int) -> dict[str, Any]:
 
 
 class Tools:
-    """The three tools over one engine. `asker` answers questions: the engine, or the page's shared batcher."""
+    """The tools over one engine. `asker` answers questions: the engine, or the page's shared batcher."""
 
     def __init__(self, engine: Engine, asker: Callable[..., Result] | None = None) -> None:
         self.engine = engine
@@ -188,6 +189,48 @@ class Tools:
             filters=filters_from(since, until, source, as_of),
         )
         return [passage_view(h) for h in hits]
+
+    def search_articles(
+        self,
+        query: str = "",
+        as_of: str = "",
+        since: str = "",
+        until: str = "",
+        source: str = "",
+        limit: int = 20,
+        sort: str = "relevance",
+        like: str = "",
+    ) -> dict[str, Any]:
+        """Search the news like a desk: the articles that best match, grouped, with counts by source and day.
+
+        Args:
+            query: what to look for, as a question or keywords (or empty with `like`).
+            as_of: search as on this day (YYYY-MM-DD): nothing published after it. Empty: everything.
+            since: only articles published on or after this date (YYYY-MM-DD). Empty: no bound.
+            until: only articles published on or before this date (YYYY-MM-DD). Empty: no bound.
+            source: only articles from this source, without regard to case. Empty: all.
+            limit: how many passages to look at, 1 to 50 (default 20); their articles are returned.
+            sort: "relevance" (default) or "date" (newest first).
+            like: an article's id: find articles like it (its title and opening are the query; it is left out).
+
+        Returns:
+            articles (each with title, date, source, url, story and its passages' snippets, the query's words
+            marked), and facets: articles by source and by day (a date histogram), undated, without source.
+        """
+        from qa.desk import facets, group_by_article
+
+        filters = filters_from(since, until, source, as_of)
+        if like:
+            found = self.engine.article(like)
+            if found is None:
+                raise NotFound(f"No article has the id {like!r}; list_articles lists them.")
+            query = f"{found.title}. {found.text[:400]}"
+            filters = replace(filters or Filters(), exclude=[*(filters.exclude if filters else []), like])
+        if not query.strip():
+            raise InputError("Give a query to search for, or an article's id to find articles like it.")
+        hits = self.engine.search(query, top_k=whole_number(limit, "limit", 1, 50), filters=filters)
+        articles = group_by_article(hits, query, sort)
+        return {"query": query, "sort": sort, "articles": articles, "facets": facets(articles)}
 
     def article(self, article_id: str) -> dict[str, Any]:
         """One article: its text and what is known of it (id, title, date, source, url, passages).

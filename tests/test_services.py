@@ -148,7 +148,7 @@ def test_the_docs_curl_lines_run_against_a_real_page(signed_server):
     )
     readme = [line for line in (ROOT / "README.md").read_text().splitlines() if line.startswith("curl ")]
     lines = readme + [line for line in guide.splitlines() if line.startswith("curl ")]
-    assert len(readme) >= 2 and len(lines) >= 11
+    assert len(readme) >= 2 and len(lines) >= 13
     said = {}
     for line in lines:
         command = line.replace("http://127.0.0.1:7860", url) + " -w '\\n%{http_code}'"
@@ -165,6 +165,10 @@ def test_the_docs_curl_lines_run_against_a_real_page(signed_server):
         "answers"
     ]  # as of today the harbour article answers; as of 2025-03-01 it did not exist
     assert "Kiel" in (first["answer"] or first["likely"]["text"]) and "Kiel" not in json.dumps(early)
+    desk = next(said[line] for line in lines if '"articles": true, "sort": "date"' in line)
+    assert desk["articles"][0]["article_id"] == "trump-putin-budapest-summit" and desk["facets"]["days"]
+    alike = next(said[line] for line in lines if '"like"' in line)  # the seed index's one article left out
+    assert alike["articles"] == [] and alike["facets"]["days"] == []  # an empty histogram, not an error
     status, listing = call(url + "/api/v1/articles?source=city%20wire")
     assert status == 200 and listing["articles"] == []  # the guide's DELETE line removed it
 
@@ -179,13 +183,14 @@ async def mcp_session(transport: Any, work: Any) -> Any:
 
 
 async def use_tools(session: Any) -> dict[str, Any]:
-    """What a test needs from the three tools: their names, and a few results (text parsed as JSON)."""
+    """What a test needs from the tools: their names, and a few results (text parsed as JSON)."""
     names = sorted(t.name for t in (await session.list_tools()).tools)
     answered = await session.call_tool("ask", {"question": SEED_QUESTION})
     unknown = await session.call_tool("ask", {"question": UNANSWERABLE})
     empty = await session.call_tool("ask", {"question": "   "})
     listing = await session.call_tool("list_articles", {"limit": 5})
     found = await session.call_tool("search", {"query": "Budapest summit", "limit": 2})
+    desk = await session.call_tool("search_articles", {"query": "Budapest summit", "sort": "date"})
     return {
         "names": names,
         "answer": as_json(answered),
@@ -193,6 +198,7 @@ async def use_tools(session: Any) -> dict[str, Any]:
         "empty": (empty.isError, empty.content[0].text),
         "listing": as_json(listing),
         "found": as_json(found),
+        "desk": as_json(desk),
     }
 
 
@@ -203,7 +209,7 @@ def as_json(result: Any) -> Any:
 
 
 def check_tools(seen: dict[str, Any]) -> None:
-    assert seen["names"] == ["ask", "list_articles", "search"]
+    assert seen["names"] == ["ask", "list_articles", "search", "search_articles"]
     assert "Rubio" in seen["answer"]["answer"] and seen["answer"]["citation"]["sentence"] == RUBIO_SENTENCE
     assert seen["unknown"]["answer"] is None and seen["unknown"]["says"] == "The articles don't say."
     assert (
@@ -211,6 +217,10 @@ def check_tools(seen: dict[str, Any]) -> None:
     )
     assert seen["listing"]["articles"][0]["id"] == "trump-putin-budapest-summit"
     assert len(seen["found"]) == 2
+    desk = seen["desk"]  # the seed index holds one article: one group, one day, one source
+    assert [a["article_id"] for a in desk["articles"]] == ["trump-putin-budapest-summit"]
+    assert "<mark>Budapest</mark>" in desk["articles"][0]["passages"][0]["snippet"]
+    assert desk["facets"]["days"] == [{"day": "2025-10-17", "articles": 1}] and desk["facets"]["undated"] == 0
 
 
 def test_the_mcp_tools_over_stdio(index_copy: Path):

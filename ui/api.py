@@ -67,12 +67,17 @@ class ManyQuestions(Strict):
 
 
 class SearchRequest(Strict):
-    query: str = Field(description="what to look for, as a question or keywords")
+    query: str = Field("", description="what to look for, as a question or keywords (with like: may be empty)")
     as_of: str = Field("", description="search as on this day (YYYY-MM-DD); empty: everything")
     since: str = ""
     until: str = ""
     source: str = ""
-    limit: int = Field(5, description="passages to return, 1 to 20")
+    limit: int = Field(5, description="passages to return, 1 to 20 (with articles: to look at, 1 to 50)")
+    articles: bool = Field(
+        False, description="the news desk's view: articles grouped, with counts by source and by day"
+    )
+    sort: str = Field("relevance", description='with articles: "relevance" or "date" (newest first)')
+    like: str = Field("", description="with articles: an article's id, to find articles like it")
 
 
 class NewArticle(Strict):
@@ -163,9 +168,14 @@ def build_api(service: PageService) -> FastAPI:
             raise InputError(f"Send 1 to {MOST_QUESTIONS} questions at once, not {len(request.questions)}.")
         return {"answers": [service.tools.ask(**q.model_dump()) for q in request.questions]}
 
-    @api.post("/search", summary="The passages that best match a query")
-    def search(request: SearchRequest) -> list[dict[str, Any]]:
-        return service.tools.search(**request.model_dump())
+    @api.post("/search", summary="The passages that best match a query, or (articles) the desk's view")
+    def search(request: SearchRequest) -> list[dict[str, Any]] | dict[str, Any]:
+        asked = request.model_dump()
+        if asked.pop("articles"):
+            return service.tools.search_articles(**asked)
+        if asked.pop("sort") != "relevance" or asked.pop("like"):
+            raise InputError('sort and like go with "articles": true (the desk\'s view of a search).')
+        return service.tools.search(**asked)
 
     @api.get("/articles", summary="The articles, newest first, a page at a time")
     def articles(

@@ -419,7 +419,12 @@ def api_endpoints(service: PageService, handlers: PageHandlers, mcp: bool) -> No
     visibility: Any = "undocumented" if mcp else "public"
     gr.api(handlers.api_ask, api_name="ask", concurrency_limit=ASK_CONCURRENCY, api_visibility=visibility)
     if mcp:
-        for tool in (service.tools.ask, service.tools.search, service.tools.list_articles):
+        for tool in (
+            service.tools.ask,
+            service.tools.search,
+            service.tools.search_articles,
+            service.tools.list_articles,
+        ):
             gr.api(
                 as_tool(tool),
                 api_name=f"tool_{tool.__name__}",
