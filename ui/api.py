@@ -67,7 +67,9 @@ class ManyQuestions(Strict):
 
 
 class SearchRequest(Strict):
-    query: str = Field("", description="what to look for, as a question or keywords (with like: may be empty)")
+    query: str = Field(
+        "", description="what to look for, as a question or keywords (with like: may be empty)"
+    )
     as_of: str = Field("", description="search as on this day (YYYY-MM-DD); empty: everything")
     since: str = ""
     until: str = ""
