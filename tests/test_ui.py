@@ -391,3 +391,56 @@ def test_bold_text_is_set_in_the_pages_own_font_from_its_complete_files(server, 
             style,
         )
     page.close()
+
+
+def search(page, query: str) -> None:
+    """Search from the Search tab and wait for its results to change."""
+    page.get_by_role("tab", name="Search").click()
+    results = page.locator("#search-results")
+    before = results.inner_html()
+    page.locator("#search-query textarea").fill(query)
+    page.locator("#search").click()
+    page.wait_for_function(
+        "prev => { const r = document.querySelector('#search-results');"
+        " return r && r.innerHTML !== prev && !r.querySelector('.pending'); }",
+        arg=before,
+        timeout=120_000,
+    )
+
+
+def test_the_search_tab_groups_articles_draws_their_days_and_finds_more_like_one(
+    server, browser, tmp_path: Path
+):
+    url, _ = server
+    page = open_page(browser, url)
+    search(page, "Budapest summit")
+    result = page.locator("#search-results .result[data-id='trump-putin-budapest-summit']")
+    result.wait_for(timeout=60_000)
+    assert "Trump plans to meet Putin in Budapest" in result.inner_text()
+    assert "Budapest" in [m.inner_text() for m in result.locator("mark").all()]  # the query's words marked
+    page.locator("#histogram").wait_for(state="visible", timeout=30_000)  # the days of the articles found
+    page.locator("#histogram canvas, #histogram svg").first.wait_for(timeout=30_000)  # drawn
+    page.screenshot(path=str(tmp_path / "search.png"), full_page=True)
+
+    # The as-of day is the Ask tab's: asked as of a day before the seed article, nothing is found.
+    page.get_by_role("tab", name="Ask").click()
+    page.locator("#filters").click()
+    page.locator("#as-of input, #as-of textarea").first.fill("2025-10-01")
+    search(page, "Budapest summit")
+    page.locator("#no-results").wait_for(timeout=60_000)
+    page.get_by_role("tab", name="Ask").click()
+    page.locator("#as-of input, #as-of textarea").first.fill("")
+
+    # More like this: the article chosen is left out of what is like it.
+    search(page, "Budapest summit")
+    page.locator("#like input").click()
+    page.get_by_role("option", name="Trump plans to meet Putin in Budapest").click()
+    page.locator("#more-like").click()
+    page.wait_for_function(  # the seed index holds no other article: nothing like it, said in words
+        "() => { const r = document.querySelector('#search-results');"
+        " return r.querySelector('#no-results') || (r.querySelector('.result') &&"
+        " !r.querySelector(\"[data-id='trump-putin-budapest-summit']\")); }",
+        timeout=120_000,
+    )
+    assert page.locator("#search-results .result[data-id='trump-putin-budapest-summit']").count() == 0
+    page.close()

@@ -24,6 +24,7 @@ from starlette.routing import Mount
 from qa.config import FILE_TYPES, Config, default_index_dir
 from qa.errors import InputError, QAError, one_line
 from ui.api import API_PREFIX, SignInGuard, build_api
+from ui.desk_page import search_tab
 from ui.guards import OriginGuard, UploadGuard, install_cors
 from ui.service import (  # noqa: F401 - the page's names, kept importable from here
     MAX_FILES,
@@ -296,6 +297,8 @@ def build_app(service: PageService, mcp: bool = False) -> gr.Blocks:
         )
         with gr.Tab("Ask"):
             asking = ask_tab(service, handlers)
+        with gr.Tab("Search"):
+            search_tab(service, asking["as_of"])
         with gr.Tab("Library"):
             library = library_tab(service)
         shown = [library["stats"], library["table"], library["chosen"], asking["examples"]]
@@ -354,7 +357,7 @@ def ask_tab(service: PageService, handlers: PageHandlers) -> dict[str, Any]:
         ).then(
             handlers.examples_update, None, examples, api_visibility="undocumented", show_progress="hidden"
         )
-    return {"examples": examples}
+    return {"examples": examples, "as_of": as_of}
 
 
 def library_tab(service: PageService) -> dict[str, Any]:
