@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from qa.answer_types import candidate_types, content_words
 from qa.articles import Article
 from qa.boilerplate import boilerplate_spans, never_answers
 from qa.config import AbstainRule
@@ -293,8 +294,6 @@ def timeline(
     answers from other stories (they stay candidates); an undated best answer has no day to compare with."""
     if not answers or day_number(answers[0].citation.date) is None:
         return []
-    from qa.answer_types import candidate_types, content_words
-
     best, stories = answers[0], stories or {}
     story = stories.get(best.citation.article_id, frozenset())
     kinds = candidate_types(best.text)

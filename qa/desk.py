@@ -15,6 +15,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from qa.answer_types import content_words
+from qa.errors import InputError
 
 if TYPE_CHECKING:
     from qa.passages import Hit
@@ -45,8 +46,6 @@ def group_by_article(hits: list[Hit], query: str, sort: str = "relevance") -> li
     """One entry per article found, in the order of its best passage (or newest first, `sort="date"`;
     undated articles last), each with its passages' snippets."""
     if sort not in SORTS:
-        from qa.errors import InputError
-
         raise InputError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}.")
     words = content_words(query)
     groups: dict[str, dict[str, Any]] = {}
