@@ -9,7 +9,7 @@ passages a second on two cores), so an add can hand it to Ray Data:
 Each batch of passages becomes one segment file, written by the worker into the
 index folder (on a cluster: a folder every node mounts). The driver then commits
 the articles, passages and segment files in one transaction, through the same
-commit protocol as a local add (Store.staging / commit_staged): a job that
+commit protocol as a local add (store.jobs: Staging.staging / commit_staged): a job that
 fails or is interrupted leaves the index as it was, and its files are removed by
 the next write. The result equals a local add: same articles, passage boundaries,
 ids and vectors (the int8 encoder computes each passage on its own).
@@ -225,7 +225,7 @@ def embed_and_commit(
     _ = embedder.model  # export the int8 graph into the cache once, before the workers look for it
     with (
         Runtime(options) as ray,
-        index.staging(len(passages), replace_all, embedder.encoder) as job,
+        index.jobs.staging(len(passages), replace_all, embedder.encoder) as job,
         _one_line(ray),
     ):
         rows = [{"rowid": job.first + n, "text": p.text} for n, p in enumerate(passages)]
@@ -249,7 +249,7 @@ def embed_and_commit(
                 for record in _records(dataset):
                     written.append(record)
                     bar.update(record["vectors"])
-        return index.commit_staged(
+        return index.jobs.commit_staged(
             job, articles, passages, written, signatures, replace_all, embedder.encoder
         )
 

@@ -42,7 +42,9 @@ TEMPORARY_FILE = re.compile(
     r"seg-\d{6,}\.faiss\.[0-9a-f]{12}\.tmp"
 )  # a local writer's (files.temporary_name)
 JOB_ID = re.compile(r"[0-9a-f]{12}")
-RUNNING_JOBS: set[str] = set()  # the distributed adds this process is running (see Store.staging)
+RUNNING_JOBS: set[str] = (
+    set()
+)  # the distributed adds this process is running (see Staging.staging, store.jobs)
 
 
 SCHEMA = """

@@ -29,7 +29,6 @@ elsewhere; anything else is reported by `check` as foreign and never opened or d
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +43,7 @@ from qa.layout import Stats
 from qa.maintenance import Maintenance
 from qa.passages import Passage
 from qa.snapshots import APPROXIMATE_ABOVE, StoreReader
-from qa.staging import Job, Staging
+from qa.staging import Staging
 from qa.writing import Writer
 
 
@@ -55,9 +54,9 @@ class Store(StoreReader):
     and it has its parts, each handed the reader (and the parts it works through) when the store is made:
     `catalog` (`qa.catalog.Catalog`, questions about articles), `writer` (`qa.writing.Writer`, the one
     writer's lock, settling, story bands), `commits` (`qa.commits.Commits`, adds, removals, merges),
-    `staging` (`qa.staging.Staging`, Ray jobs) and `maintenance` (`qa.maintenance.Maintenance`, check,
-    rebuild). The methods below are the store's one face to its callers; the folder's layout and schema are
-    in `qa.layout`.
+    `jobs` (`qa.staging.Staging`, Ray jobs: qa.distributed calls it directly) and `maintenance`
+    (`qa.maintenance.Maintenance`, check, rebuild). The methods below are the store's face to its other
+    callers; the folder's layout and schema are in `qa.layout`.
 
     Args:
         folder: the index folder.
@@ -139,25 +138,6 @@ class Store(StoreReader):
 
     def optimize(self) -> int:
         return self.commits.optimize()
-
-    def staging(
-        self, passages: int, replace_all: bool = False, encoder: str | None = None
-    ) -> AbstractContextManager[Job]:
-        """See `Staging.staging`."""
-        return self.jobs.staging(passages, replace_all, encoder)
-
-    def commit_staged(
-        self,
-        job: Job,
-        articles: Sequence[Article],
-        passages: Sequence[Passage],
-        written: Sequence[dict[str, Any]],
-        signatures: dict[str, bytes] | None = None,
-        replace_all: bool = False,
-        encoder: str | None = None,
-    ) -> dict[str, str]:
-        """See `Staging.commit_staged`."""
-        return self.jobs.commit_staged(job, articles, passages, written, signatures, replace_all, encoder)
 
     # ----- looking after it (Maintenance) --------------------------------------
     def check(self, quick: bool = False) -> list[str]:
