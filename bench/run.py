@@ -79,11 +79,11 @@ def query_encoding(int8: Engine, fp32: Engine, questions: list[str]) -> dict[str
     """Milliseconds to encode one question, int8 (ONNX) against fp32 (sentence-transformers), interleaved."""
     times: dict[str, list[float]] = {"int8": [], "fp32": []}
     for engine in (int8, fp32):
-        engine.query_encoder.encode(questions[:1])  # load
+        engine.asker.query_encoder.encode(questions[:1])  # load
     for q in questions:
         for name, engine in (("int8", int8), ("fp32", fp32)):
             t0 = time.perf_counter()
-            engine.query_encoder.encode([q])
+            engine.asker.query_encoder.encode([q])
             times[name].append((time.perf_counter() - t0) * 1000)
     return {f"{k}_ms_median": percentile(v, 50) for k, v in times.items()}
 

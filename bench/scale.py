@@ -165,7 +165,7 @@ def build(corpus: Corpus, folder: Path, size: int) -> None:
 def measure(corpus: Corpus, folder: Path, size: int) -> dict:
     """Everything timed on a built index (run in its own process, so RSS is the index's own)."""
     from qa.config import Config
-    from qa.reranking import PassageRanker
+    from qa.passage_ranking import PassageRanker
     from qa.retrieval import Retriever
     from qa.store import Store
 

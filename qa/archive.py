@@ -1,6 +1,6 @@
 """The archive side of the engine: an index folder opened or made, articles added, replaced and removed,
-copies of one story found, and what it holds listed. `qa.engine.Engine` adds asking on top of it; callers
-use Engine.
+copies of one story found, and what it holds listed. A `qa.engine.Engine` has one (and an `Asker` beside
+it); callers use Engine.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import shutil
 import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from qa.adding import Adder, AddReport, NeedsFreshFolder
 from qa.articles import Article
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from qa.distributed import RayOptions
 
 logger = logging.getLogger(__name__)
-Opened = TypeVar("Opened", bound="Archive")
 
 
 def _checked(index_dir: object, config: object) -> tuple[Path, Config]:
@@ -86,13 +85,13 @@ class Archive:
     # ----- opening ----------------------------------------------------------
     @classmethod
     def create(
-        cls: type[Opened],
+        cls,
         index_dir: str | Path,
         config: Config | None = None,
         progress: bool = False,
         force: bool = False,
-    ) -> Opened:
-        """An empty engine that will save into `index_dir` (nothing is written until articles are added).
+    ) -> Archive:
+        """An empty archive that will save into `index_dir` (nothing is written until articles are added).
 
         A folder that holds other things than an index is refused unless `force` is set.
         """
@@ -110,7 +109,7 @@ class Archive:
 
     @classmethod
     def build(
-        cls: type[Opened],
+        cls,
         paths: Iterable[str | Path],
         index_dir: str | Path,
         config: Config | None = None,
@@ -118,7 +117,7 @@ class Archive:
         force: bool = False,
         strict: bool = False,
         ray: RayOptions | None = None,
-    ) -> Opened:
+    ) -> Archive:
         """A new index from files and folders; it replaces any index in `index_dir` only once complete.
 
         A folder that holds other things than an index is refused unless `force` is set.
@@ -146,9 +145,7 @@ class Archive:
         return engine
 
     @classmethod
-    def open(
-        cls: type[Opened], index_dir: str | Path, config: Config | None = None, progress: bool = False
-    ) -> Opened:
+    def open(cls, index_dir: str | Path, config: Config | None = None, progress: bool = False) -> Archive:
         """Open a saved index; refuses one built with another embedding model than `config` names."""
         index_dir, config = _checked(index_dir, config)
         index = Store.open(index_dir, config.approximate_threshold())
@@ -162,9 +159,7 @@ class Archive:
         return cls(Path(index_dir), index, config, progress)
 
     @classmethod
-    def upgrade(
-        cls: type[Opened], index_dir: str | Path, config: Config | None = None, progress: bool = False
-    ) -> Opened:
+    def upgrade(cls, index_dir: str | Path, config: Config | None = None, progress: bool = False) -> Archive:
         """Convert an index written in format 1 to the current format, keeping its vectors.
 
         The old files are removed only once the new index is committed; an
@@ -190,8 +185,8 @@ class Archive:
 
     @classmethod
     def open_or_seed(
-        cls: type[Opened], index_dir: str | Path, config: Config | None = None, progress: bool = False
-    ) -> Opened:
+        cls, index_dir: str | Path, config: Config | None = None, progress: bool = False
+    ) -> Archive:
         """Open an index; the built-in default one (see `qa.config.is_seeded_default`) is first built from the
         seed article. A folder named by $QA_INDEX_DIR that holds no index is refused, as --index-dir is."""
         index_dir, config = _checked(index_dir, config)
@@ -212,7 +207,7 @@ class Archive:
         return cls.open(index_dir, config, progress)
 
     @classmethod
-    def open_or_create(cls: type[Opened], index_dir: str | Path, config: Config | None = None) -> Opened:
+    def open_or_create(cls, index_dir: str | Path, config: Config | None = None) -> Archive:
         """The index at `index_dir` (the default one seeded first), or a new empty one when the folder has none."""
         index_dir, config = _checked(index_dir, config)
         if Store.exists(index_dir) or is_seeded_default(index_dir):

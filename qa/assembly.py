@@ -2,7 +2,7 @@
 
 Everything between the reader and what a surface shows happens here, in this order: the spans of every
 passage read are merged into answers and cited (`qa.answers.merge`); they are ranked, by the learned
-answer ranker where one serves this reader (`qa.ranking`), else by the recency rule with calibrated
+answer ranker where one serves this reader (`qa.answer_ranking`), else by the recency rule with calibrated
 confidence shared among them; the no-answer decision is taken; and the other answers from dated articles
 become the timeline. Early stopping in the reading asks the same rules (`sure_enough`), so the decision
 to stop reading and the decision to answer use the configured no-answer rule alike.
@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from qa.answer_ranking import AnswerRanker
 from qa.answers import Answer, Result, merge, prefer_recent, recency_for, share_confidence, timeline
 from qa.articles import Article
 from qa.config import SHIPPED_RANKER, SHIPPED_READER, AbstainRule, Config
 from qa.errors import InputError
-from qa.ranking import AnswerRanker
 from qa.reading import Reading, answerability
 
 if TYPE_CHECKING:

@@ -129,13 +129,13 @@ class Config:
     # else 0 (see qa.answers.prefer_recent).
     recency: float | None = None
     # Candidate answers are ranked, given a confidence and kept or withheld by a learned ranker
-    # (qa.ranking, fitted by scripts/fit_ranker.py for the shipped reader; its card says on what).
+    # (qa.answer_ranking, fitted by scripts/fit_ranker.py for the shipped reader; its card says on what).
     # "rules" (or None, ""): the rules before it: the reader's answerability ranks them, `recency` moves
     # newer ones up, and the no-answer threshold decides. Setting any of no_answer_threshold, abstain_on,
     # recency by hand also picks the rules, and says so (qa.assembly.ranker_note: a warning, a CLI note).
     answer_ranker: str | None = str(SHIPPED_RANKER)
     # The hybrid search's first `candidates` passages are reordered by a learned P(holds the answer) over
-    # news features (qa.reranking, fitted by scripts/passage_ranking.py); archives without dates keep the
+    # news features (qa.passage_ranking, fitted by scripts/passage_ranking.py); archives without dates keep the
     # search's order. None or "": the search's order.
     passage_ranker: str | None = str(SHIPPED_PASSAGE_RANKER)
     device: str = "cpu"

@@ -5,7 +5,7 @@ A question's "this week", "last month" or "yesterday" is read against the day it
 window of days; a sentence's "on Feb. 24", "in March", "next month" or "tomorrow" against its article's
 date into windows of its own. An answer whose cited sentence speaks only of times outside the question's
 window ("Holi", a March festival, for a February "this month" question; next month's primary for a "this
-week" one) is about another time; the answer ranker (qa.ranking) reads that as a feature. Days are
+week" one) is about another time; the answer ranker (qa.answer_ranking) reads that as a feature. Days are
 `datetime.date.toordinal()` numbers, windows inclusive (first, last).
 """
 

@@ -3,7 +3,8 @@
 `Engine.search` gives passages best first (one per story: syndicated copies are folded by retrieval). A desk
 wants articles: each with its title, date, source, link and its matching passages, the words of the query
 marked in a snippet; sorted by relevance or by date; and counts to narrow by: how many of the articles found
-come from each source and from each day (a date histogram). The counts are of the articles found (the
+come from each source and from each day (a date histogram), and how many stories they tell (articles that
+share a story band of the store's near-duplicate search are one story). The counts are of the articles found (the
 search's best `limit` passages), not of the whole archive: a search ranks, it does not filter.
 """
 
@@ -79,6 +80,24 @@ def group_by_article(hits: list[Hit], query: str, sort: str = "relevance") -> li
     return ordered
 
 
+def mark_stories(articles: list[dict[str, Any]], keys: dict[str, frozenset[int]]) -> None:
+    """Gather the articles found into stories: an article that shares a story band key (qa.duplicates: the
+    store's near-duplicate bands) with a better-placed one belongs to that one's story. Each article's
+    "story" becomes the id of its story's best-placed article, and that lead lists the others in
+    "same_story" (in their order)."""
+    lead_of: dict[int, str] = {}
+    by_id = {a["article_id"]: a for a in articles}
+    for article in sorted(articles, key=lambda a: a["rank"]):
+        own = keys.get(article["article_id"], frozenset())
+        lead = next((lead_of[k] for k in sorted(own) if k in lead_of), article["article_id"])
+        article["story"] = lead
+        article.setdefault("same_story", [])
+        if lead != article["article_id"]:
+            by_id[lead]["same_story"].append(article["article_id"])
+        for key in own:
+            lead_of.setdefault(key, lead)
+
+
 def facets(articles: list[dict[str, Any]]) -> dict[str, Any]:
     """How many of the articles found come from each source (most first) and from each day (in order), and
     how many have no date or no source."""
@@ -89,6 +108,7 @@ def facets(articles: list[dict[str, Any]]) -> dict[str, Any]:
             {"source": s, "articles": n} for s, n in sorted(sources.items(), key=lambda x: (-x[1], x[0]))
         ],
         "days": [{"day": d, "articles": n} for d, n in sorted(days.items())],
+        "stories": len({a["story"] for a in articles}),
         "undated": sum(1 for a in articles if not a["date"]),
         "no_source": sum(1 for a in articles if not a["source"]),
     }

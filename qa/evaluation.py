@@ -320,7 +320,7 @@ def evaluate_open(
         hits_per_question = engine.search_many(questions, top_k=depth, retrieval=config.retrieval)
         recall, rows, shown = _ask_all(engine, examples, hits_per_question, orphaned, ks, progress)
     result = _open_scores(rows, recall, len(articles), ks, config, engine)
-    if (engine.assembly.calibration is not None or engine.assembly.ranker is not None) and shown:
+    if (engine.asker.assembly.calibration is not None or engine.asker.assembly.ranker is not None) and shown:
         result.update(_calibration_scores(shown))
     if orphan:
         result.update(_orphan_scores(rows, orphan, len(orphaned)))
@@ -368,7 +368,7 @@ def _open_scores(
 ) -> dict[str, Any]:
     present = [r for r in rows if not r[0]]
     n = max(1, len(present))
-    ranker = engine.assembly.ranker
+    ranker = engine.asker.assembly.ranker
     return {
         "count": len(rows),
         "paragraphs": paragraphs,
@@ -380,7 +380,7 @@ def _open_scores(
         **{f"recall@{k}": recall[k] / n for k in ks},
         "retrieval": config.retrieval,
         "top_k": config.top_k,
-        "threshold": (ranker.thresholds or ranker.threshold) if ranker else engine.assembly.threshold,
+        "threshold": (ranker.thresholds or ranker.threshold) if ranker else engine.asker.assembly.threshold,
     }
 
 

@@ -3,7 +3,7 @@
 Each kind of search is a `Searcher`: given a snapshot of the store, the questions, how deep to go and
 what a filter keeps, it returns each question's (row id, score) list, best first. The retriever runs one
 or both, fuses them, folds syndicated copies into one story and, for news, lets the passage ranker
-reorder the candidates (qa.reranking).
+reorder the candidates (qa.passage_ranking).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from qa.dates import day_number
 from qa.embeddings import Embedder
 from qa.filtering import Filters, Kept
 from qa.fusion import Ranked, fuse
+from qa.passage_ranking import PassageRanker
 from qa.passages import Hit
-from qa.reranking import PassageRanker
 from qa.snapshots import Snapshot
 from qa.store import Store
 
@@ -69,7 +69,9 @@ class Retriever:
         self.searchers: dict[str, Searcher] = {"dense": DenseSearcher(embedder), "bm25": BM25Searcher()}
         self.candidates = candidates
         self.rrf_k = rrf_k
-        self.passage_ranker = passage_ranker  # reorders the hybrid search's first `candidates` (qa.reranking)
+        self.passage_ranker = (
+            passage_ranker  # reorders the hybrid search's first `candidates` (qa.passage_ranking)
+        )
 
     def search(
         self, question: str, top_k: int = 5, mode: Retrieval = "hybrid", filters: Filters | None = None

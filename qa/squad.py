@@ -1,8 +1,8 @@
 """SQuAD-format data and the official EM/F1 scoring.
 
-The normalisation follows the official SQuAD v1.1/v2.0 evaluation script
-(lower-case, strip punctuation and English articles, collapse whitespace), so
-our numbers are comparable with published ones.
+The normalisation (qa/text.py) follows the official SQuAD v1.1/v2.0 evaluation
+script (lower-case, strip punctuation and English articles, collapse
+whitespace), so our numbers are comparable with published ones.
 """
 
 from __future__ import annotations
@@ -11,12 +11,11 @@ import collections
 import gzip
 import json
 import random
-import re
-import string
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from qa.errors import InputError
+from qa.text import normalize_answer
 
 
 @dataclass
@@ -145,22 +144,6 @@ def realistic_mix(examples: list[SquadExample], seed: int = 13) -> tuple[list[Sq
         mixed.append(replace(e, id=f"{e.id}/{kind}", context=context, answers=[], answer_starts=[]))
         kinds.append(kind)
     return mixed, kinds
-
-
-# A regex deletes ASCII punctuation as str.translate would, several times faster on text that is not all
-# ASCII (curly quotes: news), where translate loses its fast path.
-PUNCTUATION = re.compile(f"[{re.escape(string.punctuation)}]")
-ARTICLES = re.compile(r"\b(a|an|the)\b")
-
-
-def normalize_answer(text: str) -> str:
-    """Official SQuAD normalisation (lower case; ASCII punctuation, articles and extra spaces removed)."""
-    return " ".join(ARTICLES.sub(" ", PUNCTUATION.sub("", text.lower())).split())
-
-
-def normalized_words(text: str) -> set[str]:
-    """The words of `text` as `normalize_answer` splits them, articles included (for looking words up)."""
-    return set(PUNCTUATION.sub("", text.lower()).split())
 
 
 def exact_match(prediction: str, truth: str) -> float:

@@ -214,10 +214,12 @@ class Tools:
             like: an article's id: find articles like it (its title and opening are the query; it is left out).
 
         Returns:
-            articles (each with title, date, source, url, story and its passages' snippets, the query's words
-            marked), and facets: articles by source and by day (a date histogram), undated, without source.
+            articles (each with title, date, source, url, its passages' snippets with the query's words marked,
+            and its story: the id of the best-placed article found that tells the same story, which lists the
+            others in same_story), and facets: articles by source and by day (a date histogram), stories,
+            undated, without source.
         """
-        from qa.desk import facets, group_by_article
+        from qa.desk import facets, group_by_article, mark_stories
 
         filters = filters_from(since, until, source, as_of)
         if like:
@@ -230,6 +232,7 @@ class Tools:
             raise InputError("Give a query to search for, or an article's id to find articles like it.")
         hits = self.engine.search(query, top_k=whole_number(limit, "limit", 1, 50), filters=filters)
         articles = group_by_article(hits, query, sort)
+        mark_stories(articles, self.engine.index.story_keys([a["article_id"] for a in articles]))
         return {"query": query, "sort": sort, "articles": articles, "facets": facets(articles)}
 
     def article(self, article_id: str) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from qa.engine import Engine, as_of_filters  # noqa: E402
 from qa.errors import InputError  # noqa: E402
 from qa.passages import CHARS_PER_WORD  # noqa: E402
 from qa.retrieval import Filters  # noqa: E402
-from qa.squad import normalize_answer  # noqa: E402
+from qa.text import normalize_answer  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 INDEXES = {2023: RESULTS / "realtimeqa-index", 2025: RESULTS / "realtimeqa-2025-index"}
@@ -50,7 +50,9 @@ def collect(
     """The hits and readings of one question, as `Engine.ask_many` would get them with top_k = depth and
     every passage read."""
     filters = as_of_filters(Filters(exclude=exclude) if exclude else None, as_of)
-    hits = engine.retriever.batch_search([question], depth, engine.check_search(None, filters), filters)[0]
+    hits = engine.asker.retriever.batch_search(
+        [question], depth, engine.check_search(None, filters), filters
+    )[0]
     limit = 4 * CHARS_PER_WORD * engine.config.passage_words
     readings = engine.reader.read_pairs([question] * len(hits), [h.passage.text[:limit] for h in hits])
     roots = {h.article.copy_of or h.article.id for h in hits}

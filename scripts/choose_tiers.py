@@ -24,8 +24,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from qa.answer_ranking import AnswerRanker  # noqa: E402
 from qa.config import SHIPPED_RANKER  # noqa: E402
-from qa.ranking import AnswerRanker  # noqa: E402
 
 # The aims each threshold is chosen at on the fit data. Picking the lowest point that meets an aim sits on its
 # edge, so the answer tier is chosen at 70 %: on 2023's fit half, 4-fold cross-validation by week holds the
@@ -93,7 +93,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("rows", type=Path, nargs="+", help="files written by bench/realtimeqa.py --rows")
     parser.add_argument("--least", type=int, default=30, help="fewest answers a tier's aim is judged on")
-    parser.add_argument("--write", action="store_true", help="put both thresholds into the shipped ranker")
+    parser.add_argument("--write", action="store_true", help="put both thresholds into the ranker's file")
+    parser.add_argument(
+        "--ranker", type=Path, default=SHIPPED_RANKER, help="that file (default: the shipped one)"
+    )
     args = parser.parse_args()
     rows = read_rows(args.rows)
     answer, likely = tiers(rows, args.least)
@@ -109,7 +112,7 @@ def main() -> None:
     }
     print(json.dumps(report, indent=1))
     if args.write and answer is not None:
-        ranker = AnswerRanker.load(SHIPPED_RANKER)
+        ranker = AnswerRanker.load(args.ranker)
         ranker.threshold, ranker.likely_threshold = float(answer), likely
         ranker.info["threshold_rule"] = (
             f"the lowest confidence at which the best answers on fit data are right at least {ANSWER_AIM:.0%} of "
@@ -120,8 +123,8 @@ def main() -> None:
             "data": "the rows named in chosen_by, from bench/realtimeqa.py --rows on fit data only",
             **{k: v for k, v in report.items() if k not in ("answer_threshold", "likely_threshold")},
         }
-        ranker.save(SHIPPED_RANKER)
-        print(f"wrote {SHIPPED_RANKER}")
+        ranker.save(args.ranker)
+        print(f"wrote {args.ranker}")
 
 
 if __name__ == "__main__":

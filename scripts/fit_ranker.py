@@ -1,4 +1,4 @@
-"""Fit the answer ranker (qa/ranking.py) and its threshold on the collected fit questions.
+"""Fit the answer ranker (qa/answer_ranking.py) and its threshold on the collected fit questions.
 
     python scripts/answer_data.py          # once: what the answer stage sees, for every fit question
     python scripts/fit_ranker.py [--data bench/results/answer-data.pkl] [--output qa/models/ranker/ranker.json]
@@ -32,11 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 from common import ROOT  # noqa: E402 - first: this checkout's qa, models offline
 from realtimeqa import right  # noqa: E402
 
+from qa.answer_ranking import FEATURES, PLAUSIBLE_SHARE, AnswerRanker, answer_features, fit_ranker  # noqa: E402
 from qa.assembly import Assembly, Question  # noqa: E402
 from qa.calibration import fit_calibration  # noqa: E402
 from qa.config import Config  # noqa: E402
 from qa.dates import PRESENT, day_number  # noqa: E402
-from qa.ranking import FEATURES, PLAUSIBLE_SHARE, AnswerRanker, answer_features, fit_ranker  # noqa: E402
 from qa.squad import score  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -96,7 +96,7 @@ def read_sets(path: Path) -> tuple[Sets, list[dict[str, Any]]]:
 
 def present_rule_check(ranker: AnswerRanker, rows: list[Row]) -> dict[str, int]:
     """On questions of the present with candidates of several days: how often the first answer is right in
-    the ranker's order, and with the newest of the plausible ones first (qa.ranking.newest_first)."""
+    the ranker's order, and with the newest of the plausible ones first (qa.answer_ranking.newest_first)."""
     counts = {"questions": 0, "ranker_first_right": 0, "newest_plausible_first_right": 0}
     for row in rows:
         features, correct, days, present = row
@@ -109,7 +109,7 @@ def present_rule_check(ranker: AnswerRanker, rows: list[Row]) -> dict[str, int]:
 
 
 def first_place(ranker: AnswerRanker, row: Row) -> tuple[int, float]:
-    """The candidate the engine puts first (qa.ranking: by probability, newest plausible first for
+    """The candidate the engine puts first (qa.answer_ranking: by probability, newest plausible first for
     questions of the present) and the probability of that place, before calibration."""
     features, _, days, present = row
     p = ranker.probabilities(features)
@@ -289,7 +289,7 @@ def main() -> None:
             " (news: dated answers, SQuAD: undated ones)" if args.per_kind_thresholds else "; the larger kept"
         ),
         "thresholds": {k: round(v, 4) for k, v in thresholds.items()},
-        "command": "python scripts/answer_data.py && python scripts/fit_ranker.py",
+        "command": "python scripts/build_answer_ranker.py",
         "present_rule_on_news_fit": present_rule_check(ranker, sets["news"]["found"]),
     }
     if args.rows:  # the first answers' confidences, for scripts/choose_tiers.py

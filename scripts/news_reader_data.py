@@ -30,7 +30,7 @@ from realtimeqa import DATA, archive, half, open_index, read_jsonl  # noqa: E402
 from qa.engine import Engine  # noqa: E402
 from qa.passages import split_passages  # noqa: E402
 from qa.retrieval import Filters  # noqa: E402
-from qa.squad import normalize_answer  # noqa: E402
+from qa.text import normalize_answer  # noqa: E402
 
 POSITIVES = 2
 NEGATIVES = 2

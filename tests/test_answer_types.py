@@ -91,8 +91,8 @@ def test_outside_marks_a_sentence_about_another_time_than_the_question_asks():
 
 
 def test_answer_features_read_type_and_time_into_their_columns():
+    from qa.answer_ranking import FEATURES, answer_features
     from qa.answers import Answer, Evidence
-    from qa.ranking import FEATURES, answer_features
 
     def answer(text: str, sentence: str) -> Answer:
         e = Evidence(

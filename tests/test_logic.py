@@ -451,7 +451,7 @@ def test_the_faiss_selector_of_kept_passages_selects_exactly_them():
 
 
 def ranker_features(question: str, answers: list[Answer]) -> dict[str, list[float]]:
-    from qa.ranking import FEATURES, answer_features
+    from qa.answer_ranking import FEATURES, answer_features
 
     table = answer_features(question, answers, {"p": 2})
     return {name: table[:, n].tolist() for n, name in enumerate(FEATURES)}
@@ -485,7 +485,7 @@ def test_answer_features_see_an_answer_that_repeats_the_question():
 
 
 def test_the_ranker_orders_by_its_probability_and_a_fitted_one_learns_the_sign_of_a_signal(tmp_path):
-    from qa.ranking import FEATURES, AnswerRanker, fit_ranker
+    from qa.answer_ranking import FEATURES, AnswerRanker, fit_ranker
 
     weights = np.zeros(len(FEATURES))
     weights[FEATURES.index("older_present")] = -3.0
@@ -504,8 +504,8 @@ def test_the_ranker_orders_by_its_probability_and_a_fitted_one_learns_the_sign_o
 
 
 def test_a_malformed_ranker_file_is_refused_in_one_line(tmp_path):
+    from qa.answer_ranking import AnswerRanker
     from qa.errors import IndexUnusable
-    from qa.ranking import AnswerRanker
 
     path = tmp_path / "ranker.json"
     path.write_text(
@@ -544,8 +544,8 @@ def test_the_shipped_ranker_serves_only_the_shipped_reader_and_gives_way_to_rule
 
 
 def test_the_ranker_calibrates_by_the_first_answers_regime_without_changing_the_order():
+    from qa.answer_ranking import FEATURES, AnswerRanker
     from qa.calibration import Calibration
-    from qa.ranking import FEATURES, AnswerRanker
 
     weights = np.zeros(len(FEATURES))
     weights[FEATURES.index("answerability")] = 1.0
@@ -565,7 +565,7 @@ def test_the_ranker_calibrates_by_the_first_answers_regime_without_changing_the_
     assert ranker.gives(undated[0]) and not ranker.gives(dated[0])
 
 
-# ----- the passage ranker (qa.reranking) ---------------------------------------------------------------------
+# ----- the passage ranker (qa.passage_ranking) ---------------------------------------------------------------------
 
 
 def news_hit(
@@ -580,7 +580,7 @@ def news_hit(
 def test_passage_features_read_title_age_lead_and_article_support():
     import datetime
 
-    from qa.reranking import PASSAGE_FEATURES, passage_features
+    from qa.passage_ranking import PASSAGE_FEATURES, passage_features
 
     hits = [
         news_hit("a", "Kiel harbour reopens", "2025-03-03", "The harbour reopened on Monday.", 0, 0, None),
@@ -611,7 +611,7 @@ def test_the_passage_ranker_orders_by_its_scores_and_refuses_a_malformed_file(tm
     import numpy as np
 
     from qa.errors import IndexUnusable
-    from qa.reranking import PASSAGE_FEATURES, PassageRanker
+    from qa.passage_ranking import PASSAGE_FEATURES, PassageRanker
 
     n = len(PASSAGE_FEATURES)
     weights = np.zeros(n)
@@ -635,7 +635,7 @@ def test_the_passage_ranker_orders_by_its_scores_and_refuses_a_malformed_file(tm
 
 
 def test_normalize_answer_is_squads_normalisation():
-    from qa.squad import normalize_answer
+    from qa.text import normalize_answer
 
     assert normalize_answer("The  Eiffel-Tower, in Paris!") == "eiffeltower in paris"
     assert normalize_answer("An apple a day") == "apple day"
@@ -646,7 +646,7 @@ def test_normalize_answer_is_squads_normalisation():
 
 
 def test_normalized_words_are_normalize_answers_words_with_the_articles_kept():
-    from qa.squad import normalize_answer, normalized_words
+    from qa.text import normalize_answer, normalized_words
 
     text = "The Eiffel-Tower’s top, a view!"
     assert normalized_words(text) == {"the", "eiffeltower’s", "top", "a", "view"}

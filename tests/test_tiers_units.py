@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from qa.answer_ranking import FEATURES, AnswerRanker
 from qa.answers import Answer, Evidence, Result
-from qa.ranking import FEATURES, AnswerRanker
 from qa.tools import answer_view
 from ui.app import render_answer
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import json
 import os
 import shutil
 import socket
@@ -449,4 +451,67 @@ def test_the_search_tab_groups_articles_draws_their_days_and_finds_more_like_one
         timeout=120_000,
     )
     assert page.locator("#search-results .result[data-id='trump-putin-budapest-summit']").count() == 0
+    page.close()
+
+
+def test_the_library_pages_and_finds_titles_and_a_drag_on_the_histogram_narrows_the_days(
+    server, browser, tmp_path: Path
+):
+    url, _ = server
+    first = datetime.date(2025, 9, 1)
+    bulletins = tmp_path / "bulletins.jsonl"
+    bulletins.write_text(
+        "\n".join(
+            json.dumps(
+                {
+                    "id": f"bulletin-{n:02d}",
+                    "title": f"Harbour bulletin {n}",
+                    "date": str(first + datetime.timedelta(days=n)),
+                    "source": "Port Office",
+                    "text": f"Harbour bulletin {n}. The port of Kiel logged {n + 3} grain ships that day, "
+                    "the harbour master said.",
+                }
+            )
+            for n in range(55)
+        )
+    )
+    page = open_page(browser, url)
+    assert "Added 55" in upload(page, [bulletins])
+    line = page.locator("#library-page")
+    assert "Articles 1–50 of" in line.inner_text() and "newest first (page 1 of 2)" in line.inner_text()
+    page.locator("#library-older").click()
+    line.filter(has_text="page 2 of 2").wait_for(timeout=60_000)
+    assert "Harbour bulletin 0" in page.locator("#articles").inner_text()  # the oldest, on the last page
+    page.locator("#library-find textarea, #library-find input").first.fill("bulletin 7")
+    page.locator("#library-find textarea, #library-find input").first.press("Enter")
+    line.filter(has_text="matching “bulletin 7”").wait_for(timeout=60_000)
+    titles = [t for t in page.locator("#articles").inner_text().splitlines() if "bulletin" in t.lower()]
+    assert titles and all("7" in t for t in titles) and "Articles 1–" in line.inner_text()
+    # the date boxes suggest the library's own first day
+    page.get_by_role("tab", name="Ask").click()
+    page.locator("#filters").click()
+    assert page.locator("#since input, #since textarea").first.get_attribute("placeholder") == "2025-09-01"
+
+    search(page, "grain ships logged by the port of Kiel")
+    histogram = page.locator("#histogram canvas, #histogram svg").first
+    histogram.wait_for(timeout=60_000)
+    page.wait_for_timeout(1000)  # drawn
+    box = histogram.bounding_box()
+    y = box["y"] + box["height"] * 0.5
+    page.mouse.move(box["x"] + box["width"] * 0.3, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.6, y, steps=10)
+    page.mouse.up()
+    since = page.locator("#search-since input, #search-since textarea").first
+    page.wait_for_function(
+        "() => { const e = document.querySelector('#search-since input, #search-since textarea');"
+        " return e && e.value; }",
+        timeout=60_000,
+    )
+    until = page.locator("#search-until input, #search-until textarea").first.input_value()
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(tmp_path / "narrowed.png"), full_page=True)
+    days = [m.inner_text().split(" · ")[0] for m in page.locator("#search-results .result > p.meta").all()]
+    assert since.input_value() <= until and days, (since.input_value(), until, days)
+    assert all(since.input_value() <= d[:10] <= until for d in days), (since.input_value(), until, days)
     page.close()

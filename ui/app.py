@@ -214,13 +214,26 @@ class PageHandlers:
         except Exception as exc:  # QAError's one line, or a bug's, never Gradio's generic error
             return f"<div class='error' id='ask-error'>{html.escape(visitor_line(exc))}</div>", ""
 
-    def refresh(self) -> tuple[str, list[list[Any]], Any, Any]:
+    def refresh(self) -> tuple[Any, ...]:
+        """What shows the library, after a change: its line in words, the table's first page, the removal
+        choices, the examples, and the date boxes' placeholders (the library's first and last day)."""
+        rows, page, line = self.service.rows()
+        first, last = self.service.date_range()
         return (
             self.service.stats(),
-            self.service.rows(),
+            rows,
+            line,
+            page,
+            "",
             gr.update(choices=self.service.choices(), value=[]),
             self.examples_update(),
+            *[gr.update(placeholder=first or "2025-10-01"), gr.update(placeholder=last or "2025-10-31")] * 2,
         )
+
+    def library_page(self, find: str, page: int = 1, step: int = 0) -> tuple[list[list[Any]], int, str]:
+        """The table's page `page + step` of the titles holding `find`'s words (the first page for a new find)."""
+        rows, page, line = self.service.rows(find, int(page or 1) + step)
+        return rows, page, line
 
     def examples_update(self) -> Any:
         return gr.Dataset(samples=[[q] for q in self.service.examples()])
@@ -298,10 +311,14 @@ def build_app(service: PageService, mcp: bool = False) -> gr.Blocks:
         with gr.Tab("Ask"):
             asking = ask_tab(service, handlers)
         with gr.Tab("Search"):
-            search_tab(service, asking["as_of"])
+            searching = search_tab(service, asking["as_of"])
         with gr.Tab("Library"):
             library = library_tab(service)
-        shown = [library["stats"], library["table"], library["chosen"], asking["examples"]]
+        shown = [
+            *(library[k] for k in ("stats", "table", "page_line", "page", "find", "chosen")),
+            asking["examples"],
+            *(tab[k] for tab in (asking, searching) for k in ("since", "until")),
+        ]
         wire_library(handlers, library, shown)
         app.load(handlers.refresh, None, shown, api_visibility="undocumented")
         api_endpoints(service, handlers, mcp)
@@ -327,8 +344,9 @@ def ask_tab(service: PageService, handlers: PageHandlers) -> dict[str, Any]:
         )
     with gr.Accordion("Only some articles", open=False, elem_id="filters"):
         with gr.Row():
-            since = gr.Textbox(label="Published since", placeholder="2025-10-01", elem_id="since")
-            until = gr.Textbox(label="Published until", placeholder="2025-10-31", elem_id="until")
+            first, last = service.date_range()
+            since = gr.Textbox(label="Published since", placeholder=first or "2025-10-01", elem_id="since")
+            until = gr.Textbox(label="Published until", placeholder=last or "2025-10-31", elem_id="until")
             as_of = gr.Textbox(
                 label="Asked as of",
                 placeholder="today",
@@ -357,20 +375,32 @@ def ask_tab(service: PageService, handlers: PageHandlers) -> dict[str, Any]:
         ).then(
             handlers.examples_update, None, examples, api_visibility="undocumented", show_progress="hidden"
         )
-    return {"examples": examples, "as_of": as_of}
+    return {"examples": examples, "as_of": as_of, "since": since, "until": until}
 
 
 def library_tab(service: PageService) -> dict[str, Any]:
     """The Library tab: the table of articles and, unless read-only, upload and removal; its components."""
     parts: dict[str, Any] = {"stats": gr.Markdown(service.stats(), elem_id="stats")}
+    rows, page, line = service.rows()
+    with gr.Row():
+        parts["find"] = gr.Textbox(
+            label="Find by title",
+            placeholder="words of a title",
+            elem_id="library-find",
+            scale=4,
+            max_length=200,
+        )
+        parts["newer"] = gr.Button("← Newer", elem_id="library-newer", scale=1)
+        parts["older"] = gr.Button("Older →", elem_id="library-older", scale=1)
+    parts["page_line"] = gr.Markdown(line, elem_id="library-page")
+    parts["page"] = gr.Number(page, visible=False, precision=0)  # (a gr.State would hold a connection open)
     parts["table"] = gr.Dataframe(
-        service.rows(),
-        headers=["new", "title", "date", "source", "url", "passages", "id"],
+        rows,
+        headers=["new", "title", "date", "source", "passages", "id"],
         interactive=False,
         elem_id="articles",
-        show_search="search",
         wrap=True,
-        column_widths=["5%", "33%", "12%", "12%", "14%", "10%", "14%"],
+        column_widths=["6%", "44%", "12%", "14%", "8%", "16%"],
     )
     with gr.Group(visible=not service.read_only):
         parts["upload"] = gr.File(
@@ -404,6 +434,15 @@ def library_tab(service: PageService) -> dict[str, Any]:
 def wire_library(handlers: PageHandlers, parts: dict[str, Any], shown: list[Any]) -> None:
     """Upload adds and refreshes what is shown; Remove asks first, Yes removes, Cancel says nothing was."""
     hidden: Any = "undocumented"
+    paging = [parts["table"], parts["page"], parts["page_line"]]
+    parts["find"].submit(handlers.library_page, [parts["find"]], paging, api_visibility=hidden)
+    for button, step in ((parts["newer"], -1), (parts["older"], 1)):
+        button.click(
+            lambda find, page, step=step: handlers.library_page(find, page, step),
+            [parts["find"], parts["page"]],
+            paging,
+            api_visibility=hidden,
+        )
     parts["add"].click(
         handlers.add, [parts["upload"], parts["replace"]], [parts["added"], *shown], api_visibility=hidden
     )

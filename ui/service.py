@@ -6,6 +6,7 @@ depends on neither (no Gradio here).
 from __future__ import annotations
 
 import datetime
+import math
 import shutil
 import tempfile
 import threading
@@ -118,22 +119,41 @@ class PageService:
         return result.to_dict()
 
     # ----- the library -------------------------------------------------------
-    def rows(self) -> list[list[Any]]:
-        """The library table, newest first; what the last upload added or changed is marked "new"."""
+    def rows(self, find: str = "", page: int = 1) -> tuple[list[list[Any]], int, str]:
+        """One page of the library table, newest first (undated last), of the articles whose title holds
+        every word of `find` (without case); what the last upload added or changed is marked "new". Returns
+        the rows, the page shown (kept within the pages there are) and a line saying which they are."""
+        words = str(find or "").lower().split()[:20]
+        articles = [
+            a for a in self.engine.articles(text=False) if all(w in (a.title or "").lower() for w in words)
+        ]
+        articles.sort(key=lambda a: a.date or "", reverse=True)
+        pages = max(1, math.ceil(len(articles) / LIBRARY_PAGE))
+        page = min(max(1, int(page or 1)), pages)
+        shown = articles[(page - 1) * LIBRARY_PAGE : page * LIBRARY_PAGE]
         counts = self.engine.passage_counts()
-        articles = sorted(self.engine.articles(text=False), key=lambda a: a.date or "", reverse=True)
-        return [
+        rows = [
             [
                 "new" if a.id in self.just_added else "",
                 a.title,
                 a.date or "",
                 a.source or "",
-                a.url or "",
                 counts.get(a.id, 0),
                 a.id,
             ]
-            for a in articles
+            for a in shown
         ]
+        matching = f" matching “{' '.join(words)}”" if words else ""
+        if not articles:
+            return rows, page, f"No article{matching}." if words else "No articles yet."
+        first = (page - 1) * LIBRARY_PAGE + 1
+        line = f"Articles {first:,}–{first + len(shown) - 1:,} of {len(articles):,}{matching}, newest first"
+        return rows, page, line + (f" (page {page} of {pages})." if pages > 1 else ".")
+
+    def date_range(self) -> tuple[str, str]:
+        """The first and last day of the library's dated articles ("" where there are none)."""
+        days = sorted(d for a in self.engine.articles(text=False) if a.date and (d := iso_day(a.date[:10])))
+        return (days[0], days[-1]) if days else ("", "")
 
     def examples(self) -> list[str]:
         """Questions to try, only real ones with answers: those answered confidently here lately, and the seed
@@ -288,6 +308,9 @@ def article_from_fields(record: dict[str, Any]) -> Article:
     title = clean_text(fields.pop("title", "")).strip()
     date = normalise_date(fields.pop("date", None))
     return Article.from_text(text, title, date=date, **{k: v or None for k, v in fields.items()})
+
+
+LIBRARY_PAGE = 50  # rows of the Library tab's table at a time
 
 
 def library_in_words(articles: list[Article]) -> str:

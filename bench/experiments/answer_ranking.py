@@ -29,10 +29,10 @@ from common import ROOT  # noqa: E402 - first: this checkout's qa, models offlin
 from fit_ranker import first_place  # noqa: E402
 from realtimeqa import right  # noqa: E402
 
+from qa.answer_ranking import FEATURES, AnswerRanker, answer_features, fit_ranker  # noqa: E402
 from qa.assembly import Assembly, Question  # noqa: E402
 from qa.config import Config  # noqa: E402
 from qa.dates import PRESENT, day_number  # noqa: E402
-from qa.ranking import FEATURES, AnswerRanker, answer_features, fit_ranker  # noqa: E402
 from qa.squad import score  # noqa: E402
 
 Row = dict[str, Any]

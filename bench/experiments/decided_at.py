@@ -24,6 +24,7 @@ import numpy as np
 from common import SQUAD  # first: this checkout's qa, models offline
 
 from qa.articles import Article
+from qa.assembly import Assembly
 from qa.config import Config
 from qa.engine import Engine
 from qa.squad import load_examples, load_paragraphs, score
@@ -50,7 +51,7 @@ def main() -> None:
 
     reader.read_pairs = counting  # the passages each setting reads
     for decided_at in (None, 1.0, 2.0, 3.0, 4.0, 6.0):
-        engine.config = Config(decided_at=decided_at)
+        engine.asker.assembly = Assembly.from_config(Config(decided_at=decided_at))
         counted.clear()
         scores = [
             score(r.best.text if r.best else "", e.answers)

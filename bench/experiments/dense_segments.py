@@ -74,7 +74,7 @@ def main() -> None:
     asked = read_jsonl(DATA / "questions.jsonl.gz")
     weeks = sorted({q["week"] for q in asked})
     texts = [q["question"] for q in asked if half(q["week"], weeks) == "fit"][: args.questions]
-    queries = np.ascontiguousarray(engine.query_encoder.encode(texts), dtype=np.float32)
+    queries = np.ascontiguousarray(engine.asker.query_encoder.encode(texts), dtype=np.float32)
     depth = Config().candidates
     with engine.index.snapshot() as view:
         rows = [segment_row(s, args.index, queries, depth) for s in view.segments]

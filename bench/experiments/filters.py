@@ -92,7 +92,7 @@ def timed(run: Any, repeat: int = 3) -> float:
 def measure(folder: Path, questions: list[str]) -> dict[str, Any]:
     engine = Engine.open(folder)
     engine.search(questions[0], filters=Filters(as_of="2023-06-01"))  # models loaded, facts read once
-    vectors = engine.query_encoder.encode(questions)
+    vectors = engine.asker.query_encoder.encode(questions)
     out: dict[str, Any] = {"passages": engine.stats().passages, "filters": {}}
     for name, filters in filters_keeping(engine).items():
         with engine.index.snapshot() as view:

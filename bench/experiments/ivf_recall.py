@@ -46,7 +46,7 @@ def main() -> None:
     asked = read_jsonl(DATA / "questions.jsonl.gz")
     weeks = sorted({q["week"] for q in asked})
     texts = [q["question"] for q in asked if half(q["week"], weeks) == "fit"][: args.questions]
-    queries = np.ascontiguousarray(engine.query_encoder.encode(texts), dtype=np.float32)
+    queries = np.ascontiguousarray(engine.asker.query_encoder.encode(texts), dtype=np.float32)
     exact = segments.build(ids, vectors, approximate=False)
     _, truth = exact.search(queries, 10)
     approximate = segments.build(ids, vectors, approximate=True)

@@ -31,6 +31,7 @@ from common import SQUAD  # first: this checkout's qa, models offline
 
 import qa.reading
 from qa.articles import Article
+from qa.assembly import Assembly
 from qa.config import Config
 from qa.engine import Engine
 from qa.squad import load_examples, read_squad_json, score
@@ -85,7 +86,7 @@ def exact_matches(engine: Engine, examples: list) -> np.ndarray:
 
 def short_form(engine: Engine, examples: list) -> float:
     shipped, exact = qa.reading.SHORT_FORM, {}
-    engine.config = Config()
+    engine.asker.assembly = Assembly.from_config(Config())
     for value in SHORT_FORMS:
         qa.reading.SHORT_FORM = value  # read at call time by pool_overlapping
         exact[value] = exact_matches(engine, examples)
@@ -98,10 +99,10 @@ def short_form(engine: Engine, examples: list) -> float:
 def decided_at(engine: Engine, examples: list) -> float | None:
     shipped, exact = Config().decided_at, {}
     for value in DECIDED_AT:
-        engine.config = Config(decided_at=value)
-        before = engine.passages_read
+        engine.asker.assembly = Assembly.from_config(Config(decided_at=value))
+        before = engine.asker.passages_read
         exact[value] = exact_matches(engine, examples)
-        read = (engine.passages_read - before) / len(examples)
+        read = (engine.asker.passages_read - before) / len(examples)
         print(f"decided_at {value}: EM {100 * exact[value].mean():.2f}, {read:.2f} passages read a question")
     return keep_or_change("decided_at", shipped, exact)
 

@@ -26,7 +26,7 @@ import numpy as np
 from common import ROOT  # noqa: F401 - first: this checkout's qa, models offline
 from scale_real import askable_questions, filters_keeping
 
-from qa import reranking, snapshots
+from qa import passage_ranking, snapshots
 from qa.engine import Engine
 
 
@@ -56,12 +56,12 @@ def main() -> None:
     asked = askable_questions(engine)[: args.questions]
     times: dict[str, list[float]] = collections.defaultdict(list)
     timing(times, snapshots.Snapshot, "allowed", "filter")
-    timing(times, engine.query_encoder, "encode", "encode")
+    timing(times, engine.asker.query_encoder, "encode", "encode")
     timing(times, snapshots.Snapshot, "dense", "dense")
     timing(times, snapshots.Snapshot, "bm25", "bm25")
     timing(times, snapshots.Snapshot, "passages", "passages")
     timing(times, snapshots.Snapshot, "articles", "articles")
-    timing(times, reranking.PassageRanker, "order", "passage ranker")
+    timing(times, passage_ranking.PassageRanker, "order", "passage ranker")
     timing(times, engine, "search", "whole search")
     out: dict[str, Any] = {"passages": engine.stats().passages, "questions": len(asked), "median_ms": {}}
     for name, filters in [("unfiltered", None), *filters_keeping().items()]:

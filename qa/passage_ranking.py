@@ -22,7 +22,7 @@ import numpy as np
 
 from qa.dates import PRESENT, RELATIVE_TIME, day_number
 from qa.errors import IndexUnusable
-from qa.squad import normalize_answer, normalized_words
+from qa.text import normalize_answer, normalized_words
 
 if TYPE_CHECKING:
     from qa.passages import Hit
@@ -103,8 +103,11 @@ class PassageRanker:
     def scores(self, question: str, asked_on: datetime.date, hits: Sequence[Hit]) -> np.ndarray:
         if not hits:
             return np.zeros(0)
-        x = (passage_features(question, asked_on, hits) - self.mean) / self.scale
-        return x @ self.weights + self.bias
+        return self.score_rows(passage_features(question, asked_on, hits))
+
+    def score_rows(self, features: np.ndarray) -> np.ndarray:
+        """The log-odds of rows of PASSAGE_FEATURES (one row per passage)."""
+        return ((features - self.mean) / self.scale) @ self.weights + self.bias
 
     def order(self, question: str, asked_on: datetime.date, hits: list[Hit]) -> list[Hit]:
         """The hits, most likely to hold the answer first (ties keep the search's order)."""

@@ -27,7 +27,7 @@ from qa.calibration import Calibration
 from qa.config import SHIPPED_RANKER as DEFAULT_RANKER
 from qa.dates import PRESENT, RELATIVE_TIME, day_number, outside, question_window, sentence_windows
 from qa.errors import IndexUnusable
-from qa.squad import normalize_answer
+from qa.text import normalize_answer
 
 PLAUSIBLE_SHARE = 0.5  # for questions of the present: answers this likely next to the best compete on date
 FEATURES = (
