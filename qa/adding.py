@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +20,7 @@ from qa.articles import (
     distinct_id,
     gather,
     list_files,
+    slug,
 )
 from qa.config import Config
 from qa.duplicates import Stories, signature
@@ -47,6 +48,7 @@ class AddReport:
     links: list[Path] = field(default_factory=list)  # links in folders leading out of them: not followed
     no_news: list[str] = field(default_factory=list)  # articles whose text is all boilerplate: never searched
     states: dict[str, str] = field(default_factory=dict)  # article id -> added, updated or unchanged
+    old_ids: list[str] = field(default_factory=list)  # the same articles stored under their ids' older form
 
     def counted(self, states: dict[str, str]) -> AddReport:
         """This report with each article's state, as the commit found it, and the counts of each."""
@@ -62,6 +64,12 @@ class AddReport:
             f"Added {self.added}, updated {self.updated}, unchanged {self.unchanged} article(s) "
             f"({self.passages} new passage(s)).{self.files_note()}"
             + (
+                f" {len(self.old_ids)} of them had been stored under an older form of their id (a JSONL id "
+                "made a slug before 2026-12-07), which was removed."
+                if self.old_ids
+                else ""
+            )
+            + (
                 f" {len(self.no_news)} article(s) held nothing but datelines, credits or ads and will not be "
                 f"searched: {', '.join(self.no_news[:3])}{' ...' if len(self.no_news) > 3 else ''}."
                 if self.no_news
@@ -75,6 +83,7 @@ class AddReport:
         self.counted(self.states)
         self.passages += other.passages
         self.no_news += other.no_news
+        self.old_ids += other.old_ids
 
     def files_note(self) -> str:
         """ " N file(s) failed, M skipped." when any did, else nothing."""
@@ -220,7 +229,23 @@ class Adder:
             states[a.id] = (
                 "added" if a.id not in held else "unchanged" if held[a.id] == a.checksum else "updated"
             )
+        if not replace_all:
+            report.old_ids = self._drop_older_ids(fresh)
         return report.counted(states)
+
+    def _drop_older_ids(self, added: Sequence[Article]) -> list[str]:
+        """Until 2026-12-07 a JSONL record's id was stored as a slug ("https://x.com/a b" as "https-x-com-a-b");
+        now it is kept as given. Once an article is committed under the id as given, the very same record
+        stored under the slug (equal in all but the id) is removed: re-adding a file moves its articles to their
+        given ids instead of doubling them. Nothing is removed before its successor is committed."""
+        older = {slug(a.id): a for a in added if slug(a.id) != a.id}
+        if not older:
+            return []
+        stored = self.index.checksums(list(older))
+        same = [old for old, a in older.items() if stored.get(old) == replace(a, id=old).checksum]
+        if same:
+            self.index.remove(same)
+        return same
 
     def _keep_apart(self, articles: Sequence[Article]) -> None:
         """An article whose id is its file's name, read from another file than the stored article of that id

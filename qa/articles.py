@@ -214,6 +214,9 @@ def _has_surrogates(text: str) -> bool:
     return False
 
 
+MAX_ID_CHARS = 1000  # a JSONL record's own id, kept as given
+
+
 def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "article"
 
@@ -358,10 +361,15 @@ def _jsonl_article(path: Path, n: int, raw: bytes) -> Article | None:
         k: (clean_text(str(record[k])) if record.get(k) is not None else None)
         for k in ("title", "date", "source", "url", "id")
     }
+    given = " ".join((fields["id"] or "").split())  # kept as given (one line), as a url id always was
+    if len(given) > MAX_ID_CHARS:
+        raise InputError(
+            f"{path}, line {n}, has an id of {len(given):,} characters; keep ids under {MAX_ID_CHARS}."
+        )
     return Article.from_text(
         clean_text(record["text"]).strip(),
         title=fields["title"] or f"{path.stem} #{n}",
-        id=slug(fields["id"]) if fields["id"] else fields["url"],
+        id=given or fields["url"],
         date=normalise_date(fields["date"]),
         source=fields["source"],
         url=fields["url"],

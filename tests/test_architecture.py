@@ -116,3 +116,17 @@ def test_no_class_stands_on_a_chain_of_more_than_two_own_classes():
         return 1 + max((depth(b) for b in bases.get(name, [])), default=0)
 
     assert {name: depth(name) for name in bases if depth(name) > 2} == {}
+
+
+def test_the_model_cards_say_what_ships_as_the_models_own_metadata_records():
+    """The cards' "what ships" parts are written from training.json, ranker.json and passages.json by
+    scripts/model_cards.py: a model rebuilt without its card written again fails here."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("model_cards", ROOT / "scripts" / "model_cards.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for card, text in module.cards().items():
+        assert card.read_text() == text, f"{card} is out of date: run python scripts/model_cards.py"
+    assert "| rebuild | `python scripts/build_reader.py" in (ROOT / "qa/models/reader/README.md").read_text()

@@ -59,7 +59,7 @@ def test_file_formats(tmp_path: Path):
     by_id = {a.id: a for a in load_articles([tmp_path])}
     assert by_id["a"].title == "A Markdown title" and by_id["a"].text == "Some body text about ships."
     assert by_id["b"].title == "Plain title"
-    assert (by_id["j-1"].date, by_id["j-1"].source) == ("2025-01-02", "Wire")
+    assert (by_id["J 1"].date, by_id["J 1"].source) == ("2025-01-02", "Wire")  # a JSONL id kept as given
     assert "Kiel reopened" in by_id["d"].text and by_id["d"].title == "Harbour news"
     # Stable ids: loading again gives the same ids and checksums.
     again = {a.id: a.checksum for a in load_articles([tmp_path])}

@@ -71,3 +71,34 @@ def test_the_library_is_told_in_words():
     assert library_in_words(articles) == "3 articles from 2 sources, 2 Jan 2024 – 28 Feb 2024 (1 undated)."
     assert library_in_words(articles[:1]) == "1 article from 1 source, 2 Jan 2024."
     assert library_in_words([]).startswith("The library is empty")
+
+
+def test_a_jsonl_id_is_kept_as_given_and_the_same_record_stored_under_its_older_slug_moves_to_it(
+    tmp_path: Path,
+):
+    import dataclasses
+    import json
+
+    from qa.articles import load_articles, slug
+    from qa.engine import Engine
+
+    given = "https://www.usatoday.com/story/news/2025/10/17/harbour story/"
+    feed = tmp_path / "news.jsonl"
+    feed.write_text(
+        json.dumps({"id": given, "title": "Harbour reopens", "date": "2025-10-17", "text": "The harbour of Kiel "
+                    "reopened on Monday after the storm, the port authority said."}) + "\n"
+    )  # fmt: skip
+    (article,) = load_articles([feed])
+    assert article.id == given  # stored and shown as given: spaces, slashes and all
+    engine = Engine.create(tmp_path / "index")
+    engine.add_articles([dataclasses.replace(article, id=slug(given))])  # as an index made before 2026-12-07
+    report = engine.add([feed])
+    assert [a.id for a in engine.articles(text=False)] == [given] and report.old_ids == [slug(given)]
+    assert "older form of their id" in report.describe() and report.added == 1
+    assert engine.add([feed]).unchanged == 1  # once moved, adding the file again changes nothing
+    answer = engine.ask("When did the harbour of Kiel reopen?", always_answer=True).best
+    assert answer is not None and answer.citation.article_id == given
+    too_long = tmp_path / "long.jsonl"
+    too_long.write_text(json.dumps({"id": "x" * 1001, "text": "Some text."}) + "\n")
+    with pytest.raises(Exception, match="has an id of 1,001 characters; keep ids under 1000"):
+        load_articles([too_long])
