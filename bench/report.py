@@ -39,6 +39,7 @@ class Measure:
     command: list[str]  # run from the repository root; "python" is this interpreter
     data: str
     rows: list[tuple[str, Callable[[dict[str, Any]], str]]]
+    chose: str  # what this command's data chose of what ships (so whether its rows are held out)
     headline: tuple[int, ...] = ()  # the rows (by position) the README's table repeats
 
 
@@ -51,6 +52,7 @@ def measures(quick: bool) -> list[Measure]:
         Measure(
             ["python", "-m", "qa", "eval", "open", DEV, *limit, "--json", "--quiet"],
             dev_note + ", the whole engine, each paragraph an article",
+            chose="SQuAD v1.1 dev chose the reader among its training runs, `decided_at` and `SHORT_FORM`: not held out",
             headline=(0, 2, 3),
             rows=[
                 ("open QA, always answering: EM / F1", lambda r: f"{r['exact_match']:.1f} / {r['f1']:.1f}"),
@@ -74,6 +76,7 @@ def measures(quick: bool) -> list[Measure]:
         Measure(
             ["python", "-m", "qa", "eval", "open", DEV, "--orphan", "0.5", *limit, "--json", "--quiet"],
             dev_note + ", half of the articles removed, so their questions have no answer to find",
+            chose="SQuAD v1.1 dev chose the reader among its training runs, `decided_at` and `SHORT_FORM`: not held out",
             headline=(0,),
             rows=[
                 (
@@ -91,6 +94,7 @@ def measures(quick: bool) -> list[Measure]:
             "SQuAD v1.1 dev"
             + (" (2,000 random questions)" if quick else "")
             + ", the reader alone on gold paragraphs, each with an unanswerable twin",
+            chose="SQuAD v1.1 dev chose the reader among its training runs (its threshold and calibration were fitted on SQuAD train): not held out",
             rows=[
                 (
                     "reader calibration: ECE over the realistic mix (all pairs)",
@@ -103,6 +107,7 @@ def measures(quick: bool) -> list[Measure]:
             ["python", "bench/speed.py", *speed, "--json"],
             "SQuAD v1.1 dev (random questions of all 48 topics, index of all 2,067 paragraphs); "
             "passages of real 2023 news (RealTimeQA)",
+            chose="SQuAD v1.1 dev chose `decided_at`, the reading stop these timings depend on; the news passages chose nothing",
             headline=(0, 3),
             rows=[
                 (
@@ -148,6 +153,7 @@ def measures(quick: bool) -> list[Measure]:
             "whole 7,587-article archive (bench/realtimeqa.py; the other half and 2025 fitted the answer ranker "
             "and chose its tiers)",
             headline=(0, 1, 2),
+            chose="nothing: held out (2025 and 2023's fit half fitted both rankers and chose the tiers; this half was read once each time they changed)",
             rows=[
                 (
                     "news: right, F1, answered (GPT-3 with the same search results: right, F1)",
@@ -195,6 +201,7 @@ def measures(quick: bool) -> list[Measure]:
         Measure(
             ["python", "bench/first_ask.py", "--json"],
             "the seed article (the README's first command)",
+            chose="nothing",
             headline=(0, 1),
             rows=[
                 (
@@ -248,42 +255,89 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="smaller samples (about 20 minutes)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument(
+        "--rerender",
+        action="store_true",
+        help="run nothing: write the page again from the last run's outputs (bench/results/report.json)",
+    )
     args = parser.parse_args()
+    saved = ROOT / "bench" / "results" / "report.json"
+    if args.rerender:
+        raw = json.loads(saved.read_text())
+        run_line = raw.pop("_run", None) or earlier_run_line(args.out)
+    else:
+        raw, run_line = run_all(args.quick)
+        saved.parent.mkdir(exist_ok=True)
+        saved.write_text(json.dumps({**raw, "_run": run_line}, indent=1))
+    lines, headlines = [], []
+    for measure in measures(args.quick or "--limit" in " ".join(raw)):
+        shown = " ".join(measure.command)
+        result = raw.get(shown)
+        for n, (label, figure) in enumerate(measure.rows):
+            try:
+                value = figure(result) if result is not None else "failed (see the run's log)"
+            except (KeyError, TypeError) as exc:
+                value = f"missing from the output ({exc})"
+            lines.append(f"| {label} | **{value}** | `{shown}` | {measure.data} | {measure.chose} |")
+            if n in measure.headline:
+                headlines.append(f"| {label} | {value} |")
+    args.out.write_text("\n".join(page(run_line, lines)), encoding="utf-8")
+    readme = ROOT / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    start, end = text.find(HEADLINE_START), text.find(HEADLINE_END)
+    if args.out == ROOT / "docs" / "benchmarks.md" and 0 <= start < end:
+        table = "\n".join(["| measure | figure |", "|---|---|", *headlines])
+        readme.write_text(
+            text[: start + len(HEADLINE_START)] + "\n" + table + "\n" + text[end:], encoding="utf-8"
+        )
+    print(f"wrote {args.out}", file=sys.stderr)
+
+
+def run_all(quick: bool) -> tuple[dict[str, Any], str]:
+    """Every measure's command run once: their outputs by command, and the line saying how the run went."""
     load_before = os.getloadavg()
     # the code measured is the tree as it was when the run began
     dirty = " (with uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no") else ""
     started = datetime.datetime.now(datetime.timezone.utc)
-    lines, headlines, raw = [], [], {}
-    for measure in measures(args.quick):
+    raw = {}
+    for measure in measures(quick):
         shown = " ".join(measure.command)
         print(f"running: {shown}", file=sys.stderr, flush=True)
         result, seconds, error = run(measure)
         raw[shown] = result
-        for n, (label, figure) in enumerate(measure.rows):
-            try:
-                value = figure(result) if result is not None else f"failed: {error}"
-            except (KeyError, TypeError) as exc:
-                value = f"missing from the output ({exc})"
-            lines.append(f"| {label} | **{value}** | `{shown}` | {measure.data} |")
-            if n in measure.headline:
-                headlines.append(f"| {label} | {value} |")
+        if result is None:
+            print(f"  failed: {error}", file=sys.stderr, flush=True)
         print(f"  {seconds:.0f} s", file=sys.stderr, flush=True)
     load_after = os.getloadavg()
-    page = [
+    return raw, (
+        f"Written by `python bench/report.py{' --quick' if quick else ''}` on {started:%Y-%m-%d %H:%M} UTC, "
+        f"commit `{git('rev-parse', '--short', 'HEAD')}`{dirty}; {machine()}; load average "
+        f"{load_before[0]:.1f} before, {load_after[0]:.1f} after."
+    )
+
+
+def earlier_run_line(page_file: Path) -> str:
+    """The run line of a page written before report.json kept it (its first sentences)."""
+    for line in page_file.read_text(encoding="utf-8").splitlines():
+        if line.startswith("Written by"):
+            return line.split(" One run;")[0]
+    return "Written by `python bench/report.py` (when: not recorded)."
+
+
+def page(run_line: str, lines: list[str]) -> list[str]:
+    return [
         "# Benchmarks",
         "",
-        f"Written by `python bench/report.py{' --quick' if args.quick else ''}` on {started:%Y-%m-%d %H:%M} UTC, "
-        f"commit `{git('rev-parse', '--short', 'HEAD')}`{dirty}; {machine()}; load average "
-        f"{load_before[0]:.1f} before, {load_after[0]:.1f} after. One run; timings on a shared machine are "
+        f"{run_line} One run; timings on a shared machine are "
         "noisy, so compare the figures of one run, not across runs. Each command runs from the repository "
-        "root; the data sit in `../shared/data/`. What chose what ships: the reader was trained on SQuAD v1.1 "
-        "train and chosen among its training runs on SQuAD v1.1 dev, which also chose `decided_at` (so the "
-        "SQuAD dev rows are not held out from those choices); the answer ranker was fitted on SQuAD v1.1 train, "
-        "RealTimeQA 2025 and 2023's fit half, which also chose its tiers; the news rows report 2023's report "
-        "half, which chose nothing.",
+        "root; the data sit in `../shared/data/`. Each row says what its data chose of what ships: the reader "
+        "was trained on SQuAD v1.1 train and chosen among its training runs on SQuAD v1.1 dev, which also "
+        "chose `decided_at` and `SHORT_FORM` (so the SQuAD dev rows are not held out from those choices); both "
+        "rankers were fitted on RealTimeQA 2025 and 2023's fit half (the answer ranker also on SQuAD v1.1 "
+        "train), which also chose the tiers; the news rows report 2023's report half, which chose nothing.",
         "",
-        "| measure | figure | command | data |",
-        "|---|---|---|---|",
+        "| measure | figure | command | data | what this data chose of what ships |",
+        "|---|---|---|---|---|",
         *lines,
         "",
         "What the words mean: *EM/F1* are SQuAD's official answer scores (normalised text); an answer is "
@@ -293,18 +347,6 @@ def main() -> None:
         "first passage).",
         "",
     ]
-    args.out.write_text("\n".join(page), encoding="utf-8")
-    readme = ROOT / "README.md"
-    text = readme.read_text(encoding="utf-8")
-    start, end = text.find(HEADLINE_START), text.find(HEADLINE_END)
-    if args.out == ROOT / "docs" / "benchmarks.md" and 0 <= start < end:
-        table = "\n".join(["| measure | figure |", "|---|---|", *headlines])
-        readme.write_text(
-            text[: start + len(HEADLINE_START)] + "\n" + table + "\n" + text[end:], encoding="utf-8"
-        )
-    (ROOT / "bench" / "results").mkdir(exist_ok=True)
-    (ROOT / "bench" / "results" / "report.json").write_text(json.dumps(raw, indent=1))
-    print(f"wrote {args.out}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -426,3 +427,60 @@ def test_serve_on_a_busy_port_says_so_in_one_line(signed_server, index_copy: Pat
     proc = qa("serve", "--port", url.rsplit(":", 1)[1], "--index-dir", str(index_copy))
     assert proc.returncode == 2 and "is in use" in one_error_line(proc) and "Serving on" not in proc.stdout
     assert time.perf_counter() - started < 30
+
+
+def test_a_desk_search_with_every_filter_and_searches_while_an_add_commits(signed_server):
+    url, _ = signed_server
+    wire = {"title": "Harbour wire", "date": "2025-10-18", "source": "Harbour Wire"}
+    status, _ = call(
+        url + "/api/v1/articles",
+        {
+            "articles": [
+                {**wire, "id": "wire-1", "text": "The harbour of Kiel reopened after the Budapest talks."}
+            ]
+        },
+    )
+    assert status == 200
+    every = {"since": "2025-10-01", "until": "2025-10-31", "source": "harbour wire", "as_of": "2025-10-20"}
+    status, body = call(
+        url + "/api/v1/search",
+        {"query": "harbour Kiel", "articles": True, "sort": "date", "limit": 50, **every},
+    )
+    assert status == 200 and [a["article_id"] for a in body["articles"]] == ["wire-1"], body
+    assert body["facets"]["days"] == [{"day": "2025-10-18", "articles": 1}] and body["facets"]["stories"] == 1
+    status, body = call(
+        url + "/api/v1/search", {"query": "harbour Kiel", "articles": True, **every, "until": "2025-10-17"}
+    )
+    assert status == 200 and body["articles"] == [] and body["facets"]["days"] == []  # an empty histogram
+
+    # searches go on, and answer, while adds embed and commit (this server takes 3 articles a request)
+    def add_many() -> list[int]:
+        return [
+            call(
+                url + "/api/v1/articles",
+                {
+                    "articles": [
+                        {
+                            **wire,
+                            "id": f"wire-batch-{n}",
+                            "text": f"Bulletin {n}: Kiel logged {n} ferries today.",
+                        }
+                        for n in range(start, start + 3)
+                    ]
+                },
+            )[0]
+            for start in range(0, 60, 3)
+        ]
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        adding = pool.submit(add_many)
+        searched = 0
+        while not adding.done():
+            status, body = call(url + "/api/v1/search", {"query": "ferries Kiel", "articles": True})
+            assert status == 200 and "facets" in body, body
+            searched += 1
+        assert set(adding.result()) == {200}
+    status, body = call(
+        url + "/api/v1/search", {"query": "ferries logged in Kiel", "articles": True, "limit": 50}
+    )
+    assert searched >= 1 and any(a["article_id"].startswith("wire-batch-") for a in body["articles"])
