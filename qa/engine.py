@@ -139,6 +139,10 @@ class Engine:
         """Remove articles named by id, url or exact title; nothing is removed if any name matches none."""
         return self.archive.remove(keys)
 
+    def resolve(self, key: str) -> list[str]:
+        """The ids of the articles `key` names: an id, else a url, else an exact title."""
+        return self.archive.resolve(key)
+
     def optimize(self) -> int:
         return self.archive.optimize()
 
