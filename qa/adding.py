@@ -96,11 +96,13 @@ class NeedsFreshFolder(Exception):
     builds in a folder of its own and puts it in place once complete (Archive.build)."""
 
 
-def _collect(paths: Iterable[str | Path], strict: bool, ray: RayOptions | None = None) -> Collected:
+def _collect(
+    paths: Iterable[str | Path], strict: bool, ray: RayOptions | None = None, fetch_pages: bool = False
+) -> Collected:
     """The articles to add (read by Ray workers with `ray`); with `strict`, any file that fails stops
-    everything before anything is written."""
+    everything before anything is written; `fetch_pages`: feeds' entries read from their web pages."""
     if ray is None:
-        collected = collect_articles(paths)
+        collected = collect_articles(paths, fetch_pages=fetch_pages)
     else:
         from qa.distributed import read_files
 
@@ -132,18 +134,28 @@ class Adder:
         self.progress = progress
 
     def add(
-        self, paths: Iterable[str | Path], strict: bool = False, ray: RayOptions | None = None
+        self,
+        paths: Iterable[str | Path],
+        strict: bool = False,
+        ray: RayOptions | None = None,
+        fetch_pages: bool = False,
     ) -> AddReport:
         """Add articles from files or folders; unchanged ones are skipped, changed ones replaced.
 
         Files that cannot be read are left out and listed in the report (with
         `strict`, any of them stops the add before anything is written). With `ray`,
-        files are read and passages embedded on Ray (see qa.distributed).
+        files are read and passages embedded on Ray (see qa.distributed). With `fetch_pages`, a feed's entries
+        are read from the web pages they link to (qa.fetching), not with `ray`.
         """
-        return self.add_paths(paths, strict, ray)
+        return self.add_paths(paths, strict, ray, fetch_pages=fetch_pages)
 
     def add_paths(
-        self, paths: Iterable[str | Path], strict: bool, ray: RayOptions | None, replace_all: bool = False
+        self,
+        paths: Iterable[str | Path],
+        strict: bool,
+        ray: RayOptions | None,
+        replace_all: bool = False,
+        fetch_pages: bool = False,
     ) -> AddReport:
         """Add what the files hold; the report also names each file that failed or was skipped.
 
@@ -152,10 +164,12 @@ class Adder:
         the add before anything is written) and on Ray. A build (`replace_all`) of more than one batch over an
         index that holds articles raises NeedsFreshFolder before writing anything (Archive.build then builds
         beside it and swaps)."""
+        if ray is not None and fetch_pages:
+            raise InputError("--fetch-pages works without --ray: fetch the pages on one machine.")
         if ray is None and not strict:
-            return self._add_batches(batched_articles(paths), replace_all)
+            return self._add_batches(batched_articles(paths, fetch_pages), replace_all)
         if ray is None:
-            return self._add_collected(_collect(paths, strict), replace_all)
+            return self._add_collected(_collect(paths, strict, fetch_pages=fetch_pages), replace_all)
         from qa.distributed import Runtime
 
         with Runtime(ray):  # one Ray runtime for reading and embedding

@@ -64,12 +64,16 @@ class Archive:
 
     # ----- adding (qa.adding.Adder) -------------------------------------------
     def add(
-        self, paths: Iterable[str | Path], strict: bool = False, ray: RayOptions | None = None
+        self,
+        paths: Iterable[str | Path],
+        strict: bool = False,
+        ray: RayOptions | None = None,
+        fetch_pages: bool = False,
     ) -> AddReport:
         """Add articles from files or folders; unchanged ones are skipped, changed ones replaced (`Adder.add`:
         unreadable files listed in the report, or with `strict` stopping the add before anything is written;
-        with `ray`, read and embedded on Ray)."""
-        return self.adder.add(paths, strict, ray)
+        with `ray`, read and embedded on Ray; with `fetch_pages`, feeds' entries read from their web pages)."""
+        return self.adder.add(paths, strict, ray, fetch_pages)
 
     def add_articles(
         self,
@@ -117,6 +121,7 @@ class Archive:
         force: bool = False,
         strict: bool = False,
         ray: RayOptions | None = None,
+        fetch_pages: bool = False,
     ) -> Archive:
         """A new index from files and folders; it replaces any index in `index_dir` only once complete.
 
@@ -130,12 +135,12 @@ class Archive:
         paths = list(paths) if not isinstance(paths, (str, Path)) else [paths]
         engine = cls.create(index_dir, config, progress, force=True)
         try:
-            engine.report = engine.adder.add_paths(paths, strict, ray, replace_all=True)
+            engine.report = engine.adder.add_paths(paths, strict, ray, True, fetch_pages)
         except NeedsFreshFolder:  # more than one batch: built beside the old index, which stays until then
             fresh = index_dir.parent / f".{index_dir.name}.building-{uuid.uuid4().hex[:8]}"
             try:
                 report = cls.create(fresh, config, progress, force=True).adder.add_paths(
-                    paths, strict, ray, True
+                    paths, strict, ray, True, fetch_pages
                 )
                 put_in_place(fresh, index_dir)
             finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import unicodedata
@@ -14,6 +15,7 @@ from pathlib import Path
 from qa.config import FILE_TYPES
 from qa.errors import InputError
 
+logger = logging.getLogger(__name__)
 SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl", ".xml", ".rss", ".atom")
 FEED_SUFFIXES = (".xml", ".rss", ".atom")
 MAX_FILE_BYTES = (
@@ -376,14 +378,16 @@ def _jsonl_article(path: Path, n: int, raw: bytes) -> Article | None:
     )
 
 
-def read_feed_file(path: Path, local_links: bool = True) -> list[Article]:
+def read_feed_file(path: Path, local_links: bool = True, fetch_pages: bool = False) -> list[Article]:
     """The entries of an RSS or Atom file (feedparser), each an article with its title, date, source and url.
 
     An entry whose link names an HTML file in the feed's own folder (a relative link, see
     `local_page`) is read in full through the HTML extractor, unless `local_links` is off
     (an uploaded feed); otherwise its content (or summary) is the text. Nothing is fetched
-    from the network. An entry's id is its feed id or link, so adding the same feed
-    again adds only new or changed entries.
+    from the network unless `fetch_pages` (`--fetch-pages`; never for an upload): then an entry's web page is
+    fetched and its main text extracted (qa.fetching: public addresses only, a deadline and a size cap); a
+    page that cannot be had keeps the feed's own text, said in one warning line. An entry's id is its feed
+    id or link, so adding the same feed again adds only new or changed entries.
     """
     import feedparser
 
@@ -396,8 +400,11 @@ def read_feed_file(path: Path, local_links: bool = True) -> list[Article]:
     for n, entry in enumerate(feed.entries, 1):
         link = entry.get("link")
         local = local_page(path, link) if local_links else None
+        fetched = fetched_text(link) if fetch_pages and local is None and link else ""
         if local is not None:
             text = read_html_file(local).text
+        elif fetched:
+            text = fetched
         else:
             html = (
                 entry.get("content", [{}])[0].get("value")
@@ -421,6 +428,21 @@ def read_feed_file(path: Path, local_links: bool = True) -> list[Article]:
     if not articles:
         raise InputError(f"{path} has feed entries but none with text; nothing to add.")
     return articles
+
+
+def fetched_text(link: str) -> str:
+    """The main text of the web page at `link` (qa.fetching.fetch_page, then trafilatura), or "" with a
+    warning line when it cannot be had."""
+    import trafilatura
+
+    from qa.fetching import fetch_page
+
+    try:
+        html = fetch_page(link)
+    except InputError as exc:
+        logger.warning("%s: page not fetched (%s); the feed's own text is kept", link[:300], exc)
+        return ""
+    return trafilatura.extract(html, include_comments=False, include_tables=False, favor_precision=True) or ""
 
 
 def local_page(feed: Path, link: str | None) -> Path | None:
@@ -456,13 +478,14 @@ def _html_to_text(html: str) -> str:
     return "\n".join(line.strip() for line in root.text_content().splitlines() if line.strip())
 
 
-def read_file(path: Path, local_links: bool = True) -> list[Article]:
-    """The articles of one file; `local_links` off: a feed's links never open local files (uploads)."""
+def read_file(path: Path, local_links: bool = True, fetch_pages: bool = False) -> list[Article]:
+    """The articles of one file; `local_links` off: a feed's links never open local files (uploads);
+    `fetch_pages`: a feed's entries are read from their web pages (see read_feed_file)."""
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
         return read_jsonl_file(path)
     if suffix in FEED_SUFFIXES:
-        return read_feed_file(path, local_links)
+        return read_feed_file(path, local_links, fetch_pages)
     if suffix in (".html", ".htm"):
         return [read_html_file(path)]
     if suffix in (".txt", ".md", ".markdown"):
@@ -482,7 +505,9 @@ class Collected:
     links: list[Path] = field(default_factory=list)  # links in folders that lead out of them: not followed
 
 
-def collect_articles(paths: Iterable[str | Path], local_links: bool = True) -> Collected:
+def collect_articles(
+    paths: Iterable[str | Path], local_links: bool = True, fetch_pages: bool = False
+) -> Collected:
     """All articles under the given files and folders, in a stable order, ids unique.
 
     A file that cannot be read is recorded with its reason and the others are still
@@ -490,7 +515,7 @@ def collect_articles(paths: Iterable[str | Path], local_links: bool = True) -> C
     mistake in the command itself and raises InputError at once.
     """
     collected, files = list_files(paths)
-    return gather(collected, [read_one(file, local_links) for file in files])
+    return gather(collected, [read_one(file, local_links, fetch_pages) for file in files])
 
 
 def list_files(paths: Iterable[str | Path]) -> tuple[Collected, list[Path]]:
@@ -570,10 +595,12 @@ def files_inside(folder: Path) -> tuple[list[Path], list[Path]]:
     return sorted(found), sorted(links)
 
 
-def read_one(file: Path, local_links: bool = True) -> tuple[Path, list[Article] | str]:
+def read_one(
+    file: Path, local_links: bool = True, fetch_pages: bool = False
+) -> tuple[Path, list[Article] | str]:
     """One file's articles, or the one-line reason it could not be read (what a worker runs on each file)."""
     try:
-        return file, read_file(file, local_links)
+        return file, read_file(file, local_links, fetch_pages)
     except InputError as exc:
         return file, str(exc)
     except (
@@ -602,7 +629,7 @@ BATCH_CHARS = 4_000_000  # an add reads, embeds and commits at most about this m
 BATCH_ARTICLES = 5_000  # ... and at most this many articles (a .jsonl of tiny records)
 
 
-def batched_articles(paths: Iterable[str | Path]) -> Iterator[Collected]:
+def batched_articles(paths: Iterable[str | Path], fetch_pages: bool = False) -> Iterator[Collected]:
     """What `collect_articles` finds, in batches of at most BATCH_ARTICLES articles or about BATCH_CHARS
     characters, read as they are needed: memory stays flat whatever the size of a .jsonl file.
 
@@ -620,7 +647,7 @@ def batched_articles(paths: Iterable[str | Path]) -> Iterator[Collected]:
                 continue
             found: Iterable[Article] = jsonl_articles(file)
         else:
-            _, read = read_one(file)
+            _, read = read_one(file, fetch_pages=fetch_pages)
             if isinstance(read, str):
                 batch.failed.append((file, read))
                 continue

@@ -182,6 +182,7 @@ def cmd_index_build(args: argparse.Namespace) -> int:
         force=args.force,
         strict=args.strict,
         ray=_ray(args),
+        fetch_pages=args.fetch_pages,
     )
     assert engine.report is not None  # a build always reports
     status = _report_files(engine.report)
@@ -193,7 +194,7 @@ def cmd_index_add(args: argparse.Namespace) -> int:
     from qa.engine import Engine
 
     engine = Engine.open(args.index_dir, _config(args), progress=not args.quiet)
-    report = engine.add(args.paths, strict=args.strict, ray=_ray(args))
+    report = engine.add(args.paths, strict=args.strict, ray=_ray(args), fetch_pages=args.fetch_pages)
     status = _report_files(report)
     print(f"{report.describe()} Index now: {engine.stats().describe()}")
     return status
@@ -607,6 +608,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         feed_every=args.feed_every,
         settle=args.settle,
         once=args.once,
+        fetch_pages=args.fetch_pages,
     )
     return 0
 
@@ -815,6 +817,12 @@ def _index_build_and_add(isub: Any) -> None:
         action="store_true",
         help="all or nothing: stop, adding nothing, if any file cannot be read",
     )
+    p.add_argument(
+        "--fetch-pages",
+        action="store_true",
+        help="read a feed's entries from the web pages they link to (public addresses only, 20 s and 4 MB a "
+        "page; a page that fails keeps the feed's own text)",
+    )
     _ray_options(p)
     _engine_options(p)
     p.set_defaults(func=cmd_index_build)
@@ -829,6 +837,12 @@ def _index_build_and_add(isub: Any) -> None:
         "--strict",
         action="store_true",
         help="all or nothing: stop, adding nothing, if any file cannot be read",
+    )
+    p.add_argument(
+        "--fetch-pages",
+        action="store_true",
+        help="read a feed's entries from the web pages they link to (public addresses only, 20 s and 4 MB a "
+        "page; a page that fails keeps the feed's own text)",
     )
     _ray_options(p)
     _engine_options(p)
@@ -1041,6 +1055,12 @@ def _mcp_and_watch_commands(sub: Any) -> None:
         "--once",
         action="store_true",
         help="add what the paths hold now, fetch the feeds once, and stop (a refresh for cron; no extra needed)",
+    )
+    p.add_argument(
+        "--fetch-pages",
+        action="store_true",
+        help="read a feed's entries from the web pages they link to (public addresses only, 20 s and 4 MB a "
+        "page; a page that fails keeps the feed's own text)",
     )
     _engine_options(p)
     p.set_defaults(func=cmd_watch)

@@ -61,10 +61,11 @@ class Engine:
         force: bool = False,
         strict: bool = False,
         ray: RayOptions | None = None,
+        fetch_pages: bool = False,
     ) -> Engine:
         """A new index from files and folders, replacing any index in `index_dir` only once complete; files
         that cannot be read are listed in `engine.report` (see `Archive.build`)."""
-        return cls(Archive.build(paths, index_dir, config, progress, force, strict, ray))
+        return cls(Archive.build(paths, index_dir, config, progress, force, strict, ray, fetch_pages))
 
     @classmethod
     def open(cls, index_dir: str | Path, config: Config | None = None, progress: bool = False) -> Engine:
@@ -120,10 +121,15 @@ class Engine:
 
     # ----- changing (qa.archive.Archive) ------------------------------------------
     def add(
-        self, paths: Iterable[str | Path], strict: bool = False, ray: RayOptions | None = None
+        self,
+        paths: Iterable[str | Path],
+        strict: bool = False,
+        ray: RayOptions | None = None,
+        fetch_pages: bool = False,
     ) -> AddReport:
-        """Add articles from files or folders; unchanged ones are skipped, changed ones replaced."""
-        return self.archive.add(paths, strict, ray)
+        """Add articles from files or folders; unchanged ones are skipped, changed ones replaced; with
+        `fetch_pages`, a feed's entries are read from the web pages they link to."""
+        return self.archive.add(paths, strict, ray, fetch_pages)
 
     def add_articles(
         self,

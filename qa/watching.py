@@ -18,7 +18,6 @@ import signal
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from qa.articles import SUFFIXES, collect_articles, files_inside, leaves
 from qa.config import FILE_TYPES, Config
 from qa.engine import Engine
 from qa.errors import InputError, QAError
+from qa.fetching import download_at_most, within
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,6 @@ class AddFailed(QAError):
 PARTIAL = (".part", ".partial", ".tmp", ".crdownload", ".download", ".swp", "~")  # files still being written
 FEED_MOST_BYTES = 32 * 1024 * 1024  # a fetched feed is read up to this size
 FEED_DEADLINE = 60.0  # seconds one feed's whole download may take
-FEED_READ_TIMEOUT = 10.0  # seconds a feed may stay silent
 TICK = 0.25  # seconds between looks at what has settled
 
 
@@ -109,53 +108,35 @@ def fetch_feed(url: str, folder: Path, deadline: float = FEED_DEADLINE) -> Path:
     The whole download has `deadline` seconds, on a thread of its own (a feed that drips one byte at a time, or
     never answers, costs at most that), and at most FEED_MOST_BYTES are read."""
     target = folder / f"feed-{hashlib.sha1(url.encode()).hexdigest()[:12]}.xml"
-    got: dict[str, Any] = {}
-
-    def download() -> None:
-        try:
-            got["data"] = download_at_most(url, time.monotonic() + deadline)
-        except Exception as exc:  # handed to the caller below
-            got["error"] = exc
-
-    worker = threading.Thread(target=download, name="qa-feed", daemon=True)
-    worker.start()
-    worker.join(deadline + 1)
-    exc = got.get("error")
-    if worker.is_alive() or isinstance(exc, TimeoutError):
-        raise InputError(f"no whole answer within {deadline:g} s; trying again later")
-    if exc is not None:
-        if not isinstance(exc, (OSError, ValueError)):
-            raise exc
-        raise InputError(f"cannot fetch it ({getattr(exc, 'reason', None) or exc}); trying again later")
-    data = got["data"]
+    try:
+        data, _ = within(
+            deadline, lambda: download_at_most(url, time.monotonic() + deadline, FEED_MOST_BYTES)
+        )
+    except TimeoutError:
+        raise InputError(f"no whole answer within {deadline:g} s; trying again later") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(
+            f"cannot fetch it ({getattr(exc, 'reason', None) or exc}); trying again later"
+        ) from None
     if len(data) > FEED_MOST_BYTES:
         raise InputError(f"larger than {FEED_MOST_BYTES // (1024 * 1024)} MB; not read")
     target.write_bytes(data)
     return target
 
 
-def download_at_most(url: str, until: float) -> bytes:
-    """The body at `url`, up to one byte over FEED_MOST_BYTES; TimeoutError once the clock passes `until`."""
-    left = until - time.monotonic()
-    with urllib.request.urlopen(url, timeout=max(0.1, min(FEED_READ_TIMEOUT, left))) as response:
-        chunks: list[bytes] = []
-        size = 0
-        while size <= FEED_MOST_BYTES:
-            if time.monotonic() > until:
-                raise TimeoutError(url)
-            chunk = response.read1(1 << 16)  # whatever has arrived: a slow sender is timed between reads
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        return b"".join(chunks)
-
-
 class Watcher:
     """Adds what changed in the watched paths to one engine; `run` until `stop` is set."""
 
-    def __init__(self, engine: Engine, paths: Sequence[str], settle: float, feed_every: float) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        paths: Sequence[str],
+        settle: float,
+        feed_every: float,
+        fetch_pages: bool = False,
+    ) -> None:
         self.engine = engine
+        self.fetch_pages = fetch_pages  # a feed's entries read from their web pages (qa.fetching)
         self.feeds = [p for p in paths if p.startswith(("http://", "https://"))]
         self.places = [Path(p).expanduser().resolve() for p in paths if p not in self.feeds]
         for place in self.places:
@@ -185,7 +166,7 @@ class Watcher:
             return
         try:
             with self.adding:
-                line = change_line(str(path), self.engine.add([path]))
+                line = change_line(str(path), self.engine.add([path], fetch_pages=self.fetch_pages))
         except QAError as exc:
             line = f"{path}: failed — {exc}"
         if line:
@@ -200,7 +181,9 @@ class Watcher:
                 if stop is not None and stop.is_set():
                     return
                 try:
-                    collected = collect_articles([fetch_feed(url, Path(tmp))], local_links=False)
+                    collected = collect_articles(
+                        [fetch_feed(url, Path(tmp))], local_links=False, fetch_pages=self.fetch_pages
+                    )
                     if collected.failed:
                         raise InputError(collected.failed[0][1])
                     with self.adding:
@@ -234,7 +217,7 @@ class Watcher:
             line: str | None = None
             try:
                 with self.adding:
-                    report = self.engine.add(files)
+                    report = self.engine.add(files, fetch_pages=self.fetch_pages)
                 line = change_line(
                     f"{len(files)} file(s) already there", dataclasses.replace(report, failed=[])
                 )
@@ -306,11 +289,12 @@ def watch(
     stop: threading.Event | None = None,
     on_ready: Callable[[], None] | None = None,
     once: bool = False,
+    fetch_pages: bool = False,
 ) -> None:
     """Keep the index at `index_dir` current with `paths` until Ctrl+C (or `stop`); creates the index if needed.
     With `once`, add what the paths hold now (feeds fetched once) and return: a refresh for cron."""
     engine = Engine.open_or_create(index_dir, config)
-    watcher = Watcher(engine, paths, settle, feed_every)
+    watcher = Watcher(engine, paths, settle, feed_every, fetch_pages)
     if once:
         watcher.catch_up()
         places = ", ".join([str(p) for p in watcher.places] + watcher.feeds)
