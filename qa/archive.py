@@ -289,8 +289,9 @@ class Archive:
         `upload:USER` for the page's and the API's)."""
         return self.index.origins(ids)
 
-    def passage_counts(self) -> dict[str, int]:
-        return self.index.passage_counts()
+    def passage_counts(self, ids: Sequence[str] | None = None) -> dict[str, int]:
+        """How many passages each article has (all, or those of `ids`)."""
+        return self.index.passage_counts(ids)
 
     def stats(self) -> Stats:
         return self.index.stats()

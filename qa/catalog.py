@@ -112,11 +112,15 @@ class Catalog:
                 r[0] for r in db.execute(f"SELECT id FROM articles WHERE {column}=? ORDER BY rowid", (value,))
             ]
 
-    def passage_counts(self) -> dict[str, int]:
-        if self.reader.empty:
+    def passage_counts(self, ids: Sequence[str] | None = None) -> dict[str, int]:
+        """How many passages each article has: all of them, or only those of `ids` (a page of a listing)."""
+        if self.reader.empty or (ids is not None and not ids):
             return {}
         with self.reader.reading() as db:
-            return dict(db.execute("SELECT article_id, count(*) FROM passages GROUP BY article_id"))
+            if ids is None:
+                return dict(db.execute("SELECT article_id, count(*) FROM passages GROUP BY article_id"))
+            query = "SELECT article_id, count(*) FROM passages WHERE article_id IN ({}) GROUP BY article_id"
+            return dict(select_in(db, query, list(ids)))
 
     def passages_of(self, article_id: str) -> list[tuple[Passage, np.ndarray]]:
         """An article's passages with their vectors, in order (for checks and tests)."""

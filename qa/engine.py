@@ -175,8 +175,8 @@ class Engine:
     def origins(self, ids: Sequence[str]) -> dict[str, str]:
         return self.archive.origins(ids)
 
-    def passage_counts(self) -> dict[str, int]:
-        return self.archive.passage_counts()
+    def passage_counts(self, ids: Sequence[str] | None = None) -> dict[str, int]:
+        return self.archive.passage_counts(ids)
 
     def stats(self) -> Stats:
         return self.archive.stats()

@@ -102,8 +102,8 @@ class Store(StoreReader):
     def find(self, column: str, value: str) -> list[str]:
         return self.catalog.find(column, value)
 
-    def passage_counts(self) -> dict[str, int]:
-        return self.catalog.passage_counts()
+    def passage_counts(self, ids: Sequence[str] | None = None) -> dict[str, int]:
+        return self.catalog.passage_counts(ids)
 
     def passages_of(self, article_id: str) -> list[tuple[Passage, np.ndarray]]:
         return self.catalog.passages_of(article_id)

@@ -246,7 +246,10 @@ class Tools:
         found = self.engine.article(article_id)
         if found is None:
             raise NotFound(f"No article has the id {article_id[:200]!r}; list_articles lists them.")
-        return {**article_view(found, self.engine.passage_counts().get(article_id, 0)), "text": found.text}
+        return {
+            **article_view(found, self.engine.passage_counts([article_id]).get(article_id, 0)),
+            "text": found.text,
+        }
 
     def list_articles(
         self,
@@ -271,11 +274,12 @@ class Tools:
         offset = whole_number(offset, "offset", 0, 10**12)
         limit = whole_number(limit, "limit", 1, PAGE_MOST)
         filters = filters_from(since, until, source)
-        counts = self.engine.passage_counts()
         kept = self.engine.articles(text=False, filters=filters)
         kept.sort(key=lambda a: (a.date or "", a.id), reverse=True)
+        page = kept[offset : offset + limit]
+        counts = self.engine.passage_counts([a.id for a in page])
         return {
             "total": len(kept),
             "offset": offset,
-            "articles": [article_view(a, counts.get(a.id, 0)) for a in kept[offset : offset + limit]],
+            "articles": [article_view(a, counts.get(a.id, 0)) for a in page],
         }

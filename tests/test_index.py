@@ -41,6 +41,10 @@ def assert_in_step(engine: Engine) -> None:
     stats = engine.stats()
     assert sum(s.vectors - s.removed for s in stats.segments) == stats.passages
     assert set(engine.passage_counts()) == {a.id for a in engine.articles()}
+    counts = engine.passage_counts()
+    some = sorted(counts)[:2]  # a page of a listing asks for its own articles only
+    assert engine.passage_counts([*some, "no-such-article"]) == {i: counts[i] for i in some}
+    assert engine.passage_counts([]) == {}
 
 
 def test_add_update_remove_keep_dense_and_bm25_in_step(index_copy: Path):

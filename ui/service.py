@@ -131,7 +131,7 @@ class PageService:
         pages = max(1, math.ceil(len(articles) / LIBRARY_PAGE))
         page = min(max(1, int(page or 1)), pages)
         shown = articles[(page - 1) * LIBRARY_PAGE : page * LIBRARY_PAGE]
-        counts = self.engine.passage_counts()
+        counts = self.engine.passage_counts([a.id for a in shown])
         rows = [
             [
                 "new" if a.id in self.just_added else "",
