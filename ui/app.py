@@ -217,15 +217,16 @@ class PageHandlers:
     def refresh(self) -> tuple[Any, ...]:
         """What shows the library, after a change: its line in words, the table's first page, the removal
         choices, the examples, and the date boxes' placeholders (the library's first and last day)."""
-        rows, page, line = self.service.rows()
-        first, last = self.service.date_range()
+        listed = self.service.listing()  # read once for every view below
+        rows, page, line = self.service.rows(listed=listed)
+        first, last = self.service.date_range(listed)
         return (
-            self.service.stats(),
+            self.service.stats(listed),
             rows,
             line,
             page,
             "",
-            gr.update(choices=self.service.choices(), value=[]),
+            gr.update(choices=self.service.choices(listed), value=[]),
             self.examples_update(),
             *[gr.update(placeholder=first or "2025-10-01"), gr.update(placeholder=last or "2025-10-31")] * 2,
         )

@@ -119,14 +119,20 @@ class PageService:
         return result.to_dict()
 
     # ----- the library -------------------------------------------------------
-    def rows(self, find: str = "", page: int = 1) -> tuple[list[list[Any]], int, str]:
+    # Each view below lists the library itself, or takes `listed` (`listing()`), so that a refresh of the
+    # page reads it once for all of them.
+    def listing(self) -> list[Article]:
+        """Every article of the library, without its text."""
+        return self.engine.articles(text=False)
+
+    def rows(
+        self, find: str = "", page: int = 1, listed: list[Article] | None = None
+    ) -> tuple[list[list[Any]], int, str]:
         """One page of the library table, newest first (undated last), of the articles whose title holds
         every word of `find` (without case); what the last upload added or changed is marked "new". Returns
         the rows, the page shown (kept within the pages there are) and a line saying which they are."""
         words = str(find or "").lower().split()[:20]
-        articles = [
-            a for a in self.engine.articles(text=False) if all(w in (a.title or "").lower() for w in words)
-        ]
+        articles = [a for a in (listed or self.listing()) if all(w in (a.title or "").lower() for w in words)]
         articles.sort(key=lambda a: a.date or "", reverse=True)
         pages = max(1, math.ceil(len(articles) / LIBRARY_PAGE))
         page = min(max(1, int(page or 1)), pages)
@@ -150,9 +156,9 @@ class PageService:
         line = f"Articles {first:,}–{first + len(shown) - 1:,} of {len(articles):,}{matching}, newest first"
         return rows, page, line + (f" (page {page} of {pages})." if pages > 1 else ".")
 
-    def date_range(self) -> tuple[str, str]:
+    def date_range(self, listed: list[Article] | None = None) -> tuple[str, str]:
         """The first and last day of the library's dated articles ("" where there are none)."""
-        days = sorted(d for a in self.engine.articles(text=False) if a.date and (d := iso_day(a.date[:10])))
+        days = dated_days(listed or self.listing())
         return (days[0], days[-1]) if days else ("", "")
 
     def examples(self) -> list[str]:
@@ -166,12 +172,12 @@ class PageService:
     def sources(self) -> list[str]:
         return sorted({a.source for a in self.engine.articles(text=False) if a.source})
 
-    def choices(self) -> list[tuple[str, str]]:
-        return [(f"{a.title} ({a.id})", a.id) for a in self.engine.articles(text=False)]
+    def choices(self, listed: list[Article] | None = None) -> list[tuple[str, str]]:
+        return [(f"{a.title} ({a.id})", a.id) for a in (listed or self.listing())]
 
-    def stats(self) -> str:
+    def stats(self, listed: list[Article] | None = None) -> str:
         """What the library holds, in words: "1,204 articles from 3 sources, 2 Jan 2024 – 28 Feb 2024"."""
-        return library_in_words(self.engine.articles(text=False))
+        return library_in_words(listed or self.listing())
 
     def claim(self, articles: list[Article], user: str | None, replace: bool) -> dict[str, str]:
         """Mark articles as uploaded by `user` (None: no sign-in) and decide which stored ones they replace.
@@ -310,6 +316,11 @@ def article_from_fields(record: dict[str, Any]) -> Article:
     return Article.from_text(text, title, date=date, **{k: v or None for k, v in fields.items()})
 
 
+def dated_days(articles: list[Article]) -> list[str]:
+    """The days of the dated articles (ISO, one per article), in order."""
+    return sorted(d for a in articles if a.date and (d := iso_day(a.date[:10])))
+
+
 LIBRARY_PAGE = 50  # rows of the Library tab's table at a time
 
 
@@ -318,7 +329,7 @@ def library_in_words(articles: list[Article]) -> str:
     if not articles:
         return "The library is empty: add articles below, or with `qa index add`."
     sources = {a.source.strip().lower() for a in articles if a.source and a.source.strip()}
-    days = sorted(d for a in articles if a.date and (d := iso_day(a.date[:10])))
+    days = dated_days(articles)
     said = f"{len(articles):,} article{'s' if len(articles) != 1 else ''}"
     if sources:
         said += f" from {len(sources):,} source{'s' if len(sources) != 1 else ''}"
