@@ -512,6 +512,20 @@ def use_bf16(asked: bool | None, device: str) -> bool:
     return device.startswith("cuda") if asked is None else asked
 
 
+def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether this CPU multiplies bfloat16 in hardware (AVX512-BF16 or AMX), from /proc/cpuinfo's flags.
+
+    False where the flags cannot be read (not Linux): bfloat16 is then left to the caller to ask for.
+    """
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
+        except OSError:
+            return False
+    flags = {flag for line in cpuinfo.splitlines() if line.startswith("flags") for flag in line.split()}
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
 def train_reader(config: TrainConfig, progress: bool = True) -> TrainResult:
     """Train (or resume) a reader; returns where it stopped. Safe to kill at any time."""
     run = TrainingRun(config, progress)

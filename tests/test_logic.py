@@ -18,7 +18,7 @@ from qa.fusion import fuse
 from qa.passages import Passage, split_passages
 from qa.reading import decode_window
 from qa.retrieval import Hit, Retriever
-from qa.training import steps_within_budget
+from qa.training import cpu_has_native_bf16, steps_within_budget
 
 # ----- span decoding -------------------------------------------------------------------------------
 
@@ -267,6 +267,16 @@ def test_steps_within_budget_shortens_only_what_does_not_fit():
     assert steps_within_budget(400, 2.0, 1000.0, total=2000) is None  # fits already
     assert steps_within_budget(400, 2.0, -5.0, total=10_000) == 401  # out of time: stop at the next step
     assert steps_within_budget(400, 0.0, 1000.0, total=10_000) is None
+
+
+def test_native_bfloat16_is_read_from_the_cpus_flags_line():
+    epyc = (
+        "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni\n"
+    )
+    sapphire = "flags\t\t: fpu avx512f amx_tile amx_bf16 amx_int8\n"
+    older = "flags\t\t: fpu sse2 avx2 avx512f avx512_vnni\nbugs\t\t: avx512_bf16_in_a_bug_name\n"
+    assert cpu_has_native_bf16(epyc) and cpu_has_native_bf16(sapphire)
+    assert not cpu_has_native_bf16(older) and not cpu_has_native_bf16("")
 
 
 # ----- boilerplate ------------------------------------------------------------------------------------
