@@ -129,6 +129,14 @@ def build_api(service: PageService) -> FastAPI:
         docs_url=None,  # Swagger's page loads its scripts from a CDN; the schema is at /api/v1/openapi.json
         redoc_url=None,
     )
+    _answer_failures_in_one_line(api)
+    _add_question_routes(api, service)
+    _add_article_routes(api, service)
+    return api
+
+
+def _answer_failures_in_one_line(api: FastAPI) -> None:
+    """Every failure as {"error": one line, "exit_code": the CLI's}, with the status that says what went wrong."""
 
     @api.exception_handler(QAError)
     async def expected_failure(request: Request, exc: QAError) -> JSONResponse:
@@ -142,6 +150,10 @@ def build_api(service: PageService) -> FastAPI:
     async def internal(request: Request, exc: Exception) -> JSONResponse:
         logger.error("The API failed on %s", request.url.path, exc_info=exc)
         return failure(one_line(exc), 500, INTERNAL_EXIT_CODE)
+
+
+def _add_question_routes(api: FastAPI, service: PageService) -> None:
+    """/health, /ask and /search."""
 
     @api.get("/health", summary="Whether the engine is up, and how much it holds")
     def health() -> Any:
@@ -179,6 +191,10 @@ def build_api(service: PageService) -> FastAPI:
             raise InputError('sort and like go with "articles": true (the desk\'s view of a search).')
         return service.tools.search(**asked)
 
+
+def _add_article_routes(api: FastAPI, service: PageService) -> None:
+    """/articles and /files: list, read, add and remove articles."""
+
     @api.get("/articles", summary="The articles, newest first, a page at a time")
     def articles(
         since: str = "", until: str = "", source: str = "", offset: int = 0, limit: int = 20
@@ -213,8 +229,6 @@ def build_api(service: PageService) -> FastAPI:
                     copy_at_most(upload, out, service.max_upload_bytes + 1)  # one byte over: refused by size
                 paths.append(str(path))
             return service.add_uploads(paths, user_of(request), replace)
-
-    return api
 
 
 def validation_line(errors: Any) -> str:
