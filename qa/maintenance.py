@@ -1,4 +1,4 @@
-"""Checking and repairing an index: verify checksums, texts and counts; rebuild BM25 and unsound segments."""
+"""Checking and repairing an index: `Checkup` verifies it, `Repair` rebuilds BM25 and unsound segments."""
 
 from __future__ import annotations
 
@@ -35,15 +35,13 @@ logger = logging.getLogger(__name__)
 READ_CHECKED_AT_MOST = 2000  # passages whose BM25 document `check --quick` queries (all without --quick)
 
 
-class Maintenance:
-    """`check` and `rebuild` (optimize is a merge: qa.commits)."""
+class Checkup:
+    """`qa index check`: everything wrong with an index, one line each; it settles an interrupted change."""
 
-    def __init__(self, reader: StoreReader, writer: Writer, commits: Commits) -> None:
+    def __init__(self, reader: StoreReader, writer: Writer) -> None:
         self.reader = reader
         self.writer = writer
-        self.commits = commits
 
-    # ----- checking and repairing -------------------------------------------
     def check(self, quick: bool = False) -> list[str]:
         """Everything wrong with the index, one line each (nothing when it is sound).
 
@@ -207,6 +205,15 @@ class Maintenance:
             return [f"the BM25 index does not find {lost} passage(s) by their own words"] if lost else []
         except (OSError, IndexUnusable) as exc:
             return [f"the BM25 index cannot be read ({exc})"]
+
+
+class Repair:
+    """`qa index rebuild`: the BM25 index and unsound segments rebuilt from the database (optimize: qa.commits)."""
+
+    def __init__(self, reader: StoreReader, writer: Writer, commits: Commits) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.commits = commits
 
     def rebuild(self, encode: Any) -> str:
         """Rebuild what can be derived from the database: the BM25 index, and vectors of unsound segments.

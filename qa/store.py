@@ -40,7 +40,7 @@ from qa.commits import Commits
 from qa.embeddings import FP32_ENCODER
 from qa.filtering import Filters
 from qa.layout import Stats
-from qa.maintenance import Maintenance
+from qa.maintenance import Checkup, Repair
 from qa.passages import Passage
 from qa.snapshots import APPROXIMATE_ABOVE, StoreReader
 from qa.staging import Staging
@@ -54,8 +54,8 @@ class Store(StoreReader):
     and it has its parts, each handed the reader (and the parts it works through) when the store is made:
     `catalog` (`qa.catalog.Catalog`, questions about articles), `writer` (`qa.writing.Writer`, the one
     writer's lock, settling, story bands), `commits` (`qa.commits.Commits`, adds, removals, merges),
-    `jobs` (`qa.staging.Staging`, Ray jobs: qa.distributed calls it directly) and `maintenance`
-    (`qa.maintenance.Maintenance`, check, rebuild). The methods below are the store's face to its other
+    `jobs` (`qa.staging.Staging`, Ray jobs: qa.distributed calls it directly), `checkup` and `repair`
+    (`qa.maintenance.Checkup` and `Repair`: check, rebuild). The methods below are the store's face to its other
     callers; the folder's layout and schema are in `qa.layout`.
 
     Args:
@@ -78,7 +78,8 @@ class Store(StoreReader):
         self.writer = Writer(self)
         self.commits = Commits(self, self.writer)
         self.jobs = Staging(self, self.writer, self.commits)
-        self.maintenance = Maintenance(self, self.writer, self.commits)
+        self.checkup = Checkup(self, self.writer)
+        self.repair = Repair(self, self.writer, self.commits)
 
     # ----- questions about articles (Catalog) ---------------------------------
     def stats(self) -> Stats:
@@ -139,12 +140,12 @@ class Store(StoreReader):
     def optimize(self) -> int:
         return self.commits.optimize()
 
-    # ----- looking after it (Maintenance) --------------------------------------
+    # ----- looking after it (Checkup, Repair) ---------------------------------
     def check(self, quick: bool = False) -> list[str]:
-        return self.maintenance.check(quick)
+        return self.checkup.check(quick)
 
     def rebuild(self, encode: Any) -> str:
-        return self.maintenance.rebuild(encode)
+        return self.repair.rebuild(encode)
 
 
 __all__ = ["Store"]

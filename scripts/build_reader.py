@@ -17,7 +17,7 @@ engine reads.
 Matrix products run in bfloat16 (autocast) on a GPU, as the shipped chain's first run did, and on a CPU
 that multiplies bfloat16 in hardware (AVX512-BF16 or AMX); `--no-bf16` keeps fp32 throughout.
 On one H100 stage 1 takes about 3 minutes; on the 2-core development CPU about 5 s a step in bfloat16
-(9 s in fp32), stage 1 alone about 8 hours: checkpoints every 100 steps, so an interrupted stage resumes
+(about 7 s in fp32), stage 1 alone about 7.5 hours: checkpoints every 100 steps, so an interrupted stage resumes
 from its last checkpoint when the same command is run again.
 `--dry-run` trains 2 steps a stage on 64 questions and calibrates on 64: to check the command, not a reader.
 """
