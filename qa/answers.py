@@ -11,8 +11,8 @@ from qa.articles import Article
 from qa.boilerplate import boilerplate_spans, never_answers
 from qa.config import AbstainRule
 from qa.dates import PRESENT, RELATIVE_TIME, day_number
-from qa.passages import sentence_at
-from qa.reading import Reading, answerability
+from qa.passages import Passage, sentence_at
+from qa.reading import Reading, Span, answerability
 from qa.text import normalize_answer
 
 if TYPE_CHECKING:
@@ -323,6 +323,29 @@ def _clip(text: str, width: int = 100) -> str:
     return text if len(text) <= width else text[: width - 1].rsplit(" ", 1)[0] + " \u2026"
 
 
+def _evidence(article: Article, p: Passage, span: Span, no_answer: float, rule: AbstainRule) -> Evidence:
+    """One span read in passage `p` of `article`, with the sentence that holds it."""
+    s0, s1 = sentence_at(p.text, span.start, span.end)
+    return Evidence(
+        article.id,
+        article.title,
+        article.date,
+        article.source,
+        article.url,
+        p.id,
+        p.text,
+        p.start,
+        p.start + span.start,
+        p.start + span.end,
+        p.text[s0:s1],
+        p.start + s0,
+        p.start + s1,
+        span.score,
+        no_answer,
+        answerability(span.score, no_answer, rule),
+    )
+
+
 def merge(
     readings: list[Reading],
     hits: list[Hit],
@@ -350,25 +373,7 @@ def merge(
             if any(s < span.end and span.start < e for s, e in barred):
                 continue
             key = normalize_answer(span.text) or span.text.strip().lower()
-            s0, s1 = sentence_at(p.text, span.start, span.end)
-            evidence = Evidence(
-                article.id,
-                article.title,
-                article.date,
-                article.source,
-                article.url,
-                p.id,
-                p.text,
-                p.start,
-                p.start + span.start,
-                p.start + span.end,
-                p.text[s0:s1],
-                p.start + s0,
-                p.start + s1,
-                span.score,
-                reading.no_answer,
-                answerability(span.score, reading.no_answer, rule),
-            )
+            evidence = _evidence(article, p, span, reading.no_answer, rule)
             group = grouped.setdefault(key, [])
             if all(e.start != evidence.start or e.article_id != evidence.article_id for e in group):
                 group.append(evidence)
