@@ -20,7 +20,7 @@ from qa.duplicates import signature, to_bytes
 from qa.embeddings import INT8_ENCODER, Embedder, canonical_name
 from qa.errors import IndexUnusable, InputError, NoIndex
 from qa.format1 import OLD_POINTER, read_format_1, remove_format_1
-from qa.layout import Stats
+from qa.layout import Stats, check_new_home
 from qa.retrieval import Filters
 from qa.store import Store
 from qa.writing import put_in_place
@@ -100,7 +100,7 @@ class Archive:
         A folder that holds other things than an index is refused unless `force` is set.
         """
         index_dir, config = _checked(index_dir, config)
-        Store.check_new_home(index_dir, force)
+        check_new_home(index_dir, force)
         embedder = Embedder.from_config(config, "int8" if config.encoder_int8 else "fp32")
         index = Store(
             Path(index_dir),
@@ -131,7 +131,7 @@ class Archive:
         files are read and passages embedded on Ray (see qa.distributed).
         """
         index_dir, config = _checked(index_dir, config)
-        Store.check_new_home(index_dir, force)
+        check_new_home(index_dir, force)
         paths = list(paths) if not isinstance(paths, (str, Path)) else [paths]
         engine = cls.create(index_dir, config, progress, force=True)
         try:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.embeddings import FP32_ENCODER
+from qa.errors import InputError
 from qa.files import not_plain
 from qa.format1 import OLD_CATALOG, OLD_POINTER
 
@@ -181,3 +182,29 @@ def save_failure(folder: Path, exc: BaseException) -> str:
     return (
         f"Could not save the index in {folder}: {what}. The previous index is unchanged; {fix} and try again."
     )
+
+
+def holds_index(folder: Path) -> bool:
+    """The folder holds an index (of this format or the older one `qa index upgrade` converts)."""
+    return (Path(folder) / DATABASE).is_file() or (Path(folder) / OLD_POINTER).is_file()
+
+
+def check_new_home(folder: Path, force: bool = False) -> None:
+    """Refuse to build into a folder that holds other things than an index, unless forced.
+
+    An index never deletes what it did not write, but mixing it into, say, a
+    Documents folder is almost always a mistaken --index-dir.
+    """
+    if not folder.exists():
+        return
+    if not folder.is_dir():
+        raise InputError(f"{folder} is a file, not a folder; pass a folder for --index-dir.")
+    if force or holds_index(folder):
+        return
+    others = sorted(p.name for p in folder.iterdir() if p.name not in OWN_FILES | CHECKOUT_FILES)
+    if others:
+        shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+        raise InputError(
+            f"{folder} is not an index and already holds other files ({shown}); pass an empty "
+            f"or new folder such as {folder / 'qa-index'}, or add --force to put the index beside them."
+        )

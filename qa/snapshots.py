@@ -18,20 +18,19 @@ from qa import segments as seg
 from qa.articles import Article
 from qa.config import APPROXIMATE_ABOVE
 from qa.embeddings import FP32_ENCODER
-from qa.errors import IndexUnusable, InputError, NoIndex
+from qa.errors import IndexUnusable, NoIndex
 from qa.filtering import Filters, Kept, PassageFacts
 from qa.format1 import OLD_POINTER
 from qa.fulltext import FullText
 from qa.layout import (
     ARTICLE_COLUMNS,
-    CHECKOUT_FILES,
     DATABASE,
     FORMAT_VERSION,
-    OWN_FILES,
     SEGMENT_FILE,
     SEGMENTS,
     TEXT,
     free_bytes,
+    holds_index,
     own_file,
     select_in,
     unsafe_entries,
@@ -76,7 +75,7 @@ class StoreReader:
     # ----- opening ----------------------------------------------------------
     @classmethod
     def exists(cls, folder: Path) -> bool:
-        return (Path(folder) / DATABASE).is_file() or (Path(folder) / OLD_POINTER).is_file()
+        return holds_index(folder)
 
     @classmethod
     def open(cls: type[Opened], folder: Path, approximate_above: int | None = APPROXIMATE_ABOVE) -> Opened:
@@ -113,27 +112,6 @@ class StoreReader:
         index.embedding_model, index.dimension = settings["embedding_model"], int(settings["dimension"])
         index.encoder = settings.get("encoder", FP32_ENCODER)  # indexes from before the int8 encoder
         return index
-
-    @classmethod
-    def check_new_home(cls, folder: Path, force: bool = False) -> None:
-        """Refuse to build into a folder that holds other things than an index, unless forced.
-
-        An index never deletes what it did not write, but mixing it into, say, a
-        Documents folder is almost always a mistaken --index-dir.
-        """
-        if not folder.exists():
-            return
-        if not folder.is_dir():
-            raise InputError(f"{folder} is a file, not a folder; pass a folder for --index-dir.")
-        if force or cls.exists(folder):
-            return
-        others = sorted(p.name for p in folder.iterdir() if p.name not in OWN_FILES | CHECKOUT_FILES)
-        if others:
-            shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
-            raise InputError(
-                f"{folder} is not an index and already holds other files ({shown}); pass an empty "
-                f"or new folder such as {folder / 'qa-index'}, or add --force to put the index beside them."
-            )
 
     # ----- reading ----------------------------------------------------------
     def connect(self, reading: bool = False) -> sqlite3.Connection:
