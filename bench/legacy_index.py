@@ -33,16 +33,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from filelock import FileLock
 
 from qa.articles import Article
-from qa.errors import IndexUnusable, InputError, NoIndex, SaveFailed
-from qa.files import fsync, locked, sha256_file, write_atomic
+from qa.errors import IndexUnusable, NoIndex, SaveFailed
+from qa.files import fsync, sha256_file, write_atomic
 from qa.passages import Passage
 
 FORMAT_VERSION = 1
 POINTER = "CURRENT"
 CATALOG = "versions.json"  # the version folders this index wrote: the only folders it ever deletes
-OWN_FILES = {POINTER, CATALOG, ".lock"}  # what the index keeps beside its version folders
 logger = logging.getLogger(__name__)
 
 
@@ -151,7 +151,7 @@ class PassageIndex:
         """
         try:
             index_dir.mkdir(parents=True, exist_ok=True)
-            with locked(index_dir):
+            with FileLock(index_dir / ".lock"):
                 self._save_locked(index_dir)
         except SaveFailed:
             raise
@@ -220,27 +220,6 @@ class PassageIndex:
     @classmethod
     def exists(cls, index_dir: Path) -> bool:
         return (index_dir / POINTER).is_file()
-
-    @classmethod
-    def check_new_home(cls, index_dir: Path, force: bool = False) -> None:
-        """Refuse to build into a folder that holds other things than an index, unless forced.
-
-        An index never deletes what it did not write, but mixing it into, say, a
-        Documents folder is almost always a mistaken --index-dir.
-        """
-        if not index_dir.exists():
-            return
-        if not index_dir.is_dir():
-            raise InputError(f"{index_dir} is a file, not a folder; pass a folder for --index-dir.")
-        if force or cls.exists(index_dir) or (index_dir / CATALOG).is_file():
-            return
-        others = sorted(p.name for p in index_dir.iterdir() if p.name not in OWN_FILES)
-        if others:
-            shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
-            raise InputError(
-                f"{index_dir} is not an index and already holds other files ({shown}); pass an empty "
-                f"or new folder such as {index_dir / 'qa-index'}, or add --force to put the index beside them."
-            )
 
     @classmethod
     def load(cls, index_dir: Path) -> PassageIndex:

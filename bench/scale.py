@@ -325,6 +325,8 @@ def main() -> None:
         "--one", nargs=2, metavar=("KIND", "SIZE"), help=argparse.SUPPRESS
     )  # a measuring subprocess
     args = parser.parse_args()
+    if any(size < BATCH * PER_ARTICLE for size in args.legacy):
+        parser.error(f"--legacy sizes start at {BATCH * PER_ARTICLE:,} passages (one batch of articles)")
     corpus = Corpus(args.squad)
     if args.one:
         kind, size = args.one[0], int(args.one[1])
