@@ -15,6 +15,7 @@ from qa.files import replacing, temporary_name
 from qa.fulltext import FullText, _footer_sound
 from qa.layout import SEGMENT_FILE, TEMPORARY_FILE, own_file, save_failure
 from qa.passages import bounded
+from ui.service import read_upload
 
 
 def test_own_file_takes_only_plain_names_of_the_pattern_in_an_unlinked_subfolder(tmp_path: Path):
@@ -171,3 +172,30 @@ def test_a_bm25_files_footer_checksum_catches_one_changed_bit(tmp_path: Path):
     assert text.damaged_files() == [files[0].name]
     files[1].write_bytes(files[1].read_bytes()[:-3])
     assert set(text.damaged_files()) == {files[0].name, files[1].name}
+
+
+def test_an_upload_is_read_from_a_copy_under_a_plain_name_inside_the_work_folder(tmp_path: Path):
+    sent, work = tmp_path / "sent", tmp_path / "work"
+    sent.mkdir()
+    work.mkdir()
+    upload = sent / "..%2F..%2Fetc passwd .TXT"
+    upload.write_text("Harbour news\n\nThe harbour master is Ilse Varga.\n")
+    first = read_upload(upload, work, 0, max_bytes=1024)
+    second = read_upload(upload, work, 1, max_bytes=1024)  # the same name again: a copy of its own
+    assert isinstance(first, list) and isinstance(second, list)
+    assert "Ilse Varga" in first[0].text and "Ilse Varga" in second[0].text
+    copies = sorted(p.name for p in work.iterdir())
+    assert len(copies) == 2 and all(re.fullmatch(r"[a-z0-9-]+\.txt", name) for name in copies)
+    assert sorted(p.name for p in sent.iterdir()) == [upload.name]  # the upload itself is left as it was
+
+
+def test_an_upload_of_another_kind_or_over_the_limit_is_refused_in_one_line(tmp_path: Path):
+    (tmp_path / "work").mkdir()
+    program = tmp_path / "run.exe"
+    program.write_bytes(b"MZ" + b"\0" * 64)
+    big = tmp_path / "big.txt"
+    big.write_text("word " * 400)
+    assert read_upload(program, tmp_path / "work", 0, max_bytes=1 << 20).startswith("not a supported file")
+    refused = read_upload(big, tmp_path / "work", 0, max_bytes=1024)
+    assert isinstance(refused, str) and "upload limit" in refused and "\n" not in refused
+    assert list((tmp_path / "work").iterdir()) == []  # nothing was copied

@@ -224,7 +224,7 @@ class PageService:
             for n, upload in enumerate(files):
                 row: dict[str, Any] = {"name": Path(upload).name}
                 rows.append(row)
-                read = self.read_upload(Path(upload), Path(tmp), n)
+                read = read_upload(Path(upload), Path(tmp), n, self.max_upload_bytes)
                 if isinstance(read, str):
                     row["error"] = read
                 else:
@@ -240,26 +240,6 @@ class PageService:
             row["ids"] = [a.id for a in read]
             row["kept_apart"] = {old: new for old, new in moved.items() if new in row["ids"]}
         return {"message": report.describe() if articles else "Nothing was added.", "files": rows}
-
-    def read_upload(self, source: Path, tmp: Path, n: int) -> list[Article] | str:
-        """An uploaded file's articles, read from a copy under a plain name; or why it cannot be added."""
-        suffix = source.suffix.lower()
-        if suffix not in SUFFIXES:
-            return f"not a supported file; upload {FILE_TYPES} files."
-        if source.stat().st_size > self.max_upload_bytes:
-            return (
-                f"larger than the {self.max_upload_bytes // (1024 * 1024)} MB upload limit; split it into "
-                "smaller files."
-            )
-        # The uploaded name only ever becomes a slug, never a path of its own.
-        target = tmp / f"{slug(source.stem)}{suffix}"
-        if target.exists():
-            target = tmp / f"{slug(source.stem)}-{n}{suffix}"
-        shutil.copyfile(source, target)
-        collected = collect_articles([target], local_links=False)  # a feed's links stay links
-        if collected.failed:
-            return collected.failed[0][1].replace(str(target), source.name)
-        return collected.articles
 
     def add_texts(
         self, records: list[dict[str, Any]], user: str | None = None, replace: bool = False
@@ -300,6 +280,24 @@ class PageService:
             raise Forbidden(
                 "This page is read-only: ask and browse here; add or remove articles with `qa index`."
             )
+
+
+def read_upload(source: Path, tmp: Path, n: int, max_bytes: int) -> list[Article] | str:
+    """An uploaded file's articles, read from a copy under a plain name; or why it cannot be added."""
+    suffix = source.suffix.lower()
+    if suffix not in SUFFIXES:
+        return f"not a supported file; upload {FILE_TYPES} files."
+    if source.stat().st_size > max_bytes:
+        return f"larger than the {max_bytes // (1024 * 1024)} MB upload limit; split it into smaller files."
+    # The uploaded name only ever becomes a slug, never a path of its own.
+    target = tmp / f"{slug(source.stem)}{suffix}"
+    if target.exists():
+        target = tmp / f"{slug(source.stem)}-{n}{suffix}"
+    shutil.copyfile(source, target)
+    collected = collect_articles([target], local_links=False)  # a feed's links stay links
+    if collected.failed:
+        return collected.failed[0][1].replace(str(target), source.name)
+    return collected.articles
 
 
 def article_from_fields(record: dict[str, Any]) -> Article:
