@@ -35,6 +35,23 @@ logger = logging.getLogger(__name__)
 READ_CHECKED_AT_MOST = 2000  # passages whose BM25 document `check --quick` queries (all without --quick)
 
 
+def segment_fault(reader: StoreReader, name: str, digest: str, kind: str) -> str | None:
+    """Why a live segment cannot be searched, in one line (None when it is sound): not a file of this index,
+    missing, changed since it was written, or holding vectors that are not the index's kind."""
+    path = own_file(reader.folder, SEGMENTS, name, SEGMENT_FILE)
+    if path is None:
+        return f"the segment list names {str(name)[:80]!r}, not a file of this index"
+    if not path.is_file():
+        return f"vector segment {name} is missing"
+    if sha256_file(path) != digest:
+        return f"vector segment {name} has changed since it was written (checksum differs)"
+    try:
+        reader.read_segment(name, kind)  # its vectors of the index's dimension
+    except IndexUnusable as exc:
+        return str(exc).split(" is damaged: ", 1)[-1].split("; run `qa index check", 1)[0]
+    return None
+
+
 class Checkup:
     """`qa index check`: everything wrong with an index, one line each; it settles an interrupted change."""
 
@@ -100,7 +117,7 @@ class Checkup:
         if malformed:  # what follows would read them as what they are not
             return problems + malformed
         passages = db.execute("SELECT count(*) FROM passages").fetchone()[0]
-        rows = db.execute("SELECT number, file, vectors, sha256 FROM segments WHERE state='live'").fetchall()
+        rows = db.execute("SELECT file, vectors, sha256, kind FROM segments WHERE state='live'").fetchall()
         removed = db.execute("SELECT count(*) FROM removed").fetchone()[0]
         orphans = db.execute(
             "SELECT count(*) FROM passages WHERE article_id NOT IN (SELECT id FROM articles)"
@@ -109,21 +126,15 @@ class Checkup:
             "SELECT count(*) FROM passages WHERE segment NOT IN "
             "(SELECT number FROM segments WHERE state='live')"
         ).fetchone()[0]
-        for number, name, _vectors, digest in rows:
-            path = own_file(self.reader.folder, SEGMENTS, name, SEGMENT_FILE)
-            if path is None:
+        for name, _vectors, digest, kind in rows:
+            if own_file(self.reader.folder, SEGMENTS, name, SEGMENT_FILE) is None:
                 continue  # reported as foreign
-            if not path.is_file():
-                problems.append(f"vector segment {name} is missing")
-            elif sha256_file(path) != digest:
-                problems.append(f"vector segment {name} has changed since it was written (checksum differs)")
-            else:
-                problems += self._check_segment(db, number, name)
-        if sum(v for _, _, v, _ in rows) - removed != passages:
-            problems.append(
-                f"the segments hold {sum(v for _, _, v, _ in rows) - removed} live vectors "
-                f"for {passages} passages"
-            )
+            fault = segment_fault(self.reader, name, digest, kind)
+            if fault:
+                problems.append(fault)
+        live = sum(v for _, v, _, _ in rows) - removed
+        if live != passages:
+            problems.append(f"the segments hold {live} live vectors for {passages} passages")
         if orphans:
             problems.append(f"{orphans} passage(s) belong to no article")
         if unindexed:
@@ -150,15 +161,6 @@ class Checkup:
                     f"{count} row(s) of {table} hold a value that is not text ({', '.join(columns)})"
                 )
         return problems
-
-    def _check_segment(self, db: sqlite3.Connection, number: int, name: str) -> list[str]:
-        """A segment whose checksum matches but whose vectors are not the index's kind."""
-        kind = db.execute("SELECT kind FROM segments WHERE number=?", (number,)).fetchone()[0]
-        try:
-            self.reader.read_segment(name, kind)
-        except IndexUnusable as exc:
-            return [str(exc).split(" is damaged: ", 1)[-1].split("; run `qa index check", 1)[0]]
-        return []
 
     def _check_texts(self, db: sqlite3.Connection, quick: bool) -> list[str]:
         """Articles whose stored checksum no longer matches their fields, and passages that are not their text."""
@@ -239,7 +241,7 @@ class Repair:
                 for number, name, digest, kind in db.execute(
                     "SELECT number, file, sha256, kind FROM segments WHERE state='live'"
                 ).fetchall()
-                if not self._sound_segment(name, digest, kind)
+                if segment_fault(self.reader, name, digest, kind) is not None
             ]
             orphans = [
                 r[0]
@@ -266,16 +268,6 @@ class Repair:
             if rebuilt
             else "."
         )
-
-    def _sound_segment(self, name: str, digest: str, kind: str = "exact") -> bool:
-        path = own_file(self.reader.folder, SEGMENTS, name, SEGMENT_FILE)
-        if path is None or not path.is_file() or sha256_file(path) != digest:
-            return False
-        try:
-            self.reader.read_segment(name, kind)  # its vectors of the index's dimension
-        except IndexUnusable:
-            return False
-        return True
 
     def _replace_segments(
         self, db: sqlite3.Connection, bad: list[int], rebuilt: list[tuple[int, str]], encode: Any
