@@ -40,6 +40,15 @@ def _checked(index_dir: object, config: object) -> tuple[Path, Config]:
     return Path(index_dir), config or Config()
 
 
+def _commit_format_1(index_dir: Path, config: Config) -> str:
+    """Commit a format-1 index's articles, passages and vectors in today's format; returns its embedding model."""
+    articles, passages, vectors, model = read_format_1(index_dir)
+    index = Store(index_dir, model, int(vectors.shape[1]), config.approximate_threshold())
+    signatures = {a.id: to_bytes(signature(a.text)) for a in articles}
+    index.add(articles, passages, vectors, signatures, replace_all=True)
+    return model
+
+
 class Archive:
     """An index directory and the embedding model its passages are encoded with."""
 
@@ -176,15 +185,7 @@ class Archive:
                 raise NoIndex(f"There is no index in {index_dir} to upgrade.")
             remove_format_1(index_dir)  # what an interrupted upgrade left, if anything
             return cls.open(index_dir, config, progress)
-        articles, passages, vectors, model = read_format_1(index_dir)
-        index = Store(index_dir, model, int(vectors.shape[1]), config.approximate_threshold())
-        index.add(
-            articles,
-            passages,
-            vectors,
-            {a.id: to_bytes(signature(a.text)) for a in articles},
-            replace_all=True,
-        )
+        model = _commit_format_1(index_dir, config)
         remove_format_1(index_dir)
         return cls.open(index_dir, config.with_(embedding_model=model), progress)
 
